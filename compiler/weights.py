@@ -1,0 +1,229 @@
+"""The weight store: where the contents of `nn.weight "key"` live.
+
+A module's weights are not inlined into the IR when large; `nn.weight "key"`
+refers to a tensor in the module's weight store instead. The store is named by
+the module attribute `nn.weights` (see `dialects.nn.WEIGHT_STORE_ATTR`):
+
+* a path to a safetensors file (relative to the IR file, or absolute): the
+  tensors are memory-mapped from it, never read whole;
+* `memory:N`: a store that lives in this process only (a freshly imported
+  model, or one that passes have added tensors to). `save_store` writes it to
+  a safetensors file and re-points the module at that file.
+
+Stores are cached per process by their name, so every pass and executor that
+opens the store of a module sees the same tensors.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+
+from compiler.errors import HwcError
+from dialects.nn import WEIGHT_STORE_ATTR
+
+_SAFETENSORS_DTYPES = {
+    "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": None,
+    "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
+    "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8, "BOOL": np.bool_,
+}
+
+INLINE_LIMIT = 64
+"""Constants with at most this many elements are printed inline in the IR."""
+
+
+class WeightStore:
+    """Named tensors, each either memory-mapped from a file or held in memory.
+
+    Tensors are loaded lazily: `loaders[key]()` produces the array on first use.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self._loaders: dict[str, Callable[[], np.ndarray]] = {}
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._loaders
+
+    def keys(self) -> Iterable[str]:
+        return self._loaders.keys()
+
+    def get(self, key: str) -> np.ndarray:
+        if key not in self._cache:
+            if key not in self._loaders:
+                raise HwcError(f"weight '{key}' is not in the weight store {self.name}")
+            self._cache[key] = self._loaders[key]()
+        return self._cache[key]
+
+    def add(self, key: str, array: np.ndarray) -> None:
+        """Add (or replace) a tensor held in memory."""
+        self._cache[key] = array
+        self._loaders[key] = lambda: array
+
+    def add_lazy(self, key: str, loader: Callable[[], np.ndarray]) -> None:
+        self._cache.pop(key, None)
+        self._loaders[key] = loader
+
+    def unique_key(self, stem: str) -> str:
+        if stem not in self:
+            return stem
+        for n in itertools.count(1):
+            if f"{stem}_{n}" not in self:
+                return f"{stem}_{n}"
+        raise AssertionError
+
+
+# --------------------------------------------------------------------------- safetensors
+
+
+def read_safetensors_header(path: Path) -> tuple[dict, int]:
+    """The JSON header of a safetensors file and the offset its data starts at."""
+    try:
+        with open(path, "rb") as f:
+            raw_length = f.read(8)
+            if len(raw_length) != 8:
+                raise ValueError("file is shorter than a safetensors header")
+            length = int.from_bytes(raw_length, "little")
+            if length > os.path.getsize(path) - 8:
+                raise ValueError("header length runs past the end of the file")
+            header = json.loads(f.read(length))
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise HwcError(f"{path}: not a readable safetensors file ({error})") from None
+    if not isinstance(header, dict):
+        raise HwcError(f"{path}: not a safetensors file (header is not a table)")
+    header.pop("__metadata__", None)
+    return header, 8 + length
+
+
+def memmap_safetensors(path: Path) -> dict[str, Callable[[], np.ndarray]]:
+    """Lazy loaders, one per tensor, that memory-map the tensor out of the file."""
+    header, data_start = read_safetensors_header(path)
+    size = os.path.getsize(path)
+    loaders: dict[str, Callable[[], np.ndarray]] = {}
+    for key, entry in header.items():
+        dtype = _SAFETENSORS_DTYPES.get(entry.get("dtype"))
+        if dtype is None:
+            raise HwcError(f"{path}: tensor '{key}' has unsupported dtype {entry.get('dtype')}")
+        begin, end = entry["data_offsets"]
+        shape = tuple(entry["shape"])
+        if data_start + end > size or end - begin != int(np.prod(shape)) * np.dtype(dtype).itemsize:
+            raise HwcError(f"{path}: tensor '{key}' is truncated or its offsets are wrong")
+        loaders[key] = _memmap_loader(path, dtype, data_start + begin, shape)
+    return loaders
+
+
+def _memmap_loader(path: Path, dtype, offset: int, shape: tuple[int, ...]):
+    def load() -> np.ndarray:
+        if int(np.prod(shape)) == 0:
+            return np.zeros(shape, dtype)
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+
+    return load
+
+
+def safetensors_dtype_name(dtype: np.dtype) -> str:
+    for name, candidate in _SAFETENSORS_DTYPES.items():
+        if candidate is not None and np.dtype(candidate) == dtype:
+            return name
+    raise HwcError(f"dtype {dtype} cannot be stored in safetensors")
+
+
+def write_safetensors(path: Path, tensors: Mapping[str, np.ndarray]) -> None:
+    """Write tensors one at a time (streaming), so that peak memory stays one tensor."""
+    header: dict[str, dict] = {}
+    offset = 0
+    for key, array in tensors.items():
+        nbytes = int(np.prod(array.shape)) * array.dtype.itemsize
+        header[key] = {
+            "dtype": safetensors_dtype_name(array.dtype),
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + nbytes],
+        }
+        offset += nbytes
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as f:
+        f.write(len(encoded).to_bytes(8, "little"))
+        f.write(encoded)
+        for array in tensors.values():
+            f.write(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
+
+
+# --------------------------------------------------------------------------- stores of modules
+
+_STORES: dict[str, WeightStore] = {}
+_memory_ids = itertools.count()
+
+
+def new_memory_store() -> WeightStore:
+    store = WeightStore(f"memory:{next(_memory_ids)}")
+    _STORES[store.name] = store
+    return store
+
+
+def open_store(path: Path | str) -> WeightStore:
+    """The store backed by a safetensors file (cached by its resolved path)."""
+    resolved = str(Path(path).resolve())
+    if resolved not in _STORES:
+        if not os.path.exists(resolved):
+            raise HwcError(f"weight store {path} does not exist")
+        store = WeightStore(resolved)
+        for key, loader in memmap_safetensors(Path(resolved)).items():
+            store.add_lazy(key, loader)
+        _STORES[resolved] = store
+    return _STORES[resolved]
+
+
+def store_for(module: ModuleOp, base_dir: Path | str | None = None) -> WeightStore:
+    """The weight store of `module`, creating an empty in-memory one if it has none.
+
+    A relative file name is resolved against `base_dir` (the IR file's folder),
+    and the module attribute is rewritten to the absolute path.
+    """
+    attr = module.attributes.get(WEIGHT_STORE_ATTR)
+    if attr is None:
+        store = new_memory_store()
+        module.attributes[WEIGHT_STORE_ATTR] = StringAttr(store.name)
+        return store
+    assert isinstance(attr, StringAttr)
+    name = attr.data
+    if name in _STORES:
+        return _STORES[name]
+    if name.startswith("memory:"):
+        raise HwcError(f"weight store {name} belonged to another process; save it to a file first")
+    path = Path(name)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    store = open_store(path)
+    module.attributes[WEIGHT_STORE_ATTR] = StringAttr(store.name)
+    return store
+
+
+def used_weight_keys(module: ModuleOp) -> list[str]:
+    from dialects.nn import WeightOp
+
+    return list(dict.fromkeys(op.key.data for op in module.walk() if isinstance(op, WeightOp)))
+
+
+def save_store(module: ModuleOp, path: Path, relative_to: Path | None = None) -> None:
+    """Write the tensors the module uses to `path` and point the module at it."""
+    store = store_for(module)
+    tensors = {key: store.get(key) for key in used_weight_keys(module)}
+    write_safetensors(path, tensors)
+    name = os.path.relpath(path, relative_to) if relative_to is not None else str(path)
+    module.attributes[WEIGHT_STORE_ATTR] = StringAttr(name)
+    # The new file holds the same tensors: register it so nothing is re-read.
+    resolved = str(Path(path).resolve())
+    saved = WeightStore(resolved)
+    for key, loader in memmap_safetensors(Path(resolved)).items():
+        saved.add_lazy(key, loader)
+    _STORES[resolved] = saved
+    if relative_to is not None:
+        _STORES.setdefault(name, saved)
