@@ -27,11 +27,12 @@ from xdsl.utils.exceptions import ParseError, VerifyException
 from compiler.errors import HwcError
 from compiler.weights import INLINE_LIMIT, WeightStore, store_for
 from dialects.nn import NN, ConstantOp, WeightOp
+from dialects.rom import ROM, ReadOp, find_rom, signed_range
 
 
 def hwc_dialects():
     """Every dialect hwc defines or uses, for contexts and the xDSL universe."""
-    return [Builtin, Func, NN]
+    return [Builtin, Func, NN, ROM]
 
 
 def make_context() -> Context:
@@ -127,7 +128,29 @@ def constant_value(value: SSAValue | Operation, store: WeightStore) -> np.ndarra
         return dense_to_numpy(op.value)
     if isinstance(op, WeightOp):
         return store.get(op.key.data)
+    if isinstance(op, ReadOp):
+        return rom_contents(op, store)
     return None
+
+
+CONSTANT_OPS = (ConstantOp, WeightOp, ReadOp)
+"""Ops whose result is a compile-time constant tensor (see `constant_value`)."""
+
+
+def rom_contents(read: ReadOp, store: WeightStore) -> np.ndarray:
+    """The integers a `rom.read` gives: inline, or from the ROM image (range-checked)."""
+    rom = find_rom(read)
+    if rom is None:
+        raise HwcError(f"rom.read: no rom.rom @{read.rom.string_value()}")
+    if rom.value is not None:
+        return dense_to_numpy(rom.value)
+    contents = store.get(rom.sym_name.data)
+    lo, hi = signed_range(rom.width)
+    if tuple(contents.shape) != rom.shape:
+        raise HwcError(f"ROM image: @{rom.sym_name.data} has shape {list(contents.shape)}, the IR says {list(rom.shape)}")
+    if contents.size and (contents.min() < lo or contents.max() > hi):
+        raise HwcError(f"ROM image: @{rom.sym_name.data} holds values outside {rom.width} bits [{lo}, {hi}]")
+    return contents
 
 
 def make_constant(array: np.ndarray, store: WeightStore, stem: str,

@@ -1,0 +1,165 @@
+"""`hwc`: the command-line driver.
+
+    hwc compile MODEL [-o DIR] [--emit nn]          (+ model options)
+    hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float]
+    hwc verify MODEL [--samples N]
+    hwc ops
+
+Model options, the same in every subcommand: --weights W.safetensors,
+--shape NAME=1x3x32x32 (repeatable). A user mistake prints one line,
+`hwc: error: ...`, on stderr and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from compiler.errors import HwcError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line and exit status 1."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise HwcError(f"{message} (see '{self.prog} --help')")
+
+
+def parse_shape(text: str) -> tuple[str, list[int]]:
+    """`name=1x3x32x32` -> ("name", [1, 3, 32, 32])."""
+    name, sep, dims = text.rpartition("=")
+    try:
+        shape = [int(d) for d in dims.lower().split("x")]
+    except ValueError:
+        shape = []
+    if not sep or not name or not shape or any(d < 1 for d in shape):
+        raise HwcError(f"--shape {text}: expected NAME=DxDx...D with positive dimensions, e.g. input=1x3x32x32")
+    return name, shape
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="the .onnx model")
+    parser.add_argument("--weights", type=Path, help="safetensors file supplying the model's weights by name")
+    parser.add_argument("--shape", action="append", default=[], metavar="NAME=1x3x32x32",
+                        help="static shape for an input with dynamic dimensions (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hwc", description="Compile a trained neural network into a fixed-function chip.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    compile_cmd = commands.add_parser("compile", help="import and compile a model into a build folder")
+    _add_model_options(compile_cmd)
+    compile_cmd.add_argument("-o", "--output", type=Path, help="build folder (default: build/<model name>)")
+    compile_cmd.add_argument("--emit", default="nn", help="last level to emit (today: nn)")
+
+    run_cmd = commands.add_parser("run", help="run inputs through the model at one level of the pipeline")
+    _add_model_options(run_cmd)
+    run_cmd.add_argument("--input", type=Path, required=True, help=".npz keyed by input name, or .npy")
+    run_cmd.add_argument("-o", "--output", type=Path, help=".npz to write the outputs to, keyed by output name")
+    run_cmd.add_argument("--level", default="float", help="pipeline level to run at (today: float)")
+
+    verify_cmd = commands.add_parser("verify", help="run the verification ladder and print it")
+    _add_model_options(verify_cmd)
+    verify_cmd.add_argument("--samples", type=int, default=16, help="random input samples (default 16)")
+    verify_cmd.add_argument("--seed", type=int, default=0)
+
+    commands.add_parser("ops", help="list the supported ONNX operators")
+    return parser
+
+
+def _compile(args: argparse.Namespace):
+    import compiler
+
+    shapes = dict(parse_shape(text) for text in args.shape)
+    with _progress(f"importing {args.model}"):
+        return compiler.compile(args.model, weights=args.weights, shapes=shapes)
+
+
+def _progress(message: str):
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    design = _compile(args)
+    output = args.output or Path("build") / args.model.stem
+    with _progress(f"writing {output}"):
+        written = design.write(output, emit=args.emit)
+    print(f"compiled {args.model} to {output}/")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from compiler.driver import load_inputs
+    from compiler.output import save_npz
+
+    design = _compile(args)
+    inputs = load_inputs(args.input, design.input_names)
+    outputs = design.run(inputs, level=args.level)
+    if args.output:
+        save_npz(args.output, outputs)
+        print(f"wrote {', '.join(outputs)} to {args.output}")
+    for name, array in outputs.items():
+        print(f"{name}: shape {list(array.shape)} dtype {array.dtype}")
+        with np.printoptions(precision=5, threshold=20, edgeitems=5, suppress=True):
+            print(f"  {array.reshape(len(array), -1)[0] if array.ndim else array}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from compiler.verify import run_ladder
+
+    if args.samples < 1:
+        raise HwcError("--samples must be at least 1")
+    design = _compile(args)
+    with _progress(f"running the ladder on {args.samples} samples"):
+        rungs = run_ladder(design, args.samples, args.seed)
+    table = Table(title=f"verification ladder: {args.model.name}, {args.samples} samples")
+    for column in ("level", "oracle", "contract", "result", "detail"):
+        table.add_column(column)
+    for rung in rungs:
+        result = "[green]agree[/green]" if rung.agreed else "[red]DIFFER[/red]"
+        table.add_row(rung.level, rung.oracle, rung.contract, result, rung.detail)
+    Console().print(table)
+    failed = [rung for rung in rungs if not rung.agreed]
+    if failed:
+        print(f"hwc: error: level '{failed[0].level}' differs from {failed[0].oracle}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_ops(args: argparse.Namespace) -> int:
+    from compiler.frontend import SUPPORTED_OPS
+
+    for op_type, note in sorted(SUPPORTED_OPS.items()):
+        print(f"{op_type:24} {note}")
+    return 0
+
+
+COMMANDS = {"compile": cmd_compile, "run": cmd_run, "verify": cmd_verify, "ops": cmd_ops}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except HwcError as error:
+        print(f"hwc: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hwc: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
