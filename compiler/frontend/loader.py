@@ -369,8 +369,8 @@ def _resolve_input(value: onnx.ValueInfoProto, path: Path, given: list[int] | No
     tensor_type = value.type.tensor_type
     if tensor_type.elem_type != TensorProto.FLOAT:
         type_name = TensorProto.DataType.Name(tensor_type.elem_type).lower()
-        raise HwcError(f"{path}: input '{name}' has element type {type_name}; "
-                       "only float32 inputs are supported")
+        raise HwcError(f"{path}: input '{name}' has element type {type_name}, "
+                       "which is not supported (inputs must be float32)")
     dims = list(tensor_type.shape.dim) if tensor_type.HasField("shape") else None
     if given is not None:
         return GraphInput(name, _check_given_shape(name, path, dims, given))
@@ -387,8 +387,10 @@ def _resolve_input(value: onnx.ValueInfoProto, path: Path, given: list[int] | No
 
 def _check_given_shape(name: str, path: Path, dims, given: list[int]) -> tuple[int, ...]:
     shape = tuple(int(d) for d in given)
-    if any(d < 1 for d in shape):
+    if any(d < 0 for d in shape):
         raise HwcError(f"{path}: --shape for input '{name}' must have positive dimensions")
+    if any(d == 0 for d in shape):
+        raise HwcError(f"{path}: input '{name}': zero-size dimensions are not supported")
     if dims is None:
         return shape
     declared = tuple(_static_dim(d) for d in dims)

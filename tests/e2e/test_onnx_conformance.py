@@ -1,0 +1,169 @@
+"""ONNX's own backend test data, through the importer and the float executor.
+
+The cases are the ones shipped inside the installed `onnx` wheel:
+`onnx/backend/test/data/{pytorch-converted,pytorch-operator,simple}/<case>/`,
+each a `model.onnx` with `test_data_set_*/input_*.pb` and `output_*.pb`.
+
+A case whose import raises `HwcError` saying that something is unsupported is
+outside hwc's supported set: it is skipped with that reason and counted as
+unsupported. Every other exception is a failure. A supported case must match
+the stored expected outputs and onnxruntime (the float oracle) within
+rtol 1e-4 / atol 1e-5; when onnxruntime cannot run the model (it has dropped
+some opset-6 kernels) the stored outputs alone are the reference.
+
+The run's tally, `ONNX conformance: X of Y cases supported, Z passed`, is
+printed in pytest's terminal summary (see tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from compiler.errors import HwcError
+
+RTOL = 1e-4
+ATOL = 1e-5
+SUITES = ("pytorch-converted", "pytorch-operator", "simple")
+BACKEND_DATA = Path(onnx.__file__).resolve().parent / "backend" / "test" / "data"
+UNSUPPORTED = re.compile(r"\bunsupported\b|\bnot supported\b", re.IGNORECASE)
+
+
+def conformance_cases() -> list[Path]:
+    """Every case folder of the chosen suites that has a model and at least one data set."""
+    return sorted(
+        model.parent
+        for suite in SUITES
+        for model in (BACKEND_DATA / suite).glob("*/model.onnx")
+        if any(model.parent.glob("test_data_set_*"))
+    )
+
+
+def case_id(case: Path) -> str:
+    return f"{case.parent.name}/{case.name}"
+
+
+@dataclass
+class DataSet:
+    """One `test_data_set_N`: inputs keyed by graph input name, expected outputs by output name."""
+
+    name: str
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+
+
+def read_tensor(path: Path) -> tuple[str, np.ndarray]:
+    """The (name, value) of a serialized TensorProto; the name may be empty."""
+    tensor = onnx.TensorProto()
+    tensor.ParseFromString(path.read_bytes())
+    return tensor.name, numpy_helper.to_array(tensor)
+
+
+def graph_input_names(model: onnx.ModelProto) -> list[str]:
+    """The real graph inputs: old models also list their initializers as inputs."""
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    return [value.name for value in model.graph.input if value.name not in initializers]
+
+
+def _by_name(files: list[Path], default_names: list[str]) -> dict[str, np.ndarray]:
+    """`input_K.pb`/`output_K.pb` keyed by their own name, else by the K-th graph name."""
+    named = {}
+    for index, path in enumerate(sorted(files, key=lambda p: int(p.stem.split("_")[-1]))):
+        name, value = read_tensor(path)
+        named[name or default_names[index]] = value
+    return named
+
+
+def read_data_sets(case: Path, model: onnx.ModelProto) -> list[DataSet]:
+    inputs = graph_input_names(model)
+    outputs = [value.name for value in model.graph.output]
+    return [
+        DataSet(
+            name=folder.name,
+            inputs=_by_name(list(folder.glob("input_*.pb")), inputs),
+            outputs=_by_name(list(folder.glob("output_*.pb")), outputs),
+        )
+        for folder in sorted(case.glob("test_data_set_*"))
+    ]
+
+
+def shapes_for_dynamic_inputs(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> dict[str, list[int]] | None:
+    """`--shape` values for the inputs declared with symbolic or unknown dimensions."""
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    shapes = {}
+    for value in model.graph.input:
+        if value.name in initializers or value.name not in inputs:
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if any(not dim.HasField("dim_value") for dim in dims):
+            shapes[value.name] = list(inputs[value.name].shape)
+    return shapes or None
+
+
+def onnxruntime_outputs(model_path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """What onnxruntime computes, or None when onnxruntime cannot load or run the model."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 4
+    try:
+        session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        names = [output.name for output in session.get_outputs()]
+        return dict(zip(names, session.run(names, inputs)))
+    except Exception:  # noqa: BLE001 - any onnxruntime failure means "no oracle here"
+        return None
+
+
+def assert_matches(actual: dict[str, np.ndarray], expected: dict[str, np.ndarray], oracle: str) -> None:
+    for name, want in expected.items():
+        assert name in actual, f"output {name!r} missing (got {sorted(actual)}), vs {oracle}"
+        got = np.asarray(actual[name])
+        assert got.shape == want.shape, f"output {name!r}: shape {got.shape} != {oracle} {want.shape}"
+        assert got.dtype == want.dtype, f"output {name!r}: dtype {got.dtype} != {oracle} {want.dtype}"
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, err_msg=f"output {name!r} vs {oracle}")
+
+
+def import_or_skip(case: Path, model: onnx.ModelProto, data_sets: list[DataSet], tally):
+    """The imported module; skips the test when the case uses something unsupported."""
+    from compiler.frontend import import_onnx
+
+    shapes = shapes_for_dynamic_inputs(model, data_sets[0].inputs) if data_sets else None
+    try:
+        return import_onnx(case / "model.onnx", shapes=shapes)
+    except HwcError as error:
+        if not UNSUPPORTED.search(str(error)):
+            raise
+        tally.unsupported[case_id(case)] = str(error)
+        pytest.skip(f"unsupported: {error}")
+
+
+@pytest.mark.parametrize("case", conformance_cases(), ids=case_id)
+def test_backend_case(case: Path, conformance_tally):
+    from compiler.executor import FloatExecutor
+
+    conformance_tally.total += 1
+    model = onnx.load(str(case / "model.onnx"))
+    data_sets = read_data_sets(case, model)
+    module = import_or_skip(case, model, data_sets, conformance_tally)
+    conformance_tally.supported.append(case_id(case))
+
+    executor = FloatExecutor(module)
+    for data_set in data_sets:
+        actual = executor.run(dict(data_set.inputs))
+        assert_matches(actual, data_set.outputs, f"stored {data_set.name}")
+        reference = onnxruntime_outputs(case / "model.onnx", data_set.inputs)
+        if reference is not None:
+            assert_matches(actual, reference, "onnxruntime")
+    conformance_tally.passed.append(case_id(case))
+
+
+def test_cases_were_found():
+    """The wheel ships the backend data; an empty parametrization would pass vacuously."""
+    assert len(conformance_cases()) >= 100
