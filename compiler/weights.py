@@ -207,9 +207,17 @@ def store_for(module: ModuleOp, base_dir: Path | str | None = None) -> WeightSto
 
 
 def used_weight_keys(module: ModuleOp) -> list[str]:
+    """Store keys the module refers to: `nn.weight` keys and image-held ROM contents."""
     from dialects.nn import WeightOp
+    from dialects.rom import RomOp
 
-    return list(dict.fromkeys(op.key.data for op in module.walk() if isinstance(op, WeightOp)))
+    keys: list[str] = []
+    for op in module.walk():
+        if isinstance(op, WeightOp):
+            keys.append(op.key.data)
+        elif isinstance(op, RomOp) and op.value is None:
+            keys.append(op.sym_name.data)
+    return list(dict.fromkeys(keys))
 
 
 def save_store(module: ModuleOp, path: Path, relative_to: Path | None = None) -> None:

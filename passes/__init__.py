@@ -1,0 +1,57 @@
+"""hwc's passes, one `ModulePass` per file, each file named after its pass.
+
+`ALL_PASSES` maps a pass name (as written in a pipeline, `-p "fold-batchnorm,
+fold-constants"`) to a factory returning the pass class. The factories import
+lazily, as xDSL's own `xdsl.transforms.get_all_passes` does, so that tools
+listing the passes (`hwc-opt`, `xdsl-opt` through the universe) start fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.passes import ModulePass
+
+from dialects.nn import WEIGHT_STORE_ATTR
+
+
+def forget_unused_memory_store(module: ModuleOp) -> None:
+    """Drop the module's `nn.weights` attribute when it names an in-memory store
+    and no `nn.weight` uses it.
+
+    Passes open the module's store with `compiler.weights.store_for`, which gives
+    a module without one a fresh in-memory store; calling this at the end of a
+    pass keeps such a module free of a meaningless `nn.weights = "memory:N"`.
+    """
+    from compiler.weights import used_weight_keys
+
+    attr = module.attributes.get(WEIGHT_STORE_ATTR)
+    in_memory = isinstance(attr, StringAttr) and attr.data.startswith("memory:")
+    if in_memory and not used_weight_keys(module):
+        del module.attributes[WEIGHT_STORE_ATTR]
+
+
+def _fold_constants() -> type[ModulePass]:
+    from passes.fold_constants import FoldConstantsPass
+
+    return FoldConstantsPass
+
+
+def _fold_batchnorm() -> type[ModulePass]:
+    from passes.fold_batchnorm import FoldBatchNormPass
+
+    return FoldBatchNormPass
+
+
+def _weights_to_rom() -> type[ModulePass]:
+    from passes.weights_to_rom import WeightsToRomPass
+
+    return WeightsToRomPass
+
+
+ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
+    "fold-constants": _fold_constants,
+    "fold-batchnorm": _fold_batchnorm,
+    "weights-to-rom": _weights_to_rom,
+}

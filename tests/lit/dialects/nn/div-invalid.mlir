@@ -1,0 +1,23 @@
+// RUN: hwc-opt %s --split-input-file --verify-diagnostics | filecheck %s
+
+func.func @f(%a: tensor<2x3xf32>, %b: tensor<2xf32>) -> tensor<2x3xf32> {
+  // CHECK: nn.div: shapes [2, 3] and [2] do not broadcast
+  %y = nn.div %a, %b : (tensor<2x3xf32>, tensor<2xf32>) -> tensor<2x3xf32>
+  func.return %y : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @f(%a: tensor<2x1xf32>, %b: tensor<3xf32>) -> tensor<2x1xf32> {
+  // CHECK: nn.div: result shape [2, 1] should be [2, 3]
+  %y = nn.div %a, %b : (tensor<2x1xf32>, tensor<3xf32>) -> tensor<2x1xf32>
+  func.return %y : tensor<2x1xf32>
+}
+
+// -----
+
+func.func @f(%a: tensor<3xf32>, %b: tensor<3xi32>) -> tensor<3xf32> {
+  // CHECK: nn.div: element types differ: ['f32', 'i32']
+  %y = nn.div %a, %b : (tensor<3xf32>, tensor<3xi32>) -> tensor<3xf32>
+  func.return %y : tensor<3xf32>
+}

@@ -1,0 +1,50 @@
+"""lit configuration for hwc's FileCheck tests (`lit -v tests/lit`, or plain `pytest`).
+
+Every `.mlir` file under this folder is a test; its `// RUN:` lines run in
+lit's shell. `hwc-opt`, `xdsl-opt` and `filecheck` resolve to the commands
+installed beside the Python that runs lit (the active environment), and
+`%python` is that Python. `Inputs/` folders hold helper files, not tests.
+"""
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+
+import lit.formats
+
+config.name = "hwc"  # noqa: F821 (lit defines `config`)
+config.test_format = lit.formats.ShTest(execute_external=False)  # noqa: F821
+config.suffixes = [".mlir"]  # noqa: F821
+config.excludes = ["Inputs", "lit.cfg.py"]  # noqa: F821
+config.test_source_root = os.path.dirname(os.path.abspath(__file__))  # noqa: F821
+# Scratch files (%t) go to the temporary folder, not into the source tree.
+config.test_exec_root = os.path.join(  # noqa: F821
+    tempfile.gettempdir(),
+    "hwc-lit-" + hashlib.sha1(config.test_source_root.encode()).hexdigest()[:12],  # noqa: F821
+)
+
+_ENV_BIN = os.path.dirname(sys.executable)
+
+
+def _tool(name: str) -> str:
+    """The command `name` of the active environment (beside sys.executable), else on PATH."""
+    candidate = os.path.join(_ENV_BIN, name)
+    if os.access(candidate, os.X_OK):
+        return candidate
+    found = shutil.which(name)
+    if found is None:
+        lit_config.fatal(f"'{name}' is not installed in this environment")  # noqa: F821
+    return found
+
+
+# A tool name counts only as a whole word: not inside a path or a longer name.
+_WORD = r"(?<![\w/.%-]){}(?![\w.-])"
+config.substitutions.append(("%python", sys.executable))  # noqa: F821
+for _name in ("hwc-opt", "xdsl-opt", "filecheck"):
+    config.substitutions.append((_WORD.format(_name), _tool(_name)))  # noqa: F821
+
+config.environment["PATH"] = os.pathsep.join(  # noqa: F821
+    [_ENV_BIN, config.environment.get("PATH", os.environ.get("PATH", ""))]  # noqa: F821
+)
