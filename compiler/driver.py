@@ -61,8 +61,8 @@ class Design:
         return list(self.executor("float").output_names)
 
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
-        executor = self.executor("float")
-        return dict(zip(executor.input_names, executor.input_shapes))
+        """The inputs' shapes in the IR (batch axis included, usually 1)."""
+        return dict(self.executor("float").plan.ir_input_shapes)
 
     def run(self, inputs: dict[str, np.ndarray] | np.ndarray, level: str = "float") -> dict[str, np.ndarray]:
         """Run inputs (any number of samples stacked on axis 0) at `level`."""

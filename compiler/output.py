@@ -27,12 +27,19 @@ def atomic_directory(target: Path) -> Iterator[Path]:
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _replace_directory(staging, target)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _replace_directory(staging: Path, target: Path) -> None:
@@ -54,6 +61,7 @@ def atomic_file(target: Path) -> Iterator[Path]:
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
     os.close(handle)
     staging = Path(name)
+    os.chmod(staging, 0o666 & ~_umask())
     try:
         yield staging
     except BaseException:
