@@ -1,0 +1,11 @@
+"""Executors: compile a module once into a plan of numpy kernels, then run it on batches.
+
+`FloatExecutor` runs float nn modules with ONNX semantics; `evaluate_op` computes
+one nn op on concrete arrays. `plan.GraphPlan` and `plan.KernelTable` are the
+shared machinery other executors plug their own kernels into.
+"""
+
+from compiler.executor.float_executor import FloatExecutor, evaluate_op
+from compiler.executor.plan import Binding, GraphPlan, KernelTable
+
+__all__ = ["Binding", "FloatExecutor", "GraphPlan", "IntExecutor", "KernelTable", "evaluate_op"]
