@@ -28,11 +28,12 @@ from compiler.errors import HwcError
 from compiler.weights import INLINE_LIMIT, WeightStore, store_for
 from dialects.nn import NN, ConstantOp, WeightOp
 from dialects.rom import ROM, ReadOp, find_rom, signed_range
+from dialects.spatial import SPATIAL
 
 
 def hwc_dialects():
     """Every dialect hwc defines or uses, for contexts and the xDSL universe."""
-    return [Builtin, Func, NN, ROM]
+    return [Builtin, Func, NN, ROM, SPATIAL]
 
 
 def make_context() -> Context:
