@@ -50,8 +50,15 @@ def _weights_to_rom() -> type[ModulePass]:
     return WeightsToRomPass
 
 
+def _quantize() -> type[ModulePass]:
+    from passes.quantize import QuantizePass
+
+    return QuantizePass
+
+
 ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fold-constants": _fold_constants,
     "fold-batchnorm": _fold_batchnorm,
+    "quantize": _quantize,
     "weights-to-rom": _weights_to_rom,
 }

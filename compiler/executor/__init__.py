@@ -6,6 +6,7 @@ shared machinery other executors plug their own kernels into.
 """
 
 from compiler.executor.float_executor import FloatExecutor, evaluate_op
+from compiler.executor.int_executor import IntExecutor
 from compiler.executor.plan import Binding, GraphPlan, KernelTable
 
 __all__ = ["Binding", "FloatExecutor", "GraphPlan", "IntExecutor", "KernelTable", "evaluate_op"]

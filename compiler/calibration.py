@@ -1,0 +1,163 @@
+"""Calibration: the float range of every activation of a model, from sample inputs.
+
+The `quantize` pass chooses each activation's scale from the largest absolute
+value it takes over the calibration samples (DESIGN.md, "Numerics"). The
+samples come from a `.npz` file (keys = graph input names, samples stacked on
+axis 0), or, when the user gives none, from a standard normal distribution
+(with a warning, because such scales are only a guess).
+
+The ranges are measured by running the float executor once on a copy of the
+module whose `main` returns every activation, so that the measured values are
+exactly those the float model computes.
+"""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.func import FunctionType, ReturnOp
+from xdsl.ir import SSAValue
+
+from compiler.errors import HwcError
+from compiler.ir import CONSTANT_OPS, main_function
+
+RANDOM_SAMPLES = 64
+"""How many random inputs stand in for calibration data when the user gives none."""
+
+NO_DATA_WARNING = "hwc: warning: no calibration data; using random normal inputs"
+
+CHUNK_BYTES = 64 << 20
+"""Samples run through the float executor in chunks whose activations stay below this."""
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def load_calibration(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The samples of a `.npz` file, as float32 arrays keyed by input name.
+
+    Requires `input_shapes` to map every graph input to its per-sample shape.
+    Guarantees: one array per input, of shape [n, *per-sample shape], the same
+    n ≥ 1 for all. Anything else is a one-line HwcError naming the key.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: np.asarray(archive[key]) for key in archive.files}
+    except FileNotFoundError:
+        raise HwcError(f"calibration file {path} does not exist") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise HwcError(f"{path}: not a readable .npz file ({error})") from None
+    if not isinstance(arrays, dict):
+        raise HwcError(f"{path}: not an .npz archive")
+    unknown = sorted(set(arrays) - set(input_shapes))
+    if unknown:
+        raise HwcError(
+            f"{path}: key '{unknown[0]}' is not a graph input (inputs: {', '.join(input_shapes)})"
+        )
+    samples: dict[str, np.ndarray] = {}
+    count = None
+    for name, shape in input_shapes.items():
+        if name not in arrays:
+            raise HwcError(f"{path}: no key '{name}' for graph input '{name}'")
+        array = arrays[name]
+        if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != tuple(shape) or not array.shape[0]:
+            raise HwcError(
+                f"{path}: key '{name}' has shape {list(array.shape)}; expected samples of "
+                f"shape {list(shape)} stacked on axis 0"
+            )
+        if array.dtype.kind not in "fiu":
+            raise HwcError(f"{path}: key '{name}' holds {array.dtype} data, not numbers")
+        if count is not None and array.shape[0] != count:
+            raise HwcError(f"{path}: key '{name}' has {array.shape[0]} samples, other keys {count}")
+        count = array.shape[0]
+        samples[name] = array.astype(np.float32)
+        if not np.all(np.isfinite(samples[name])):
+            raise HwcError(f"{path}: key '{name}' holds NaN or infinite values")
+    return samples
+
+
+def random_calibration(input_shapes: Mapping[str, tuple[int, ...]], count: int = RANDOM_SAMPLES,
+                       seed: int = 0) -> dict[str, np.ndarray]:
+    """`count` standard-normal samples per input (deterministic); warns on stderr."""
+    print(NO_DATA_WARNING, file=sys.stderr)
+    rng = np.random.default_rng(seed)
+    return {name: rng.standard_normal((count, *shape)).astype(np.float32)
+            for name, shape in input_shapes.items()}
+
+
+def calibration_samples(path: str | Path | None,
+                        input_shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The samples from `path` (relative paths against the cwd), or random ones when None."""
+    if path is None or str(path) == "":
+        return random_calibration(input_shapes)
+    return load_calibration(Path(path).expanduser().absolute(), input_shapes)
+
+
+# --------------------------------------------------------------------------- ranges
+
+
+def activations(module: ModuleOp) -> list[SSAValue]:
+    """The results of `main`'s ops that depend on a graph input, in program order."""
+    block = main_function(module).body.block
+    dynamic: set[SSAValue] = set(block.args)
+    found: list[SSAValue] = []
+    for op in block.ops:
+        if isinstance(op, (ReturnOp, *CONSTANT_OPS)):
+            continue
+        if any(operand in dynamic for operand in op.operands):
+            dynamic.update(op.results)
+            found.extend(op.results)
+    return found
+
+
+def _probe_module(module: ModuleOp) -> ModuleOp:
+    """A copy of `module` whose `main` returns every activation (see `activations`)."""
+    probe = module.clone()
+    function = main_function(probe)
+    values = activations(probe)
+    returns = [op for op in function.body.block.ops if isinstance(op, ReturnOp)]
+    for old in returns:
+        old.detach()
+        old.erase()
+    function.body.block.add_op(ReturnOp(*values))
+    function.function_type = FunctionType.from_lists(
+        function.function_type.inputs.data, [v.type for v in values]
+    )
+    function.res_attrs = None
+    return probe
+
+
+def activation_absmax(module: ModuleOp, samples: Mapping[str, np.ndarray]) -> dict[SSAValue, float]:
+    """max |value| over all samples, for every graph input and activation of `module`'s main.
+
+    Requires a float module the float executor can run, and `samples` keyed by the
+    graph input names (as from `calibration_samples`). The keys of the result are
+    the SSA values of `module` itself (block arguments and op results).
+    """
+    from compiler.executor import FloatExecutor
+
+    function = main_function(module)
+    values = activations(module)
+    executor = FloatExecutor(_probe_module(module))
+    if not executor.input_names:
+        raise HwcError("quantize: the graph has no inputs to calibrate")
+    absmax = np.zeros(len(values))
+    count = next(iter(samples.values())).shape[0]
+    per_sample = sum(int(np.prod(v.type.get_shape()[1:])) * 4 for v in values) or 1
+    chunk = max(1, min(count, CHUNK_BYTES // per_sample))
+    for begin in range(0, count, chunk):
+        outputs = executor.run({k: v[begin:begin + chunk] for k, v in samples.items()})
+        for index, name in enumerate(executor.output_names):
+            absmax[index] = max(absmax[index], float(np.max(np.abs(outputs[name]), initial=0.0)))
+    if not np.all(np.isfinite(absmax)):
+        raise HwcError("quantize: the float model computes NaN or infinity on the calibration data")
+    ranges: dict[SSAValue, float] = dict(zip(values, absmax.tolist()))
+    for arg, name in zip(function.body.block.args, executor.input_names):
+        ranges[arg] = float(np.max(np.abs(samples[name]), initial=0.0))
+    return ranges

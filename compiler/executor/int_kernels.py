@@ -1,0 +1,309 @@
+"""Numpy kernels for quantized nn ops: exact integer arithmetic (DESIGN.md, "Numerics").
+
+Every kernel follows the protocol of `compiler.executor.plan` and returns its
+result in the numpy dtype of the op's integer result type (`binding.dtype`).
+Arithmetic is done in int64 and the result is then wrapped to the declared
+width (two's complement), which is what hardware of that width computes; the
+`quantize` pass chooses widths so that the wrap never changes a value.
+
+* `nn.dense` / `nn.conv`: the exact accumulator `X·Wᵀ + b`. When every partial
+  sum is bounded by 2**52 (known at plan time from the weights and the input
+  width), the GEMM runs in float64 BLAS, which is then exact; otherwise in int64.
+* `nn.requant`: `clamp((acc * M + (1 << S >> 1)) >> S, lo, hi)`, arithmetic shift;
+  in Python integers when `acc * M` could leave int64.
+* `nn.sum_pool` / `nn.global_sum_pool`: exact window sums (padding adds zero).
+* `nn.lookup`: `table[x - min(x's type)]`.
+* `nn.add` / `nn.sub` / `nn.mul`, `nn.relu`, and the data-movement ops
+  (`nn.max_pool`, `nn.reshape`, `nn.transpose`, `nn.concat`, `nn.pad`).
+
+Ops with float semantics (`nn.div`, `nn.sigmoid`, ...) are deliberately absent:
+on integer tensors they have no hardware meaning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from xdsl.dialects.builtin import IntegerType, TensorType
+from xdsl.ir import Operation, SSAValue
+
+from compiler.errors import HwcError
+from compiler.executor import float_kernels
+from compiler.executor.plan import Binding, Instantiate, KernelTable
+from dialects import nn
+
+INT_KERNELS = KernelTable("integer executor")
+
+FLOAT64_EXACT_BOUND = 1 << 52
+"""Integers (and all partial sums) below this are exact in float64."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def integer_width(value: SSAValue) -> int:
+    """The bit width of an integer tensor value; HwcError for anything else."""
+    value_type = value.type
+    element = value_type.get_element_type() if isinstance(value_type, TensorType) else None
+    if not isinstance(element, IntegerType):
+        raise HwcError(f"the integer executor needs integer tensors, got {value_type}")
+    return element.width.data
+
+
+def signed_bounds(width: int) -> tuple[int, int]:
+    return -(1 << (width - 1)), (1 << (width - 1)) - 1
+
+
+def wrap(array: np.ndarray, width: int) -> np.ndarray:
+    """`array` (int64) reduced to `width`-bit two's complement, in place when possible."""
+    if width >= 64:
+        return array
+    shift = 64 - width
+    np.left_shift(array, shift, out=array)
+    np.right_shift(array, shift, out=array)
+    return array
+
+
+def _as_int64(array: np.ndarray) -> np.ndarray:
+    return np.asarray(array).astype(np.int64, copy=False)
+
+
+def _constant(op: Operation, constants, index: int, what: str) -> np.ndarray:
+    value = constants[index]
+    if value is None:
+        raise HwcError(f"{op.name}: the {what} must be a constant for the integer executor")
+    return _as_int64(value)
+
+
+def _int_values(attr, default: Sequence[int] = ()) -> tuple[int, ...]:
+    return tuple(int(v) for v in attr.get_values()) if attr is not None else tuple(default)
+
+
+# --------------------------------------------------------------------------- linear layers
+
+
+def accumulator_bound(weight: np.ndarray, bias: np.ndarray | None, input_width: int) -> int:
+    """An upper bound of |acc| and of every partial sum of a dense/conv output channel."""
+    input_max = 1 << (input_width - 1)
+    rows = np.abs(weight.reshape(weight.shape[0], -1)).sum(axis=1, dtype=np.float64)
+    bound = float(rows.max(initial=0.0)) * input_max
+    if bias is not None and bias.size:
+        bound += float(np.abs(bias).max())
+    return int(bound) + 1
+
+
+def _linear(float_factory):
+    """A dense/conv kernel running the float kernel's GEMM in float64 (exact) or int64."""
+
+    def factory(op: Operation, constants) -> Instantiate:
+        weight = _constant(op, constants, 1, "weight")
+        bias = _constant(op, constants, 2, "bias") if op.bias is not None else None
+        width = integer_width(op.results[0])
+        exact_in_float = accumulator_bound(weight, bias, integer_width(op.operands[0])) < FLOAT64_EXACT_BOUND
+        compute = np.dtype(np.float64 if exact_in_float else np.int64)
+        packed = [None, weight.astype(compute), None if bias is None else bias.astype(compute)]
+        inner = float_factory(op, packed)
+
+        def instantiate(binding: Binding):
+            count = len(binding.operand_shapes)
+            kernel = inner(dataclasses.replace(
+                binding, dtype=compute, operand_dtypes=(compute,) * count,
+                overwritable=(False,) * count, epilogue=(),
+            ))
+            result = np.empty(binding.result_shape, binding.dtype)
+
+            def run(x, *_):
+                acc = kernel(x.astype(compute))
+                exact = acc.astype(np.int64) if exact_in_float else np.array(acc, np.int64)
+                result[...] = wrap(exact, width)
+                return result
+
+            return run
+
+        return instantiate
+
+    return factory
+
+
+INT_KERNELS.register(nn.DenseOp)(_linear(float_kernels.dense))
+INT_KERNELS.register(nn.ConvOp)(_linear(float_kernels.conv))
+
+
+# --------------------------------------------------------------------------- requantization
+
+
+def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
+    """`clamp((acc * M + (1 << shift >> 1)) >> shift, lo, hi)` exactly (int64 result).
+
+    Requires `multiplier` broadcastable against `acc`. Uses int64 when the
+    product provably fits, Python integers otherwise.
+    """
+    acc = _as_int64(acc)
+    multiplier = _as_int64(multiplier)
+    rounding = (1 << shift) >> 1
+    largest = int(np.abs(acc).max(initial=0)) * int(np.abs(multiplier).max(initial=0)) + rounding
+    if largest < (1 << 63):
+        scaled = acc * multiplier
+        scaled += rounding
+        np.right_shift(scaled, shift, out=scaled)
+    else:
+        wide = acc.astype(object) * multiplier.astype(object) + rounding
+        scaled = np.asarray(np.clip(wide >> shift, lo, hi), dtype=np.int64)
+    return np.clip(scaled, lo, hi, out=scaled)
+
+
+def multiplier_shape(rank: int, axis: int, channels: int) -> tuple[int, ...]:
+    """Shape that broadcasts a per-channel vector along `axis` of a rank-`rank` tensor."""
+    return (channels,) + (1,) * (rank - 1 - axis)
+
+
+@INT_KERNELS.register(nn.RequantOp, batch_rule=lambda op, batched: not any(batched[1:])
+                      and (op.axis.value.data != 0 or nn.shape_of(op.multiplier) == (1,)))
+def requant(op: nn.RequantOp, constants) -> Instantiate:
+    multiplier = _constant(op, constants, 1, "multiplier")
+    shift, lo, hi = (op.shift.value.data, op.lo.value.data, op.hi.value.data)
+    axis = op.axis.value.data
+    rank = len(nn.shape_of(op.input))
+    shaped = multiplier.reshape(multiplier_shape(rank, axis, multiplier.size))
+    width = integer_width(op.output)
+
+    def instantiate(binding: Binding):
+        def kernel(acc, *_):
+            return wrap(requantize(acc, shaped, shift, lo, hi), width).astype(binding.dtype)
+
+        return kernel
+
+    return instantiate
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def window_sums(x: np.ndarray, kernel: Sequence[int], strides: Sequence[int], pads: Sequence[int],
+                dilations: Sequence[int], out: Sequence[int]) -> np.ndarray:
+    """Sum of every window of an [N, C, *spatial] tensor, zero padding, int64.
+
+    `out` is the output spatial shape (it decides how much ceil-mode padding is needed).
+    """
+    rank = len(kernel)
+    spatial = x.shape[2:]
+    widths = [(0, 0), (0, 0)]
+    for i in range(rank):
+        span = (out[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1
+        end = max(pads[rank + i], span - spatial[i] - pads[i])
+        widths.append((pads[i], end))
+    padded = np.pad(_as_int64(x), widths)
+    spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    views = sliding_window_view(padded, spans, axis=tuple(range(2, 2 + rank)))
+    index = (slice(None), slice(None))
+    index += tuple(slice(0, o * s, s) for o, s in zip(out, strides))
+    index += tuple(slice(None, None, d) for d in dilations)
+    windows = views[index]
+    return windows.sum(axis=tuple(range(2 + rank, 2 + 2 * rank)), dtype=np.int64)
+
+
+@INT_KERNELS.register(nn.SumPoolOp)
+def sum_pool(op: nn.SumPoolOp, constants) -> Instantiate:
+    kernel_shape = _int_values(op.kernel_shape)
+    strides, pads = _int_values(op.strides), _int_values(op.pads)
+    dilations = _int_values(op.dilations, (1,) * len(kernel_shape))
+    width = integer_width(op.output)
+
+    def instantiate(binding: Binding):
+        out = binding.result_shape[2:]
+
+        def kernel(x):
+            sums = window_sums(x, kernel_shape, strides, pads, dilations, out)
+            return wrap(sums, width).astype(binding.dtype)
+
+        return kernel
+
+    return instantiate
+
+
+@INT_KERNELS.register(nn.GlobalSumPoolOp)
+def global_sum_pool(op: nn.GlobalSumPoolOp, constants) -> Instantiate:
+    width = integer_width(op.output)
+
+    def instantiate(binding: Binding):
+        rows, channels = binding.operand_shapes[0][:2]
+        shape = binding.result_shape
+
+        def kernel(x):
+            sums = x.reshape(rows, channels, -1).sum(axis=2, dtype=np.int64)
+            return wrap(sums, width).astype(binding.dtype).reshape(shape)
+
+        return kernel
+
+    return instantiate
+
+
+INT_KERNELS.register(nn.MaxPoolOp)(float_kernels.max_pool)
+
+
+# --------------------------------------------------------------------------- element-wise
+
+
+@INT_KERNELS.register(nn.LookupOp)
+def lookup(op: nn.LookupOp, constants) -> Instantiate:
+    table = _constant(op, constants, 1, "table")
+    offset = -signed_bounds(integer_width(op.input))[0]
+
+    def instantiate(binding: Binding):
+        values = table.astype(binding.dtype)
+
+        def kernel(x, *_):
+            return values[_as_int64(x) + offset]
+
+        return kernel
+
+    return instantiate
+
+
+@INT_KERNELS.register(nn.ReluOp)
+def relu(op: nn.ReluOp, constants) -> Instantiate:
+    def instantiate(binding: Binding):
+        return lambda x: np.maximum(x, 0).astype(binding.dtype, copy=False)
+
+    return instantiate
+
+
+def _binary(ufunc):
+    """Exact broadcasting `ufunc` in int64, wrapped to the result width."""
+
+    def factory(op: Operation, constants) -> Instantiate:
+        width = integer_width(op.results[0])
+
+        def instantiate(binding: Binding):
+            def kernel(lhs, rhs):
+                return wrap(ufunc(_as_int64(lhs), _as_int64(rhs)), width).astype(binding.dtype)
+
+            return kernel
+
+        return instantiate
+
+    return factory
+
+
+INT_KERNELS.register(nn.AddOp)(_binary(np.add))
+INT_KERNELS.register(nn.SubOp)(_binary(np.subtract))
+INT_KERNELS.register(nn.MulOp)(_binary(np.multiply))
+
+
+# --------------------------------------------------------------------------- data movement
+
+INT_KERNELS.register(nn.ReshapeOp)(float_kernels.reshape)
+INT_KERNELS.register(nn.TransposeOp)(float_kernels.transpose)
+INT_KERNELS.register(nn.ConcatOp)(float_kernels.concat)
+
+
+@INT_KERNELS.register(nn.PadOp)
+def pad(op: nn.PadOp, constants) -> Instantiate:
+    """Like the float pad; a constant pad value must be an integer."""
+    value = op.value.value.data
+    if op.mode.data == "constant" and value != int(value):
+        raise HwcError(f"nn.pad: the pad value {value} of an integer tensor is not an integer")
+    return float_kernels.pad(op, constants)

@@ -1,0 +1,225 @@
+"""The `quantize` pass: accuracy of the integer graph against the float graph on
+the committed fixtures, accumulator widths against the true accumulators, the
+ops beyond dense/conv, and the user errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from xdsl.dialects.builtin import IntegerType, TensorType, i64
+from xdsl.dialects.func import FunctionType, ReturnOp
+from xdsl.rewriter import Rewriter
+
+from compiler.calibration import NO_DATA_WARNING
+from compiler.errors import HwcError
+from compiler.executor import FloatExecutor, IntExecutor
+from compiler.frontend import import_onnx
+from compiler.ir import constant_value, main_function, make_context, parse_module
+from compiler.weights import store_for
+from dialects import nn
+from passes import ALL_PASSES
+from passes.quantize import QuantizePass, quantize_with_samples
+
+CALIBRATION_SAMPLES = 256
+TEST_SAMPLES = 500
+
+
+def float_model(path):
+    module = import_onnx(path)
+    for name in ("fold-batchnorm", "fold-constants"):
+        ALL_PASSES[name]()().apply(make_context(), module)
+    return module
+
+
+def normal(seed: int, count: int, shape) -> dict[str, np.ndarray]:
+    return {"input": np.random.default_rng(seed).standard_normal((count, *shape)).astype(np.float32)}
+
+
+def quantized_pair(path, wbits=8, abits=8):
+    """(float executor, quantized module) for a fixture, calibrated on normal samples."""
+    module = float_model(path)
+    reference = FloatExecutor(module)
+    calibration = normal(1, CALIBRATION_SAMPLES, reference.input_shapes["input"])
+    return reference, quantize_with_samples(module, calibration, wbits, abits)
+
+
+def agreement(reference: FloatExecutor, quantized, seed=2) -> float:
+    """Top-1 agreement on fresh normal samples: argmax of the integer logits equals
+    the float argmax."""
+    executor = IntExecutor(quantized)
+    x = normal(seed, TEST_SAMPLES, reference.input_shapes["input"])
+    expected = reference.run(x)["logits"].argmax(axis=1)
+    logits = executor.run_int(executor.quantize_inputs(x))["logits"]
+    return float(np.mean(logits.argmax(axis=1) == expected))
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_8bit_top1_agreement_with_the_float_model(fixtures_dir, name):
+    reference, quantized = quantized_pair(fixtures_dir / f"{name}.onnx")
+    top1 = agreement(reference, quantized)
+    print(f"{name}: 8-bit top-1 agreement {top1:.1%} ({TEST_SAMPLES} samples)")
+    assert top1 >= 0.98
+
+
+def test_graph_is_integer_with_scales(fixtures_dir):
+    _, quantized = quantized_pair(fixtures_dir / "cnn.onnx")
+    function = main_function(quantized)
+    for value in [*function.body.block.args, *(r for op in function.body.walk() for r in op.results)]:
+        assert isinstance(value.type.get_element_type(), IntegerType), value
+    assert "nn.scale" in function.arg_attrs.data[0].data
+    assert "nn.scale" in function.res_attrs.data[0].data
+    for op in function.body.walk():
+        if isinstance(op, (nn.RequantOp, nn.MaxPoolOp, nn.ReshapeOp)):
+            assert "nn.scale" in op.attributes
+        if isinstance(op, (nn.DenseOp, nn.ConvOp, nn.AddOp)):
+            assert "nn.acc_bits" in op.attributes
+
+
+def test_4bit_weights(fixtures_dir):
+    reference, quantized = quantized_pair(fixtures_dir / "cnn.onnx", wbits=4)
+    store = store_for(quantized)
+    layers = [op for op in main_function(quantized).body.walk() if isinstance(op, (nn.DenseOp, nn.ConvOp))]
+    assert len(layers) == 4
+    for layer in layers:
+        assert layer.weight.type.get_element_type() == IntegerType(4)
+        weight = constant_value(layer.weight, store)
+        assert weight.min() >= -7 and weight.max() <= 7
+        # per-channel scales: every output channel uses the full range
+        assert np.all(np.abs(weight.reshape(weight.shape[0], -1)).max(axis=1) == 7)
+    top1 = agreement(reference, quantized)
+    print(f"cnn: 4-bit weights, top-1 agreement {top1:.1%}")
+    assert top1 >= 0.85
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_accumulator_widths_hold_the_true_accumulators(fixtures_dir, name):
+    """Widen every accumulator to i64, return them all, and compare their true
+    maximum (on inputs at the extremes and random ones) to the declared width."""
+    reference, quantized = quantized_pair(fixtures_dir / f"{name}.onnx")
+    function = main_function(quantized)
+    accumulators, widths = [], []
+    for op in list(function.body.walk()):
+        if "nn.acc_bits" in op.attributes:
+            widths.append(op.attributes["nn.acc_bits"].value.data)
+            assert op.results[0].type.get_element_type() == IntegerType(widths[-1])
+            wide = TensorType(i64, op.results[0].type.get_shape())
+            accumulators.append(Rewriter.replace_value_with_new_type(op.results[0], wide))
+    ret = next(op for op in function.body.walk() if isinstance(op, ReturnOp))
+    ret.operands = [*accumulators]
+    function.function_type = FunctionType.from_lists(function.function_type.inputs.data,
+                                                     [v.type for v in accumulators])
+    function.res_attrs = None
+    executor = IntExecutor(quantized)
+    shape = executor.input_shapes["input"]
+    samples = np.concatenate([
+        np.full((1, *shape), 127), np.full((1, *shape), -127),
+        np.random.default_rng(3).integers(-127, 128, size=(64, *shape)),
+    ])
+    outputs = executor.run_int({"input": samples})
+    for index, bits in enumerate(widths):
+        largest = int(np.abs(outputs[f"output{index}"]).max())
+        assert largest <= (1 << (bits - 1)) - 1, (index, largest, bits)
+
+
+# --------------------------------------------------------------------------- other ops
+
+
+OPS_GRAPH = """
+builtin.module {
+  func.func @main(%x: tensor<1x2x4x4xf32> {nn.name = "input"}) -> (tensor<1x4xf32> {nn.name = "logits"}) {
+    %s = nn.sigmoid %x : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+    %t = nn.tanh %x : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+    %l = nn.leaky_relu %x {alpha = 0.1 : f32} : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+    %c = nn.concat %s, %t, %l {axis = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x6x4x4xf32>
+    %k = nn.constant dense<[0.5, -2.0, 1.5, 1.0, 0.25, -0.75]> : tensor<6xf32>
+    %kb = nn.constant dense<[0.1, 0.2, -0.3, 0.0, 0.5, 1.0]> : tensor<6xf32>
+    %km = nn.constant dense<[0.0, 0.1, 0.2, -0.1, 0.0, 0.3]> : tensor<6xf32>
+    %kv = nn.constant dense<[1.0, 0.5, 2.0, 1.5, 1.0, 0.8]> : tensor<6xf32>
+    %bn = nn.batch_norm %c, %k, %kb, %km, %kv {epsilon = 1.0e-05 : f32} : (tensor<1x6x4x4xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>) -> tensor<1x6x4x4xf32>
+    %a = nn.average_pool %bn {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, ceil_mode = 0 : i64, count_include_pad = 0 : i64} : (tensor<1x6x4x4xf32>) -> tensor<1x6x2x2xf32>
+    %m = nn.mul %a, %a : (tensor<1x6x2x2xf32>, tensor<1x6x2x2xf32>) -> tensor<1x6x2x2xf32>
+    %three = nn.constant dense<3.0> : tensor<1xf32>
+    %d = nn.div %m, %three : (tensor<1x6x2x2xf32>, tensor<1xf32>) -> tensor<1x6x2x2xf32>
+    %e = nn.sub %d, %a : (tensor<1x6x2x2xf32>, tensor<1x6x2x2xf32>) -> tensor<1x6x2x2xf32>
+    %half = nn.constant dense<0.5> : tensor<1xf32>
+    %f = nn.add %e, %half : (tensor<1x6x2x2xf32>, tensor<1xf32>) -> tensor<1x6x2x2xf32>
+    %cl = nn.clip %f {min = -1.0 : f32, max = 1.0 : f32} : (tensor<1x6x2x2xf32>) -> tensor<1x6x2x2xf32>
+    %p = nn.pad %cl {pads = array<i64: 0, 0, 1, 1, 0, 0, 1, 1>, mode = "constant", value = 0.25 : f32} : (tensor<1x6x2x2xf32>) -> tensor<1x6x4x4xf32>
+    %g = nn.global_average_pool %p : (tensor<1x6x4x4xf32>) -> tensor<1x6x1x1xf32>
+    %r = nn.reshape %g : (tensor<1x6x1x1xf32>) -> tensor<1x6xf32>
+    %w = nn.constant dense<[[1.0, -1.0, 0.5, 0.0, 2.0, -0.5], [0.3, 0.2, -0.1, 1.0, -1.0, 0.7], [-0.4, 0.9, 0.0, 0.2, 0.1, 0.6], [0.5, 0.5, 0.5, -0.5, -0.5, 0.1]]> : tensor<4x6xf32>
+    %y = nn.dense %r, %w : (tensor<1x6xf32>, tensor<4x6xf32>) -> tensor<1x4xf32>
+    %sm = nn.softmax %y {axis = 1 : i64} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+    func.return %sm : tensor<1x4xf32>
+  }
+}
+"""
+
+
+def test_every_op_kind_quantizes_close_to_float():
+    """Lookups, concat, unfolded batch norm, pools, mul/div/sub/add, clip, pad and
+    a final softmax (moved to the host) stay close to the float graph at 12 bits."""
+    module = parse_module(OPS_GRAPH)
+    reference = FloatExecutor(module)
+    quantize_with_samples(module, normal(4, 128, (2, 4, 4)), wbits=8, abits=12)
+    names = {op.name for op in main_function(module).body.walk()}
+    assert {"nn.lookup", "nn.sum_pool", "nn.global_sum_pool", "nn.concat", "nn.requant"} <= names
+    assert "nn.softmax" not in names
+    assert main_function(module).res_attrs.data[0].data["nn.host_op"].data == "softmax"
+    x = normal(5, 200, (2, 4, 4))
+    expected, actual = reference.run(x)["logits"], IntExecutor(module).run(x)["logits"]
+    assert np.abs(expected - actual).max() < 0.02
+    assert np.mean(expected.argmax(1) == actual.argmax(1)) >= 0.95
+
+
+def test_average_pool_with_varying_divisor_is_refused():
+    """count_include_pad=0 with padding divides border windows by fewer taps."""
+    module = parse_module("""
+    func.func @main(%x: tensor<1x1x4x4xf32> {nn.name = "input"}) -> (tensor<1x1x3x3xf32> {nn.name = "y"}) {
+      %a = nn.average_pool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, ceil_mode = 0 : i64, count_include_pad = 0 : i64} : (tensor<1x1x4x4xf32>) -> tensor<1x1x3x3xf32>
+      func.return %a : tensor<1x1x3x3xf32>
+    }""")
+    with pytest.raises(HwcError, match="average_pool whose windows average over different counts"):
+        quantize_with_samples(module, normal(4, 8, (1, 4, 4)))
+
+
+# --------------------------------------------------------------------------- user errors
+
+
+@pytest.mark.parametrize("options", [{"wbits": 1}, {"wbits": 9}, {"abits": 1}, {"abits": 17}])
+def test_bits_out_of_range(fixtures_dir, options):
+    module = float_model(fixtures_dir / "mlp.onnx")
+    with pytest.raises(HwcError, match=r"bits=\d+ is not supported"):
+        QuantizePass(**options).apply(make_context(), module)
+
+
+def test_bad_calibration_files(fixtures_dir, tmp_path):
+    module = float_model(fixtures_dir / "mlp.onnx")
+    cases = {
+        "wrong_key.npz": ({"x": np.zeros((4, 64), np.float32)}, "key 'x' is not a graph input"),
+        "wrong_shape.npz": ({"input": np.zeros((4, 63), np.float32)}, r"key 'input' has shape \[4, 63\]"),
+        "no_samples.npz": ({"input": np.zeros((0, 64), np.float32)}, "key 'input' has shape"),
+    }
+    for file_name, (arrays, message) in cases.items():
+        np.savez(tmp_path / file_name, **arrays)
+        with pytest.raises(HwcError, match=message):
+            QuantizePass(calib=str(tmp_path / file_name)).apply(make_context(), module)
+    (tmp_path / "junk.npz").write_text("not a zip")
+    with pytest.raises(HwcError, match="not a readable .npz"):
+        QuantizePass(calib=str(tmp_path / "junk.npz")).apply(make_context(), module)
+    with pytest.raises(HwcError, match="does not exist"):
+        QuantizePass(calib=str(tmp_path / "missing.npz")).apply(make_context(), module)
+
+
+def test_calibration_path_relative_to_cwd_and_random_fallback(fixtures_dir, tmp_path, monkeypatch, capsys):
+    samples = normal(6, 32, (64,))
+    np.savez(tmp_path / "calib.npz", **samples)
+    monkeypatch.chdir(tmp_path)
+    module = float_model(fixtures_dir / "mlp.onnx")
+    QuantizePass(calib="calib.npz").apply(make_context(), module)
+    assert NO_DATA_WARNING not in capsys.readouterr().err
+    # The input scale is the calibrated absmax over the samples / 127.
+    scale = main_function(module).arg_attrs.data[0].data["nn.scale"].value.data
+    assert scale == pytest.approx(np.abs(samples["input"]).max() / 127)
+    QuantizePass().apply(make_context(), float_model(fixtures_dir / "mlp.onnx"))
+    assert NO_DATA_WARNING in capsys.readouterr().err
