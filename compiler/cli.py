@@ -1,12 +1,13 @@
 """`hwc`: the command-line driver.
 
-    hwc compile MODEL [-o DIR] [--emit nn]          (+ model options)
-    hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float]
+    hwc compile MODEL [-o DIR] [--emit nn|rom]      (+ model options)
+    hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int]
     hwc verify MODEL [--samples N]
     hwc ops
 
 Model options, the same in every subcommand: --weights W.safetensors,
---shape NAME=1x3x32x32 (repeatable). A user mistake prints one line,
+--shape NAME=1x3x32x32 (repeatable), --wbits N (2..8, default 8), --abits N
+(2..16, default 8), --calib C.npz (calibration inputs for quantization). A user mistake prints one line,
 `hwc: error: ...`, on stderr and exits with status 1.
 """
 
@@ -45,6 +46,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, help="safetensors file supplying the model's weights by name")
     parser.add_argument("--shape", action="append", default=[], metavar="NAME=1x3x32x32",
                         help="static shape for an input with dynamic dimensions (repeatable)")
+    parser.add_argument("--wbits", type=int, default=8, help="weight bits, 2..8 (default 8)")
+    parser.add_argument("--abits", type=int, default=8, help="activation bits, 2..16 (default 8)")
+    parser.add_argument("--calib", type=Path, metavar="C.npz",
+                        help="calibration inputs (.npz keyed by input name); default: random normal, with a warning")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,13 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     compile_cmd = commands.add_parser("compile", help="import and compile a model into a build folder")
     _add_model_options(compile_cmd)
     compile_cmd.add_argument("-o", "--output", type=Path, help="build folder (default: build/<model name>)")
-    compile_cmd.add_argument("--emit", default="nn", help="last level to emit (today: nn)")
+    compile_cmd.add_argument("--emit", default="nn", help="last level to emit: nn (float IR) or rom (also the integer IR and its ROM image)")
 
     run_cmd = commands.add_parser("run", help="run inputs through the model at one level of the pipeline")
     _add_model_options(run_cmd)
     run_cmd.add_argument("--input", type=Path, required=True, help=".npz keyed by input name, or .npy")
     run_cmd.add_argument("-o", "--output", type=Path, help=".npz to write the outputs to, keyed by output name")
-    run_cmd.add_argument("--level", default="float", help="pipeline level to run at (today: float)")
+    run_cmd.add_argument("--level", default="float", help="pipeline level to run at: float or int (the quantized integer model)")
 
     verify_cmd = commands.add_parser("verify", help="run the verification ladder and print it")
     _add_model_options(verify_cmd)
@@ -76,7 +81,8 @@ def _compile(args: argparse.Namespace):
 
     shapes = dict(parse_shape(text) for text in args.shape)
     with _progress(f"importing {args.model}"):
-        return compiler.compile(args.model, weights=args.weights, shapes=shapes)
+        return compiler.compile(args.model, weights=args.weights, shapes=shapes,
+                                wbits=args.wbits, abits=args.abits, calib=args.calib)
 
 
 def _progress(message: str):

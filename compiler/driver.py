@@ -4,8 +4,13 @@ every level of the pipeline reached so far.
 The command line (`compiler/cli.py`) is a thin layer over this module, so that
 everything it does can be scripted:
 
-    design = compiler.compile("model.onnx")
-    outputs = design.run({"input": x}, level="float")
+    design = compiler.compile("model.onnx", wbits=4, calib="calib.npz")
+    outputs = design.run({"input": x}, level="float")   # the float model
+    outputs = design.run({"input": x}, level="int")     # the quantized integer model
+    design.write("build/", emit="rom")
+
+The integer level is built on first use, by the `rom` pipeline of
+`compiler/pipelines.py` run on a copy of the float module.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from xdsl.printer import Printer
 from compiler.errors import HwcError
 from compiler.output import atomic_directory
 
-LEVELS = ("float",)
+LEVELS = ("float", "int")
 """Levels a design can run at, top of the verification ladder first."""
 
-EMIT_LEVELS = ("nn",)
+EMIT_LEVELS = ("nn", "rom")
 
 
 @dataclass
@@ -32,6 +37,17 @@ class CompileOptions:
 
     weights: Path | None = None
     shapes: dict[str, list[int]] = field(default_factory=dict)
+    wbits: int = 8
+    abits: int = 8
+    calib: Path | None = None
+
+    def check(self) -> None:
+        """HwcError (one line) for out-of-range bit widths or a missing calibration file."""
+        from compiler.pipelines import check_bits
+
+        check_bits(self.wbits, self.abits)
+        if self.calib is not None and not Path(self.calib).is_file():
+            raise HwcError(f"--calib {self.calib}: no such file")
 
 
 @dataclass
@@ -42,14 +58,29 @@ class Design:
     options: CompileOptions
     nn_module: ModuleOp
     _executors: dict = field(default_factory=dict)
+    _rom_module: ModuleOp | None = None
+
+    @property
+    def rom_module(self) -> ModuleOp:
+        """The integer module (nn + rom), built from a copy of `nn_module` on first use."""
+        if self._rom_module is None:
+            from compiler.pipelines import rom_pipeline, run_pipeline
+
+            module = self.nn_module.clone()
+            run_pipeline(module, rom_pipeline(self.options.wbits, self.options.abits, self.options.calib))
+            self._rom_module = module
+        return self._rom_module
 
     def executor(self, level: str):
         if level not in LEVELS:
             raise HwcError(f"level '{level}' is not available; choose one of {', '.join(LEVELS)}")
         if level not in self._executors:
-            from compiler.executor import FloatExecutor
+            from compiler.executor import FloatExecutor, IntExecutor
 
-            self._executors[level] = FloatExecutor(self.nn_module)
+            if level == "float":
+                self._executors[level] = FloatExecutor(self.nn_module)
+            else:
+                self._executors[level] = IntExecutor(self.rom_module)
         return self._executors[level]
 
     @property
@@ -76,18 +107,45 @@ class Design:
         return executor.run(inputs)
 
     def write(self, directory: Path, emit: str = "nn") -> list[Path]:
-        """Write the IR (and its weights) into `directory`, atomically."""
+        """Write the IR of every level up to `emit`, each beside its weights, atomically.
+
+        `nn`: model.nn.mlir + weights.safetensors (the float weights);
+        `rom`: also model.rom.mlir + rom.safetensors (the ROM image: the ROM
+        contents only, as the smallest numpy integer dtype holding each width).
+        Afterwards the modules read their weights from the written files.
+        """
         if emit not in EMIT_LEVELS:
             raise HwcError(f"--emit {emit} is not available; choose one of {', '.join(EMIT_LEVELS)}")
-        from compiler.weights import save_store
-
+        directory = Path(directory)
+        files = [("model.nn.mlir", "weights.safetensors", self.nn_module)]
+        if EMIT_LEVELS.index(emit) >= EMIT_LEVELS.index("rom"):
+            files.append(("model.rom.mlir", "rom.safetensors", self.rom_module))
         with atomic_directory(directory) as staging:
-            ir_path = staging / "model.nn.mlir"
-            save_store(self.nn_module, staging / "weights.safetensors", relative_to=staging)
-            with open(ir_path, "w") as f:
-                Printer(stream=f).print_op(self.nn_module)
-                f.write("\n")
-        return [directory / "model.nn.mlir", directory / "weights.safetensors"]
+            for ir_name, weights_name, module in files:
+                _write_level(module, staging / ir_name, staging / weights_name)
+        for _, weights_name, module in files:
+            _point_at(module, directory / weights_name)
+        return [directory / name for ir_name, weights_name, _ in files for name in (ir_name, weights_name)]
+
+
+def _write_level(module: ModuleOp, ir_path: Path, weights_path: Path) -> None:
+    """Save the tensors `module` uses to `weights_path` and print it to `ir_path`."""
+    from compiler.weights import save_store
+
+    save_store(module, weights_path, relative_to=ir_path.parent)
+    with open(ir_path, "w") as f:
+        Printer(stream=f).print_op(module)
+        f.write("\n")
+
+
+def _point_at(module: ModuleOp, weights_path: Path) -> None:
+    """Make `module` read its weights from `weights_path` (absolute, so it survives the rename)."""
+    from xdsl.dialects.builtin import StringAttr
+
+    from compiler.weights import open_store
+    from dialects.nn import WEIGHT_STORE_ATTR
+
+    module.attributes[WEIGHT_STORE_ATTR] = StringAttr(open_store(weights_path).name)
 
 
 def compile(model: str | Path, options: CompileOptions | None = None, **kwargs) -> Design:
@@ -95,6 +153,7 @@ def compile(model: str | Path, options: CompileOptions | None = None, **kwargs) 
     from compiler.frontend import import_onnx
 
     options = options or CompileOptions(**kwargs)
+    options.check()
     model = Path(model)
     module = import_onnx(model, weights=options.weights, shapes=options.shapes or None)
     return Design(model=model, options=options, nn_module=module)

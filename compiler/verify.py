@@ -16,6 +16,13 @@ from compiler.oracle import onnxruntime_run
 
 FLOAT_RTOL = 1e-4
 FLOAT_ATOL = 1e-5
+INT_TOP1_AGREEMENT = 0.90
+"""The integer model agrees with the float one when, on every output with at least
+two classes (last axis >= 2), its top-1 choice is the float model's on at least
+this fraction of the samples. A quantized model is an approximation: 8-bit models
+typically reach 98-100 %; 90 % leaves room for 4-bit weights while still catching
+a broken scale, multiplier or ROM (which drop agreement to chance). The maximum
+error is reported in output LSBs (the output's quantization step) but not bounded."""
 
 
 @dataclass
@@ -56,6 +63,55 @@ def float_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
     )
 
 
+def calibration_inputs(design: Design, samples: int) -> dict[str, np.ndarray]:
+    """The first `samples` samples of the design's calibration file (keys = input names)."""
+    with np.load(design.options.calib, allow_pickle=False) as archive:
+        return {name: np.asarray(archive[name][:samples], np.float32) for name in design.input_names}
+
+
+def top1_agreement(ours: np.ndarray, theirs: np.ndarray) -> float | None:
+    """Fraction of samples whose argmax over the last axis agree; None when there is no choice."""
+    if ours.ndim < 2 or ours.shape[-1] < 2:
+        return None
+    return float(np.mean(np.argmax(ours, axis=-1) == np.argmax(theirs, axis=-1)))
+
+
+def int_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
+    """Integer executor (float in, dequantized out) against the float executor.
+
+    Agrees when every classifier-like output keeps top-1 agreement >= INT_TOP1_AGREEMENT;
+    the detail reports the agreement and the largest error in output LSBs.
+    """
+    floats = design.run(inputs, level="float")
+    ints = design.run(inputs, level="int")
+    executor = design.executor("int")
+    agreed, details = True, []
+    for name in design.output_names:
+        a, b = ints[name].astype(np.float64), floats[name].astype(np.float64)
+        error = float(np.max(np.abs(a - b))) if a.size else 0.0
+        scale = executor.output_scales.get(name)
+        if scale and not executor.host_ops.get(name):
+            text = f"'{name}': max error {error / scale:.1f} LSB"
+        else:
+            text = f"'{name}': max |error| {error:.3g}"
+        top1 = top1_agreement(a, b)
+        if top1 is not None:
+            text += f", top-1 agreement {top1:.1%}"
+            agreed &= top1 >= INT_TOP1_AGREEMENT
+        details.append(text)
+    bits = f"w{design.options.wbits}a{design.options.abits}"
+    return Rung(
+        level=f"int ({bits})", oracle="float executor",
+        contract=f"top-1 agreement >= {INT_TOP1_AGREEMENT:.0%}", agreed=agreed, detail="; ".join(details),
+    )
+
+
 def run_ladder(design: Design, samples: int, seed: int = 0) -> list[Rung]:
+    """Every rung the pipeline reaches. The int rung runs on the calibration samples when
+    the design has a calibration file (inputs like the ones it was quantized for), else on
+    the same random inputs as the float rung."""
     inputs = random_inputs(design, samples, seed)
-    return [float_rung(design, inputs)]
+    rungs = [float_rung(design, inputs)]
+    int_inputs = calibration_inputs(design, samples) if design.options.calib else inputs
+    rungs.append(int_rung(design, int_inputs))
+    return rungs

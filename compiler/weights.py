@@ -194,6 +194,12 @@ def store_for(module: ModuleOp, base_dir: Path | str | None = None) -> WeightSto
         return store
     assert isinstance(attr, StringAttr)
     name = attr.data
+    relative_file = not name.startswith("memory:") and not Path(name).is_absolute()
+    if relative_file and base_dir is not None:
+        # The file beside the IR, not a store registered earlier under the same relative name.
+        store = open_store(Path(base_dir) / name)
+        module.attributes[WEIGHT_STORE_ATTR] = StringAttr(store.name)
+        return store
     if name in _STORES:
         return _STORES[name]
     if name.startswith("memory:"):

@@ -75,14 +75,18 @@ from xdsl.passes import ModulePass
 
 from compiler.calibration import activation_absmax, calibration_samples
 from compiler.errors import HwcError
-from compiler.ir import CONSTANT_OPS, constant_value, main_function, make_constant, numpy_dtype, tensor_type
-from compiler.weights import WeightStore, store_for
+from compiler.ir import (
+    CONSTANT_OPS, constant_value, main_function, make_constant, numpy_dtype, numpy_to_dense, tensor_type,
+)
+from compiler.weights import INLINE_LIMIT, WeightStore, store_for
 from dialects import nn
 from passes import forget_unused_memory_store
 
 SCALE_ATTR = "nn.scale"
 ACC_BITS_ATTR = "nn.acc_bits"
 HOST_OP_ATTR = "nn.host_op"
+AXIS_ATTR = "nn.axis"
+SCALE_KEY_ATTR = "nn.scale_key"
 
 MULTIPLIER_LIMIT = 1 << 15
 """Requant multipliers are below this (they fit a signed 16-bit constant)."""
@@ -317,6 +321,18 @@ class GraphQuantizer:
         element = IntegerType(bits)
         return self.emit(make_constant(np.asarray(array).astype(numpy_dtype(element)), self.store, stem, element))
 
+    def record_channel_scales(self, constant: Operation, scales: np.ndarray, stem: str) -> None:
+        """Note on a weight constant what its integers mean: per output channel
+        (axis 0) `real = q * scale[c]`, inline when small, else in the store."""
+        scales = np.asarray(scales, np.float64).reshape(-1)
+        constant.attributes[AXIS_ATTR] = IntegerAttr(0, i64)
+        if scales.size <= INLINE_LIMIT:
+            constant.attributes[SCALE_ATTR] = numpy_to_dense(scales, f64)
+        else:
+            key = self.store.unique_key(stem)
+            self.store.add(key, scales)
+            constant.attributes[SCALE_KEY_ATTR] = StringAttr(key)
+
     def accumulator_bits(self, bound: int, op: Operation) -> int:
         bits = width_for(bound)
         if bits > MAX_ACC_BITS:
@@ -419,7 +435,9 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
     bounds = row_sums * x.bound + (np.abs(bias_q) if bias_q is not None else 0)
     acc_bits = g.accumulator_bits(int(bounds.max(initial=0)), op)
     stem = _weight_stem(op)
-    operands = [x.value, g.emit_constant(weight_q, g.wbits, f"{stem}.q")]
+    weight = g.emit_constant(weight_q, g.wbits, f"{stem}.q")
+    g.record_channel_scales(weight.owner, weight_scales, f"{stem}.scale")
+    operands = [x.value, weight]
     if bias_q is not None:
         operands.append(g.emit_constant(bias_q, acc_bits, f"{stem}.bias_q"))
     layer = type(op).create(

@@ -1,0 +1,80 @@
+"""The named pass pipelines: which passes take a model from one level to the next.
+
+Each level after `nn` is reached from the one before it by a pipeline written
+in `hwc-opt -p` syntax, so that what the driver runs can be re-run by hand:
+
+    hwc-opt model.nn.mlir -p "$(python -m compiler.pipelines rom --wbits 4)"
+
+Levels, in pipeline order: `nn` (the imported float graph, no passes) and `rom`
+(integer graph, every weight a ROM): fold-batchnorm, fold-constants,
+quantize{wbits abits calib}, weights-to-rom.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import PassPipeline
+
+from compiler.errors import HwcError
+
+WBITS_RANGE = (2, 8)
+ABITS_RANGE = (2, 16)
+
+
+def check_bits(wbits: int, abits: int) -> None:
+    """HwcError (one line) unless wbits and abits are in the supported ranges."""
+    for flag, value, (lo, hi) in (("--wbits", wbits, WBITS_RANGE), ("--abits", abits, ABITS_RANGE)):
+        if not isinstance(value, int) or not lo <= value <= hi:
+            raise HwcError(f"{flag} {value}: must be an integer from {lo} to {hi}")
+
+
+def quantize_spec(wbits: int = 8, abits: int = 8, calib: str | Path | None = None) -> str:
+    """`quantize{...}` with the options; a calibration path is made absolute."""
+    check_bits(wbits, abits)
+    options = f"wbits={wbits} abits={abits}"
+    if calib is not None:
+        path = os.path.abspath(calib)
+        if '"' in path:
+            raise HwcError(f"--calib {calib}: the path must not contain '\"'")
+        options += f' calib="{path}"'
+    return f"quantize{{{options}}}"
+
+
+def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None) -> str:
+    """The pipeline from the float `nn` level to the integer `nn + rom` level."""
+    return ",".join(["fold-batchnorm", "fold-constants", quantize_spec(wbits, abits, calib), "weights-to-rom"])
+
+
+PIPELINES = {"rom": rom_pipeline}
+"""Level name -> function(wbits, abits, calib) giving the pipeline that reaches it from `nn`."""
+
+
+def run_pipeline(module: ModuleOp, spec: str) -> None:
+    """Apply the passes of `spec` (hwc-opt syntax) to `module` in place."""
+    from compiler.ir import make_context
+    from passes import ALL_PASSES
+
+    try:
+        pipeline = PassPipeline.parse_spec(ALL_PASSES, spec)
+    except ValueError as error:
+        raise HwcError(f"invalid pipeline '{spec}': {error}") from None
+    pipeline.apply(make_context(), module)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m compiler.pipelines",
+                                     description="print a level's pipeline in hwc-opt -p syntax")
+    parser.add_argument("level", choices=sorted(PIPELINES))
+    parser.add_argument("--wbits", type=int, default=8)
+    parser.add_argument("--abits", type=int, default=8)
+    parser.add_argument("--calib", type=Path)
+    args = parser.parse_args(argv)
+    print(PIPELINES[args.level](args.wbits, args.abits, args.calib))
+
+
+if __name__ == "__main__":
+    main()
