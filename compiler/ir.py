@@ -19,6 +19,7 @@ from xdsl.dialects.builtin import (
     f32,
     f64,
 )
+from xdsl.dialects.comb import Comb
 from xdsl.dialects.func import Func, FuncOp
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.parser import Parser
@@ -26,6 +27,7 @@ from xdsl.utils.exceptions import ParseError, VerifyException
 
 from compiler.errors import HwcError
 from compiler.weights import INLINE_LIMIT, WeightStore, store_for
+from dialects.circt import HW, Seq
 from dialects.nn import NN, ConstantOp, WeightOp
 from dialects.rom import ROM, ReadOp, find_rom, signed_range
 from dialects.spatial import SPATIAL
@@ -33,7 +35,8 @@ from dialects.spatial import SPATIAL
 
 def hwc_dialects():
     """Every dialect hwc defines or uses, for contexts and the xDSL universe."""
-    return [Builtin, Func, NN, ROM, SPATIAL]
+    # HW and Seq: xDSL's hw and seq plus the CIRCT ops xDSL lacks (dialects/circt.py).
+    return [Builtin, Func, NN, ROM, SPATIAL, HW, Comb, Seq]
 
 
 def make_context() -> Context:

@@ -43,6 +43,7 @@ from compiler.weights import (
     store_for,
     used_weight_keys,
 )
+from dialects.circt import load_extensions
 from dialects.nn import WEIGHT_STORE_ATTR
 from passes import ALL_PASSES
 
@@ -72,6 +73,8 @@ class HwcOptMain(xDSLOptMain):
         for dialect in hwc_dialects():
             if dialect.name not in registered:
                 self.ctx.register_dialect(dialect.name, lambda dialect=dialect: dialect)
+        # xDSL's own hw and seq are registered above; add the CIRCT ops they lack.
+        load_extensions(self.ctx)
 
     def register_all_passes(self) -> None:
         super().register_all_passes()

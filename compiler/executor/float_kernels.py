@@ -155,16 +155,32 @@ class Affine:
 def _absorb_affines(weight: np.ndarray, bias: np.ndarray | None, epilogue):
     """Fold the leading `Affine` epilogues into `weight` ([out, ...]) and `bias`.
 
-    Returns (weight, bias or None, the rest of the epilogue), computed in float64.
+    Returns (weight, bias or None, the rest of the epilogue), computed in float64
+    when there is something to fold, else `weight` itself (never copied: a large
+    model's weights stay memory-mapped).
     """
+    epilogue = list(epilogue)
+    if not (epilogue and isinstance(epilogue[0], Affine)):
+        return weight, bias, tuple(epilogue)
     weight = weight.astype(np.float64)
     bias = None if bias is None else bias.astype(np.float64)
-    epilogue = list(epilogue)
     while epilogue and isinstance(epilogue[0], Affine):
         affine = epilogue.pop(0)
         weight = weight * affine.scale.reshape((-1,) + (1,) * (weight.ndim - 1))
         bias = (0.0 if bias is None else bias) * affine.scale + affine.shift
     return weight, bias, tuple(epilogue)
+
+
+COPY_WEIGHT_LIMIT = 1 << 24
+"""Weights up to this many bytes are copied into a contiguous GEMM operand; larger
+ones are used as they are (a transposed view BLAS reads directly), so that a large
+model's memory-mapped weights are never duplicated."""
+
+
+def _gemm_operand(matrix: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if matrix.dtype == dtype and matrix.nbytes > COPY_WEIGHT_LIMIT:
+        return matrix
+    return np.ascontiguousarray(matrix, dtype=dtype)
 
 
 @FLOAT_KERNELS.register(nn.DenseOp, head=True)
@@ -179,7 +195,7 @@ def dense(op: nn.DenseOp, constants) -> Instantiate:
         w, b, epilogue = _absorb_affines(weight, bias, binding.epilogue if fold else ())
         if not fold:
             epilogue = binding.epilogue
-        weight_t = np.ascontiguousarray(w.T, dtype=binding.dtype)
+        weight_t = _gemm_operand(w.T, binding.dtype)
         shift = None if b is None else b.astype(binding.dtype)
         features = weight_t.shape[0]
         buffer = np.empty((int(np.prod(binding.result_shape[:-1])), weight_t.shape[1]), binding.dtype)
@@ -213,8 +229,10 @@ def conv(op: nn.ConvOp, constants) -> Instantiate:
     is ones, and one batched matmul multiplies them by the packed weights (bias
     as their last column, an affine epilogue folded in), block of output rows by
     block of output rows; the rest of the epilogue then runs on the chunk.
-    Stride-1 convolutions gather whole padded rows (`_shifted_conv`), others
-    gather window by window (`_im2col_conv`); 1x1 ones multiply the input as is.
+    Stride-1 convolutions that keep every spatial extent but the first gather
+    from the flattened input (`_flat_conv`), other stride-1 ones gather whole
+    padded rows (`_shifted_conv`), the rest gather window by window
+    (`_im2col_conv`); 1x1 ones multiply the input as is.
     """
     weight = _required_constant(op, constants, 1, "weight")
     bias = _required_constant(op, constants, 2, "bias") if op.bias is not None else None
@@ -237,6 +255,9 @@ def conv(op: nn.ConvOp, constants) -> Instantiate:
         window = _Window(binding.operand_shapes[0][2:], kernel_shape, strides, pads, dilations,
                          binding.result_shape[2:])
         if all(s == 1 for s in strides):
+            if window.out[1:] == window.spatial[1:]:
+                finish = _finisher(None, epilogue, result.ndim, binding.dtype)
+                return _flat_conv(packed, b is not None, result, binding, finish, window)
             return _shifted_conv(packed, b is not None, result, binding, epilogue, window)
         finish = _finisher(None, epilogue, result.ndim, binding.dtype)
         return _im2col_conv(packed, b is not None, result, binding, finish, window)
@@ -296,6 +317,99 @@ def _im2col_conv(packed, with_bias: bool, result, binding: Binding, finish, wind
         return result
 
     return kernel
+
+
+def _flat_conv(packed, with_bias: bool, result, binding: Binding, finish, window: _Window):
+    """The kernel of a stride-1 convolution whose output keeps every spatial extent
+    but the first one (e.g. a 3x3 convolution padded by 1), gathering from the
+    flattened input.
+
+    Requires `window.out[1:] == window.spatial[1:]`. Output position p (row-major
+    over the output) of kernel tap t reads flat input element p + offset(t), so
+    each tap's columns are one contiguous range of the flattened input: a chunk of
+    samples is copied, channel by channel, into a flat buffer with zeros before
+    and after (the padding of the first axis), every tap's range is copied with
+    long runs, and the GEMM writes the result directly, with no cropping. Reads
+    that run off the end of a row along another axis land on the neighbouring
+    row; those columns (a few per tap, see `_wrapped_columns`) are zeroed after
+    the gather, which is exactly what the padding holds.
+    """
+    groups, group_out, depth = packed.shape
+    rows, channels = binding.operand_shapes[0][:2]
+    spatial, kernel_shape, dilations = window.spatial, window.kernel, window.dilations
+    axis_steps = [int(np.prod(spatial[i + 1:], dtype=np.int64)) for i in range(len(spatial))]
+    size = int(np.prod(spatial, dtype=np.int64))
+    lead = sum(b * step for b, step in zip(window.begin, axis_steps))  # zeros before the input
+    out_first, *out_rest = window.out
+    per_row = int(np.prod(out_rest, dtype=np.int64))
+    last_read = lead + out_first * per_row - 1 + sum(
+        ((k - 1) * d - b) * step for k, d, b, step in zip(kernel_shape, dilations, window.begin, axis_steps))
+    length = max(lead + size, last_read + 1)
+    block = _row_block(out_first, per_row)
+    blocks, positions = out_first // block, block * per_row
+    split = (groups, channels // groups)
+    plan = []
+    shared: dict[int, tuple] = {}
+    for n0, n1 in _sample_chunks(rows, blocks * groups * depth * positions):
+        count = n1 - n0
+        if count not in shared:
+            source = np.zeros((count, channels, length), binding.dtype)
+            interior = source[:, :, lead:lead + size].reshape(count, channels, *spatial)
+            columns = np.empty((count, blocks, groups, depth, positions), binding.dtype)
+            if with_bias:
+                columns[..., -1, :] = 1
+            item = source.itemsize
+            taps = as_strided(
+                source,
+                shape=(count, blocks, *split, *kernel_shape, positions),
+                strides=(source.strides[0], positions * item, split[1] * source.strides[1], source.strides[1],
+                         *(d * step * item for d, step in zip(dilations, axis_steps)), item),
+                writeable=False,
+            )
+            gathered = columns[..., : depth - with_bias, :].reshape(taps.shape)
+            shared[count] = (interior, taps, gathered, _wrapped_columns(gathered, window, block), columns)
+        interior, taps, gathered, wrapped, columns = shared[count]
+        chunk_result = result[n0:n1]
+        out = chunk_result.reshape(count, groups, group_out, blocks, positions).transpose(0, 3, 1, 2, 4)
+        plan.append((slice(n0, n1), interior, taps, gathered, wrapped, columns, out, chunk_result))
+
+    def kernel(x, *_):
+        for samples, interior, taps, gathered, wrapped, columns, out, chunk_result in plan:
+            interior[...] = x[samples]
+            np.copyto(gathered, taps)
+            for columns_to_zero in wrapped:
+                columns_to_zero.fill(0)
+            np.matmul(packed, columns, out=out)
+            finish(chunk_result)
+        return result
+
+    return kernel
+
+
+def _wrapped_columns(gathered: np.ndarray, window: _Window, block: int) -> list[np.ndarray]:
+    """Views of the entries of `_flat_conv`'s gathered columns that read past a row end.
+
+    `gathered` is [n, blocks, groups, channels, *kernel, positions] with `positions`
+    covering `block` output rows. For every axis but the first and every tap along
+    it, the output coordinates whose input coordinate falls outside the axis are
+    the ones whose flat read wrapped onto a neighbouring row; they must be zero.
+    """
+    rank = len(window.spatial)
+    out_rest = window.out[1:]
+    by_position = gathered.reshape(*gathered.shape[:-1], block, *out_rest)
+    kernel_axis, out_axis = 4, 4 + rank  # where the kernel taps and the output axes start
+    views = []
+    for axis in range(1, rank):
+        extent, begin, dilation = window.spatial[axis], window.begin[axis], window.dilations[axis]
+        for tap in range(window.kernel[axis]):
+            offset = tap * dilation - begin
+            for low, high in ((0, min(-offset, extent)), (max(extent - offset, 0), extent)):
+                if low < high:
+                    index = [slice(None)] * by_position.ndim
+                    index[kernel_axis + axis] = tap
+                    index[out_axis + axis] = slice(low, high)
+                    views.append(by_position[tuple(index)])
+    return views
 
 
 def _shifted_conv(packed, with_bias: bool, result, binding: Binding, epilogue, window: _Window):
@@ -423,11 +537,18 @@ def _pool_window(op, binding: Binding) -> _Window:
 
 @FLOAT_KERNELS.register(nn.MaxPoolOp)
 def max_pool(op: nn.MaxPoolOp, constants) -> Instantiate:
-    """Running maximum over the kernel taps; padding is the dtype's lowest value."""
+    """Running maximum over the kernel taps; padding is the dtype's lowest value.
+
+    Unpadded pools for which it pays (`_flat_pool_pays`, e.g. the usual 2x2
+    stride 2) take separable maxima over the flattened input (`_flat_max_pool`);
+    others take the maximum tap by tap over strided views of the (padded) input.
+    """
 
     def instantiate(binding: Binding):
         window = _pool_window(op, binding)
         dtype = binding.dtype
+        if _flat_pool_pays(window):
+            return _flat_max_pool(window, binding)
         lowest = -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
         pad = _padder(window, binding, lowest)
         first, *rest = window.tap_slices()
@@ -443,6 +564,81 @@ def max_pool(op: nn.MaxPoolOp, constants) -> Instantiate:
         return kernel
 
     return instantiate
+
+
+POOL_CHUNK_ELEMENTS = 1 << 16
+"""`_flat_max_pool` works on chunks of samples of at most this many input elements, so
+that its scratch buffers stay in the L1/L2 cache."""
+
+
+def _flat_pool_pays(window: _Window) -> bool:
+    """Whether `_flat_max_pool` applies to `window` and should beat strided taps.
+
+    It needs an unpadded window. It makes sum(k - 1) contiguous passes over the
+    whole input where the tap loop makes prod(k) strided passes over the output,
+    each element of which costs several contiguous ones.
+    """
+    if window.needs_padding:
+        return False
+    passes = sum(k - 1 for k in window.kernel)
+    output_share = np.prod(window.out, dtype=np.float64) / np.prod(window.spatial, dtype=np.float64)
+    return passes <= 4 * np.prod(window.kernel, dtype=np.float64) * output_share
+
+
+def _flat_max_pool(window: _Window, binding: Binding):
+    """The kernel of an unpadded max pool computed as separable maxima over the flat input.
+
+    Axis by axis (last first), `m[i] = max(m[i + t * dilation * step])` over the
+    taps t runs over the whole flattened input as one contiguous operation (windows
+    straddling a row end are computed but never read); the result then gathers
+    every window's maximum, at its start position, with one strided copy.
+    Requires `not window.needs_padding`, so that every window read is in range.
+    """
+    dtype = binding.dtype
+    rows, channels = binding.operand_shapes[0][:2]
+    spatial = window.spatial
+    size = int(np.prod(spatial, dtype=np.int64))
+    per_chunk = max(1, POOL_CHUNK_ELEMENTS // (channels * size))
+    chunks = [(n, min(rows, n + per_chunk)) for n in range(0, rows, per_chunk)]
+    total = min(rows, per_chunk) * channels * size
+    axis_steps = [int(np.prod(spatial[i + 1:], dtype=np.int64)) for i in range(len(spatial))]
+    shifts = [
+        [t * d * step for t in range(1, k)]
+        for k, d, step in reversed(list(zip(window.kernel, window.dilations, axis_steps)))
+    ]
+    shifts = [axis for axis in shifts if axis]
+    scratch = [np.empty(total, dtype) for _ in range(min(len(shifts), 2))]
+    result = np.empty(binding.result_shape, dtype)
+
+    def starts(flat: np.ndarray, count: int) -> np.ndarray:
+        """The window maxima in `flat` (the first `count` samples) as an [n, C, *out] view."""
+        item = flat.itemsize
+        return as_strided(
+            flat, shape=(count, *binding.result_shape[1:]),
+            strides=(channels * size * item, size * item,
+                     *(st * step * item for st, step in zip(window.strides, axis_steps))),
+            writeable=False,
+        )
+
+    final = scratch[(len(shifts) - 1) % 2] if shifts else None
+    plan = [(n0, n1, result[n0:n1], None if final is None else starts(final, n1 - n0)) for n0, n1 in chunks]
+
+    def kernel(x):
+        x = np.ascontiguousarray(x)
+        for n0, n1, out, maxima in plan:
+            current = x[n0:n1].reshape(-1)
+            valid = current.size
+            for index, axis_shifts in enumerate(shifts):
+                target = scratch[index % 2]
+                valid -= axis_shifts[-1]
+                np.maximum(current[:valid], current[axis_shifts[0]:axis_shifts[0] + valid], out=target[:valid])
+                for shift in axis_shifts[1:]:
+                    np.maximum(target[:valid], current[shift:shift + valid], out=target[:valid])
+                current = target
+            np.copyto(out, starts(current, n1 - n0) if maxima is None else maxima)
+        return result
+
+    return kernel
 
 
 def average_divisors(window: _Window, count_include_pad: bool) -> np.ndarray:
@@ -568,7 +764,29 @@ def _unary(compute):
 
 
 def _relu(op):
-    return lambda x, out: np.maximum(x, 0, out=out)
+    zeros = _SampleZeros()
+    return lambda x, out: np.maximum(x, zeros.like(x), out=out)
+
+
+class _SampleZeros:
+    """Read-only zeros shaped like one sample (all axes but the first) of an array.
+
+    `np.maximum(x, 0)` broadcasts the scalar with stride 0, which numpy runs without
+    SIMD (about 4x slower than two arrays); zeros of one sample's shape keep the
+    inner loop contiguous and cost only one sample of memory.
+    """
+
+    def __init__(self):
+        self._by_key: dict[tuple, np.ndarray] = {}
+
+    def like(self, x: np.ndarray) -> np.ndarray:
+        key = (x.shape[1:], x.dtype)
+        zeros = self._by_key.get(key)
+        if zeros is None:
+            zeros = np.zeros(key[0], key[1])
+            zeros.flags.writeable = False
+            self._by_key[key] = zeros
+        return zeros
 
 
 def _leaky_relu(op):

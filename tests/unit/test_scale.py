@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from safetensors import safe_open
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "rom_build.py"
@@ -59,9 +58,6 @@ def test_rom_image_of_a_5m_parameter_model(tmp_path):
             np.testing.assert_array_equal(rom, reference_weight_rom(floats.get_tensor(f"fc{i}.weight")))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "calibration's FloatExecutor copies every dense weight transposed "
-    "(compiler/executor/float_kernels.py dense(): np.ascontiguousarray(w.T)), +384 MiB at 100M"))
 def test_100m_parameters_stay_within_memory_and_ir_size(tmp_path):
     model = rom_build.generate_model(tmp_path, 100e6, 4096)
     build = rom_build.measure_rom_build(model, tmp_path / "build")
