@@ -136,14 +136,18 @@ def quantize_weight(weight: np.ndarray, wbits: int) -> tuple[np.ndarray, np.ndar
     scales = np.empty(channels, np.float64)
     step = max(1, WEIGHT_BLOCK_ELEMENTS // max(1, rows.shape[1]))
     for begin in range(0, channels, step):
-        block = np.asarray(rows[begin:begin + step], np.float64)
-        if not np.all(np.isfinite(block)):
+        block = np.array(rows[begin:begin + step], np.float64)
+        absmax = np.maximum(block.max(axis=1, initial=-np.inf), -block.min(axis=1, initial=np.inf))
+        if not np.all(np.isfinite(absmax)):
             raise HwcError("quantize: a weight holds NaN or infinite values")
-        absmax = np.abs(block).max(axis=1, initial=0.0)
         block_scales = np.where(absmax > 0, absmax / limit, 1.0)
         scales[begin:begin + step] = block_scales
-        values = round_half_up(block / block_scales[:, None])
-        quantized[begin:begin + step] = np.clip(values, -limit, limit)
+        # round_half_up(block / scale), clamped, computed in place
+        np.divide(block, block_scales[:, None], out=block)
+        np.add(block, 0.5, out=block)
+        np.floor(block, out=block)
+        np.clip(block, -limit, limit, out=block)
+        quantized[begin:begin + step] = block
     return quantized.reshape(weight.shape), scales
 
 

@@ -177,10 +177,8 @@ ones are used as they are (a transposed view BLAS reads directly), so that a lar
 model's memory-mapped weights are never duplicated."""
 
 
-def _gemm_operand(matrix: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if matrix.dtype == dtype and matrix.nbytes > COPY_WEIGHT_LIMIT:
-        return matrix
-    return np.ascontiguousarray(matrix, dtype=dtype)
+def _keeps_weight_as_is(weight: np.ndarray, dtype: np.dtype) -> bool:
+    return weight.dtype == dtype and weight.nbytes > COPY_WEIGHT_LIMIT and weight.flags.c_contiguous
 
 
 @FLOAT_KERNELS.register(nn.DenseOp, head=True)
@@ -195,14 +193,22 @@ def dense(op: nn.DenseOp, constants) -> Instantiate:
         w, b, epilogue = _absorb_affines(weight, bias, binding.epilogue if fold else ())
         if not fold:
             epilogue = binding.epilogue
-        weight_t = _gemm_operand(w.T, binding.dtype)
         shift = None if b is None else b.astype(binding.dtype)
-        features = weight_t.shape[0]
-        buffer = np.empty((int(np.prod(binding.result_shape[:-1])), weight_t.shape[1]), binding.dtype)
+        outputs, features = w.shape
+        buffer = np.empty((int(np.prod(binding.result_shape[:-1])), outputs), binding.dtype)
         result = buffer.reshape(binding.result_shape)
+        if _keeps_weight_as_is(w, binding.dtype):
+            # Y^T = W · X^T reads the (memory-mapped) weight in its own layout.
+            def product(x):
+                np.copyto(buffer, np.matmul(w, x.reshape(-1, features).T).T)
+        else:
+            weight_t = np.ascontiguousarray(w.T, dtype=binding.dtype)
+
+            def product(x):
+                np.matmul(x.reshape(-1, features), weight_t, out=buffer)
 
         def kernel(x, *_):
-            np.matmul(x.reshape(-1, features), weight_t, out=buffer)
+            product(x)
             if shift is not None:
                 np.add(buffer, shift, out=buffer)
             for function in epilogue:
