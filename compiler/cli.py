@@ -1,14 +1,17 @@
 """`hwc`: the command-line driver.
 
-    hwc compile MODEL [-o DIR] [--emit nn|rom]      (+ model options)
-    hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int]
+    hwc compile MODEL [-o DIR] [--emit nn|rom|spatial]   (+ model options)
+    hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int|spatial]
     hwc verify MODEL [--samples N]
+    hwc report DIR
     hwc ops
 
 Model options, the same in every subcommand: --weights W.safetensors,
 --shape NAME=1x3x32x32 (repeatable), --wbits N (2..8, default 8), --abits N
-(2..16, default 8), --calib C.npz (calibration inputs for quantization). A user mistake prints one line,
-`hwc: error: ...`, on stderr and exits with status 1.
+(2..16, default 8), --calib C.npz (calibration inputs for quantization),
+--fold full|min|auto, --target-fps N, --clock-mhz F (default 200),
+--max-multipliers N. A user mistake prints one line, `hwc: error: ...`, on
+stderr and exits with status 1.
 """
 
 from __future__ import annotations
@@ -50,6 +53,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--abits", type=int, default=8, help="activation bits, 2..16 (default 8)")
     parser.add_argument("--calib", type=Path, metavar="C.npz",
                         help="calibration inputs (.npz keyed by input name); default: random normal, with a warning")
+    parser.add_argument("--fold", default="auto", metavar="full|min|auto",
+                        help="folding: full (every layer unrolled), min (one multiplier per layer), "
+                             "auto (default: full if it fits the multiplier budget, else the target)")
+    parser.add_argument("--target-fps", type=float, help="inferences per second the design must reach")
+    parser.add_argument("--clock-mhz", type=float, default=200.0, help="clock frequency (default 200)")
+    parser.add_argument("--max-multipliers", type=int, help="multiplier budget for the whole design")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,18 +68,24 @@ def build_parser() -> argparse.ArgumentParser:
     compile_cmd = commands.add_parser("compile", help="import and compile a model into a build folder")
     _add_model_options(compile_cmd)
     compile_cmd.add_argument("-o", "--output", type=Path, help="build folder (default: build/<model name>)")
-    compile_cmd.add_argument("--emit", default="nn", help="last level to emit: nn (float IR) or rom (also the integer IR and its ROM image)")
+    compile_cmd.add_argument("--emit", default="nn",
+                             help="last level to emit: nn (float IR), rom (also the integer IR and its ROM image), "
+                                  "spatial (also the dataflow graph and report.json)")
 
     run_cmd = commands.add_parser("run", help="run inputs through the model at one level of the pipeline")
     _add_model_options(run_cmd)
     run_cmd.add_argument("--input", type=Path, required=True, help=".npz keyed by input name, or .npy")
     run_cmd.add_argument("-o", "--output", type=Path, help=".npz to write the outputs to, keyed by output name")
-    run_cmd.add_argument("--level", default="float", help="pipeline level to run at: float or int (the quantized integer model)")
+    run_cmd.add_argument("--level", default="float", help="pipeline level to run at: float, int (the quantized integer model) "
+                              "or spatial (the dataflow graph)")
 
     verify_cmd = commands.add_parser("verify", help="run the verification ladder and print it")
     _add_model_options(verify_cmd)
     verify_cmd.add_argument("--samples", type=int, default=16, help="random input samples (default 16)")
     verify_cmd.add_argument("--seed", type=int, default=0)
+
+    report_cmd = commands.add_parser("report", help="print the report of a build folder")
+    report_cmd.add_argument("build", type=Path, help="a folder written by 'hwc compile --emit spatial' or later")
 
     commands.add_parser("ops", help="list the supported ONNX operators")
     return parser
@@ -82,7 +97,9 @@ def _compile(args: argparse.Namespace):
     shapes = dict(parse_shape(text) for text in args.shape)
     with _progress(f"importing {args.model}"):
         return compiler.compile(args.model, weights=args.weights, shapes=shapes,
-                                wbits=args.wbits, abits=args.abits, calib=args.calib)
+                                wbits=args.wbits, abits=args.abits, calib=args.calib,
+                                fold=args.fold, target_fps=args.target_fps, clock_mhz=args.clock_mhz,
+                                max_multipliers=args.max_multipliers)
 
 
 def _progress(message: str):
@@ -99,6 +116,21 @@ def cmd_compile(args: argparse.Namespace) -> int:
     print(f"compiled {args.model} to {output}/")
     for path in written:
         print(f"  {path}")
+    if (output / "report.json").exists():
+        _print_report(output)
+    return 0
+
+
+def _print_report(directory: Path) -> None:
+    from rich.console import Console
+
+    from compiler.report import load_report, print_report
+
+    print_report(load_report(directory), Console())
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    _print_report(args.build)
     return 0
 
 
@@ -152,7 +184,7 @@ def cmd_ops(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"compile": cmd_compile, "run": cmd_run, "verify": cmd_verify, "ops": cmd_ops}
+COMMANDS = {"compile": cmd_compile, "run": cmd_run, "verify": cmd_verify, "report": cmd_report, "ops": cmd_ops}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,10 +25,10 @@ from xdsl.printer import Printer
 from compiler.errors import HwcError
 from compiler.output import atomic_directory
 
-LEVELS = ("float", "int")
+LEVELS = ("float", "int", "spatial")
 """Levels a design can run at, top of the verification ladder first."""
 
-EMIT_LEVELS = ("nn", "rom")
+EMIT_LEVELS = ("nn", "rom", "spatial")
 
 
 @dataclass
@@ -40,12 +40,21 @@ class CompileOptions:
     wbits: int = 8
     abits: int = 8
     calib: Path | None = None
+    fold: str = "auto"
+    target_fps: float | None = None
+    clock_mhz: float = 200.0
+    max_multipliers: int | None = None
 
     def check(self) -> None:
-        """HwcError (one line) for out-of-range bit widths or a missing calibration file."""
-        from compiler.pipelines import check_bits
+        """HwcError (one line) for out-of-range options or a missing calibration file."""
+        from compiler.pipelines import check_bits, fold_spec
 
         check_bits(self.wbits, self.abits)
+        fold_spec(self.fold, self.target_fps, self.clock_mhz, self.max_multipliers)
+        if not self.clock_mhz > 0:
+            raise HwcError(f"--clock-mhz {self.clock_mhz}: the clock must be positive")
+        if self.target_fps is not None and not self.target_fps > 0:
+            raise HwcError(f"--target-fps {self.target_fps}: the target must be positive")
         if self.calib is not None and not Path(self.calib).is_file():
             raise HwcError(f"--calib {self.calib}: no such file")
 
@@ -59,6 +68,7 @@ class Design:
     nn_module: ModuleOp
     _executors: dict = field(default_factory=dict)
     _rom_module: ModuleOp | None = None
+    _spatial_module: ModuleOp | None = None
 
     @property
     def rom_module(self) -> ModuleOp:
@@ -71,16 +81,37 @@ class Design:
             self._rom_module = module
         return self._rom_module
 
+    @property
+    def spatial_module(self) -> ModuleOp:
+        """The folded dataflow graph, built from a copy of `rom_module` on first use."""
+        if self._spatial_module is None:
+            from compiler.pipelines import run_pipeline, spatial_pipeline
+
+            module = self.rom_module.clone()
+            options = self.options
+            run_pipeline(module, spatial_pipeline(options.fold, options.target_fps, options.clock_mhz,
+                                                  options.max_multipliers))
+            self._spatial_module = module
+        return self._spatial_module
+
+    def report(self) -> dict:
+        """The design report (per layer and whole design) of the spatial level."""
+        from compiler.report import build_report
+
+        return build_report(self.spatial_module, self.options.clock_mhz)
+
     def executor(self, level: str):
         if level not in LEVELS:
             raise HwcError(f"level '{level}' is not available; choose one of {', '.join(LEVELS)}")
         if level not in self._executors:
-            from compiler.executor import FloatExecutor, IntExecutor
+            from compiler.executor import FloatExecutor, IntExecutor, SpatialExecutor
 
             if level == "float":
                 self._executors[level] = FloatExecutor(self.nn_module)
-            else:
+            elif level == "int":
                 self._executors[level] = IntExecutor(self.rom_module)
+            else:
+                self._executors[level] = SpatialExecutor(self.spatial_module)
         return self._executors[level]
 
     @property
@@ -111,21 +142,32 @@ class Design:
 
         `nn`: model.nn.mlir + weights.safetensors (the float weights);
         `rom`: also model.rom.mlir + rom.safetensors (the ROM image: the ROM
-        contents only, as the smallest numpy integer dtype holding each width).
+        contents only, as the smallest numpy integer dtype holding each width);
+        `spatial`: also model.spatial.mlir + spatial.safetensors (its ROMs, some
+        re-ordered for the streams) and report.json.
         Afterwards the modules read their weights from the written files.
         """
         if emit not in EMIT_LEVELS:
             raise HwcError(f"--emit {emit} is not available; choose one of {', '.join(EMIT_LEVELS)}")
         directory = Path(directory)
         files = [("model.nn.mlir", "weights.safetensors", self.nn_module)]
-        if EMIT_LEVELS.index(emit) >= EMIT_LEVELS.index("rom"):
+        level = EMIT_LEVELS.index(emit)
+        if level >= EMIT_LEVELS.index("rom"):
             files.append(("model.rom.mlir", "rom.safetensors", self.rom_module))
+        if level >= EMIT_LEVELS.index("spatial"):
+            files.append(("model.spatial.mlir", "spatial.safetensors", self.spatial_module))
+        extra = []
         with atomic_directory(directory) as staging:
             for ir_name, weights_name, module in files:
                 _write_level(module, staging / ir_name, staging / weights_name)
+            if level >= EMIT_LEVELS.index("spatial"):
+                from compiler.report import write_report
+
+                write_report(self.report(), staging / "report.json")
+                extra.append(directory / "report.json")
         for _, weights_name, module in files:
             _point_at(module, directory / weights_name)
-        return [directory / name for ir_name, weights_name, _ in files for name in (ir_name, weights_name)]
+        return [directory / name for ir_name, weights_name, _ in files for name in (ir_name, weights_name)] + extra
 
 
 def _write_level(module: ModuleOp, ir_path: Path, weights_path: Path) -> None:

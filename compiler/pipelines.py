@@ -5,9 +5,11 @@ in `hwc-opt -p` syntax, so that what the driver runs can be re-run by hand:
 
     hwc-opt model.nn.mlir -p "$(python -m compiler.pipelines rom --wbits 4)"
 
-Levels, in pipeline order: `nn` (the imported float graph, no passes) and `rom`
+Levels, in pipeline order: `nn` (the imported float graph, no passes), `rom`
 (integer graph, every weight a ROM): fold-batchnorm, fold-constants,
-quantize{wbits abits calib}, weights-to-rom.
+quantize{wbits abits calib}, weights-to-rom; and `spatial` (one PE per layer,
+folded, FIFOs sized): the rom pipeline, then map-to-spatial,
+fold-parallelism{...}, size-fifos.
 """
 
 from __future__ import annotations
@@ -47,6 +49,35 @@ def quantize_spec(wbits: int = 8, abits: int = 8, calib: str | Path | None = Non
 def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None) -> str:
     """The pipeline from the float `nn` level to the integer `nn + rom` level."""
     return ",".join(["fold-batchnorm", "fold-constants", quantize_spec(wbits, abits, calib), "weights-to-rom"])
+
+
+FOLD_MODES = ("auto", "full", "min")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def fold_spec(fold: str = "auto", target_fps: float | None = None, clock_mhz: float = 200.0,
+              max_multipliers: int | None = None) -> str:
+    """`fold-parallelism{...}` for the command line's folding options."""
+    if fold not in FOLD_MODES:
+        raise HwcError(f"--fold {fold}: choose one of {', '.join(FOLD_MODES)}")
+    if fold != "auto" and (target_fps is not None or max_multipliers is not None):
+        raise HwcError(f"--fold {fold} unrolls by itself; --target-fps and --max-multipliers go with --fold auto")
+    options = [fold] if fold != "auto" else []
+    if target_fps is not None:
+        options.append(f"target-fps={_number(target_fps)}")
+    options.append(f"clock-mhz={_number(clock_mhz)}")
+    if max_multipliers is not None:
+        options.append(f"max-multipliers={int(max_multipliers)}")
+    return f"fold-parallelism{{{' '.join(options)}}}"
+
+
+def spatial_pipeline(fold: str = "auto", target_fps: float | None = None, clock_mhz: float = 200.0,
+                     max_multipliers: int | None = None) -> str:
+    """The pipeline from the `nn + rom` level to the folded `spatial` level."""
+    return ",".join(["map-to-spatial", fold_spec(fold, target_fps, clock_mhz, max_multipliers), "size-fifos"])
 
 
 PIPELINES = {"rom": rom_pipeline}

@@ -106,6 +106,35 @@ def int_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
     )
 
 
+def first_difference(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> str | None:
+    """Where two sets of integer outputs first differ (output, sample, index), or None."""
+    for name, expected in theirs.items():
+        actual = ours[name]
+        if actual.shape != expected.shape:
+            return f"'{name}' has shape {list(actual.shape)}, expected {list(expected.shape)}"
+        mismatch = np.argwhere(actual != expected)
+        if len(mismatch):
+            where = tuple(int(i) for i in mismatch[0])
+            return (f"'{name}' sample {where[0]} at {list(where[1:])}: {actual[where]} "
+                    f"instead of {expected[where]} ({len(mismatch)} elements differ)")
+    return None
+
+
+def spatial_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
+    """Spatial executor against the integer executor: the same integers, bit for bit."""
+    int_executor = design.executor("int")
+    quantized = int_executor.quantize_inputs(inputs)
+    expected = int_executor.run_int(quantized)
+    spatial = design.executor("spatial")
+    actual = spatial.run_int(quantized)
+    difference = first_difference(actual, expected)
+    timing = f"{spatial.cycles_per_inference} cycles/inference, latency {spatial.latency}"
+    return Rung(
+        level="spatial", oracle="int executor", contract="bit-exact",
+        agreed=difference is None, detail=timing if difference is None else f"{difference}; {timing}",
+    )
+
+
 def run_ladder(design: Design, samples: int, seed: int = 0) -> list[Rung]:
     """Every rung the pipeline reaches. The int rung runs on the calibration samples when
     the design has a calibration file (inputs like the ones it was quantized for), else on
@@ -114,4 +143,5 @@ def run_ladder(design: Design, samples: int, seed: int = 0) -> list[Rung]:
     rungs = [float_rung(design, inputs)]
     int_inputs = calibration_inputs(design, samples) if design.options.calib else inputs
     rungs.append(int_rung(design, int_inputs))
+    rungs.append(spatial_rung(design, int_inputs))
     return rungs

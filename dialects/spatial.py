@@ -26,8 +26,9 @@ from (DESIGN.md numerics); only the order of the elements (NHWC) and the
 timing are new. ROMs are the module's `rom.rom` symbols, named by symbol.
 
 Each PE carries `ii` (cycles per frame at its folding; see `nominal_ii`) and
-`latency` (cycles from its first input beat to its first output beat) once
-`fold-parallelism` has set them.
+`latency` (cycles from its first input beat to its first output beat; see
+`nominal_latency`, whose formula each PE kind documents) once `map-to-spatial`
+or `fold-parallelism` has set them.
 """
 
 from __future__ import annotations
@@ -187,6 +188,11 @@ class _PEOp(IRDLOperation):
         """Cycles per frame at this folding when never stalled."""
         raise NotImplementedError
 
+    def nominal_latency(self) -> int:
+        """Cycles from this PE's first input beat to its first output beat at its
+        folding, when never stalled (each PE kind documents its formula)."""
+        raise NotImplementedError
+
     def verify_timing(self) -> None:
         if self.ii is not None and self.ii.value.data != self.nominal_ii():
             raise VerifyException(
@@ -197,6 +203,18 @@ class _PEOp(IRDLOperation):
 
 def _beats_ii(*values: SSAValue) -> int:
     return max(stream_of(v).beats for v in values)
+
+
+STREAM_PIPELINE_DEPTH = 1
+"""Register stages of an element-wise stream unit (requant, eltwise, lookup, dup, ...)."""
+MVU_PIPELINE_DEPTH = 3
+"""Register stages of an MVU after its last input beat: product, adder tree, requant."""
+
+
+def _beats_per_vector(value: SSAValue) -> int:
+    """Beats carrying one innermost vector of a stream."""
+    stream = stream_of(value)
+    return stream.frame[-1] // stream.lanes.data
 
 
 # --------------------------------------------------------------------------- PEs
@@ -239,6 +257,12 @@ class MVUOp(_PEOp):
         pe, simd = self.pe.value.data, self.simd.value.data
         return self.vectors * (self.out_features // pe) * (self.in_features // simd)
 
+    def nominal_latency(self) -> int:
+        """`K/simd + MVU_PIPELINE_DEPTH`: the first `pe` outputs accumulate over the
+        first input vector's K/simd beats, then pass the multiply, adder-tree and
+        requantization registers."""
+        return self.in_features // self.simd.value.data + MVU_PIPELINE_DEPTH
+
     def verify_(self) -> None:
         pe, simd = self.pe.value.data, self.simd.value.data
         _check_divides(self, "pe", pe, self.out_features, "outputs")
@@ -270,6 +294,21 @@ class SWUOp(_PEOp):
 
     def nominal_ii(self) -> int:
         return _beats_ii(self.input, self.output)
+
+    def nominal_latency(self) -> int:
+        """Input beats up to the last real pixel of the first window, plus one register:
+        `(r·W + c + 1)·C/lanes_in + 1` with r = clamp((KH-1)·dil_h - pad_top, 0, H-1),
+        c = clamp((KW-1)·dil_w - pad_left, 0, W-1) (1-D: r = 0, W = 1 row)."""
+        frame = stream_of(self.input).frame
+        kernel, dilations = self.kernel.get_values(), self.dilations.get_values()
+        pads = self.pads.get_values()
+        spatial = frame[:-1]
+        last = [min(max((k - 1) * d - p, 0), size - 1)
+                for k, d, p, size in zip(kernel, dilations, pads, spatial)]
+        pixels_before = 0
+        for index, size in zip(last, spatial):
+            pixels_before = pixels_before * size + index
+        return (pixels_before + 1) * _beats_per_vector(self.input) + STREAM_PIPELINE_DEPTH
 
     def verify_(self) -> None:
         from dialects.nn import window_output_size
@@ -303,6 +342,10 @@ class PoolOp(_PEOp):
     def nominal_ii(self) -> int:
         return _beats_ii(self.input, self.output)
 
+    def nominal_latency(self) -> int:
+        """One whole window vector (window·C / lanes_in beats), plus one register."""
+        return _beats_per_vector(self.input) + STREAM_PIPELINE_DEPTH
+
     def verify_(self) -> None:
         if self.kind.data not in POOL_KINDS:
             raise VerifyException(f"spatial.pool: kind must be one of {POOL_KINDS}")
@@ -325,6 +368,10 @@ class GlobalPoolOp(_PEOp):
     def nominal_ii(self) -> int:
         return _beats_ii(self.input, self.output)
 
+    def nominal_latency(self) -> int:
+        """The whole input frame (every pixel adds to the sums), plus one register."""
+        return stream_of(self.input).beats + STREAM_PIPELINE_DEPTH
+
     def verify_(self) -> None:
         frame = stream_of(self.input).frame
         _check_frame(self, self.output, (*[1] * (len(frame) - 1), frame[-1]), "output")
@@ -345,6 +392,10 @@ class RequantOp(_PEOp):
 
     def nominal_ii(self) -> int:
         return _beats_ii(self.input, self.output)
+
+    def nominal_latency(self) -> int:
+        """One register: `STREAM_PIPELINE_DEPTH`."""
+        return STREAM_PIPELINE_DEPTH
 
     def verify_(self) -> None:
         _check_frame(self, self.output, stream_of(self.input).frame, "output")
@@ -377,6 +428,10 @@ class EltwiseOp(_PEOp):
     def nominal_ii(self) -> int:
         return _beats_ii(self.lhs, self.rhs, self.output)
 
+    def nominal_latency(self) -> int:
+        """One register: `STREAM_PIPELINE_DEPTH`."""
+        return STREAM_PIPELINE_DEPTH
+
     def verify_(self) -> None:
         if self.kind.data not in ELTWISE_KINDS:
             raise VerifyException(f"spatial.eltwise: kind must be one of {ELTWISE_KINDS}")
@@ -401,6 +456,10 @@ class LookupOp(_PEOp):
     def nominal_ii(self) -> int:
         return _beats_ii(self.input, self.output)
 
+    def nominal_latency(self) -> int:
+        """One register (the table read): `STREAM_PIPELINE_DEPTH`."""
+        return STREAM_PIPELINE_DEPTH
+
     def verify_(self) -> None:
         _check_frame(self, self.output, stream_of(self.input).frame, "output")
         self.verify_timing()
@@ -416,6 +475,10 @@ class ConcatOp(_PEOp):
 
     def nominal_ii(self) -> int:
         return _beats_ii(*self.inputs, self.output)
+
+    def nominal_latency(self) -> int:
+        """One register: the first output beat is the first input's first beat."""
+        return STREAM_PIPELINE_DEPTH
 
     def verify_(self) -> None:
         frames = [stream_of(v).frame for v in self.inputs]
@@ -435,6 +498,10 @@ class DupOp(_PEOp):
 
     def nominal_ii(self) -> int:
         return stream_of(self.input).beats
+
+    def nominal_latency(self) -> int:
+        """One register: `STREAM_PIPELINE_DEPTH`."""
+        return STREAM_PIPELINE_DEPTH
 
     def verify_(self) -> None:
         if len(self.outputs) < 2:
@@ -456,6 +523,11 @@ class ResizeOp(_PEOp):
     def nominal_ii(self) -> int:
         return _beats_ii(self.input, self.output)
 
+    def nominal_latency(self) -> int:
+        """The input beats filling one output beat, `ceil(lanes_out / lanes_in)`, plus one register."""
+        lanes_in, lanes_out = stream_of(self.input).lanes.data, stream_of(self.output).lanes.data
+        return -(-lanes_out // lanes_in) + STREAM_PIPELINE_DEPTH
+
     def verify_(self) -> None:
         _check_frame(self, self.output, stream_of(self.input).frame, "output")
         if stream_of(self.input).element_type != stream_of(self.output).element_type:
@@ -474,6 +546,10 @@ class ReshapeOp(_PEOp):
 
     def nominal_ii(self) -> int:
         return _beats_ii(self.input, self.output)
+
+    def nominal_latency(self) -> int:
+        """Zero: a reshape is wires."""
+        return 0
 
     def verify_(self) -> None:
         source, target = stream_of(self.input), stream_of(self.output)

@@ -56,9 +56,30 @@ def _quantize() -> type[ModulePass]:
     return QuantizePass
 
 
+def _map_to_spatial() -> type[ModulePass]:
+    from passes.map_to_spatial import MapToSpatialPass
+
+    return MapToSpatialPass
+
+
+def _fold_parallelism() -> type[ModulePass]:
+    from passes.fold_parallelism import FoldParallelismPass
+
+    return FoldParallelismPass
+
+
+def _size_fifos() -> type[ModulePass]:
+    from passes.size_fifos import SizeFifosPass
+
+    return SizeFifosPass
+
+
 ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fold-constants": _fold_constants,
     "fold-batchnorm": _fold_batchnorm,
     "quantize": _quantize,
     "weights-to-rom": _weights_to_rom,
+    "fold-parallelism": _fold_parallelism,
+    "size-fifos": _size_fifos,
+    "map-to-spatial": _map_to_spatial,
 }

@@ -385,14 +385,18 @@ class GraphQuantizer:
         return max(self.abits, OUTPUT_BITS)
 
     def is_graph_output(self, value: SSAValue) -> bool:
-        """True when `value` is returned, directly or through a host-side softmax."""
-        for use in value.uses:
-            user = use.operation
-            if isinstance(user, ReturnOp):
-                return True
-            if isinstance(user, (nn.SoftmaxOp, nn.LogSoftmaxOp)) and self.is_graph_output(user.results[0]):
-                return True
-        return False
+        """True when `value` is only returned, directly or through a host-side softmax
+        (a value the graph also computes on stays `abits` wide)."""
+        users = [use.operation for use in value.uses]
+        if not users:
+            return False
+        for user in users:
+            if isinstance(user, (nn.SoftmaxOp, nn.LogSoftmaxOp)):
+                if not self.is_graph_output(user.results[0]):
+                    return False
+            elif not isinstance(user, ReturnOp):
+                return False
+        return True
 
     def clamp_bounds(self, op: Operation, scale: float, limit: int | None = None) -> tuple[int, int]:
         """lo/hi of an absorbed relu or clip at output `scale`, within ±`limit`."""
@@ -532,16 +536,22 @@ def _rebuilt(op: Operation, operands: list[SSAValue], bits: int, drop: tuple[str
     )
 
 
+def _bits_of(value: SSAValue) -> int:
+    element = value.type.get_element_type()
+    assert isinstance(element, IntegerType)
+    return element.width.data
+
+
 def quantize_same_scale(g: GraphQuantizer, op: Operation) -> None:
     """Max pool, relu, reshape, transpose: the same op on integers, same scale."""
     q = g.act(op.operands[0], op)
-    g.same_scale(op, _rebuilt(op, [q.value], g.abits), q)
+    g.same_scale(op, _rebuilt(op, [q.value], _bits_of(q.value)), q)
 
 
 def quantize_pad(g: GraphQuantizer, op: nn.PadOp) -> None:
     q = g.act(op.input, op)
     value = float(np.clip(round_half_up(op.value.value.data / q.scale), -g.limit, g.limit))
-    new = _rebuilt(op, [q.value], g.abits)
+    new = _rebuilt(op, [q.value], _bits_of(q.value))
     new.properties["value"] = nn.float_attr(value)
     g.same_scale(op, new, q)
 

@@ -8,5 +8,6 @@ shared machinery other executors plug their own kernels into.
 from compiler.executor.float_executor import FloatExecutor, evaluate_op
 from compiler.executor.int_executor import IntExecutor
 from compiler.executor.plan import Binding, GraphPlan, KernelTable
+from compiler.executor.spatial_executor import SpatialExecutor
 
-__all__ = ["Binding", "FloatExecutor", "GraphPlan", "IntExecutor", "KernelTable", "evaluate_op"]
+__all__ = ["Binding", "FloatExecutor", "GraphPlan", "IntExecutor", "KernelTable", "SpatialExecutor", "evaluate_op"]

@@ -223,3 +223,28 @@ def test_calibration_path_relative_to_cwd_and_random_fallback(fixtures_dir, tmp_
     assert scale == pytest.approx(np.abs(samples["input"]).max() / 127)
     QuantizePass().apply(make_context(), float_model(fixtures_dir / "mlp.onnx"))
     assert NO_DATA_WARNING in capsys.readouterr().err
+
+
+OUTPUT_ALSO_USED_INSIDE = """
+func.func @main(%x: tensor<1x2xf32> {nn.name = "input"}) -> (tensor<1x2xf32> {nn.name = "hidden"}, tensor<1x2xf32> {nn.name = "y"}) {
+  %w = nn.constant dense<[[1.0, -0.5], [0.25, 0.5]]> : tensor<2x2xf32>
+  %h = nn.dense %x, %w : (tensor<1x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
+  %r = nn.reshape %h : (tensor<1x2xf32>) -> tensor<1x2xf32>
+  %y = nn.dense %r, %w : (tensor<1x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
+  func.return %h, %y : tensor<1x2xf32>, tensor<1x2xf32>
+}
+"""
+
+
+def test_outputs_the_graph_also_computes_on_stay_activation_wide():
+    """Only a value that is nothing but an output is widened to 16 bits; one that
+    later layers read stays `abits` wide, and ops on it keep its width."""
+    module = parse_module(OUTPUT_ALSO_USED_INSIDE)
+    samples = {"input": np.random.default_rng(0).standard_normal((32, 2)).astype(np.float32)}
+    quantize_with_samples(module, samples, wbits=8, abits=8)
+    function = main_function(module)
+    hidden, y = function.function_type.outputs.data
+    assert hidden.get_element_type() == IntegerType(8)
+    assert y.get_element_type() == IntegerType(16)
+    reshapes = [op for op in function.body.walk() if isinstance(op, nn.ReshapeOp)]
+    assert [r.output.type.get_element_type() for r in reshapes] == [IntegerType(8)]

@@ -1,0 +1,275 @@
+"""The design report: what a folded spatial design costs and how fast it runs.
+
+    report = build_report(module, clock_mhz=200.0)   # JSON-ready dict
+    write_report(report, build_dir / "report.json")
+    print_report(report, rich.console.Console())
+    load_report(build_dir)                            # what `hwc report DIR` prints
+
+Per layer (every PE of the `spatial.graph`, in graph order): kind, MACs per
+inference, folding (MVU: pe × simd; stream units: lanes in → out), multipliers
+(as `fold-parallelism` counts them), ii, latency, ROM bits (width × elements
+of every ROM it reads) and accumulator width (MVU: its exact accumulator —
+the bias ROM's width, else the output width without requantization, else the
+bound of its weights; sum pools: input width + ceil(log2(window)); eltwise: the
+bound of `lhs·lhs_scale ± rhs·rhs_scale` or of the product).
+
+Design: cycles per inference = max ii (the bottleneck: inferences overlap),
+inferences/s = clock / that, latency = the longest input→output path of PE
+latencies (a FIFO adds none), total ROM bits (every `rom.rom` of the module)
+and multipliers, FIFO beats, the packing of each graph input/output stream
+(frame in NHWC order, lanes per beat, element width, beats per frame) and the
+host ops (e.g. softmax) the host applies to an output.
+
+Requires: a module with one `spatial.graph` whose PEs have `ii` and `latency`
+(after `fold-parallelism`); a missing one is computed from the folding.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, SymbolRefAttr
+from xdsl.ir import Operation, SSAValue
+
+from compiler.errors import HwcError
+from dialects.rom import RomOp
+from dialects.spatial import (
+    PE_OPS,
+    EltwiseOp,
+    FifoOp,
+    GlobalPoolOp,
+    GraphOp,
+    MVUOp,
+    PoolOp,
+    stream_of,
+)
+from passes.fold_parallelism import multipliers
+
+REPORT_FILE = "report.json"
+ROM_REFERENCES = ("weights", "bias", "multiplier", "table")
+"""Properties through which a PE reads a ROM."""
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_report(module: ModuleOp, clock_mhz: float) -> dict[str, Any]:
+    """The report of `module`'s spatial graph at `clock_mhz` (a JSON-ready dict)."""
+    if not clock_mhz > 0:
+        raise HwcError(f"report: clock-mhz must be positive, not {clock_mhz}")
+    graph = _the_graph(module)
+    roms = {op.sym_name.data: op for op in module.ops if isinstance(op, RomOp)}
+    pes = [op for op in graph.body.block.ops if isinstance(op, PE_OPS)]
+    layers = [_layer_entry(op, roms, module) for op in pes]
+    cycles = max((layer["ii"] for layer in layers), default=0)
+    design = {
+        "clock_mhz": clock_mhz,
+        "cycles_per_inference": cycles,
+        "inferences_per_second": clock_mhz * 1e6 / cycles if cycles else None,
+        "latency_cycles": design_latency(graph),
+        "multipliers": sum(layer["multipliers"] for layer in layers),
+        "macs": sum(layer["macs"] for layer in layers),
+        "rom_bits": sum(rom_bits(rom) for rom in roms.values()),
+        "fifo_beats": sum(op.depth.value.data for op in graph.body.block.ops if isinstance(op, FifoOp)),
+        "bottleneck": next((layer["layer"] for layer in layers if layer["ii"] == cycles), None),
+    }
+    return {
+        "design": design,
+        "layers": layers,
+        "inputs": _ports(graph, "spatial.inputs", list(graph.body.block.args)),
+        "outputs": _ports(graph, "spatial.outputs", list(graph.body.block.last_op.operands)),
+    }
+
+
+def _the_graph(module: ModuleOp) -> GraphOp:
+    graphs = [op for op in module.walk() if isinstance(op, GraphOp)]
+    if len(graphs) != 1:
+        raise HwcError(f"report: expected one spatial.graph, found {len(graphs)}")
+    return graphs[0]
+
+
+def _timing(op: Operation, name: str) -> int:
+    value = op.properties.get(name)
+    if isinstance(value, IntegerAttr):
+        return value.value.data
+    return op.nominal_ii() if name == "ii" else op.nominal_latency()  # type: ignore[attr-defined]
+
+
+def _layer_entry(op: Operation, roms: dict[str, RomOp], module: ModuleOp) -> dict[str, Any]:
+    read = [roms[ref.string_value()] for key in ROM_REFERENCES
+            if isinstance(ref := op.properties.get(key), SymbolRefAttr) and ref.string_value() in roms]
+    entry: dict[str, Any] = {
+        "layer": op.layer.data,  # type: ignore[attr-defined]
+        "kind": op.name.removeprefix("spatial."),
+        "macs": macs(op),
+        "folding": folding_text(op),
+        "multipliers": multipliers(op),
+        "ii": _timing(op, "ii"),
+        "latency": _timing(op, "latency"),
+        "rom_bits": sum(rom_bits(rom) for rom in read),
+        "roms": [rom.sym_name.data for rom in read],
+        "acc_bits": accumulator_bits(op, roms),
+    }
+    if isinstance(op, MVUOp):
+        entry["pe"], entry["simd"] = op.pe.value.data, op.simd.value.data
+    return entry
+
+
+def macs(op: Operation) -> int:
+    """Multiply-accumulates per inference (MVU: vectors·N·K; other PEs: 0)."""
+    if isinstance(op, MVUOp):
+        return op.vectors * op.out_features * op.in_features
+    return 0
+
+
+def folding_text(op: Operation) -> str:
+    if isinstance(op, MVUOp):
+        return f"{op.pe.value.data}x{op.simd.value.data}"
+    lanes_in = sorted({stream_of(v).lanes.data for v in op.operands})
+    lanes_out = sorted({stream_of(v).lanes.data for v in op.results})
+    text = lambda lanes: "/".join(map(str, lanes))  # noqa: E731
+    return text(lanes_in) if lanes_in == lanes_out else f"{text(lanes_in)}->{text(lanes_out)}"
+
+
+def rom_bits(rom: RomOp) -> int:
+    return rom.width * math.prod(rom.shape)
+
+
+def _signed_bits(bound: int) -> int:
+    """Bits of a signed integer holding [-bound, bound] (as `quantize` counts them)."""
+    return max(2, int(bound).bit_length() + 1)
+
+
+def accumulator_bits(op: Operation, roms: dict[str, RomOp]) -> int | None:
+    """The width of `op`'s exact accumulator (None for PEs without one)."""
+    if isinstance(op, MVUOp):
+        if op.bias is not None and op.bias.string_value() in roms:
+            return roms[op.bias.string_value()].width
+        if op.multiplier is None:
+            return stream_of(op.output).width
+        weights = roms.get(op.weights.string_value())
+        largest_input = 1 << (stream_of(op.input).width - 1)
+        if weights is not None and weights.value is not None:
+            from compiler.ir import dense_to_numpy
+
+            row_sums = np.abs(dense_to_numpy(weights.value).astype(np.int64)).sum(axis=1)
+            return _signed_bits(int(row_sums.max(initial=0)) * largest_input)
+        weight_bound = 1 << (weights.width - 1) if weights is not None else 1
+        return _signed_bits(op.in_features * weight_bound * largest_input)
+    if isinstance(op, PoolOp) and op.kind.data == "sum":
+        return stream_of(op.input).width + math.ceil(math.log2(op.window.value.data))
+    if isinstance(op, GlobalPoolOp):
+        pixels = math.prod(stream_of(op.input).frame[:-1])
+        return stream_of(op.input).width + math.ceil(math.log2(max(pixels, 1)))
+    if isinstance(op, EltwiseOp):
+        lhs, rhs = (1 << (stream_of(v).width - 1) for v in (op.lhs, op.rhs))
+        if op.kind.data == "mul":
+            return _signed_bits(lhs * rhs)
+        return _signed_bits(lhs * abs(op.lhs_scale.value.data) + rhs * abs(op.rhs_scale.value.data))
+    return None
+
+
+def design_latency(graph: GraphOp) -> int:
+    """Cycles from the first input beat to the first output beat on the longest path."""
+    ready: dict[SSAValue, int] = {arg: 0 for arg in graph.body.block.args}
+    for op in graph.body.block.ops:
+        start = max((ready.get(v, 0) for v in op.operands), default=0)
+        own = _timing(op, "latency") if isinstance(op, PE_OPS) else 0
+        for result in op.results:
+            ready[result] = start + own
+    outputs = graph.body.block.last_op.operands
+    return max((ready.get(v, 0) for v in outputs), default=0)
+
+
+def _ports(graph: GraphOp, key: str, values: list[SSAValue]) -> list[dict[str, Any]]:
+    """Name, packing and host op of each graph input or output stream."""
+    described = graph.attributes.get(key)
+    entries = described.data if isinstance(described, ArrayAttr) else ()
+    ports = []
+    for index, value in enumerate(values):
+        stream = stream_of(value)
+        info = entries[index].data if index < len(entries) and isinstance(entries[index], DictionaryAttr) else {}
+        name = info.get("nn.name")
+        host = info.get("nn.host_op")
+        ports.append({
+            "name": name.data if isinstance(name, StringAttr) else f"{key.split('.')[-1][:-1]}{index}",
+            "frame": list(stream.frame),
+            "order": "NHWC" if len(stream.frame) == 3 else "channel innermost",
+            "lanes": stream.lanes.data,
+            "element_bits": stream.width,
+            "beat_bits": stream.lanes.data * stream.width,
+            "beats_per_frame": stream.beats,
+            "host_op": host.data if isinstance(host, StringAttr) else None,
+        })
+    return ports
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_report(report: dict[str, Any], path: Path | str) -> None:
+    """Write `report` as JSON to `path` atomically."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(handle, "w") as stream:
+            json.dump(report, stream, indent=2)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except OSError as error:
+        raise HwcError(f"{path}: cannot write the report ({error.strerror})") from None
+
+
+def load_report(directory: Path | str) -> dict[str, Any]:
+    """The report of a build folder (its `report.json`)."""
+    path = Path(directory) / REPORT_FILE
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise HwcError(f"{directory}: no {REPORT_FILE} (not a build folder?)") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise HwcError(f"{path}: cannot read the report ({error})") from None
+    if not isinstance(report, dict) or "design" not in report or "layers" not in report:
+        raise HwcError(f"{path}: not an hwc report")
+    return report
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def print_report(report: dict[str, Any], console) -> None:
+    """Print `report` on a rich console: a table of layers, then the design summary."""
+    from rich.table import Table
+
+    table = Table(title="layers", title_justify="left")
+    for column in ("layer", "kind", "MACs", "folding", "mults", "II", "latency", "ROM bits", "acc"):
+        table.add_column(column, justify="left" if column in ("layer", "kind", "folding") else "right")
+    for layer in report["layers"]:
+        table.add_row(layer["layer"], layer["kind"], f"{layer['macs']:,}", layer["folding"],
+                      str(layer["multipliers"]), str(layer["ii"]), str(layer["latency"]),
+                      f"{layer['rom_bits']:,}", "" if layer["acc_bits"] is None else str(layer["acc_bits"]))
+    console.print(table)
+    design = report["design"]
+    rate = design["inferences_per_second"]
+    console.print(
+        f"cycles per inference {design['cycles_per_inference']:,} (bottleneck {design['bottleneck']}), "
+        f"{'-' if rate is None else f'{rate:,.0f}'} inferences/s at {design['clock_mhz']:g} MHz, "
+        f"latency {design['latency_cycles']:,} cycles"
+    )
+    console.print(f"multipliers {design['multipliers']:,}, MACs {design['macs']:,}, "
+                  f"ROM bits {design['rom_bits']:,}, FIFO beats {design['fifo_beats']:,}")
+    for kind in ("inputs", "outputs"):
+        for port in report[kind]:
+            host = f", host applies {port['host_op']}" if port["host_op"] else ""
+            console.print(
+                f"{kind[:-1]} '{port['name']}': frame {port['frame']} ({port['order']}), "
+                f"{port['lanes']} x {port['element_bits']}-bit lanes per beat, "
+                f"{port['beats_per_frame']} beats{host}"
+            )

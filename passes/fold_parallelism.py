@@ -1,0 +1,499 @@
+"""`fold-parallelism`: choose every PE's folding, its `ii` and its `latency`.
+
+Options (one mode per run):
+
+    fold-parallelism{target-fps=30000 clock-mhz=200}   cheapest design meeting a throughput
+    fold-parallelism{max-multipliers=512}              fastest design within a multiplier budget
+    fold-parallelism{full}                             everything unrolled
+    fold-parallelism{min}                              one multiplier per multiplying layer
+    fold-parallelism                                   `auto` (below)
+
+`target-fps` and `max-multipliers` may be given together: the cheapest design
+meeting the target, which must then fit the budget.
+
+Folding per PE kind (the cost is its number of multipliers):
+
+* `spatial.mvu`: `pe` divides N (outputs), `simd` divides K (inputs); its input
+  stream has `simd` lanes, its output `pe`; ii = vectors·(N/pe)·(K/simd);
+  cost pe·simd.
+* `spatial.swu`, `spatial.pool`, `spatial.global_pool`: input and output lanes
+  chosen independently (each divides its stream's innermost dimension, e.g. an
+  SWU may emit a whole window per beat); cost 0.
+* every other stream unit (requant, eltwise, lookup, concat, dup, reshape): one
+  `lanes` on all its streams, dividing every innermost dimension; cost `lanes`
+  for `spatial.requant` and `spatial.eltwise` of kind `mul` (a variable
+  product), 0 otherwise (add/sub scales are constant coefficients, lookups are
+  tables, pools are adders and comparators).
+
+Stream units have ii = beats per frame of their widest side (`nominal_ii`).
+
+Choice for a bottleneck bound T (cycles per inference): every PE independently
+takes its cheapest folding with ii ≤ T, ties broken towards the larger ii (no
+PE faster than it must be), then towards fewer lanes / larger `simd` (fewer
+accumulators). Costs are separable, so this is the minimum total for T. The
+achieved bottleneck B = max ii ≤ T; every PE is then re-folded against B.
+
+* target mode: T = floor(clock_hz / fps). If some PE cannot reach ii ≤ T even
+  unrolled, the error names the best achievable inferences/s.
+* budget mode: the smallest T (among every ii any PE can take) whose cheapest
+  design fits the budget — cost is non-increasing in T, so a binary search.
+* auto: `full` if the fully unrolled design needs at most `AUTO_MULTIPLIER_BUDGET`
+  multipliers, else the fastest design within that budget (budget mode).
+
+After the choice, every stream is retyped to its producer's lanes; where the
+consumer expects other lanes a `spatial.resize` (layer `<producer>.resize`) is
+inserted. Graph inputs take their consumer's lanes, graph outputs their
+producer's. Existing `spatial.resize` ops are removed first (the pass can be
+re-run); `spatial.fifo` ops are kept, retyped to the stream they buffer.
+
+Requires: a verified module with `spatial.graph` ops (after `map-to-spatial`).
+A hand-set folding that does not divide a dimension is the verifier's message.
+Guarantees: every PE has a valid folding and `ii = nominal_ii()`,
+`latency = nominal_latency()`; the module verifies; the graph computes the same
+integers (folding changes timing and packing only).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import ClassVar
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.utils.arg_spec import ArgSpec
+from xdsl.utils.exceptions import VerifyException
+
+from compiler.errors import HwcError
+from dialects.spatial import (
+    PE_OPS,
+    EltwiseOp,
+    FifoOp,
+    GlobalPoolOp,
+    GraphOp,
+    MVUOp,
+    PoolOp,
+    RequantOp,
+    ResizeOp,
+    StreamType,
+    SWUOp,
+    YieldOp,
+    stream_of,
+)
+
+AUTO_MULTIPLIER_BUDGET = 4096
+"""`auto` unrolls fully when that needs at most this many multipliers (a mid-size
+FPGA's DSP count; an ASIC's constant-coefficient multipliers are cheaper still),
+else it builds the fastest design within this budget."""
+
+MODES = ("auto", "full", "min")
+
+_INDEPENDENT_LANES = (SWUOp, PoolOp, GlobalPoolOp)
+
+
+# --------------------------------------------------------------------------- foldings
+
+
+@dataclass(frozen=True)
+class Folding:
+    """One way to fold a PE: its lanes per port (MVU: input = simd, output = pe).
+
+    `inputs[i]` / `outputs[j]` are the lanes of operand i / result j.
+    """
+
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    ii: int
+    multipliers: int
+
+
+def divisors(n: int) -> list[int]:
+    """The positive divisors of `n` (n ≥ 1), ascending."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+def _elements(value: SSAValue) -> int:
+    return math.prod(stream_of(value).frame)
+
+
+def _innermost(value: SSAValue) -> int:
+    return stream_of(value).frame[-1]
+
+
+def _beats(value: SSAValue, lanes: int) -> int:
+    return _elements(value) // lanes
+
+
+def multipliers_per_lane(op: Operation) -> int:
+    """Multipliers a stream unit spends per lane (MVUs are not stream units)."""
+    if isinstance(op, RequantOp):
+        return 1
+    if isinstance(op, EltwiseOp) and op.kind.data == "mul":
+        return 1
+    return 0
+
+
+def multipliers(op: Operation) -> int:
+    """Multipliers of a PE at its current folding (the cost `fold-parallelism` minimises)."""
+    if isinstance(op, MVUOp):
+        return op.pe.value.data * op.simd.value.data
+    if isinstance(op, PE_OPS) and op.results:
+        return multipliers_per_lane(op) * stream_of(op.results[0]).lanes.data
+    return 0
+
+
+def mvu_foldings(op: MVUOp) -> list[Folding]:
+    """Every (pe, simd) pair of an MVU."""
+    n, k, vectors = op.out_features, op.in_features, op.vectors
+    return [Folding((simd,), (pe,), vectors * (n // pe) * (k // simd), pe * simd)
+            for pe in divisors(n) for simd in divisors(k)]
+
+
+def shared_lanes_foldings(op: Operation) -> list[Folding]:
+    """One lanes value on every stream of `op`, dividing every innermost dimension."""
+    ports = [*op.operands, *op.results]
+    common = math.gcd(*(_innermost(v) for v in ports))
+    cost = multipliers_per_lane(op)
+    return [Folding((lanes,) * len(op.operands), (lanes,) * len(op.results),
+                    max(_beats(v, lanes) for v in ports), cost * lanes)
+            for lanes in divisors(common)]
+
+
+def independent_lanes_foldings(op: Operation) -> list[Folding]:
+    """Input and output lanes chosen separately (SWU, pools: one input, one output)."""
+    (source,), (target,) = op.operands, op.results
+    return [Folding((lin,), (lout,), max(_beats(source, lin), _beats(target, lout)), 0)
+            for lin in divisors(_innermost(source)) for lout in divisors(_innermost(target))]
+
+
+def foldings(op: Operation) -> list[Folding]:
+    """Every folding `op` may take."""
+    if isinstance(op, MVUOp):
+        return mvu_foldings(op)
+    if isinstance(op, _INDEPENDENT_LANES):
+        return independent_lanes_foldings(op)
+    return shared_lanes_foldings(op)
+
+
+def _preference(folding: Folding) -> tuple:
+    """Sort key among foldings of one PE: cheapest, then slowest, then narrowest
+    (fewest lanes in total), then the widest input (larger simd, fewer accumulators)."""
+    return (folding.multipliers, -folding.ii, sum(folding.inputs) + sum(folding.outputs),
+            -sum(folding.inputs))
+
+
+@dataclass
+class PEChoices:
+    """A PE and its foldings in preference order."""
+
+    op: Operation
+    options: list[Folding]
+    fastest: Folding = field(init=False)
+    widest: Folding = field(init=False)
+    narrowest: Folding = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.options.sort(key=_preference)
+        self.fastest = min(self.options, key=lambda f: (f.ii, f.multipliers))
+        self.widest = max(self.options, key=lambda f: (sum(f.inputs) + sum(f.outputs), -f.ii))
+        self.narrowest = min(self.options, key=lambda f: (sum(f.inputs) + sum(f.outputs), f.ii))
+
+    @property
+    def layer(self) -> str:
+        return self.op.layer.data  # type: ignore[attr-defined]
+
+    def best_within(self, bound: int) -> Folding | None:
+        """The preferred folding with ii ≤ bound (None if even the fastest is slower)."""
+        for option in self.options:
+            if option.ii <= bound:
+                return option
+        return None
+
+
+# --------------------------------------------------------------------------- the search
+
+
+@dataclass
+class Plan:
+    """A folding per PE and what it comes to."""
+
+    chosen: dict[Operation, Folding]
+
+    @property
+    def bottleneck(self) -> int:
+        return max((f.ii for f in self.chosen.values()), default=1)
+
+    @property
+    def multipliers(self) -> int:
+        return sum(f.multipliers for f in self.chosen.values())
+
+
+def plan_within(pes: Sequence[PEChoices], bound: int) -> Plan | None:
+    """The cheapest plan whose bottleneck is at most `bound`, balanced: re-folded
+    against the bottleneck it achieves. None when some PE cannot meet `bound`."""
+    chosen = {}
+    for pe in pes:
+        folding = pe.best_within(bound)
+        if folding is None:
+            return None
+        chosen[pe.op] = folding
+    achieved = Plan(chosen).bottleneck
+    return Plan({pe.op: pe.best_within(achieved) for pe in pes})
+
+
+def full_plan(pes: Sequence[PEChoices]) -> Plan:
+    """Everything unrolled: MVU pe = N, simd = K; every stream at its full width."""
+    return Plan({pe.op: pe.widest for pe in pes})
+
+
+def min_plan(pes: Sequence[PEChoices]) -> Plan:
+    """One multiplier per multiplying layer: every lane count 1."""
+    return Plan({pe.op: pe.narrowest for pe in pes})
+
+
+def fastest_bottleneck(pes: Sequence[PEChoices]) -> tuple[int, PEChoices | None]:
+    """The smallest achievable cycles per inference and the PE that sets it."""
+    slowest = max(pes, key=lambda pe: pe.fastest.ii, default=None)
+    return (slowest.fastest.ii if slowest else 1), slowest
+
+
+def plan_for_target(pes: Sequence[PEChoices], target_fps: float, clock_mhz: float) -> Plan:
+    """The cheapest balanced plan with cycles per inference ≤ clock_hz / target_fps."""
+    clock_hz = Fraction(str(clock_mhz)) * 1_000_000
+    bound = math.floor(clock_hz / Fraction(str(target_fps)))
+    plan = plan_within(pes, bound) if bound >= 1 else None
+    if plan is None:
+        best, slowest = fastest_bottleneck(pes)
+        where = f" (layer '{slowest.layer}' needs {best} cycles per inference fully unrolled)" \
+            if slowest else ""
+        raise HwcError(
+            f"fold-parallelism: target {_number(target_fps)} inferences/s at {_number(clock_mhz)} MHz "
+            f"is out of reach: the fastest folding gives {float(clock_hz / best):.6g} inferences/s{where}"
+        )
+    return plan
+
+
+def plan_for_budget(pes: Sequence[PEChoices], budget: int) -> Plan:
+    """The fastest balanced plan using at most `budget` multipliers."""
+    cheapest = min_plan(pes).multipliers
+    if budget < cheapest:
+        raise HwcError(
+            f"fold-parallelism: max-multipliers {budget} is below the {cheapest} the smallest "
+            f"folding needs (one per multiplying layer)"
+        )
+    candidates = sorted({option.ii for pe in pes for option in pe.options})
+    fits = lambda bound: _cost_within(pes, bound) <= budget  # noqa: E731
+    index = bisect.bisect_left(range(len(candidates)), True, key=lambda i: fits(candidates[i]))
+    plan = plan_within(pes, candidates[index]) if candidates else Plan({})
+    assert plan is not None and plan.multipliers <= budget
+    return plan
+
+
+def _cost_within(pes: Sequence[PEChoices], bound: int) -> float:
+    plan = plan_within(pes, bound)
+    return math.inf if plan is None else plan.multipliers
+
+
+def choose_plan(pes: Sequence[PEChoices], mode: str, target_fps: float | None,
+                clock_mhz: float, max_multipliers: int | None) -> Plan:
+    """The plan the options ask for (see the module docstring); HwcError on bad options."""
+    _check_options(mode, target_fps, clock_mhz, max_multipliers)
+    if mode == "full":
+        return full_plan(pes)
+    if mode == "min":
+        return min_plan(pes)
+    if target_fps is not None:
+        plan = plan_for_target(pes, target_fps, clock_mhz)
+        if max_multipliers is not None and plan.multipliers > max_multipliers:
+            raise HwcError(
+                f"fold-parallelism: meeting {_number(target_fps)} inferences/s needs "
+                f"{plan.multipliers} multipliers, over max-multipliers {max_multipliers}"
+            )
+        return plan
+    if max_multipliers is not None:
+        return plan_for_budget(pes, max_multipliers)
+    full = full_plan(pes)
+    if full.multipliers <= AUTO_MULTIPLIER_BUDGET:
+        return full
+    return plan_for_budget(pes, AUTO_MULTIPLIER_BUDGET)
+
+
+def _check_options(mode: str, target_fps: float | None, clock_mhz: float,
+                   max_multipliers: int | None) -> None:
+    if mode not in MODES:
+        raise HwcError(f"fold-parallelism: mode must be one of {', '.join(MODES)}, not '{mode}'")
+    if not clock_mhz > 0:
+        raise HwcError(f"fold-parallelism: clock-mhz must be positive, not {_number(clock_mhz)}")
+    if target_fps is not None and not target_fps > 0:
+        raise HwcError(f"fold-parallelism: target-fps must be positive, not {_number(target_fps)}")
+    if max_multipliers is not None and max_multipliers < 0:
+        raise HwcError(f"fold-parallelism: max-multipliers must not be negative, not {max_multipliers}")
+    if mode != "auto" and (target_fps is not None or max_multipliers is not None):
+        raise HwcError(f"fold-parallelism: '{mode}' takes no target-fps or max-multipliers")
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# --------------------------------------------------------------------------- applying a plan
+
+
+def _set_int(op: Operation, name: str, value: int) -> None:
+    op.properties[name] = IntegerAttr(value, i64)
+
+
+def _with_lanes(stream: StreamType, lanes: int) -> StreamType:
+    return StreamType(stream.frame, stream.element_type, lanes)
+
+
+def _retype(value: SSAValue, lanes: int) -> SSAValue:
+    stream = stream_of(value)
+    if stream.lanes.data == lanes:
+        return value
+    return Rewriter.replace_value_with_new_type(value, _with_lanes(stream, lanes))
+
+
+def remove_resizes(graph: GraphOp) -> None:
+    """Join every `spatial.resize`'s producer straight to its consumer (types may
+    disagree until `apply_plan` retypes the graph)."""
+    for op in list(graph.body.block.ops):
+        if isinstance(op, ResizeOp):
+            op.output.replace_all_uses_with(op.input)
+            Rewriter.erase_op(op)
+
+
+def apply_plan(graph: GraphOp, plan: Plan) -> None:
+    """Set each PE's folding, retype the streams and bridge lane mismatches with resizes.
+
+    Requires: `remove_resizes` ran; `plan` covers every PE of the graph.
+    Guarantees: every stream has its producer's lanes; a consumer expecting other
+    lanes reads through a new `spatial.resize`; every PE has ii and latency set.
+    """
+    block = graph.body.block
+    for index, arg in enumerate(list(block.args)):
+        (use,) = arg.uses
+        _retype(block.args[index], _expected_lanes(use.operation, use.index, plan, arg))
+    for op in list(block.ops):
+        if isinstance(op, YieldOp):
+            continue
+        if isinstance(op, FifoOp):
+            _retype(op.output, stream_of(op.input).lanes.data)
+        else:
+            folding = plan.chosen[op]
+            if isinstance(op, MVUOp):
+                _set_int(op, "pe", folding.outputs[0])
+                _set_int(op, "simd", folding.inputs[0])
+            for result, lanes in zip(list(op.results), folding.outputs):
+                _retype(result, lanes)
+        for result in op.results:
+            (use,) = result.uses
+            expected = _expected_lanes(use.operation, use.index, plan, result)
+            if expected != stream_of(result).lanes.data:
+                _insert_resize(op, result, use.operation, use.index, expected)
+    for op in block.ops:
+        if isinstance(op, PE_OPS):
+            set_timing(op)
+
+
+def _expected_lanes(consumer: Operation, index: int, plan: Plan, value: SSAValue) -> int:
+    """The lanes `consumer` wants on operand `index` (fifos and yields take what comes)."""
+    if consumer in plan.chosen:
+        return plan.chosen[consumer].inputs[index]
+    if isinstance(consumer, FifoOp):
+        (use,) = consumer.output.uses
+        return _expected_lanes(use.operation, use.index, plan, consumer.output)
+    return stream_of(value).lanes.data
+
+
+def _insert_resize(producer: Operation, value: SSAValue, consumer: Operation, index: int,
+                   lanes: int) -> None:
+    layer = producer.properties.get("layer")
+    name = f"{layer.data}.resize" if isinstance(layer, StringAttr) else "resize"
+    resize = ResizeOp.create(operands=[value], result_types=[_with_lanes(stream_of(value), lanes)],
+                             properties={"layer": StringAttr(name)})
+    Rewriter.insert_op(resize, InsertPoint.after(producer))
+    consumer.operands[index] = resize.output
+
+
+def set_timing(op: Operation) -> None:
+    """`ii` and `latency` from the PE's folding (`nominal_ii`, `nominal_latency`)."""
+    _set_int(op, "ii", op.nominal_ii())  # type: ignore[attr-defined]
+    _set_int(op, "latency", op.nominal_latency())  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def graphs_of(module: ModuleOp) -> list[GraphOp]:
+    graphs = [op for op in module.walk() if isinstance(op, GraphOp)]
+    if not graphs:
+        raise HwcError("fold-parallelism: the module has no spatial.graph (run map-to-spatial first)")
+    return graphs
+
+
+def _verify(module: ModuleOp) -> None:
+    try:
+        module.verify()
+    except VerifyException as error:
+        lines = str(error).strip().splitlines()
+        raise HwcError(lines[0] if lines else "the module does not verify") from None
+
+
+def pe_choices(graph: GraphOp) -> list[PEChoices]:
+    """Every PE of `graph` (no resizes) with its foldings."""
+    return [PEChoices(op, foldings(op)) for op in graph.body.block.ops if isinstance(op, PE_OPS)]
+
+
+def fold(module: ModuleOp, *, mode: str = "auto", target_fps: float | None = None,
+         clock_mhz: float = 200.0, max_multipliers: int | None = None) -> None:
+    """Fold every `spatial.graph` of `module` in place (the pass, callable from Python).
+
+    `mode`: "auto" (default; uses `target_fps` / `max_multipliers` when given,
+    else see `AUTO_MULTIPLIER_BUDGET`), "full" or "min". Raises HwcError (one
+    line) on bad options, an unreachable target or a budget below the minimum.
+    """
+    _check_options(mode, target_fps, clock_mhz, max_multipliers)
+    _verify(module)
+    for graph in graphs_of(module):
+        remove_resizes(graph)
+        pes = pe_choices(graph)
+        plan = choose_plan(pes, mode, target_fps, clock_mhz, max_multipliers)
+        apply_plan(graph, plan)
+    _verify(module)
+
+
+@dataclass(frozen=True)
+class FoldParallelismPass(ModulePass):
+    """Choose every PE's folding (see the module docstring)."""
+
+    name = "fold-parallelism"
+
+    target_fps: int | float | None = None
+    clock_mhz: int | float = 200.0
+    max_multipliers: int | None = None
+    full: bool = False
+    min: bool = False
+
+    _FLAGS: ClassVar[tuple[str, ...]] = ("full", "min")
+
+    @classmethod
+    def from_spec(cls, spec: ArgSpec):
+        """Accept the bare flags `{full}` / `{min}` (xDSL reads a bare name as no value)."""
+        parameters = {key: ((True,) if key in cls._FLAGS and not value else value)
+                      for key, value in spec.parameters.items()}
+        return super().from_spec(ArgSpec(spec.name, parameters))
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.full and self.min:
+            raise HwcError("fold-parallelism: choose one of full and min")
+        mode = "full" if self.full else "min" if self.min else "auto"
+        fold(op, mode=mode, target_fps=self.target_fps, clock_mhz=self.clock_mhz,
+             max_multipliers=self.max_multipliers)

@@ -1,0 +1,345 @@
+"""`size-fifos`: put a `spatial.fifo` where re-joining branches need one, as deep as needed.
+
+Where a stream forks (`spatial.dup`) and its branches meet again (the residual
+`spatial.eltwise`, a `spatial.concat`), the short branch must hold the beats the
+dup sends it while the long branch is still filling (an SWU's line buffer, an
+MVU's input vector): the dup gives each beat to all of its consumers at once,
+so if the short branch is full, the dup stops, the long branch starves and the
+join waits forever. This pass computes, for every input of every join, the
+capacity that branch needs, and inserts a FIFO of that depth right before the join.
+
+The beat model (the PE models of `dialects/spatial.py`, at their folding):
+
+* every stream holds one beat (its producer's output register); a
+  `spatial.fifo` of depth d in its place holds d beats;
+* a PE emits its output beats in order; before emitting its m-th beat of a
+  frame it must have read `need(m)` beats of each input (and, from the first
+  beat of frame f on, the whole of frames < f). It reads an input beat only
+  when its next output needs it (reads on demand) and a `spatial.dup` emits a
+  beat on all outputs at once. With I input and O output beats per frame:
+  - mvu: `ceil(m / (N/pe)) · (K/simd)` (a whole input vector per output vector);
+  - swu: all input beats up to the last real pixel of the window the beat
+    belongs to, `(r·W + c + 1)·C/lanes_in` with r, c clamped as in
+    `SWUOp.nominal_latency` (running maximum over the windows);
+  - pool: `ceil(m / (C/lanes_out)) · (window·C/lanes_in)`; global_pool: I;
+  - concat: per input, the beats of that input the output elements so far
+    contain (channel blocks in operand order);
+  - every other unit keeps element order: `ceil(m·lanes_out / lanes_in)`.
+
+Argument. These PEs are deterministic processes that block on empty inputs and
+full outputs: a Kahn process network with bounded channels, which is itself a
+Kahn network (a full channel is an empty channel of "free slots" running
+backwards). A Kahn network's behaviour does not depend on the schedule, so
+whether it deadlocks with given capacities is the same under every timing:
+latencies and initiation intervals only decide *when* beats move, never
+*whether*. The depths therefore follow from the `need` functions alone. The
+pass executes the network untimed for `FRAMES` frames, join inputs unbounded,
+with one rule: a beat may enter a join input beyond its current high-water
+mark only when no other beat can move anywhere. The high-water mark of each
+join input at the end is its depth. Sufficient: that execution is a valid
+execution of the network with those capacities, and it completes, so every
+execution completes. Minimal, when the graph has one fork/join: each time a
+mark was raised, nothing else could move, so with one beat less the network is
+in a reachable deadlock. The depth, measured in the join's beats, is exactly
+"the beats the long path's latency and rate differences accumulate before the
+join consumes them": e.g. a 3×3 SWU on the long path of a [H, W, C] residual
+at lanes 1 needs about (W + 2)·C beats, the line buffer's fill.
+
+FRAMES = 3 covers the first frame (filling), a steady frame and a frame boundary
+in between; the need functions repeat per frame.
+
+Requires: `fold-parallelism` has run (foldings final). Existing `spatial.fifo`
+ops are removed first (the pass can be re-run). Guarantees: the network is
+deadlock-free in this model; a fifo is inserted only where a join input needs
+more than the one beat a stream holds; ii/latency of PEs are unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from compiler.errors import HwcError
+from dialects.spatial import (
+    PE_OPS,
+    ConcatOp,
+    DupOp,
+    FifoOp,
+    GlobalPoolOp,
+    GraphOp,
+    MVUOp,
+    PoolOp,
+    SWUOp,
+    YieldOp,
+    stream_of,
+)
+
+FRAMES = 3
+"""Frames the untimed execution runs."""
+
+NeedFunction = Callable[[int], int]
+
+
+# --------------------------------------------------------------------------- need functions
+
+
+def _beats(value: SSAValue) -> int:
+    return stream_of(value).beats
+
+
+def _lanes(value: SSAValue) -> int:
+    return stream_of(value).lanes.data
+
+
+def _per_frame(frame_need: Callable[[int], int], in_beats: int, out_beats: int) -> NeedFunction:
+    """Extend a one-frame need (m in 1..O) to all frames: frame f needs the frames before it."""
+
+    def need(m: int) -> int:
+        if m <= 0:
+            return 0
+        frame, within = divmod(m - 1, out_beats)
+        return frame * in_beats + frame_need(within + 1)
+
+    return need
+
+
+def _vector_need(in_per_vector: int, out_per_vector: int) -> Callable[[int], int]:
+    return lambda m: -(-m // out_per_vector) * in_per_vector
+
+
+def _order_need(lanes_in: int, lanes_out: int) -> Callable[[int], int]:
+    return lambda m: -(-m * lanes_out // lanes_in)
+
+
+def swu_frame_need(op: SWUOp) -> Callable[[int], int]:
+    """Input beats before output beat m of a frame (the whole window's real pixels)."""
+    frame = stream_of(op.input).frame
+    spatial, channels = frame[:-1], frame[-1]
+    out_frame = stream_of(op.output).frame
+    out_spatial = out_frame[:-1]
+    kernel, strides = op.kernel.get_values(), op.strides.get_values()
+    pads, dilations = op.pads.get_values(), op.dilations.get_values()
+    per_pixel = channels // _lanes(op.input)
+    per_window = out_frame[-1] // _lanes(op.output)
+    needs: list[int] = []
+    highest = 0
+    for window in range(math.prod(out_spatial)):
+        position = _unravel(window, out_spatial)
+        pixel = 0
+        for axis, size in enumerate(spatial):
+            last = position[axis] * strides[axis] - pads[axis] + (kernel[axis] - 1) * dilations[axis]
+            pixel = pixel * size + min(max(last, 0), size - 1)
+        highest = max(highest, (pixel + 1) * per_pixel)
+        needs.append(highest)
+    return lambda m: needs[(m - 1) // per_window]
+
+
+def _unravel(index: int, shape: Sequence[int]) -> list[int]:
+    position = []
+    for size in reversed(shape):
+        index, rest = divmod(index, size)
+        position.append(rest)
+    return position[::-1]
+
+
+def concat_frame_needs(op: ConcatOp) -> list[Callable[[int], int]]:
+    """Per input: its beats contained in the first m output beats of a frame."""
+    channels = [stream_of(v).frame[-1] for v in op.inputs]
+    total, lanes = sum(channels), _lanes(op.output)
+    offsets = [sum(channels[:i]) for i in range(len(channels))]
+
+    def input_need(i: int) -> Callable[[int], int]:
+        def need(m: int) -> int:
+            pixel, rest = divmod(m * lanes, total)
+            elements = pixel * channels[i] + min(max(rest - offsets[i], 0), channels[i])
+            return -(-elements // _lanes(op.inputs[i]))
+        return need
+
+    return [input_need(i) for i in range(len(channels))]
+
+
+def need_functions(op: Operation) -> list[NeedFunction]:
+    """One need function per operand of PE `op` (all frames)."""
+    out = op.results[0]
+    out_beats = _beats(out)
+    if isinstance(op, MVUOp):
+        frame_needs = [_vector_need(op.in_features // op.simd.value.data,
+                                    op.out_features // op.pe.value.data)]
+    elif isinstance(op, SWUOp):
+        frame_needs = [swu_frame_need(op)]
+    elif isinstance(op, PoolOp):
+        frame_needs = [_vector_need(stream_of(op.input).frame[-1] // _lanes(op.input),
+                                    stream_of(op.output).frame[-1] // _lanes(op.output))]
+    elif isinstance(op, GlobalPoolOp):
+        frame_needs = [lambda m, total=_beats(op.input): total]
+    elif isinstance(op, ConcatOp):
+        frame_needs = concat_frame_needs(op)
+    else:
+        frame_needs = [_order_need(_lanes(v), _lanes(out)) for v in op.operands]
+    return [_per_frame(need, _beats(v), out_beats) for need, v in zip(frame_needs, op.operands)]
+
+
+# --------------------------------------------------------------------------- the untimed network
+
+
+@dataclass
+class Channel:
+    """A stream: beats written and read so far, and how many it may hold."""
+
+    capacity: int = 1
+    written: int = 0
+    read: int = 0
+    unbounded: bool = False
+
+    @property
+    def held(self) -> int:
+        return self.written - self.read
+
+
+@dataclass
+class Process:
+    """A PE (or the graph's source / sinks) in the untimed network."""
+
+    inputs: list[Channel]
+    outputs: list[Channel]
+    needs: list[NeedFunction]
+    limit: int
+    """Output beats to produce in total (inputs: FRAMES frames; sinks read all)."""
+    produced: int = 0
+    consumed: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.consumed = [0] * len(self.inputs)
+
+
+@dataclass
+class Network:
+    processes: list[Process]
+    joins: dict[SSAValue, Channel]
+
+    def step(self, may_grow: bool) -> bool:
+        """Move beats as far as possible; with `may_grow`, only one beat that raises a
+        join input's high-water mark. Returns whether anything moved."""
+        moved = False
+        for process in self.processes:
+            while self._fire(process, may_grow):
+                moved = True
+                if may_grow:
+                    return True
+        return moved
+
+    @staticmethod
+    def _fire(process: Process, may_grow: bool) -> bool:
+        """Read the inputs the next output needs, then emit it; False if blocked."""
+        progressed = False
+        for i, (channel, need) in enumerate(zip(process.inputs, process.needs)):
+            wanted = need(process.produced + 1) if process.outputs else process.limit
+            while process.consumed[i] < wanted and channel.held > 0:
+                channel.read += 1
+                process.consumed[i] += 1
+                progressed = True
+        if not process.outputs:
+            return progressed
+        if process.produced >= process.limit:
+            return progressed
+        if any(process.consumed[i] < need(process.produced + 1)
+               for i, need in enumerate(process.needs)):
+            return progressed
+        for channel in process.outputs:
+            if channel.held >= channel.capacity and not (may_grow and channel.unbounded):
+                return progressed
+        for channel in process.outputs:
+            if channel.held >= channel.capacity:
+                channel.capacity += 1
+            channel.written += 1
+        process.produced += 1
+        return True
+
+
+def build_network(graph: GraphOp) -> Network:
+    """The untimed network of `graph`: join inputs unbounded (capacity starts at 1)."""
+    block = graph.body.block
+    channels: dict[SSAValue, Channel] = {}
+    joins: dict[SSAValue, Channel] = {}
+    for op in block.ops:
+        if isinstance(op, PE_OPS) and len(op.operands) > 1:
+            for value in op.operands:
+                joins[value] = Channel(unbounded=True)
+    channel = lambda v: channels.setdefault(v, joins.get(v) or Channel())  # noqa: E731
+    processes: list[Process] = []
+    for arg in block.args:
+        processes.append(Process([], [channel(arg)], [], FRAMES * _beats(arg)))
+    for op in block.ops:
+        if isinstance(op, YieldOp):
+            for value in op.operands:
+                processes.append(Process([channel(value)], [], [lambda m: m], FRAMES * _beats(value)))
+        elif isinstance(op, PE_OPS):
+            processes.append(Process([channel(v) for v in op.operands],
+                                     [channel(r) for r in op.results],
+                                     need_functions(op), FRAMES * _beats(op.results[0])))
+        else:
+            raise HwcError(f"size-fifos: unexpected {op.name} in a spatial.graph")
+    # Downstream first, so that beats drain before new ones enter.
+    return Network(processes[::-1], joins)
+
+
+def join_depths(graph: GraphOp) -> dict[SSAValue, int]:
+    """The beats each join input must hold for `graph` never to deadlock (see the docstring)."""
+    network = build_network(graph)
+    if not network.joins:
+        return {}
+    while True:
+        while network.step(may_grow=False):
+            pass
+        if not network.step(may_grow=True):
+            break
+    sinks = [p for p in network.processes if not p.outputs]
+    if any(sink.consumed[0] < sink.limit for sink in sinks):
+        raise HwcError(f"size-fifos: graph @{graph.sym_name.data} deadlocks whatever the FIFO depths")
+    return {value: channel.capacity for value, channel in network.joins.items()}
+
+
+# --------------------------------------------------------------------------- the pass
+
+
+def remove_fifos(graph: GraphOp) -> None:
+    for op in list(graph.body.block.ops):
+        if isinstance(op, FifoOp):
+            op.output.replace_all_uses_with(op.input)
+            Rewriter.erase_op(op)
+
+
+def insert_fifo(value: SSAValue, depth: int) -> FifoOp:
+    """A fifo of `depth` beats between `value` and its only consumer."""
+    (use,) = value.uses
+    fifo = FifoOp.create(operands=[value], result_types=[value.type],
+                         properties={"depth": IntegerAttr(depth, i64)})
+    Rewriter.insert_op(fifo, InsertPoint.before(use.operation))
+    use.operation.operands[use.index] = fifo.output
+    return fifo
+
+
+def size_fifos(module: ModuleOp) -> None:
+    """Size the FIFOs of every `spatial.graph` of `module` in place."""
+    for graph in [op for op in module.walk() if isinstance(op, GraphOp)]:
+        remove_fifos(graph)
+        for value, depth in join_depths(graph).items():
+            if depth > 1:
+                insert_fifo(value, depth)
+
+
+class SizeFifosPass(ModulePass):
+    """Insert and size the FIFOs that keep re-joining branches from deadlocking."""
+
+    name = "size-fifos"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        size_fifos(op)
+        op.verify()

@@ -1,0 +1,224 @@
+"""size-fifos: the computed depth runs, one beat less deadlocks, in a timed beat-level
+simulation written here independently of the pass (its own PE models and scheduler)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from compiler.ir import parse_module
+from dialects.spatial import DupOp, EltwiseOp, FifoOp, MVUOp, ResizeOp, SWUOp, stream_of
+from passes.fold_parallelism import fold
+from passes.size_fifos import size_fifos
+
+RESIDUAL = """
+builtin.module {
+  rom.rom @conv_weight : tensor<2x18xi8> = dense<1> : tensor<2x18xi8>
+  rom.rom @conv_multiplier : tensor<2xi16> = dense<1> : tensor<2xi16>
+  spatial.graph @main {
+  ^bb0(%x: !spatial.stream<HxWx2xi8, 1>):
+    %d:2 = spatial.dup %x {layer = "dup"} : (!spatial.stream<HxWx2xi8, 1>) -> (!spatial.stream<HxWx2xi8, 1>, !spatial.stream<HxWx2xi8, 1>)
+    %w = spatial.swu %d#0 {layer = "conv.swu", kernel = array<i64: 3, 3>, strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, pad_value = 0 : i64} : (!spatial.stream<HxWx2xi8, 1>) -> !spatial.stream<HxWx18xi8, 1>
+    %c = spatial.mvu %w {layer = "conv", weights = @conv_weight, multiplier = @conv_multiplier, shift = 4 : i64, lo = -127 : i64, hi = 127 : i64, pe = 1 : i64, simd = 1 : i64} : (!spatial.stream<HxWx18xi8, 1>) -> !spatial.stream<HxWx2xi8, 1>
+    %y = spatial.eltwise %c, %d#1 {layer = "add", kind = "add", lhs_scale = 1 : i64, rhs_scale = 1 : i64, multiplier = 1 : i64, shift = 0 : i64, lo = -127 : i64, hi = 127 : i64} : (!spatial.stream<HxWx2xi8, 1>, !spatial.stream<HxWx2xi8, 1>) -> !spatial.stream<HxWx2xi8, 1>
+    spatial.yield %y : !spatial.stream<HxWx2xi8, 1>
+  }
+}
+"""
+
+FRAMES = 2
+
+
+def residual(h: int, w: int):
+    return parse_module(RESIDUAL.replace("HxW", f"{h}x{w}"))
+
+
+# --------------------------------------------------------------------------- an independent simulator
+
+
+def window_needs(op: SWUOp) -> list[int]:
+    """Per output window: input beats up to the last real pixel it covers (enumerated)."""
+    h, w, c = stream_of(op.input).frame
+    kh, kw = op.kernel.get_values()
+    sh, sw = op.strides.get_values()
+    top, left = op.pads.get_values()[:2]
+    dh, dw = op.dilations.get_values()
+    oh, ow = stream_of(op.output).frame[:2]
+    needs, highest = [], 0
+    for y in range(oh):
+        for x in range(ow):
+            pixels = [r * w + q for i in range(kh) for j in range(kw)
+                      if 0 <= (r := y * sh - top + i * dh) < h and 0 <= (q := x * sw - left + j * dw) < w]
+            highest = max(highest, (max(pixels) + 1) * (c // stream_of(op.input).lanes.data))
+            needs.append(highest)
+    return needs
+
+
+def frame_need(op, operand_index: int):
+    """Input beats of operand `operand_index` read before output beat m (1-based) of a frame."""
+    out = stream_of(op.results[0])
+    if isinstance(op, MVUOp):
+        per_in, per_out = op.in_features // op.simd.value.data, op.out_features // op.pe.value.data
+        return lambda m: math.ceil(m / per_out) * per_in
+    if isinstance(op, SWUOp):
+        needs, per_window = window_needs(op), out.frame[-1] // out.lanes.data
+        return lambda m: needs[(m - 1) // per_window]
+    lanes_in = stream_of(op.operands[operand_index]).lanes.data
+    return lambda m: math.ceil(m * out.lanes.data / lanes_in)
+
+
+class Sim:
+    """Cycle by cycle: a stream holds one beat, a fifo `depth` beats; a PE reads at most one
+    beat per input per cycle when its next output needs it and emits one output beat at most
+    every ceil(ii / output beats) cycles; a dup emits to all outputs at once."""
+
+    def __init__(self, module):
+        graph = next(op for op in module.walk() if op.name == "spatial.graph")
+        self.block = graph.body.block
+        self.held: dict = {}
+        self.capacity: dict = {}
+        self.nodes = []
+        for op in self.block.ops:
+            if isinstance(op, FifoOp):
+                # The fifo and the stream into it are one channel of `depth` beats.
+                self.alias(op.output, op.input, op.depth.value.data)
+        for op in self.block.ops:
+            if op.name in ("spatial.yield",) or isinstance(op, FifoOp):
+                continue
+            beats_out = stream_of(op.results[0]).beats
+            self.nodes.append({
+                "op": op, "ins": [self.key(v) for v in op.operands], "outs": [self.key(r) for r in op.results],
+                "needs": [frame_need(op, i) for i in range(len(op.operands))],
+                "in_beats": [stream_of(v).beats for v in op.operands], "out_beats": beats_out,
+                "pace": max(1, -(-op.ii.value.data // beats_out)), "made": 0, "read": [0] * len(op.operands),
+                "ready_at": 0,
+            })
+        self.source = self.key(self.block.args[0])
+        self.sink = self.key(self.block.last_op.operands[0])
+        self.total_in = FRAMES * stream_of(self.block.args[0]).beats
+        self.total_out = FRAMES * stream_of(self.block.last_op.operands[0]).beats
+        self.fed = self.drained = 0
+
+    def alias(self, value, into, depth):
+        self._aliases = getattr(self, "_aliases", {})
+        self._aliases[value] = into
+        self.capacity[into] = depth
+
+    def key(self, value):
+        value = getattr(self, "_aliases", {}).get(value, value)
+        self.held.setdefault(value, 0)
+        self.capacity.setdefault(value, 1)
+        return value
+
+    def need(self, node, i, m):
+        frame, within = divmod(m - 1, node["out_beats"])
+        return frame * node["in_beats"][i] + node["needs"][i](within + 1)
+
+    def cycle(self, now) -> bool:
+        moved = False
+        if self.held[self.sink] and self.drained < self.total_out:
+            self.held[self.sink] -= 1
+            self.drained += 1
+            moved = True
+        for node in reversed(self.nodes):
+            if node["made"] >= FRAMES * node["out_beats"]:
+                continue
+            goal = node["made"] + 1
+            for i, channel in enumerate(node["ins"]):
+                if node["read"][i] < self.need(node, i, goal) and self.held[channel]:
+                    self.held[channel] -= 1
+                    node["read"][i] += 1
+                    moved = True
+            ready = all(node["read"][i] >= self.need(node, i, goal) for i in range(len(node["ins"])))
+            room = all(self.held[c] < self.capacity[c] for c in node["outs"])
+            if ready and room and now >= node["ready_at"]:
+                for c in node["outs"]:
+                    self.held[c] += 1
+                node["made"] += 1
+                node["ready_at"] = now + node["pace"]
+                moved = True
+        if self.fed < self.total_in and self.held[self.source] < self.capacity[self.source]:
+            self.held[self.source] += 1
+            self.fed += 1
+            moved = True
+        return moved
+
+    def run(self) -> tuple[bool, int]:
+        """(completed, cycles): False when nothing moved for longer than any pace."""
+        idle, now = 0, 0
+        patience = max(n["pace"] for n in self.nodes) + 2
+        while self.drained < self.total_out:
+            idle = 0 if self.cycle(now) else idle + 1
+            if idle > patience:
+                return False, now
+            now += 1
+        return True, now
+
+
+def with_depth(module, depth: int):
+    """A copy of `module` whose only fifo has `depth` (no fifo when depth ≤ 1)."""
+    copy = module.clone()
+    (fifo,) = [op for op in copy.walk() if isinstance(op, FifoOp)]
+    if depth <= 1:
+        fifo.output.replace_all_uses_with(fifo.input)
+        fifo.detach()
+        fifo.erase()
+    else:
+        fifo.properties["depth"] = type(fifo.depth)(depth, fifo.depth.type)
+    return copy
+
+
+@pytest.mark.parametrize("h, w", [(4, 4), (5, 3), (3, 6)])
+@pytest.mark.parametrize("folding", [{"mode": "min"}, {"mode": "full"}, {"max_multipliers": 6},
+                                     {"max_multipliers": 12}])
+def test_computed_depth_runs_and_one_less_deadlocks(h, w, folding):
+    module = residual(h, w)
+    fold(module, **folding)
+    size_fifos(module)
+    module.verify()
+    fifos = [op for op in module.walk() if isinstance(op, FifoOp)]
+    assert len(fifos) == 1
+    (fifo,) = fifos
+    # The fifo sits on the skip path, right before the join.
+    assert isinstance(fifo.input.owner, DupOp) or isinstance(fifo.input.owner, ResizeOp)
+    assert isinstance(next(iter(fifo.output.uses)).operation, EltwiseOp)
+    depth = fifo.depth.value.data
+    assert Sim(module).run()[0], f"depth {depth} deadlocks"
+    assert not Sim(with_depth(module, depth - 1)).run()[0], f"depth {depth - 1} still runs"
+
+
+def test_depth_grows_with_the_line_buffer():
+    # At lanes 1 the first output needs pixels up to (1, 1): (W + 2)·C beats from the dup;
+    # the skip path holds all but the one the eltwise has taken.
+    depths = []
+    for w in (4, 8, 16):
+        module = residual(4, w)
+        fold(module, mode="min")
+        size_fifos(module)
+        (fifo,) = [op for op in module.walk() if isinstance(op, FifoOp)]
+        depths.append(fifo.depth.value.data)
+    assert depths == [(w + 2) * 2 - 1 for w in (4, 8, 16)]
+
+
+def test_chain_without_joins_gets_no_fifo():
+    module = parse_module("""
+builtin.module {
+  rom.rom @w : tensor<4x8xi8> = dense<1> : tensor<4x8xi8>
+  spatial.graph @main {
+  ^bb0(%x: !spatial.stream<8xi8, 1>):
+    %y = spatial.mvu %x {layer = "fc", weights = @w, pe = 1 : i64, simd = 1 : i64} : (!spatial.stream<8xi8, 1>) -> !spatial.stream<4xi32, 1>
+    spatial.yield %y : !spatial.stream<4xi32, 1>
+  }
+}""")
+    fold(module, mode="min")
+    size_fifos(module)
+    assert not [op for op in module.walk() if isinstance(op, FifoOp)]
+
+
+def test_rerun_replaces_the_fifos():
+    module = residual(4, 4)
+    fold(module, mode="min")
+    size_fifos(module)
+    size_fifos(module)
+    assert len([op for op in module.walk() if isinstance(op, FifoOp)]) == 1
