@@ -20,7 +20,9 @@ from passes.quantize import quantize_with_samples
 
 SAMPLES = 150
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-FOLDINGS = ["", "fold-parallelism{full}", "fold-parallelism{max-multipliers=24}"]
+FOLDINGS = ["", "fold-parallelism{full}", "fold-parallelism{max-multipliers=24}",
+            "fold-parallelism{target-fps=100000 clock-mhz=200}",
+            "fold-parallelism{target-fps=400000 clock-mhz=200}"]
 
 
 def rom_module(path: Path, calib: Path | None = None):
