@@ -74,6 +74,12 @@ def _size_fifos() -> type[ModulePass]:
     return SizeFifosPass
 
 
+def _lower_spatial_to_hw() -> type[ModulePass]:
+    from passes.lower_spatial_to_hw import LowerSpatialToHwPass
+
+    return LowerSpatialToHwPass
+
+
 ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fold-constants": _fold_constants,
     "fold-batchnorm": _fold_batchnorm,
@@ -82,4 +88,5 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fold-parallelism": _fold_parallelism,
     "size-fifos": _size_fifos,
     "map-to-spatial": _map_to_spatial,
+    "lower-spatial-to-hw": _lower_spatial_to_hw,
 }

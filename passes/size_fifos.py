@@ -48,10 +48,16 @@ at lanes 1 needs about (W + 2)·C beats, the line buffer's fill.
 FRAMES = 3 covers the first frame (filling), a steady frame and a frame boundary
 in between; the need functions repeat per frame.
 
+Throughput: deadlock freedom is not speed. A neuron-folded MVU reads its input
+vector in a burst, so its input also gets a FIFO of two vectors (`rate_depths`),
+which lets producer and MVU overlap their periods; the design then runs at the
+bottleneck's `ii` (checked against the RTL's measured cycles).
+
 Requires: `fold-parallelism` has run (foldings final). Existing `spatial.fifo`
 ops are removed first (the pass can be re-run). Guarantees: the network is
 deadlock-free in this model; a fifo is inserted only where a join input needs
-more than the one beat a stream holds; ii/latency of PEs are unchanged.
+more than the one beat a stream holds, or before a neuron-folded MVU fed by
+another PE; ii/latency of PEs are unchanged.
 """
 
 from __future__ import annotations
@@ -326,11 +332,41 @@ def insert_fifo(value: SSAValue, depth: int) -> FifoOp:
     return fifo
 
 
+VECTORS_BUFFERED = 2
+"""Input vectors a neuron-folded MVU's input FIFO holds (see `rate_depths`)."""
+
+
+def rate_depths(graph: GraphOp) -> dict[SSAValue, int]:
+    """FIFOs that keep bursty readers at their nominal rate.
+
+    A neuron-folded MVU (N/pe > 1) reads a whole input vector (K/simd beats) in
+    the first K/simd cycles of its (N/pe)·(K/simd)-cycle period and none in the
+    rest, while its producer emits those beats spread over its own period. With
+    only a stream register between them the MVU waits for the producer in every
+    period, and the two periods add up instead of overlapping. A FIFO of
+    `VECTORS_BUFFERED` vectors lets the producer deliver the next vector (and
+    start the one after) while the MVU still folds over the current one, so
+    each runs at its own `ii` and the design at the bottleneck's.
+    """
+    depths: dict[SSAValue, int] = {}
+    for op in graph.body.block.ops:
+        if not isinstance(op, MVUOp) or op.out_features // op.pe.value.data <= 1:
+            continue
+        if not isinstance(op.input.owner, Operation):
+            continue  # the graph input: the host streams it at full rate
+        beats_per_vector = op.in_features // op.simd.value.data
+        depths[op.input] = VECTORS_BUFFERED * beats_per_vector
+    return depths
+
+
 def size_fifos(module: ModuleOp) -> None:
     """Size the FIFOs of every `spatial.graph` of `module` in place."""
     for graph in [op for op in module.walk() if isinstance(op, GraphOp)]:
         remove_fifos(graph)
+        depths = rate_depths(graph)
         for value, depth in join_depths(graph).items():
+            depths[value] = max(depth, depths.get(value, 0))
+        for value, depth in depths.items():
             if depth > 1:
                 insert_fifo(value, depth)
 

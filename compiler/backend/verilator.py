@@ -57,7 +57,10 @@ BUILD_OPTIONS = (
     "--x-initial", "fast",
     "--no-timing",
     "-Wno-fatal", "-Wno-lint", "-Wno-style",
-    "-MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O1 OPT_GLOBAL=-O1",
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a design with
+    # several .cpp files (e.g. a ConstPool) fails to compile ("Vtop__pch.h.fast:
+    # linker input file not found"): compile without the precompiled header.
+    "-MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O1 OPT_GLOBAL=-O1 VK_PCH_I_FAST= VK_PCH_I_SLOW=",
     "-j", "2",
 )
 

@@ -157,9 +157,9 @@ class Sim:
 
 
 def with_depth(module, depth: int):
-    """A copy of `module` whose only fifo has `depth` (no fifo when depth ≤ 1)."""
+    """A copy of `module` whose join fifo has `depth` (no fifo when depth ≤ 1)."""
     copy = module.clone()
-    (fifo,) = [op for op in copy.walk() if isinstance(op, FifoOp)]
+    (fifo,) = join_fifos(copy)
     if depth <= 1:
         fifo.output.replace_all_uses_with(fifo.input)
         fifo.detach()
@@ -177,7 +177,7 @@ def test_computed_depth_runs_and_one_less_deadlocks(h, w, folding):
     fold(module, **folding)
     size_fifos(module)
     module.verify()
-    fifos = [op for op in module.walk() if isinstance(op, FifoOp)]
+    fifos = join_fifos(module)
     assert len(fifos) == 1
     (fifo,) = fifos
     # The fifo sits on the skip path, right before the join.
@@ -196,7 +196,7 @@ def test_depth_grows_with_the_line_buffer():
         module = residual(4, w)
         fold(module, mode="min")
         size_fifos(module)
-        (fifo,) = [op for op in module.walk() if isinstance(op, FifoOp)]
+        (fifo,) = join_fifos(module)
         depths.append(fifo.depth.value.data)
     assert depths == [(w + 2) * 2 - 1 for w in (4, 8, 16)]
 
@@ -220,5 +220,38 @@ def test_rerun_replaces_the_fifos():
     module = residual(4, 4)
     fold(module, mode="min")
     size_fifos(module)
+    before = [(f.depth.value.data, str(f.output.type)) for f in module.walk() if isinstance(f, FifoOp)]
     size_fifos(module)
-    assert len([op for op in module.walk() if isinstance(op, FifoOp)]) == 1
+    after = [(f.depth.value.data, str(f.output.type)) for f in module.walk() if isinstance(f, FifoOp)]
+    assert after == before and len(join_fifos(module)) == 1
+
+
+def join_fifos(module) -> list[FifoOp]:
+    """The FIFOs that feed a join (the residual eltwise)."""
+    return [op for op in module.walk() if isinstance(op, FifoOp)
+            and isinstance(next(iter(op.output.uses)).operation, EltwiseOp)]
+
+
+def test_a_neuron_folded_mvu_buffers_two_input_vectors():
+    """Rate FIFO: an MVU with N/pe > 1 fed by another PE gets 2·K/simd beats of buffer;
+    one fed by the graph input, or not neuron-folded, gets none."""
+    module = parse_module("""
+builtin.module {
+  rom.rom @w1 : tensor<8x8xi8> = dense<1> : tensor<8x8xi8>
+  rom.rom @w2 : tensor<4x8xi8> = dense<1> : tensor<4x8xi8>
+  spatial.graph @main {
+  ^bb0(%x: !spatial.stream<8xi8, 1>):
+    %h = spatial.mvu %x {layer = "fc1", weights = @w1, pe = 1 : i64, simd = 1 : i64} : (!spatial.stream<8xi8, 1>) -> !spatial.stream<8xi8, 1>
+    %y = spatial.mvu %h {layer = "fc2", weights = @w2, pe = 1 : i64, simd = 1 : i64} : (!spatial.stream<8xi8, 1>) -> !spatial.stream<4xi32, 1>
+    spatial.yield %y : !spatial.stream<4xi32, 1>
+  }
+}""")
+    fold(module, mode="min")
+    size_fifos(module)
+    fifos = [op for op in module.walk() if isinstance(op, FifoOp)]
+    assert len(fifos) == 1
+    (fifo,) = fifos
+    consumer = next(iter(fifo.output.uses)).operation
+    assert isinstance(consumer, MVUOp) and consumer.layer.data == "fc2"
+    # fc2 at min folding: simd 1, so 8 beats per input vector; two vectors
+    assert consumer.simd.value.data == 1 and fifo.depth.value.data == 16

@@ -1,0 +1,584 @@
+"""A small API for writing hardware modules (`hw`/`comb`/`seq` IR) from Python.
+
+Every PE generator of `compiler/hw/` builds its `hw.module` with a
+`ModuleBuilder`; values are plain xDSL `SSAValue`s of integer type (`i1` for
+bits), and every helper infers widths from its operands. The IR it makes parses
+in CIRCT firtool-1.62 (`compiler.backend.circt_export`).
+
+    b = ModuleBuilder("add3")                        # ports clk : !seq.clock, rst : i1
+    x = b.stream_input("in0", width=8, lanes=2)      # in0_data : i16, in0_valid in; in0_ready out
+    y = b.stream_output("out0", width=9, lanes=2)    # out0_ready in; out0_data : i18, out0_valid out
+    sums = [b.add(e, b.const(3, 8)) for e in x.elements()]      # 9-bit sums, no overflow
+    data, valid, ready = b.pipeline_stage("s1", b.pack(sums), x.valid, y.ready)
+    x.set_ready(ready)
+    y.set(data, valid)
+    module_op = b.finish()                           # an hw.HWModuleOp
+
+Conventions (DESIGN.md, "Hardware interface"):
+
+* `ModuleBuilder(name)` starts with the ports `clk : !seq.clock` and
+  `rst : i1` (synchronous, active high); `clocked=False` for pure wiring.
+* Ports keep the order in which they were declared, inputs and outputs each;
+  `stream_input`/`stream_output` declare a stream's three ports at once, so
+  declaring the input streams first and then the output streams gives the
+  project's port order (inputs: clk, rst, in<k>_data, in<k>_valid, out<k>_ready;
+  outputs: in<k>_ready, out<k>_data, out<k>_valid).
+* A beat packs `lanes` elements of `width` bits, lane 0 in the least
+  significant bits: `pack(values)` / `unpack(beat, lanes)` convert.
+* Integers are two's complement: `add`/`sub`/`mul` sign-extend their operands to
+  the result width (default: a width that cannot overflow); `zext` and
+  `signed=False` are there for counters and indices.
+* A register's next value is connected after it is made
+  (`Register.set_next`), so feedback loops read naturally; `finish` refuses
+  a module with an unconnected register or output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from xdsl.dialects import comb
+from xdsl.dialects import hw as xdsl_hw
+from xdsl.dialects.builtin import ArrayAttr, FlatSymbolRefAttr, IntegerAttr, IntegerType, StringAttr, i32
+from xdsl.dialects.hw import ArrayType, Direction, DirectionAttr, ModulePort, ModuleType
+from xdsl.dialects.seq import clock
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+
+from dialects.circt import (
+    AggregateConstantOp,
+    FirMemInitAttr,
+    FirMemOp,
+    FirMemReadPortOp,
+    FirMemType,
+    FirRegOp,
+    address_width,
+)
+
+
+def width_of(value: SSAValue) -> int:
+    """Bits of an integer-typed value."""
+    value_type = value.type
+    if not isinstance(value_type, IntegerType):
+        raise TypeError(f"expected an integer value, got {value_type}")
+    return value_type.width.data
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """The fewest two's-complement bits holding every integer in [lo, hi] (at least 1)."""
+    bits = 1
+    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
+        bits += 1
+    return bits
+
+
+def unsigned_bits(count: int) -> int:
+    """Bits of a counter that holds 0 .. count-1 (at least 1)."""
+    return max(1, (count - 1).bit_length())
+
+
+def to_unsigned(value: int, width: int) -> int:
+    """`value` modulo 2**width (the bit pattern of a two's-complement value)."""
+    return int(value) % (1 << width)
+
+
+def _as_signed(value: int, width: int) -> int:
+    value = to_unsigned(value, width)
+    return value - (1 << width) if width > 1 and value >= 1 << (width - 1) else value
+
+
+@dataclass
+class Register:
+    """A `seq.firreg` whose next value is connected later with `set_next`."""
+
+    op: FirRegOp
+    builder: ModuleBuilder
+    connected: bool = False
+
+    @property
+    def value(self) -> SSAValue:
+        """The register's current value (its output)."""
+        return self.op.data
+
+    @property
+    def width(self) -> int:
+        return width_of(self.value)
+
+    def set_next(self, next_value: SSAValue, enable: SSAValue | None = None) -> None:
+        """The value loaded at the next clock edge (only when `enable` is high, if given)."""
+        if self.connected:
+            raise ValueError(f"register {self.op.data.name_hint} connected twice")
+        if enable is not None:
+            next_value = self.builder.mux(enable, next_value, self.value)
+        if next_value.type != self.value.type:
+            raise TypeError(f"register {self.value.name_hint}: next value {next_value.type}, register {self.value.type}")
+        self.op.operands[0] = next_value
+        self.connected = True
+
+
+@dataclass
+class StreamPort:
+    """A valid/ready stream interface of a module: `<name>_data` of `lanes *
+    width` bits, `<name>_valid`, `<name>_ready` (the beat moves on a clock edge
+    when valid and ready are both high)."""
+
+    name: str
+    lanes: int
+    width: int
+
+    @property
+    def beat_width(self) -> int:
+        return self.lanes * self.width
+
+
+@dataclass
+class StreamInput(StreamPort):
+    """An input stream: `data`, `valid` are module inputs; the module drives
+    `<name>_ready` with `set_ready`."""
+
+    data: SSAValue = field(default=None)  # type: ignore[assignment]
+    valid: SSAValue = field(default=None)  # type: ignore[assignment]
+    builder: ModuleBuilder | None = None
+
+    def set_ready(self, ready: SSAValue) -> None:
+        assert self.builder is not None
+        self.builder.output(f"{self.name}_ready", ready)
+
+    def elements(self) -> list[SSAValue]:
+        """The beat's lanes, lane 0 first."""
+        assert self.builder is not None
+        return self.builder.unpack(self.data, self.lanes)
+
+
+@dataclass
+class StreamOutput(StreamPort):
+    """An output stream: `ready` is a module input; the module drives
+    `<name>_data` and `<name>_valid` with `set`."""
+
+    ready: SSAValue = field(default=None)  # type: ignore[assignment]
+    builder: ModuleBuilder | None = None
+
+    def set(self, data: SSAValue, valid: SSAValue) -> None:
+        assert self.builder is not None
+        if width_of(data) != self.beat_width:
+            raise TypeError(f"{self.name}_data is i{self.beat_width}, got i{width_of(data)}")
+        self.builder.output(f"{self.name}_data", data)
+        self.builder.output(f"{self.name}_valid", valid)
+
+
+class ModuleBuilder:
+    """Builds one `hw.module` (see the module docstring for an example)."""
+
+    def __init__(self, name: str, *, clocked: bool = True):
+        self.name = name
+        self.block = Block()
+        self._inputs: list[tuple[str, Attribute]] = []
+        self._outputs: dict[str, SSAValue | None] = {}
+        self._constants: dict[tuple[int, int], SSAValue] = {}
+        self._registers: list[Register] = []
+        self._names: set[str] = set()
+        self.clock: SSAValue | None = None
+        self.reset: SSAValue | None = None
+        if clocked:
+            self.clock = self.input("clk", clock)
+            self.reset = self.input("rst", 1)
+
+    # ------------------------------------------------------------------ ports
+
+    def input(self, name: str, width_or_type: int | Attribute) -> SSAValue:
+        """A new input port (`int` = that many bits)."""
+        port_type = IntegerType(width_or_type) if isinstance(width_or_type, int) else width_or_type
+        self._claim_port(name)
+        value = self.block.insert_arg(port_type, len(self.block.args))
+        value.name_hint = name
+        self._inputs.append((name, port_type))
+        return value
+
+    def output(self, name: str, value: SSAValue | None = None) -> None:
+        """Drive output port `name` with `value`; without a value, only reserve the
+        port's place in the port order (drive it later with another `output`)."""
+        if name in self._outputs:
+            if self._outputs[name] is not None:
+                raise ValueError(f"output {name} driven twice")
+        else:
+            self._claim_port(name)
+        self._outputs[name] = value
+
+    def stream_input(self, name: str, width: int, lanes: int = 1) -> StreamInput:
+        """Ports `<name>_data : i<lanes*width>`, `<name>_valid` in, `<name>_ready` out."""
+        data = self.input(f"{name}_data", lanes * width)
+        valid = self.input(f"{name}_valid", 1)
+        self.output(f"{name}_ready")
+        return StreamInput(name, lanes, width, data=data, valid=valid, builder=self)
+
+    def stream_output(self, name: str, width: int, lanes: int = 1) -> StreamOutput:
+        """Port `<name>_ready` in, `<name>_data : i<lanes*width>`, `<name>_valid` out."""
+        ready = self.input(f"{name}_ready", 1)
+        self.output(f"{name}_data")
+        self.output(f"{name}_valid")
+        return StreamOutput(name, lanes, width, ready=ready, builder=self)
+
+    def _claim_port(self, name: str) -> None:
+        if name in self._names:
+            raise ValueError(f"module {self.name}: port {name} declared twice")
+        self._names.add(name)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _add(self, op: Operation, name: str | None = None) -> SSAValue:
+        self.block.add_op(op)
+        result = op.results[0]
+        if name:
+            result.name_hint = name
+        return result
+
+    def const(self, value: int, width: int) -> SSAValue:
+        """A `hw.constant` of `width` bits (any Python int; taken modulo 2**width)."""
+        key = (to_unsigned(value, width), width)
+        if key not in self._constants:
+            self._constants[key] = self._add(
+                xdsl_hw.ConstantOp(_as_signed(value, width), IntegerType(width))
+            )
+        return self._constants[key]
+
+    @staticmethod
+    def constant_value(value: SSAValue) -> int | None:
+        """The signed value of a `hw.constant`, or None for any other value."""
+        owner = value.owner
+        if isinstance(owner, xdsl_hw.ConstantOp):
+            return _as_signed(owner.value.value.data, width_of(value))
+        return None
+
+    def true(self) -> SSAValue:
+        return self.const(1, 1)
+
+    def false(self) -> SSAValue:
+        return self.const(0, 1)
+
+    # ------------------------------------------------------------------ registers
+
+    def reg(self, name: str, width: int, reset_value: int | None = None) -> Register:
+        """A register of `width` bits; with `reset_value`, synchronously reset to it
+        by `rst`. Connect its next value with `Register.set_next`."""
+        if self.clock is None:
+            raise ValueError(f"module {self.name} has no clock")
+        placeholder = xdsl_hw.ConstantOp(0, IntegerType(width))
+        reset = None
+        if reset_value is not None:
+            assert self.reset is not None
+            reset = (self.reset, self.const(reset_value, width))
+        op = FirRegOp(placeholder.result, self.clock, reset=reset, name=name)
+        self._add(op, name)
+        register = Register(op, self)
+        self._registers.append(register)
+        return register
+
+    def pipeline_stage(
+        self, name: str, data: SSAValue, valid: SSAValue, ready_out: SSAValue
+    ) -> tuple[SSAValue, SSAValue, SSAValue]:
+        """A one-beat register stage between a producer (`data`, `valid`) and a
+        consumer that answers `ready_out`. Returns (data_reg, valid_reg, ready_in):
+        the stage loads when it is empty or its beat leaves
+        (`ready_in = !valid_reg | ready_out`), so it moves a beat every cycle."""
+        valid_reg = self.reg(f"{name}_valid", 1, reset_value=0)
+        data_reg = self.reg(f"{name}_data", width_of(data))
+        ready_in = self.or_(self.not_(valid_reg.value), ready_out)
+        valid_reg.set_next(valid, enable=ready_in)
+        data_reg.set_next(data, enable=self.and_(ready_in, valid))
+        return data_reg.value, valid_reg.value, ready_in
+
+    def counter(self, name: str, count: int, step: SSAValue) -> tuple[SSAValue, SSAValue]:
+        """A counter 0 .. count-1 (reset to 0) that advances when `step` is high.
+        Returns (value, last): `last` is high while the value is count-1 (for
+        count 1: the constant 0 and true, no register)."""
+        bits = unsigned_bits(count)
+        if count == 1:
+            return self.const(0, 1), self.true()
+        reg = self.reg(name, bits, reset_value=0)
+        last = self.eq(reg.value, self.const(count - 1, bits))
+        wrapped = self.mux(last, self.const(0, bits), self.add(reg.value, self.const(1, bits), width=bits, signed=False))
+        reg.set_next(wrapped, enable=step)
+        return reg.value, last
+
+    # ------------------------------------------------------------------ bits
+
+    def extract(self, value: SSAValue, low: int, width: int) -> SSAValue:
+        """Bits [low, low+width) of `value`."""
+        if low == 0 and width == width_of(value):
+            return value
+        known = self.constant_value(value)
+        if known is not None:
+            return self.const(to_unsigned(known, width_of(value)) >> low, width)
+        return self._add(comb.ExtractOp(value, IntegerAttr(low, i32), IntegerType(width)))
+
+    def concat(self, *values: SSAValue) -> SSAValue:
+        """`comb.concat`: the FIRST value ends up in the MOST significant bits."""
+        if len(values) == 1:
+            return values[0]
+        total = sum(width_of(v) for v in values)
+        return self._add(comb.ConcatOp(list(values), IntegerType(total)))
+
+    def pack(self, elements: Sequence[SSAValue]) -> SSAValue:
+        """A beat from its lanes, lane 0 in the least significant bits."""
+        return self.concat(*reversed(list(elements)))
+
+    def unpack(self, beat: SSAValue, lanes: int) -> list[SSAValue]:
+        """The `lanes` equal-width fields of `beat`, lane 0 (least significant) first."""
+        total = width_of(beat)
+        if total % lanes:
+            raise ValueError(f"i{total} does not split into {lanes} lanes")
+        width = total // lanes
+        return [self.extract(beat, lane * width, width) for lane in range(lanes)]
+
+    def sext(self, value: SSAValue, width: int) -> SSAValue:
+        """Sign-extend (or, if narrower, truncate) to `width` bits."""
+        have = width_of(value)
+        if have >= width:
+            return self.trunc(value, width)
+        known = self.constant_value(value)
+        if known is not None:
+            return self.const(known, width)
+        sign = self.extract(value, have - 1, 1)
+        fill = self._add(comb.ReplicateOp(sign, IntegerType(width - have))) if width - have > 1 else sign
+        return self.concat(fill, value)
+
+    def zext(self, value: SSAValue, width: int) -> SSAValue:
+        """Zero-extend (or, if narrower, truncate) to `width` bits."""
+        have = width_of(value)
+        if have >= width:
+            return self.trunc(value, width)
+        known = self.constant_value(value)
+        if known is not None:
+            return self.const(to_unsigned(known, have), width)
+        return self.concat(self.const(0, width - have), value)
+
+    def extend(self, value: SSAValue, width: int, signed: bool = True) -> SSAValue:
+        return self.sext(value, width) if signed else self.zext(value, width)
+
+    def trunc(self, value: SSAValue, width: int) -> SSAValue:
+        """The low `width` bits."""
+        return self.extract(value, 0, width)
+
+    # ------------------------------------------------------------------ arithmetic
+
+    def add(self, a: SSAValue, b: SSAValue, *, width: int | None = None, signed: bool = True) -> SSAValue:
+        """a + b at `width` bits (default: max(widths) + 1, which cannot overflow)."""
+        width = width or max(width_of(a), width_of(b)) + 1
+        return self._add(comb.AddOp([self.extend(a, width, signed), self.extend(b, width, signed)]))
+
+    def sum(self, values: Sequence[SSAValue], width: int) -> SSAValue:
+        """The sum of `values` (sign-extended) at `width` bits, as a balanced adder tree."""
+        level = [self.sext(v, width) for v in values]
+        if not level:
+            return self.const(0, width)
+        while len(level) > 1:
+            paired = [self._add(comb.AddOp([level[i], level[i + 1]])) for i in range(0, len(level) - 1, 2)]
+            level = paired + ([level[-1]] if len(level) % 2 else [])
+        return level[0]
+
+    def sub(self, a: SSAValue, b: SSAValue, *, width: int | None = None, signed: bool = True) -> SSAValue:
+        """a - b at `width` bits (default: max(widths) + 1)."""
+        width = width or max(width_of(a), width_of(b)) + 1
+        return self._add(comb.SubOp(self.extend(a, width, signed), self.extend(b, width, signed)))
+
+    def mul(self, a: SSAValue, b: SSAValue, *, width: int | None = None, signed: bool = True) -> SSAValue:
+        """a * b at `width` bits (default: the sum of the widths, which cannot overflow)."""
+        width = width or width_of(a) + width_of(b)
+        return self._add(comb.MulOp([self.extend(a, width, signed), self.extend(b, width, signed)]))
+
+    def mul_const(self, a: SSAValue, constant: int, width: int) -> SSAValue:
+        """a * constant (signed) at `width` bits; constants 0 and 1 cost nothing."""
+        if constant == 0:
+            return self.const(0, width)
+        if constant == 1:
+            return self.sext(a, width)
+        return self._add(comb.MulOp([self.sext(a, width), self.const(constant, width)]))
+
+    def shl(self, value: SSAValue, amount: SSAValue) -> SSAValue:
+        """value << amount (`comb.shl`; `amount` zero-extended to value's width)."""
+        return self._add(comb.ShlOp(value, self.zext(amount, width_of(value))))
+
+    def shr_const(self, value: SSAValue, amount: int) -> SSAValue:
+        """Arithmetic shift right by a constant, same width (wires: extract + sign fill)."""
+        width = width_of(value)
+        if amount <= 0:
+            return value
+        if amount >= width:
+            return self.sext(self.extract(value, width - 1, 1), width)
+        return self.sext(self.extract(value, amount, width - amount), width)
+
+    def clamp(self, value: SSAValue, lo: int, hi: int, width: int) -> SSAValue:
+        """min(max(value, lo), hi) with signed compares, truncated to `width` bits
+        (the result fits: lo and hi must be `width`-bit values)."""
+        have = width_of(value)
+        lo_c, hi_c = self.const(lo, have), self.const(hi, have)
+        low_clamped = self.mux(self.slt(value, lo_c), lo_c, value)
+        clamped = self.mux(self.sgt(low_clamped, hi_c), hi_c, low_clamped)
+        return self.trunc(clamped, width)
+
+    def requantize(self, acc: SSAValue, multiplier: SSAValue | int, shift: int, lo: int, hi: int,
+                   out_width: int) -> SSAValue:
+        """`clamp((acc * multiplier + 2**(shift-1)) >> shift, lo, hi)` (DESIGN.md
+        numerics), `out_width` bits; `multiplier` a signed value or a constant.
+
+        Computed at a width that cannot overflow; the clamp compares the unshifted
+        sum with `lo << shift` and `(hi + 1) << shift` (the same decisions as
+        clamping the shifted value, and every bit of the sum is used)."""
+        if isinstance(multiplier, int):
+            m_bits = signed_bits(multiplier, multiplier)
+        else:
+            m_bits = width_of(multiplier)
+        bounds = (lo << shift, ((hi + 1) << shift) - 1)
+        width = max(width_of(acc) + m_bits + 1, signed_bits(min(bounds), max(bounds)) + 1)
+        if isinstance(multiplier, int):
+            scaled = self.mul_const(acc, multiplier, width)
+        else:
+            scaled = self.mul(acc, multiplier, width=width)
+        rounding = (1 << shift) >> 1
+        if rounding:
+            scaled = self.add(scaled, self.const(rounding, width), width=width)
+        below = self.slt(scaled, self.const(bounds[0], width))
+        above = self.sgt(scaled, self.const(bounds[1], width))
+        inside = self.extract(scaled, shift, out_width)
+        return self.mux(below, self.const(lo, out_width), self.mux(above, self.const(hi, out_width), inside))
+
+    # ------------------------------------------------------------------ logic
+
+    def mux(self, cond: SSAValue, if_true: SSAValue, if_false: SSAValue) -> SSAValue:
+        return self._add(comb.MuxOp(cond, if_true, if_false))
+
+    def _cmp(self, a: SSAValue, b: SSAValue, predicate: str) -> SSAValue:
+        return self._add(comb.ICmpOp(a, b, predicate))
+
+    def eq(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self._cmp(a, b, "eq")
+
+    def ne(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self._cmp(a, b, "ne")
+
+    def slt(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self._cmp(a, b, "slt")
+
+    def sgt(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self._cmp(a, b, "sgt")
+
+    def ult(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self._cmp(a, b, "ult")
+
+    def and_(self, *values: SSAValue) -> SSAValue:
+        return values[0] if len(values) == 1 else self._add(comb.AndOp(list(values)))
+
+    def or_(self, *values: SSAValue) -> SSAValue:
+        return values[0] if len(values) == 1 else self._add(comb.OrOp(list(values)))
+
+    def xor(self, *values: SSAValue) -> SSAValue:
+        return values[0] if len(values) == 1 else self._add(comb.XorOp(list(values)))
+
+    def not_(self, value: SSAValue) -> SSAValue:
+        return self._add(comb.XorOp([value, self.const(-1, width_of(value))]))
+
+    # ------------------------------------------------------------------ ROMs
+
+    def array_constant(self, values: Sequence[int], width: int, name: str | None = None) -> SSAValue:
+        """`hw.aggregate_constant`: element i is values[i] (`width` bits each)."""
+        array_type = ArrayType(IntegerType(width), len(values))
+        return self._add(AggregateConstantOp.from_elements([int(v) for v in values], array_type), name)
+
+    def array_get(self, array: SSAValue, index: SSAValue) -> SSAValue:
+        """`hw.array_get`; `index` (unsigned) is zero-extended or truncated to the
+        ceil(log2(size)) bits CIRCT requires. Arrays need at least two elements."""
+        array_type = array.type
+        assert isinstance(array_type, ArrayType)
+        bits = (len(array_type) - 1).bit_length()
+        if bits == 0:
+            raise ValueError("hw.array_get of a one-element array: use the element (see rom_lookup)")
+        return self._add(xdsl_hw.ArrayGetOp(array, self.zext(index, bits)))
+
+    def pick(self, values: Sequence[SSAValue], index: SSAValue) -> SSAValue:
+        """values[index] of equal-typed values (`hw.array_create` + `hw.array_get`;
+        one value needs no index)."""
+        if len(values) == 1:
+            return values[0]
+        array = self._add(xdsl_hw.ArrayCreateOp(*reversed(list(values))))
+        return self.array_get(array, index)
+
+    def rom_lookup(self, values: Sequence[int], width: int, index: SSAValue, name: str | None = None) -> SSAValue:
+        """values[index] as `width`-bit logic: a constant when there is one value,
+        else `hw.aggregate_constant` + `hw.array_get`."""
+        if len(values) == 1:
+            return self.const(int(values[0]), width)
+        return self.array_get(self.array_constant(values, width, name), index)
+
+    def rom_memory(
+        self, name: str, init_file: str, depth: int, width: int, address: SSAValue, enable: SSAValue
+    ) -> SSAValue:
+        """A `seq.firmem` of `depth` words, loaded by `$readmemh(init_file)`, with one
+        read port of latency 1: the data is the word at the `address` presented
+        (with `enable` high) at the previous clock edge."""
+        assert self.clock is not None
+        memory = self._add(FirMemOp(FirMemType(depth, width), init=FirMemInitAttr(init_file), name=name), name)
+        return self._add(FirMemReadPortOp(memory, self.zext(address, address_width(depth)), self.clock, enable))
+
+    # ------------------------------------------------------------------ hierarchy
+
+    def instance(
+        self, instance_name: str, module: xdsl_hw.HWModuleOp, inputs: dict[str, SSAValue]
+    ) -> dict[str, SSAValue]:
+        """An `hw.instance` of `module`, inputs connected by port name (in the
+        module's port order, as CIRCT requires); returns the outputs by name."""
+        ports = module.module_type.ports.data
+        in_ports = [p for p in ports if p.dir.data is Direction.INPUT]
+        out_ports = [p for p in ports if p.dir.data is Direction.OUTPUT]
+        missing = [p.port_name.data for p in in_ports if p.port_name.data not in inputs]
+        extra = set(inputs) - {p.port_name.data for p in in_ports}
+        if missing or extra:
+            raise ValueError(f"instance {instance_name} of {module.sym_name.data}: missing {missing}, unknown {sorted(extra)}")
+        op = xdsl_hw.InstanceOp(
+            instance_name,
+            FlatSymbolRefAttr(module.sym_name),
+            [(p.port_name.data, inputs[p.port_name.data]) for p in in_ports],
+            [(p.port_name.data, p.type) for p in out_ports],
+        )
+        self.block.add_op(op)
+        results = {}
+        for port, result in zip(out_ports, op.results):
+            result.name_hint = f"{instance_name}_{port.port_name.data}"
+            results[port.port_name.data] = result
+        return results
+
+    # ------------------------------------------------------------------ finish
+
+    def finish(self) -> xdsl_hw.HWModuleOp:
+        """The `hw.module`. Requires every output driven and every register connected."""
+        undriven = [name for name, value in self._outputs.items() if value is None]
+        if undriven:
+            raise ValueError(f"module {self.name}: outputs not driven: {undriven}")
+        unconnected = [r.value.name_hint for r in self._registers if not r.connected]
+        if unconnected:
+            raise ValueError(f"module {self.name}: registers without a next value: {unconnected}")
+        outputs = [(name, value) for name, value in self._outputs.items() if value is not None]
+        self.block.add_op(xdsl_hw.OutputOp([value for _, value in outputs]))
+        ports = [ModulePort(StringAttr(name), port_type, DirectionAttr(Direction.INPUT))
+                 for name, port_type in self._inputs]
+        ports += [ModulePort(StringAttr(name), value.type, DirectionAttr(Direction.OUTPUT))
+                  for name, value in outputs]
+        return xdsl_hw.HWModuleOp(StringAttr(self.name), ModuleType(ArrayAttr(ports)), Region(self.block))
+
+
+def axis_wrapper(module: xdsl_hw.HWModuleOp, top_name: str) -> xdsl_hw.HWModuleOp:
+    """A top module with AXI4-Stream port names (`clk`, `rst`, `s_axis_tdata/tvalid/
+    tready`, `m_axis_tdata/tvalid/tready`) around a PE module with one input
+    stream `in0` and one output stream `out0` (the test bench's interface)."""
+    ports = {p.port_name.data: p.type for p in module.module_type.ports.data}
+    b = ModuleBuilder(top_name)
+    s_data = b.input("s_axis_tdata", ports["in0_data"])
+    s_valid = b.input("s_axis_tvalid", 1)
+    b.output("s_axis_tready")
+    m_ready = b.input("m_axis_tready", 1)
+    assert b.clock is not None and b.reset is not None
+    outs = b.instance("pe", module, {"clk": b.clock, "rst": b.reset, "in0_data": s_data,
+                                     "in0_valid": s_valid, "out0_ready": m_ready})
+    b.output("s_axis_tready", outs["in0_ready"])
+    b.output("m_axis_tdata", outs["out0_data"])
+    b.output("m_axis_tvalid", outs["out0_valid"])
+    return b.finish()

@@ -1,0 +1,327 @@
+"""The matrix-vector unit (`spatial.mvu`) in hardware.
+
+`generate_mvu(op, ctx)` (from the pass) and `build_mvu(spec)` (from plain
+numbers) build one `hw.module` computing, for every input vector x of K
+elements, `y[n] = requant(sum_k x[k] * W[n, k] + b[n])` (without requant: the
+exact accumulator), with `pe` outputs and `simd` inputs per cycle.
+
+Schedule (FINN-style): a vector is NF = N/pe neuron folds of SF = K/simd
+synapse folds; one (nf, sf) *step* per cycle. During nf = 0 step sf reads input
+beat sf from the stream and keeps it in an input buffer; the later neuron folds
+read the buffer (no buffer when NF = 1). A step multiplies its `simd` inputs by
+the `pe`×`simd` weights of block (nf, sf) and sums each row (adder tree).
+
+Pipeline (one global enable `advance = !out_valid | out_ready`, so a stalled
+output holds every stage; `in_ready = advance & nf == 0`):
+
+    step (comb.: input/buffer, weights, products, adder tree)
+      → R1 dot[pe] (+ flags first/last/nf)
+      → R2 acc[pe] = (first ? bias[nf] : acc) + dot
+      → R3 out = requant(acc, M[nf]) — the output register, valid on a last step
+
+so the first output leaves SF + 2 cycles after the first input beat and, never
+stalled, the unit takes one step per cycle: V·NF·SF cycles per frame of V
+vectors (`MVUOp.nominal_ii`).
+
+Weights (`rom_style`): `logic` — a fully unrolled unit (NF = SF = 1) folds its
+weights into the multipliers as constants (zero weights vanish, ±1 are wires);
+otherwise the step's weights are one word of an `hw.aggregate_constant`
+indexed by the step counter. `memory` — a `seq.firmem` of NF·SF words of
+pe·simd·wbits bits, loaded from `rom/<name>.hex` (word = step nf·SF + sf,
+weight (p, s) = W[nf·pe + p, sf·simd + s] at bits [(p·simd + s)·wbits, +wbits)),
+read one cycle ahead: the read port's address is the *next* step when a step
+fires, else the current one, so the word is there when its step runs. A fully
+unrolled unit folds its weights into the multipliers in both styles. Bias and
+requant multipliers are always logic (N values).
+
+Widths: products and sums at the accumulator width `acc_bits` (the output
+width without requant; else from the ROM bounds, `accumulator_bound`);
+requant at `acc_bits + bits(M) + 1` (cannot overflow), arithmetic shift,
+signed clamp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from xdsl.dialects import hw
+from xdsl.ir import SSAValue
+
+from compiler.errors import HwcError
+from compiler.executor.int_kernels import accumulator_bound
+from compiler.hw.builder import ModuleBuilder, signed_bits, to_unsigned, unsigned_bits, width_of
+from dialects.spatial import MVUOp, stream_of
+
+
+@dataclass(frozen=True)
+class Requant:
+    """`y = clamp((acc * multiplier[c] + 2**(shift-1)) >> shift, lo, hi)`;
+    `multiplier` has one value per output channel or a single one."""
+
+    multiplier: tuple[int, ...]
+    shift: int
+    lo: int
+    hi: int
+
+    def multiplier_of(self, channel: int) -> int:
+        return self.multiplier[channel] if len(self.multiplier) > 1 else self.multiplier[0]
+
+
+@dataclass
+class MVUSpec:
+    """Everything the MVU hardware needs, as plain numbers."""
+
+    name: str
+    weights: np.ndarray  # [N, K] signed integers
+    weight_bits: int
+    in_width: int
+    out_width: int
+    pe: int
+    simd: int
+    bias: np.ndarray | None = None  # [N]
+    requant: Requant | None = None
+    rom_style: str = "logic"
+    rom_file: str | None = None  # `rom/<name>.hex` for rom_style == "memory"
+
+    @property
+    def out_features(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def in_features(self) -> int:
+        return self.weights.shape[1]
+
+    @property
+    def neuron_folds(self) -> int:
+        return self.out_features // self.pe
+
+    @property
+    def synapse_folds(self) -> int:
+        return self.in_features // self.simd
+
+    @property
+    def steps(self) -> int:
+        return self.neuron_folds * self.synapse_folds
+
+    @property
+    def uses_memory(self) -> bool:
+        """A ROM memory is used for the weights (memory style and more than one step)."""
+        return self.rom_style == "memory" and self.steps > 1
+
+    def acc_bits(self) -> int:
+        """Accumulator width: the output width without requant, else from the bounds."""
+        if self.requant is None:
+            return self.out_width
+        bound = accumulator_bound(self.weights, self.bias, self.in_width)
+        return signed_bits(-bound, bound)
+
+    def step_words(self) -> list[int]:
+        """The weights of each step as one unsigned word (see the module docstring)."""
+        pe, simd, bits = self.pe, self.simd, self.weight_bits
+        words = []
+        for nf in range(self.neuron_folds):
+            for sf in range(self.synapse_folds):
+                block = self.weights[nf * pe:(nf + 1) * pe, sf * simd:(sf + 1) * simd]
+                word = 0
+                for index, value in enumerate(block.reshape(-1)):
+                    word |= to_unsigned(int(value), bits) << (index * bits)
+                words.append(word)
+        return words
+
+    def rom_hex(self) -> str:
+        """The `$readmemh` image of the weight memory: one step word per line."""
+        digits = (self.pe * self.simd * self.weight_bits + 3) // 4
+        return "".join(f"{word:0{digits}x}\n" for word in self.step_words())
+
+    def validate(self) -> None:
+        if self.pe < 1 or self.out_features % self.pe or self.simd < 1 or self.in_features % self.simd:
+            raise HwcError(f"MVU {self.name}: pe {self.pe} / simd {self.simd} do not divide "
+                           f"{self.out_features} x {self.in_features}")
+        if self.rom_style not in ("logic", "memory"):
+            raise HwcError(f"MVU {self.name}: unknown ROM style {self.rom_style!r}")
+        if self.uses_memory and not self.rom_file:
+            raise HwcError(f"MVU {self.name}: the memory ROM style needs a ROM file name")
+
+
+def generate_mvu(op: MVUOp, ctx: Any) -> hw.HWModuleOp:
+    """The `hw.module` named `ctx.module_name` realising `op`; registers the weight
+    ROM file with `ctx.add_rom_file` in the memory style."""
+    weights = ctx.rom(op.weights)
+    spec = MVUSpec(
+        name=ctx.module_name,
+        weights=weights.reshape(weights.shape[0], -1),
+        weight_bits=ctx.rom_width(op.weights),
+        in_width=stream_of(op.input).width,
+        out_width=stream_of(op.output).width,
+        pe=op.pe.value.data,
+        simd=op.simd.value.data,
+        bias=ctx.rom(op.bias).reshape(-1) if op.bias is not None else None,
+        requant=None if op.multiplier is None else Requant(
+            tuple(int(m) for m in ctx.rom(op.multiplier).reshape(-1)),
+            op.shift.value.data, op.lo.value.data, op.hi.value.data),
+        rom_style=ctx.rom_style,
+    )
+    if spec.uses_memory:
+        spec.rom_file = ctx.add_rom_file(op.weights.root_reference.data, spec.rom_hex())
+    return build_mvu(spec)
+
+
+def build_mvu(spec: MVUSpec) -> hw.HWModuleOp:
+    """The MVU module of `spec` (see the module docstring)."""
+    spec.validate()
+    return _MVUBuilder(spec).build()
+
+
+def requant_multiplier_bits(requant: Requant) -> int:
+    return signed_bits(min(requant.multiplier), max(requant.multiplier))
+
+
+class _MVUBuilder:
+    def __init__(self, spec: MVUSpec):
+        self.spec = spec
+        self.b = ModuleBuilder(spec.name)
+        self.acc_bits = spec.acc_bits()
+
+    def build(self) -> hw.HWModuleOp:
+        spec, b = self.spec, self.b
+        inp = b.stream_input("in0", spec.in_width, spec.simd)
+        out = b.stream_output("out0", spec.out_width, spec.pe)
+        nf_count, sf_count = spec.neuron_folds, spec.synapse_folds
+
+        out_valid = b.reg("out_valid", 1, reset_value=0)
+        advance = b.or_(b.not_(out_valid.value), out.ready)
+
+        sf = b.reg("sf", unsigned_bits(sf_count), reset_value=0)
+        nf = b.reg("nf", unsigned_bits(nf_count), reset_value=0)
+        step = b.reg("step", unsigned_bits(spec.steps), reset_value=0)
+        first_fold = b.eq(nf.value, b.const(0, unsigned_bits(nf_count)))
+        step_valid = b.or_(b.not_(first_fold), inp.valid) if nf_count > 1 else inp.valid
+        fire = b.and_(advance, step_valid)
+        inp.set_ready(b.and_(advance, first_fold))
+
+        sf_last = b.eq(sf.value, b.const(sf_count - 1, unsigned_bits(sf_count)))
+        nf_last = b.eq(nf.value, b.const(nf_count - 1, unsigned_bits(nf_count)))
+        sf.set_next(self._wrap_inc(sf.value, sf_last), enable=fire)
+        nf.set_next(self._wrap_inc(nf.value, nf_last), enable=b.and_(fire, sf_last))
+        step_last = b.and_(sf_last, nf_last)
+        step_next = self._wrap_inc(step.value, step_last)
+        step.set_next(step_next, enable=fire)
+
+        x_beat = self._input_vector(inp, sf.value, first_fold, fire)
+        weights = self._step_weights(step.value, step_next, fire)
+        dots = self._dot_products(b.unpack(x_beat, spec.simd), weights)
+
+        # R1: the step's dot products and where it sits in the vector.
+        en1 = advance
+        valid1 = self._stage("valid1", fire, en1, reset=True)
+        dot1 = [self._stage(f"dot1_{p}", d, en1) for p, d in enumerate(dots)]
+        first1 = self._stage("first1", b.eq(sf.value, b.const(0, unsigned_bits(sf_count))), en1)
+        last1 = self._stage("last1", sf_last, en1)
+        nf1 = self._stage("nf1", nf.value, en1) if nf_count > 1 else None
+
+        # R2: the accumulators (start from the bias), the fold index carried along.
+        load2 = b.and_(advance, valid1)
+        bias = self._per_lane_values(self.spec.bias, nf1, self.acc_bits, "bias")
+        accs = []
+        for p in range(spec.pe):
+            acc = b.reg(f"acc_{p}", self.acc_bits)
+            start = b.mux(first1, bias[p], acc.value)
+            acc.set_next(b.add(start, dot1[p], width=self.acc_bits), enable=load2)
+            accs.append(acc.value)
+        valid2 = self._stage("valid2", b.and_(valid1, last1), advance, reset=True)
+        nf2 = self._stage("nf2", nf1, advance) if nf1 is not None else None
+
+        # R3: requantize into the output register.
+        lanes = self._outputs(accs, nf2)
+        out_data = b.reg("out_data", spec.pe * spec.out_width)
+        out_data.set_next(b.pack(lanes), enable=b.and_(advance, valid2))
+        out_valid.set_next(valid2, enable=advance)
+        out.set(out_data.value, out_valid.value)
+        return b.finish()
+
+    # ------------------------------------------------------------------ pieces
+
+    def _wrap_inc(self, value: SSAValue, last: SSAValue) -> SSAValue:
+        bits = width_of(value)
+        b = self.b
+        return b.mux(last, b.const(0, bits), b.add(value, b.const(1, bits), width=bits, signed=False))
+
+    def _stage(self, name: str, value: SSAValue, enable: SSAValue, reset: bool = False) -> SSAValue:
+        reg = self.b.reg(name, width_of(value), reset_value=0 if reset else None)
+        reg.set_next(value, enable=enable)
+        return reg.value
+
+    def _input_vector(self, inp, sf: SSAValue, first_fold: SSAValue, fire: SSAValue) -> SSAValue:
+        """The step's `simd` inputs: the stream's beat in the first neuron fold, the
+        buffered beat in the others."""
+        spec, b = self.spec, self.b
+        if spec.neuron_folds == 1:
+            return inp.data
+        sf_bits = unsigned_bits(spec.synapse_folds)
+        store = b.and_(fire, first_fold)
+        slots = []
+        for index in range(spec.synapse_folds):
+            slot = b.reg(f"xbuf_{index}", spec.simd * spec.in_width)
+            hit = b.eq(sf, b.const(index, sf_bits)) if spec.synapse_folds > 1 else b.true()
+            slot.set_next(inp.data, enable=b.and_(store, hit))
+            slots.append(slot.value)
+        buffered = b.pick(slots, sf)
+        return b.mux(first_fold, inp.data, buffered)
+
+    def _step_weights(self, step: SSAValue, step_next: SSAValue, fire: SSAValue) -> list[list[int | SSAValue]]:
+        """weights[p][s] of the current step: ints when constant, else values."""
+        spec, b = self.spec, self.b
+        if spec.steps == 1:
+            return [[int(spec.weights[p, s]) for s in range(spec.simd)] for p in range(spec.pe)]
+        word_bits = spec.pe * spec.simd * spec.weight_bits
+        if spec.uses_memory:
+            address = b.mux(fire, step_next, step)
+            assert spec.rom_file is not None
+            word = b.rom_memory(f"{spec.name}_weights", spec.rom_file, spec.steps, word_bits,
+                                address, b.true())
+        else:
+            word = b.rom_lookup(spec.step_words(), word_bits, step, name=f"{spec.name}_weights")
+        fields = b.unpack(word, spec.pe * spec.simd)
+        return [[fields[p * spec.simd + s] for s in range(spec.simd)] for p in range(spec.pe)]
+
+    def _dot_products(self, xs: list[SSAValue], weights) -> list[SSAValue]:
+        b, acc_bits = self.b, self.acc_bits
+        dots = []
+        for row in weights:
+            products = []
+            for x, w in zip(xs, row):
+                if isinstance(w, int):
+                    if w != 0:
+                        products.append(b.mul_const(x, w, acc_bits))
+                else:
+                    products.append(b.mul(x, w, width=acc_bits))
+            dots.append(b.sum(products, acc_bits))
+        return dots
+
+    def _per_lane_values(self, values: np.ndarray | None, fold: SSAValue | None, bits: int,
+                         what: str) -> list[SSAValue]:
+        """For each pe lane, values[nf·pe + p] of the current fold (0 without values)."""
+        spec, b = self.spec, self.b
+        if values is None:
+            return [b.const(0, bits)] * spec.pe
+        lanes = []
+        for p in range(spec.pe):
+            per_fold = [int(values[nf * spec.pe + p]) for nf in range(spec.neuron_folds)]
+            if fold is None or len(set(per_fold)) == 1:
+                lanes.append(b.const(per_fold[0], bits))
+            else:
+                lanes.append(b.rom_lookup(per_fold, bits, fold, name=f"{what}_{p}"))
+        return lanes
+
+    def _outputs(self, accs: list[SSAValue], fold: SSAValue | None) -> list[SSAValue]:
+        spec, b = self.spec, self.b
+        if spec.requant is None:
+            return accs
+        requant = spec.requant
+        m_bits = requant_multiplier_bits(requant)
+        multipliers = np.array([requant.multiplier_of(n) for n in range(spec.out_features)])
+        lanes_m = self._per_lane_values(multipliers, fold, m_bits, "multiplier")
+        return [b.requantize(acc, m, requant.shift, requant.lo, requant.hi, spec.out_width)
+                for acc, m in zip(accs, lanes_m)]

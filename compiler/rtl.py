@@ -1,0 +1,150 @@
+"""The RTL level: the design as SystemVerilog exported by real CIRCT, linted and
+simulated by Verilator, checked against the spatial executor.
+
+    build = build_rtl(spatial_module, Path("build/m"), rom_style="logic")
+    rtl = RtlExecutor(SpatialExecutor(spatial_module), build)
+    outputs = rtl.run_int({"input": ints})          # the integers the chip computes
+    rtl.last_run.cycles_per_inference               # measured, to compare with the report
+
+`build_rtl` lowers a copy of the spatial module (`lower-spatial-to-hw`), writes
+the ROM images the memory style reads (`rom/*.hex`), exports the SystemVerilog
+into `rtl/` with a file list, lints it with `verilator --lint-only -Wall` and
+builds (or finds in the cache) the Verilator simulator with the AXI4-Stream
+test bench. The executor packs samples into beats exactly as the spatial
+executor does (`stream_frames`), streams them through the simulator, unpacks
+the output beats, and measures cycles per inference from when output frames
+complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+
+from compiler.errors import HwcError
+
+ROM_STYLES = ("logic", "memory")
+
+
+@dataclass
+class RtlBuild:
+    """An exported, linted and built design."""
+
+    directory: Path
+    files: list[Path]
+    top: str
+    in_width: int
+    out_width: int
+    hw_text: str
+    simulator: object = field(repr=False, default=None)
+
+
+@dataclass
+class RtlRun:
+    """What one simulation measured."""
+
+    samples: int
+    total_cycles: int
+    frame_done_cycles: list[int]
+
+    @property
+    def cycles_per_inference(self) -> float:
+        """Steady-state interval between completed output frames (the whole run's
+        average when there is a single frame)."""
+        done = self.frame_done_cycles
+        if len(done) < 2:
+            return float(self.total_cycles)
+        return (done[-1] - done[0]) / (len(done) - 1)
+
+    @property
+    def latency(self) -> int:
+        """Cycles until the first output frame completed."""
+        return self.frame_done_cycles[0] if self.frame_done_cycles else self.total_cycles
+
+
+def stream_widths(spatial_module: ModuleOp) -> tuple[int, int]:
+    """Bits per beat of the graph's input and output streams."""
+    from dialects.spatial import stream_of
+    from passes.lower_spatial_to_hw import find_graph
+
+    graph = find_graph(spatial_module)
+    block = graph.body.block
+    if len(block.args) != 1 or len(block.last_op.operands) != 1:
+        raise HwcError("the RTL level needs a graph with one input and one output stream")
+    beat_bits = lambda s: s.lanes.data * s.width  # noqa: E731
+    return beat_bits(stream_of(block.args[0])), beat_bits(stream_of(block.last_op.operands[0]))
+
+
+def build_rtl(spatial_module: ModuleOp, directory: Path, rom_style: str = "logic",
+              simulate: bool = True) -> RtlBuild:
+    """Lower, export, lint and (with `simulate`) build `spatial_module` into `directory`
+    (`rtl/*.sv`, `rtl/filelist.f`, `rom/*.hex`)."""
+    from compiler.backend import verilator
+    from compiler.backend.circt_export import export_verilog
+    from passes.lower_spatial_to_hw import find_graph, lower_spatial_to_hw, write_rom_files
+
+    if rom_style not in ROM_STYLES:
+        raise HwcError(f"--rom {rom_style}: choose one of {', '.join(ROM_STYLES)}")
+    directory = Path(directory)
+    in_width, out_width = stream_widths(spatial_module)
+    top = f"{find_graph(spatial_module).sym_name.data}_top"
+    hw_module = spatial_module.clone()
+    lower_spatial_to_hw(hw_module, rom_style)
+    write_rom_files(hw_module, directory)
+    hw_text = str(hw_module)
+    files = export_verilog(hw_text, directory / "rtl", top, data_dir=directory)
+    verilator.lint(files, top)
+    build = RtlBuild(directory, files, top, in_width, out_width, hw_text)
+    if simulate:
+        build.simulator = verilator.build(files, top, in_width=in_width, out_width=out_width,
+                                          run_dir=directory)
+    return build
+
+
+class RtlExecutor:
+    """The Verilator simulation of a design, run like the other executors.
+
+    `stall_in` / `stall_out`: the probability that the test bench withholds
+    `s_axis_tvalid` / `m_axis_tready` on a cycle (random backpressure, seeded).
+    """
+
+    def __init__(self, spatial_executor, build: RtlBuild, *, stall_in: float = 0.0,
+                 stall_out: float = 0.0, seed: int = 0):
+        if build.simulator is None:
+            raise HwcError("the RTL build was made without a simulator")
+        self.spatial = spatial_executor
+        self.build = build
+        self.stall_in, self.stall_out, self.seed = stall_in, stall_out, seed
+        self.last_run: RtlRun | None = None
+        if len(spatial_executor.input_names) != 1 or len(spatial_executor.output_names) != 1:
+            raise HwcError("the RTL level needs a model with one input and one output")
+
+    @property
+    def input_names(self) -> list[str]:
+        return self.spatial.input_names
+
+    @property
+    def output_names(self) -> list[str]:
+        return self.spatial.output_names
+
+    def run_int(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Integers in (nn layout, samples on axis 0), the simulated design's integers out."""
+        (in_name,), (out_name,) = self.input_names, self.output_names
+        ints = np.asarray(inputs[in_name])
+        samples = len(ints)
+        beats = self.spatial.stream_frames(in_name, ints)
+        out_per_frame = self.spatial.port(out_name).stream.beats
+        result = self.build.simulator.run(
+            beats, stall_in=self.stall_in, stall_out=self.stall_out, seed=self.seed,
+            expected_output_beats=out_per_frame * samples,
+        )
+        done = [result.out_cycles[(k + 1) * out_per_frame - 1] for k in range(samples)]
+        self.last_run = RtlRun(samples, result.total_cycles, done)
+        return {out_name: self.spatial.unpack_beats(out_name, result.output_beats)}
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Floats in, floats out: the host quantizes, the RTL computes, the host dequantizes."""
+        return self.spatial.dequantize_outputs(self.run_int(self.spatial.quantize_inputs(inputs)))
