@@ -1,7 +1,7 @@
 """`hwc`: the command-line driver.
 
-    hwc compile MODEL [-o DIR] [--emit nn|rom|spatial]   (+ model options)
-    hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int|spatial]
+    hwc compile MODEL [-o DIR] [--emit nn|rom|spatial|hw|sv]   (+ model options)
+    hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int|spatial|rtl]
     hwc verify MODEL [--samples N]
     hwc report DIR
     hwc ops
@@ -10,7 +10,7 @@ Model options, the same in every subcommand: --weights W.safetensors,
 --shape NAME=1x3x32x32 (repeatable), --wbits N (2..8, default 8), --abits N
 (2..16, default 8), --calib C.npz (calibration inputs for quantization),
 --fold full|min|auto, --target-fps N, --clock-mhz F (default 200),
---max-multipliers N. A user mistake prints one line, `hwc: error: ...`, on
+--max-multipliers N, --rom logic|memory. A user mistake prints one line, `hwc: error: ...`, on
 stderr and exits with status 1.
 """
 
@@ -59,6 +59,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-fps", type=float, help="inferences per second the design must reach")
     parser.add_argument("--clock-mhz", type=float, default=200.0, help="clock frequency (default 200)")
     parser.add_argument("--max-multipliers", type=int, help="multiplier budget for the whole design")
+    parser.add_argument("--rom", default="logic", metavar="logic|memory",
+                        help="ROMs as logic (constants in the datapath, default) or memory "
+                             "(seq.firmem with $readmemh files in rom/)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,16 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     compile_cmd = commands.add_parser("compile", help="import and compile a model into a build folder")
     _add_model_options(compile_cmd)
     compile_cmd.add_argument("-o", "--output", type=Path, help="build folder (default: build/<model name>)")
-    compile_cmd.add_argument("--emit", default="nn",
+    compile_cmd.add_argument("--emit", default="sv",
                              help="last level to emit: nn (float IR), rom (also the integer IR and its ROM image), "
-                                  "spatial (also the dataflow graph and report.json)")
+                                  "spatial (also the dataflow graph and report.json), hw (also the CIRCT IR), "
+                                  "sv (default: also SystemVerilog in rtl/ and ROM images in rom/)")
 
     run_cmd = commands.add_parser("run", help="run inputs through the model at one level of the pipeline")
     _add_model_options(run_cmd)
     run_cmd.add_argument("--input", type=Path, required=True, help=".npz keyed by input name, or .npy")
     run_cmd.add_argument("-o", "--output", type=Path, help=".npz to write the outputs to, keyed by output name")
-    run_cmd.add_argument("--level", default="float", help="pipeline level to run at: float, int (the quantized integer model) "
-                              "or spatial (the dataflow graph)")
+    run_cmd.add_argument("--level", default="float", help="pipeline level to run at: float, int (the quantized integer model), "
+                              "spatial (the dataflow graph) or rtl (the Verilator simulation)")
 
     verify_cmd = commands.add_parser("verify", help="run the verification ladder and print it")
     _add_model_options(verify_cmd)
@@ -99,7 +103,7 @@ def _compile(args: argparse.Namespace):
         return compiler.compile(args.model, weights=args.weights, shapes=shapes,
                                 wbits=args.wbits, abits=args.abits, calib=args.calib,
                                 fold=args.fold, target_fps=args.target_fps, clock_mhz=args.clock_mhz,
-                                max_multipliers=args.max_multipliers)
+                                max_multipliers=args.max_multipliers, rom=args.rom)
 
 
 def _progress(message: str):
@@ -114,19 +118,35 @@ def cmd_compile(args: argparse.Namespace) -> int:
     with _progress(f"writing {output}"):
         written = design.write(output, emit=args.emit)
     print(f"compiled {args.model} to {output}/")
-    for path in written:
-        print(f"  {path}")
+    for entry in _summarize(written, output):
+        print(f"  {entry}")
     if (output / "report.json").exists():
         _print_report(output)
     return 0
 
 
-def _print_report(directory: Path) -> None:
+def _summarize(paths: list[Path], root: Path) -> list[str]:
+    """Files directly in `root` by name; each sub-folder once, with its file count."""
+    entries: dict[str, int] = {}
+    for path in paths:
+        relative = path.relative_to(root)
+        key = relative.parts[0] + ("/" if len(relative.parts) > 1 else "")
+        entries[key] = entries.get(key, 0) + 1
+    return [f"{key} ({count} files)" if key.endswith("/") else key for key, count in entries.items()]
+
+
+def _console():
+    """A console for tables: the terminal's width, or 120 columns when output is piped."""
     from rich.console import Console
 
+    console = Console()
+    return console if console.is_terminal else Console(width=120)
+
+
+def _print_report(directory: Path) -> None:
     from compiler.report import load_report, print_report
 
-    print_report(load_report(directory), Console())
+    print_report(load_report(directory), _console())
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -152,7 +172,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from compiler.verify import run_ladder
@@ -168,7 +187,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for rung in rungs:
         result = "[green]agree[/green]" if rung.agreed else "[red]DIFFER[/red]"
         table.add_row(rung.level, rung.oracle, rung.contract, result, rung.detail)
-    Console().print(table)
+    _console().print(table)
     failed = [rung for rung in rungs if not rung.agreed]
     if failed:
         print(f"hwc: error: level '{failed[0].level}' differs from {failed[0].oracle}", file=sys.stderr)

@@ -25,10 +25,11 @@ from xdsl.printer import Printer
 from compiler.errors import HwcError
 from compiler.output import atomic_directory
 
-LEVELS = ("float", "int", "spatial")
+LEVELS = ("float", "int", "spatial", "rtl")
 """Levels a design can run at, top of the verification ladder first."""
 
-EMIT_LEVELS = ("nn", "rom", "spatial")
+EMIT_LEVELS = ("nn", "rom", "spatial", "hw", "sv")
+"""What `write` can stop after; `sv` (the default of `hwc compile`) is the full build."""
 
 
 @dataclass
@@ -44,6 +45,7 @@ class CompileOptions:
     target_fps: float | None = None
     clock_mhz: float = 200.0
     max_multipliers: int | None = None
+    rom: str = "logic"
 
     def check(self) -> None:
         """HwcError (one line) for out-of-range options or a missing calibration file."""
@@ -55,6 +57,10 @@ class CompileOptions:
             raise HwcError(f"--clock-mhz {self.clock_mhz}: the clock must be positive")
         if self.target_fps is not None and not self.target_fps > 0:
             raise HwcError(f"--target-fps {self.target_fps}: the target must be positive")
+        from compiler.rtl import ROM_STYLES
+
+        if self.rom not in ROM_STYLES:
+            raise HwcError(f"--rom {self.rom}: choose one of {', '.join(ROM_STYLES)}")
         if self.calib is not None and not Path(self.calib).is_file():
             raise HwcError(f"--calib {self.calib}: no such file")
 
@@ -69,6 +75,7 @@ class Design:
     _executors: dict = field(default_factory=dict)
     _rom_module: ModuleOp | None = None
     _spatial_module: ModuleOp | None = None
+    _rtl_build: object | None = None
 
     @property
     def rom_module(self) -> ModuleOp:
@@ -94,6 +101,21 @@ class Design:
             self._spatial_module = module
         return self._spatial_module
 
+    def rtl_build(self, directory: Path | None = None, simulate: bool = True):
+        """The design lowered to hardware, exported by CIRCT into `directory` (`rtl/`,
+        `rom/`), linted, and (with `simulate`) built into a Verilator simulator.
+        Without a directory it goes to a private temporary folder, once per design."""
+        from compiler.rtl import build_rtl
+
+        if directory is not None:
+            return build_rtl(self.spatial_module, Path(directory), self.options.rom, simulate=simulate)
+        if self._rtl_build is None:
+            import tempfile
+
+            folder = Path(tempfile.mkdtemp(prefix="hwc-rtl-"))
+            self._rtl_build = build_rtl(self.spatial_module, folder, self.options.rom)
+        return self._rtl_build
+
     def report(self) -> dict:
         """The design report (per layer and whole design) of the spatial level."""
         from compiler.report import build_report
@@ -110,8 +132,12 @@ class Design:
                 self._executors[level] = FloatExecutor(self.nn_module)
             elif level == "int":
                 self._executors[level] = IntExecutor(self.rom_module)
-            else:
+            elif level == "spatial":
                 self._executors[level] = SpatialExecutor(self.spatial_module)
+            else:
+                from compiler.rtl import RtlExecutor
+
+                self._executors[level] = RtlExecutor(self.executor("spatial"), self.rtl_build())
         return self._executors[level]
 
     @property
@@ -144,7 +170,10 @@ class Design:
         `rom`: also model.rom.mlir + rom.safetensors (the ROM image: the ROM
         contents only, as the smallest numpy integer dtype holding each width);
         `spatial`: also model.spatial.mlir + spatial.safetensors (its ROMs, some
-        re-ordered for the streams) and report.json.
+        re-ordered for the streams) and report.json; `hw`: also model.hw.mlir
+        (CIRCT hw/comb/seq, one module per PE, every weight a constant);
+        `sv`: also rtl/*.sv + rtl/filelist.f exported by CIRCT and linted by
+        Verilator, and rom/*.hex for `--rom memory`.
         Afterwards the modules read their weights from the written files.
         """
         if emit not in EMIT_LEVELS:
@@ -165,9 +194,27 @@ class Design:
 
                 write_report(self.report(), staging / "report.json")
                 extra.append(directory / "report.json")
+            if level >= EMIT_LEVELS.index("hw"):
+                extra += self._write_hardware(staging, directory, emit)
         for _, weights_name, module in files:
             _point_at(module, directory / weights_name)
         return [directory / name for ir_name, weights_name, _ in files for name in (ir_name, weights_name)] + extra
+
+
+    def _write_hardware(self, staging: Path, directory: Path, emit: str) -> list[Path]:
+        """model.hw.mlir, and for `sv` the exported rtl/ and rom/ (paths as they will be)."""
+        from compiler.rtl import build_rtl, lower_to_hw
+
+        if emit == "hw":
+            (staging / "model.hw.mlir").write_text(str(lower_to_hw(self.spatial_module, self.options.rom)) + "\n")
+            return [directory / "model.hw.mlir"]
+        build = build_rtl(self.spatial_module, staging, self.options.rom, simulate=False)
+        (staging / "model.hw.mlir").write_text(build.hw_text + "\n")
+        written = [directory / "model.hw.mlir", directory / "rtl" / "filelist.f"]
+        written += [directory / path.relative_to(staging) for path in build.files]
+        if (staging / "rom").is_dir():
+            written += sorted(directory / "rom" / p.name for p in (staging / "rom").iterdir())
+        return written
 
 
 def _write_level(module: ModuleOp, ir_path: Path, weights_path: Path) -> None:

@@ -78,21 +78,29 @@ def stream_widths(spatial_module: ModuleOp) -> tuple[int, int]:
     return beat_bits(stream_of(block.args[0])), beat_bits(stream_of(block.last_op.operands[0]))
 
 
+def lower_to_hw(spatial_module: ModuleOp, rom_style: str = "logic") -> ModuleOp:
+    """A copy of `spatial_module` lowered to CIRCT hw/comb/seq (`lower-spatial-to-hw`)."""
+    from passes.lower_spatial_to_hw import lower_spatial_to_hw
+
+    if rom_style not in ROM_STYLES:
+        raise HwcError(f"--rom {rom_style}: choose one of {', '.join(ROM_STYLES)}")
+    hw_module = spatial_module.clone()
+    lower_spatial_to_hw(hw_module, rom_style)
+    return hw_module
+
+
 def build_rtl(spatial_module: ModuleOp, directory: Path, rom_style: str = "logic",
               simulate: bool = True) -> RtlBuild:
     """Lower, export, lint and (with `simulate`) build `spatial_module` into `directory`
     (`rtl/*.sv`, `rtl/filelist.f`, `rom/*.hex`)."""
     from compiler.backend import verilator
     from compiler.backend.circt_export import export_verilog
-    from passes.lower_spatial_to_hw import find_graph, lower_spatial_to_hw, write_rom_files
+    from passes.lower_spatial_to_hw import find_graph, write_rom_files
 
-    if rom_style not in ROM_STYLES:
-        raise HwcError(f"--rom {rom_style}: choose one of {', '.join(ROM_STYLES)}")
     directory = Path(directory)
     in_width, out_width = stream_widths(spatial_module)
     top = f"{find_graph(spatial_module).sym_name.data}_top"
-    hw_module = spatial_module.clone()
-    lower_spatial_to_hw(hw_module, rom_style)
+    hw_module = lower_to_hw(spatial_module, rom_style)
     write_rom_files(hw_module, directory)
     hw_text = str(hw_module)
     files = export_verilog(hw_text, directory / "rtl", top, data_dir=directory)
@@ -140,10 +148,22 @@ class RtlExecutor:
         result = self.build.simulator.run(
             beats, stall_in=self.stall_in, stall_out=self.stall_out, seed=self.seed,
             expected_output_beats=out_per_frame * samples,
+            max_cycles=self.cycle_budget(len(beats), out_per_frame * samples, samples),
         )
         done = [result.out_cycles[(k + 1) * out_per_frame - 1] for k in range(samples)]
         self.last_run = RtlRun(samples, result.total_cycles, done)
         return {out_name: self.spatial.unpack_beats(out_name, result.output_beats)}
+
+    def cycle_budget(self, in_beats: int, out_beats: int, samples: int) -> int:
+        """Cycles after which the run counts as stalled: ten times what the spatial
+        model predicts (latency + one bottleneck `ii` per further sample, slowed by
+        the stall probabilities), and never less than ten cycles per beat. A
+        folded design takes many cycles per beat (an MVU at pe = simd = 1 needs
+        N·K cycles per vector), so a budget from beat counts alone would report
+        a slow design as a deadlocked one."""
+        flow = (1.0 - self.stall_in) * (1.0 - self.stall_out)
+        predicted = int(self.spatial.latency) + int(self.spatial.cycles_per_inference) * samples
+        return int((1000 + 10 * max(in_beats + out_beats, predicted)) / flow)
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Floats in, floats out: the host quantizes, the RTL computes, the host dequantizes."""

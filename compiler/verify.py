@@ -1,8 +1,9 @@
 """The verification ladder (DESIGN.md): each level checked against the one above.
 
 A rung compares a level's outputs with its oracle's on the same inputs and
-says whether they agree under the level's contract. Rungs for the levels the
-pipeline does not reach yet are not listed.
+says whether they agree under the level's contract: float against
+onnxruntime, int against float, spatial against int (bit-exact), RTL against
+spatial (bit-exact under random backpressure, cycles as predicted).
 """
 
 from __future__ import annotations
@@ -135,7 +136,36 @@ def spatial_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
     )
 
 
-def run_ladder(design: Design, samples: int, seed: int = 0) -> list[Rung]:
+RTL_STALL = 0.3
+"""Probability that the test bench withholds s_axis_tvalid / m_axis_tready on a cycle."""
+RTL_CYCLE_TOLERANCE = 0.05
+
+
+def rtl_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
+    """RTL simulation against the spatial executor: bit-exact under random backpressure,
+    and, without backpressure, cycles per inference within 5% of the prediction."""
+    from compiler.rtl import RtlExecutor
+
+    spatial = design.executor("spatial")
+    quantized = spatial.quantize_inputs(inputs)
+    expected = spatial.run_int(quantized)
+    build = design.rtl_build()
+    stalled = RtlExecutor(spatial, build, stall_in=RTL_STALL, stall_out=RTL_STALL, seed=1)
+    difference = first_difference(stalled.run_int(quantized), expected)
+    steady = RtlExecutor(spatial, build)
+    difference = difference or first_difference(steady.run_int(quantized), expected)
+    measured, predicted = steady.last_run.cycles_per_inference, spatial.cycles_per_inference
+    on_time = abs(measured - predicted) <= RTL_CYCLE_TOLERANCE * predicted
+    timing = f"{measured:g} cycles/inference measured, {predicted} predicted"
+    detail = timing if difference is None else f"{difference}; {timing}"
+    return Rung(
+        level=f"rtl ({design.options.rom} ROMs)", oracle="spatial executor",
+        contract=f"bit-exact with {RTL_STALL:.0%} random stalls; cycles within {RTL_CYCLE_TOLERANCE:.0%}",
+        agreed=difference is None and on_time, detail=detail,
+    )
+
+
+def run_ladder(design: Design, samples: int, seed: int = 0, rtl: bool = True) -> list[Rung]:
     """Every rung the pipeline reaches. The int rung runs on the calibration samples when
     the design has a calibration file (inputs like the ones it was quantized for), else on
     the same random inputs as the float rung."""
@@ -144,4 +174,6 @@ def run_ladder(design: Design, samples: int, seed: int = 0) -> list[Rung]:
     int_inputs = calibration_inputs(design, samples) if design.options.calib else inputs
     rungs.append(int_rung(design, int_inputs))
     rungs.append(spatial_rung(design, int_inputs))
+    if rtl:
+        rungs.append(rtl_rung(design, int_inputs))
     return rungs

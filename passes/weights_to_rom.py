@@ -72,7 +72,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.traits import SymbolOpInterface
 
 from compiler.errors import HwcError
-from compiler.ir import dense_to_numpy, numpy_dtype, numpy_to_dense, tensor_type
+from compiler.ir import dense_to_numpy, numpy_dtype, numpy_to_dense
 from compiler.weights import INLINE_LIMIT, WeightStore, store_for
 from dialects.nn import ConstantOp, ConvOp, DenseOp, RequantOp, WeightOp
 from dialects.rom import MAX_WIDTH, ReadOp, RomOp, signed_range

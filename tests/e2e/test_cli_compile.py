@@ -14,7 +14,7 @@ def test_compile_writes_ir_that_reloads_and_matches_onnxruntime(
 ):
     model = fixtures_dir / "cnn.onnx"
     build = tmp_path / "build" / "cnn"
-    result = run_hwc("compile", str(model), "-o", str(build))
+    result = run_hwc("compile", str(model), "-o", str(build), "--emit", "nn")
     assert result.returncode == 0, result.stderr
     ir_path = build / "model.nn.mlir"
     assert (build / "weights.safetensors").is_file()
@@ -31,16 +31,18 @@ def test_compile_replaces_an_existing_build(tmp_path, fixtures_dir, run_hwc):
     build = tmp_path / "out"
     build.mkdir()
     (build / "stale.txt").write_text("old")
-    result = run_hwc("compile", str(fixtures_dir / "mlp.onnx"), "-o", str(build))
+    result = run_hwc("compile", str(fixtures_dir / "mlp.onnx"), "-o", str(build), "--emit", "rom")
     assert result.returncode == 0, result.stderr
     assert not (build / "stale.txt").exists()
     assert (build / "model.nn.mlir").is_file()
 
 
 def test_verify_prints_the_ladder(fixtures_dir, run_hwc):
-    result = run_hwc("verify", str(fixtures_dir / "cnn.onnx"), "--samples", "4")
+    result = run_hwc("verify", str(fixtures_dir / "mlp.onnx"), "--samples", "8", "--fold", "full")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "onnxruntime" in result.stdout and "agree" in result.stdout
+    for level in ("float", "int", "spatial", "rtl"):
+        assert f"│ {level}" in result.stdout
+    assert "DIFFER" not in result.stdout
 
 
 def test_bad_sample_count_is_one_line(fixtures_dir, run_hwc):
