@@ -38,6 +38,7 @@ from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, Module
 from xdsl.ir import Operation, SSAValue
 
 from compiler.errors import HwcError
+from compiler.schedule import latency as schedule_latency
 from dialects.rom import RomOp
 from dialects.spatial import (
     PE_OPS,
@@ -72,7 +73,7 @@ def build_report(module: ModuleOp, clock_mhz: float) -> dict[str, Any]:
         "clock_mhz": clock_mhz,
         "cycles_per_inference": cycles,
         "inferences_per_second": clock_mhz * 1e6 / cycles if cycles else None,
-        "latency_cycles": design_latency(graph),
+        "latency_cycles": schedule_latency(graph),
         "multipliers": sum(layer["multipliers"] for layer in layers),
         "macs": sum(layer["macs"] for layer in layers),
         "rom_bits": sum(rom_bits(rom) for rom in roms.values()),
@@ -173,18 +174,6 @@ def accumulator_bits(op: Operation, roms: dict[str, RomOp]) -> int | None:
             return _signed_bits(lhs * rhs)
         return _signed_bits(lhs * abs(op.lhs_scale.value.data) + rhs * abs(op.rhs_scale.value.data))
     return None
-
-
-def design_latency(graph: GraphOp) -> int:
-    """Cycles from the first input beat to the first output beat on the longest path."""
-    ready: dict[SSAValue, int] = {arg: 0 for arg in graph.body.block.args}
-    for op in graph.body.block.ops:
-        start = max((ready.get(v, 0) for v in op.operands), default=0)
-        own = _timing(op, "latency") if isinstance(op, PE_OPS) else 0
-        for result in op.results:
-            ready[result] = start + own
-    outputs = graph.body.block.last_op.operands
-    return max((ready.get(v, 0) for v in outputs), default=0)
 
 
 def _ports(graph: GraphOp, key: str, values: list[SSAValue]) -> list[dict[str, Any]]:

@@ -156,7 +156,8 @@ def rtl_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
     difference = difference or first_difference(steady.run_int(quantized), expected)
     measured, predicted = steady.last_run.cycles_per_inference, spatial.cycles_per_inference
     on_time = abs(measured - predicted) <= RTL_CYCLE_TOLERANCE * predicted
-    timing = f"{measured:g} cycles/inference measured, {predicted} predicted"
+    timing = (f"{measured:g} cycles/inference measured, {predicted} predicted; latency "
+              f"{steady.last_run.latency} measured, {spatial.latency} predicted")
     detail = timing if difference is None else f"{difference}; {timing}"
     return Rung(
         level=f"rtl ({design.options.rom} ROMs)", oracle="spatial executor",

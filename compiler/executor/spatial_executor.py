@@ -25,8 +25,9 @@ integer, `w` the stream's element width. A beat is returned as a Python int
 (tdata read as unsigned).
 
 Timing: `cycles_per_inference` is the largest PE `ii` (the bottleneck: the
-pipeline overlaps inferences); `latency` is the longest input→output path of
-PE latencies (a FIFO counts `FIFO_LATENCY`); `pe_timing` lists each PE.
+pipeline overlaps inferences); `latency` is the cycles until the first
+inference has left, from the first frame's schedule (`compiler/schedule.py`);
+`pe_timing` lists each PE.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.traits import SymbolTable
 
 from compiler.errors import HwcError
+from compiler.schedule import latency as schedule_latency
 from compiler.executor.int_executor import HOST_OPS, _softmax
 from compiler.executor.int_kernels import (
     FLOAT64_EXACT_BOUND,
@@ -63,8 +65,6 @@ from dialects.rom import RomOp, signed_range
 
 INPUTS_ATTR = "spatial.inputs"
 OUTPUTS_ATTR = "spatial.outputs"
-FIFO_LATENCY = 1
-"""Cycles a `spatial.fifo` adds to a path (one register stage)."""
 MAX_CHUNK_BYTES = 256 << 20
 """Samples run in chunks whose streams stay below this many bytes (as int64)."""
 
@@ -359,7 +359,7 @@ class SpatialExecutor:
         self._output_slots = [slot_of[v] for v in terminator.values]
         self.pe_timing: list[PETiming] = timings
         self.cycles_per_inference = max((t.ii for t in timings), default=0)
-        self.latency = _longest_path(block)
+        self.latency = schedule_latency(graph)
 
     # ------------------------------------------------------------------ names
 
@@ -514,17 +514,3 @@ def unpack_beats(beats: Sequence[int], lanes: int, width: int) -> np.ndarray:
     return np.array(values, np.int64)
 
 
-def _longest_path(block) -> int:
-    """Cycles from the first input beat to the first output beat along the slowest path."""
-    ready: dict[SSAValue, int] = {arg: 0 for arg in block.args}
-    for op in block.ops:
-        if isinstance(op, spatial.YieldOp):
-            return max((ready[v] for v in op.values), default=0)
-        start = max((ready[v] for v in op.operands), default=0)
-        if isinstance(op, spatial.PE_OPS):
-            start += _pe_timing(op).latency
-        elif isinstance(op, spatial.FifoOp):
-            start += FIFO_LATENCY
-        for result in op.results:
-            ready[result] = start
-    return 0
