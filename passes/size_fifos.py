@@ -48,7 +48,11 @@ at lanes 1 needs about (W + 2)·C beats, the line buffer's fill.
 FRAMES = 3 covers the first frame (filling), a steady frame and a frame boundary
 in between; the need functions repeat per frame.
 
-Throughput: deadlock freedom is not speed. A neuron-folded MVU reads its input
+Throughput: deadlock freedom is not speed. A join input of exactly the minimum
+depth makes the fork wait for the join on every beat, paying the long branch's
+pipeline each time; `timed_depths` schedules the graph in time at the
+bottleneck's rate and gives each join input the most beats it holds there
+(the depth is the larger of the two). A neuron-folded MVU reads its input
 vector in a burst, so its input also gets a FIFO of two vectors (`rate_depths`),
 which lets producer and MVU overlap their periods; the design then runs at the
 bottleneck's `ii` (checked against the RTL's measured cycles).
@@ -359,13 +363,101 @@ def rate_depths(graph: GraphOp) -> dict[SSAValue, int]:
     return depths
 
 
+JOIN_HANDSHAKE_BEATS = 2
+"""Beats a join input holds beyond the timed occupancy: the FIFO's count register
+and the join's output register delay a freed slot's return to the fork."""
+
+TIMED_FRAMES = 4
+"""Frames the timed schedule of `timed_depths` runs (the first fills the pipeline)."""
+
+
+def _pe_depth(op: Operation) -> int:
+    """Register stages from a PE's last needed input beat to the output it enables
+    (as `compiler.schedule`)."""
+    from dialects.spatial import MVU_PIPELINE_DEPTH, STREAM_PIPELINE_DEPTH, ReshapeOp
+
+    if isinstance(op, MVUOp):
+        return MVU_PIPELINE_DEPTH
+    if isinstance(op, ReshapeOp):
+        return 0
+    return STREAM_PIPELINE_DEPTH
+
+
+def _steady_emit(op: Operation, operand_times: list[list[float]], frames: int) -> list[float]:
+    """The cycles `op` emits its output beats of `frames` frames: in order, at most
+    one per `ii / beats` cycles, each `_pe_depth` after the last input it needs."""
+    beats = _beats(op.results[0])
+    interval = op.nominal_ii() / beats
+    needs = need_functions(op)
+    depth = _pe_depth(op)
+    times: list[float] = []
+    earliest = -math.inf
+    for m in range(1, frames * beats + 1):
+        ready = max((arrivals[need(m) - 1] for need, arrivals in zip(needs, operand_times) if need(m) > 0),
+                    default=0.0)
+        earliest = max(earliest + interval, ready + depth)
+        times.append(earliest)
+    return times
+
+
+def timed_depths(graph: GraphOp) -> dict[SSAValue, int]:
+    """Beats each join input must hold for the design to run at its bottleneck's ii.
+
+    `join_depths` makes the network deadlock-free, but a join input of exactly
+    that depth lets the fork send a beat only when the join has taken one, so
+    the long branch's pipeline registers and rate differences (cycles, not
+    beats) are paid on every beat and the design runs slower than its ii. Here
+    the graph is scheduled in time with unbounded streams, the host offering
+    input at the bottleneck's rate (`beats / ii`), every PE emitting at its own
+    rate, each output `_pe_depth` cycles after the input it needs (the model of
+    `compiler.schedule`, over `TIMED_FRAMES` frames). A join input's depth is
+    the most beats it ever holds in that schedule (produced, not yet read by the
+    join, which reads them as its `need` functions say), plus
+    `JOIN_HANDSHAKE_BEATS`. With that capacity no producer of a join input is
+    ever held back by it, so the schedule — and the bottleneck's ii — is met."""
+    block = graph.body.block
+    pes = [op for op in block.ops if isinstance(op, PE_OPS)]
+    joins = [op for op in pes if len(op.operands) > 1]
+    if not joins:
+        return {}
+    design_ii = max(op.nominal_ii() for op in pes)
+    times: dict[SSAValue, list[float]] = {}
+    for arg in block.args:
+        interval = design_ii / _beats(arg)
+        times[arg] = [i * interval for i in range(TIMED_FRAMES * _beats(arg))]
+    for op in pes:
+        emitted = _steady_emit(op, [times[v] for v in op.operands], TIMED_FRAMES)
+        for result in op.results:
+            times[result] = emitted
+    depths: dict[SSAValue, int] = {}
+    for join in joins:
+        out_times = times[join.results[0]]
+        for value, need in zip(join.operands, need_functions(join)):
+            # events: +1 when a beat arrives, -1 when the join has read it
+            # (beats read for output m leave when m is emitted).
+            events = [(t, 1) for t in times[value]]
+            read = 0
+            for m, t in enumerate(out_times, start=1):
+                wanted = min(need(m), len(times[value]))
+                events.extend((t, -1) for _ in range(wanted - read))
+                read = max(read, wanted)
+            held = highest = 0
+            for _, change in sorted(events, key=lambda e: (e[0], e[1])):
+                held += change
+                highest = max(highest, held)
+            # A branch that is never early (the long one) holds one beat at most: no FIFO.
+            depths[value] = highest + JOIN_HANDSHAKE_BEATS if highest > 1 else highest
+    return depths
+
+
 def size_fifos(module: ModuleOp) -> None:
     """Size the FIFOs of every `spatial.graph` of `module` in place."""
     for graph in [op for op in module.walk() if isinstance(op, GraphOp)]:
         remove_fifos(graph)
         depths = rate_depths(graph)
+        timed = timed_depths(graph)
         for value, depth in join_depths(graph).items():
-            depths[value] = max(depth, depths.get(value, 0))
+            depths[value] = max(depth, timed.get(value, 0), depths.get(value, 0))
         for value, depth in depths.items():
             if depth > 1:
                 insert_fifo(value, depth)

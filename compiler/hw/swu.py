@@ -40,6 +40,7 @@ after the first input beat (the `avail` register and the output register).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -321,31 +322,40 @@ class _SwuBuilder:
     # ------------------------------------------------------------------ the window beat
 
     def _window_beat(self, words, frame_slot, beat_index, ow, oh):
-        """The current window beat, lanes packed (padding lanes hold pad_value)."""
+        """The current window beat, lanes packed (padding lanes hold pad_value).
+
+        The buffer is read in chunks of `chunk` = gcd(L_in, L_out) elements: a
+        window's base address is a multiple of C and every chunk of output lanes
+        starts at a channel that is a multiple of `chunk` (which divides C), so it
+        lies in one input word, aligned. One multiplexer per chunk over
+        buffer_elements / chunk entries replaces one per lane over every element
+        (L_out · buffer_elements cases would make a big, slow-to-compile design)."""
         b, g = self.b, self.g
-        elements = [e for word in words for e in b.unpack(word, g.lanes_in)]
-        buffer = _array_create(b, elements)
+        chunk = math.gcd(g.lanes_in, g.lanes_out)
+        chunks = [piece for word in words for piece in b.unpack(word, g.lanes_in // chunk)]
+        buffer = _array_create(b, chunks)
+        chunk_count = g.buffer_elements // chunk
 
         bits = self.address_bits
         row_slot = b.rom_lookup(g.row_slot(), self.slot_bits, oh, "row_slot")
         window_slot = self._mod_add(frame_slot, row_slot, g.buffer_rows, self.slot_bits)
-        row_start = b.mul_const(b.zext(window_slot, bits), g.width * g.channels, bits)
-        col_base = b.rom_lookup(g.col_base(), bits, ow, "col_base")
-        base = self._reduce(b.add(row_start, col_base, width=bits, signed=False), g.buffer_elements, bits)
+        row_start = b.mul_const(b.zext(window_slot, bits), g.width * g.channels // chunk, bits)
+        col_base = b.rom_lookup([c // chunk for c in g.col_base()], bits, ow, "col_base")
+        base = self._reduce(b.add(row_start, col_base, width=bits, signed=False), chunk_count, bits)
 
         real = self._real_positions(ow, oh)
-        pad = b.const(self.pad_value, self.width)
-        lanes = []
-        for lane in range(g.lanes_out):
-            positions = [g.lane_position(j, lane) for j in range(g.beats_per_window)]
-            offsets = [g.lane_offset(j, lane) for j in range(g.beats_per_window)]
-            offset = b.rom_lookup(offsets, bits, beat_index, f"offset_{lane}")
-            address = self._reduce(b.add(base, offset, width=bits, signed=False), g.buffer_elements, bits)
-            element = b.array_get(buffer, address)
+        pad = b.pack([b.const(self.pad_value, self.width)] * chunk)
+        pieces = []
+        for first_lane in range(0, g.lanes_out, chunk):
+            positions = [g.lane_position(j, first_lane) for j in range(g.beats_per_window)]
+            offsets = [g.lane_offset(j, first_lane) // chunk for j in range(g.beats_per_window)]
+            offset = b.rom_lookup(offsets, bits, beat_index, f"offset_{first_lane}")
+            address = self._reduce(b.add(base, offset, width=bits, signed=False), chunk_count, bits)
+            selected = b.array_get(buffer, address) if chunk_count > 1 else chunks[0]
             kernel_index = [kh * g.kernel[1] + kw for kh, kw, _ in positions]
             is_real = self._select_bit(real, kernel_index, beat_index)
-            lanes.append(b.mux(is_real, element, pad))
-        return b.pack(lanes)
+            pieces.append(b.mux(is_real, selected, pad))
+        return b.pack(pieces)
 
     def _real_positions(self, ow, oh):
         """One bit per kernel position (kh·KW + kw): inside the image."""
