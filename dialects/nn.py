@@ -358,11 +358,9 @@ class AveragePoolOp(_WindowPoolOp):
     count_include_pad = prop_def(IntegerAttr[I64])
 
 
-@irdl_op_definition
-class GlobalAveragePoolOp(IRDLOperation):
-    """Mean over all spatial axes: [N, C, ...] -> [N, C, 1, ...]."""
+class _GlobalPoolOp(IRDLOperation):
+    """A reduction over all spatial axes: [N, C, ...] -> [N, C, 1, ...]."""
 
-    name = "nn.global_average_pool"
     input = operand_def(TensorType)
     output = result_def(TensorType)
     traits = traits_def(NoMemoryEffect())
@@ -374,8 +372,15 @@ class GlobalAveragePoolOp(IRDLOperation):
     def verify_(self) -> None:
         x = shape_of(self.input)
         if len(x) < 3:
-            raise VerifyException("nn.global_average_pool: input must be [N, C, spatial...]")
+            raise VerifyException(f"{self.name}: input must be [N, C, spatial...]")
         _check_result_shape(self, (x[0], x[1], *[1] * (len(x) - 2)))
+
+
+@irdl_op_definition
+class GlobalAveragePoolOp(_GlobalPoolOp):
+    """Mean over all spatial axes: [N, C, ...] -> [N, C, 1, ...]."""
+
+    name = "nn.global_average_pool"
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -707,23 +712,10 @@ class SumPoolOp(_WindowPoolOp):
 
 
 @irdl_op_definition
-class GlobalSumPoolOp(IRDLOperation):
+class GlobalSumPoolOp(_GlobalPoolOp):
     """Sum over all spatial axes: [N, C, ...] -> [N, C, 1, ...]."""
 
     name = "nn.global_sum_pool"
-    input = operand_def(TensorType)
-    output = result_def(TensorType)
-    traits = traits_def(NoMemoryEffect())
-    assembly_format = _FORMAT
-
-    def __init__(self, x: SSAValue, result_type: TensorType):
-        super().__init__(operands=[x], result_types=[result_type])
-
-    def verify_(self) -> None:
-        x = shape_of(self.input)
-        if len(x) < 3:
-            raise VerifyException("nn.global_sum_pool: input must be [N, C, spatial...]")
-        _check_result_shape(self, (x[0], x[1], *[1] * (len(x) - 2)))
 
 
 @irdl_op_definition

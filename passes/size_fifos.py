@@ -80,7 +80,6 @@ from compiler.errors import HwcError
 from dialects.spatial import (
     PE_OPS,
     ConcatOp,
-    DupOp,
     FifoOp,
     GlobalPoolOp,
     GraphOp,
