@@ -413,10 +413,9 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cnn.onnx"
 
 
 def test_fixture_cnn_through_the_frontend():
-    frontend = pytest.importorskip("compiler.frontend")
-    if not FIXTURE.exists() or not hasattr(frontend, "import_onnx"):
-        pytest.skip("the CNN fixture or the ONNX frontend is not available")
-    executor = FloatExecutor(frontend.import_onnx(FIXTURE))
+    from compiler.frontend import import_onnx
+
+    executor = FloatExecutor(import_onnx(FIXTURE))
     (name,) = executor.input_names
     x = random(8, *executor.input_shapes[name])
     session = ort.InferenceSession(str(FIXTURE), providers=["CPUExecutionProvider"])
