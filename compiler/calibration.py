@@ -116,7 +116,7 @@ def activations(module: ModuleOp) -> list[SSAValue]:
     return found
 
 
-def _probe_module(module: ModuleOp) -> ModuleOp:
+def probe_module(module: ModuleOp) -> ModuleOp:
     """A copy of `module` whose `main` returns every activation (see `activations`)."""
     probe = module.clone()
     function = main_function(probe)
@@ -144,7 +144,7 @@ def activation_absmax(module: ModuleOp, samples: Mapping[str, np.ndarray]) -> di
 
     function = main_function(module)
     values = activations(module)
-    executor = FloatExecutor(_probe_module(module))
+    executor = FloatExecutor(probe_module(module))
     if not executor.input_names:
         raise HwcError("quantize: the graph has no inputs to calibrate")
     absmax = np.zeros(len(values))

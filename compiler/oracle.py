@@ -30,11 +30,21 @@ def _model_with_weights(model_path: Path, weights: Path | None) -> bytes | str:
     return model.SerializeToString()
 
 
+def _with_outputs(model: bytes | str, names: list[str]) -> bytes:
+    """The model with `names` (any tensors it computes) added to its graph outputs."""
+    proto = onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model)
+    present = {output.name for output in proto.graph.output}
+    proto.graph.output.extend(onnx.helper.make_empty_tensor_value_info(name)
+                              for name in names if name not in present)
+    return proto.SerializeToString()
+
+
 def onnxruntime_run(
     model_path: Path, inputs: dict[str, np.ndarray], ir_batch: int,
-    output_names: list[str], weights: Path | None = None,
+    output_names: list[str], weights: Path | None = None, intermediates: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Run inputs through onnxruntime, `ir_batch` samples per call, outputs concatenated."""
+    """Run inputs through onnxruntime, `ir_batch` samples per call, outputs concatenated.
+    With `intermediates`, `output_names` may name any tensor the graph computes."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -42,9 +52,10 @@ def onnxruntime_run(
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(
-            _model_with_weights(model_path, weights), options, providers=["CPUExecutionProvider"]
-        )
+        model = _model_with_weights(model_path, weights)
+        if intermediates:
+            model = _with_outputs(model, output_names)
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own, untyped errors
         raise HwcError(f"{model_path}: onnxruntime cannot load the model ({error})") from None
     total = len(next(iter(inputs.values())))

@@ -58,10 +58,38 @@ def float_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
         if error >= worst_error:
             worst_name, worst_error = name, error
         agreed &= a.shape == b.shape and bool(np.allclose(a, b, rtol=FLOAT_RTOL, atol=FLOAT_ATOL))
+    detail = f"max |error| {worst_error:.3g} on '{worst_name}'"
+    if not agreed:
+        detail += "; " + (first_layer_differing_from_onnxruntime(design, inputs)
+                          or "no single layer differs beyond the tolerance")
     return Rung(
         level="float", oracle="onnxruntime", contract=f"rtol {FLOAT_RTOL:g}, atol {FLOAT_ATOL:g}",
-        agreed=agreed, detail=f"max |error| {worst_error:.3g} on '{worst_name}'",
+        agreed=agreed, detail=detail,
     )
+
+
+def first_layer_differing_from_onnxruntime(design: Design, inputs: dict[str, np.ndarray]) -> str | None:
+    """The first nn op (in program order) whose result differs from the ONNX tensor it
+    computes, checked against onnxruntime with every such tensor made a graph output."""
+    from compiler.calibration import activations, probe_module
+    from compiler.executor import FloatExecutor
+    from compiler.frontend.importer import ONNX_NODE_ATTR, ONNX_TENSOR_ATTR
+
+    probe = probe_module(design.nn_module)
+    values = activations(probe)
+    ours = FloatExecutor(probe).run(inputs)
+    named = [(i, v.owner) for i, v in enumerate(values) if ONNX_TENSOR_ATTR in v.owner.attributes]
+    tensors = list(dict.fromkeys(op.attributes[ONNX_TENSOR_ATTR].data for _, op in named))
+    ir_batch = max(next(iter(design.input_shapes().values()))[0], 1)
+    theirs = onnxruntime_run(design.model, inputs, ir_batch, tensors,
+                             weights=design.options.weights, intermediates=True)
+    for index, op in named:
+        tensor = op.attributes[ONNX_TENSOR_ATTR].data
+        a, b = ours[f"output{index}"], theirs[tensor]
+        if a.shape != b.shape or not np.allclose(a, b, rtol=FLOAT_RTOL, atol=FLOAT_ATOL):
+            node = op.attributes[ONNX_NODE_ATTR].data
+            return f"first differs at node '{node}' (tensor '{tensor}', {op.name})"
+    return None
 
 
 def calibration_inputs(design: Design, samples: int) -> dict[str, np.ndarray]:

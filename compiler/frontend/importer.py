@@ -186,6 +186,7 @@ class GraphImporter:
             if output and value is not None:
                 self._check_shape(node, name, output, value)
                 self.values[output] = value
+                _record_origin(value, node_name=name, tensor=output)
 
     def _inline_branch(self, node: onnx.NodeProto, name: str, condition: bool) -> None:
         """Import the branch of an `If` whose condition is known at import time."""
@@ -278,6 +279,19 @@ class GraphImporter:
         if not isinstance(value, SSAValue):
             raise HwcError(f"{self.path}: graph output '{name}' is not produced by any node")
         return value
+
+
+ONNX_NODE_ATTR = "nn.onnx_node"
+ONNX_TENSOR_ATTR = "nn.onnx_tensor"
+"""Provenance on the op that computes an ONNX tensor: the tensor's name and its node's,
+so that `hwc verify` can name the first layer that differs from onnxruntime."""
+
+
+def _record_origin(value, node_name: str, tensor: str) -> None:
+    owner = value.owner if isinstance(value, SSAValue) else None
+    if isinstance(owner, Operation):  # the last ONNX tensor equal to the value wins (MatMul+Add)
+        owner.attributes[ONNX_NODE_ATTR] = StringAttr(node_name)
+        owner.attributes[ONNX_TENSOR_ATTR] = StringAttr(tensor)
 
 
 def _count_uses(graph: onnx.GraphProto, uses: Counter) -> None:

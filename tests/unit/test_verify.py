@@ -1,0 +1,46 @@
+"""The verification ladder names where a level goes wrong: a weight corrupted after
+import makes the float rung fail and name that layer's ONNX node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+import compiler
+from compiler.verify import float_rung, random_inputs
+from compiler.weights import store_for
+from dialects.nn import ConvOp, WeightOp
+
+CNN = Path(__file__).resolve().parents[1] / "fixtures" / "cnn.onnx"
+
+
+def convs_in_order(module):
+    return [op for op in module.walk() if isinstance(op, ConvOp)]
+
+
+def onnx_conv_names(path: Path) -> list[str]:
+    return [node.name for node in onnx.load(str(path)).graph.node if node.op_type == "Conv"]
+
+
+def test_agreeing_model_passes():
+    design = compiler.compile(CNN)
+    rung = float_rung(design, random_inputs(design, 4))
+    assert rung.agreed and "first differs" not in rung.detail
+
+
+def test_a_corrupted_layer_is_named():
+    design = compiler.compile(CNN)
+    second_conv = convs_in_order(design.nn_module)[1]
+    weight = second_conv.weight.owner
+    assert isinstance(weight, WeightOp)
+    store = store_for(design.nn_module)
+    corrupted = np.array(store.get(weight.key.data), copy=True)
+    corrupted[0] += 0.5
+    store.add(weight.key.data, corrupted)
+
+    rung = float_rung(design, random_inputs(design, 4))
+    assert not rung.agreed
+    expected_node = onnx_conv_names(CNN)[1]
+    assert f"first differs at node '{expected_node}'" in rung.detail, rung.detail
