@@ -149,6 +149,20 @@ def first_difference(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray])
     return None
 
 
+def first_layer_differing_in_spatial(design: Design, quantized: dict[str, np.ndarray]) -> str | None:
+    """The first spatial layer (in the integer graph's order) whose stream differs from
+    the integer executor's value for the same nn tensor."""
+    from compiler.calibration import probe_module
+    from compiler.executor import IntExecutor
+
+    reference = IntExecutor(probe_module(design.rom_module)).run_int(quantized)
+    for index, (layer, values) in sorted(design.executor("spatial").probe(quantized).items()):
+        expected = reference[f"output{index}"].reshape(len(values), -1)
+        if expected.shape != values.shape or not np.array_equal(expected, values):
+            return f"first differs at layer '{layer}'"
+    return None
+
+
 def spatial_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
     """Spatial executor against the integer executor: the same integers, bit for bit."""
     int_executor = design.executor("int")
@@ -157,6 +171,9 @@ def spatial_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
     spatial = design.executor("spatial")
     actual = spatial.run_int(quantized)
     difference = first_difference(actual, expected)
+    if difference is not None:
+        difference += "; " + (first_layer_differing_in_spatial(design, quantized)
+                              or "every probed layer agrees")
     timing = f"{spatial.cycles_per_inference} cycles/inference, latency {spatial.latency}"
     return Rung(
         level="spatial", oracle="int executor", contract="bit-exact",
@@ -182,6 +199,9 @@ def rtl_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
     difference = first_difference(stalled.run_int(quantized), expected)
     steady = RtlExecutor(spatial, build)
     difference = difference or first_difference(steady.run_int(quantized), expected)
+    if difference is not None:
+        difference += ("; the RTL shows only its ports: the spatial rung above localizes "
+                       "layers, and a wrong RTL layer is one whose hw.module disagrees with its PE")
     measured, predicted = steady.last_run.cycles_per_inference, spatial.cycles_per_inference
     on_time = abs(measured - predicted) <= RTL_CYCLE_TOLERANCE * predicted
     timing = (f"{measured:g} cycles/inference measured, {predicted} predicted; latency "

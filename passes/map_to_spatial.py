@@ -81,6 +81,10 @@ SOURCE_KEY = "spatial.source"
 PERM_KEY = "spatial.perm"
 SHAPE_KEY = "nn.shape"
 PORT_KEYS_FROM_NN = ("nn.name", "nn.scale", "nn.host_op")
+PROBE_ATTR = "spatial.probe"
+"""On a PE: which nn value its result stream carries (`index` among the integer
+graph's activations in program order, `compiler.calibration.activations`) and its
+layout (`source`, `perm`), so that a mismatch can be traced to the first layer."""
 
 
 # --------------------------------------------------------------------------- layouts
@@ -200,6 +204,7 @@ class GraphMapper:
                     raise HwcError(f"map-to-spatial: layer '{self.layer_of(op)}' ({op.name}) has no "
                                    f"spatial form (supported: {', '.join(sorted(t.name for t in HANDLERS))})")
                 handler(self, op)
+        self.record_probes()
         yielded = [self.stream(v, "graph output").value for v in outputs]
         self.block.add_op(spatial.YieldOp.create(operands=yielded))
         insert_dups(self.block)
@@ -211,6 +216,20 @@ class GraphMapper:
                                      for i, v in enumerate(outputs)]),
         }
         return spatial.GraphOp("main", Region(self.block), attributes)
+
+    def record_probes(self) -> None:
+        """Mark each PE with the nn value its stream carries (see PROBE_ATTR)."""
+        from compiler.calibration import activations
+
+        index = {value: i for i, value in enumerate(activations(self.module))}
+        for value, stream in self.streams.items():
+            owner = stream.value.owner
+            if value in index and isinstance(owner, Operation) and len(owner.results) == 1:
+                owner.attributes[PROBE_ATTR] = DictionaryAttr({
+                    "index": IntegerAttr(index[value], i64),
+                    "source": nn.i64_array(stream.layout.source),
+                    "perm": nn.i64_array(stream.layout.perm),
+                })
 
     @staticmethod
     def is_live(op: Operation) -> bool:

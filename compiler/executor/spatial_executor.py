@@ -50,6 +50,7 @@ from xdsl.traits import SymbolTable
 
 from compiler.errors import HwcError
 from compiler.schedule import latency as schedule_latency
+from passes.map_to_spatial import PROBE_ATTR
 from compiler.executor.int_executor import HOST_OPS, _softmax
 from compiler.executor.int_kernels import (
     FLOAT64_EXACT_BOUND,
@@ -357,6 +358,7 @@ class SpatialExecutor:
                 timings.append(_pe_timing(op))
         self._slot_count = len(slot_of)
         self._output_slots = [slot_of[v] for v in terminator.values]
+        self._probes = [(slot_of[op.results[0]], op) for op in block.ops if PROBE_ATTR in op.attributes]
         self.pe_timing: list[PETiming] = timings
         self.cycles_per_inference = max((t.ii for t in timings), default=0)
         self.latency = schedule_latency(graph)
@@ -406,6 +408,27 @@ class SpatialExecutor:
             for slot, value in zip(results, kernel(*[slots[i] for i in operands])):
                 slots[slot] = value
         return [np.asarray(slots[s]) for s in self._output_slots]
+
+    def probe(self, inputs: Mapping[str, np.ndarray]) -> dict[int, tuple[str, np.ndarray]]:
+        """Every probed stream (`spatial.probe`, set by map-to-spatial) for integer inputs
+        in the nn layout: {activation index: (layer, values as [samples, elements] in nn
+        row-major order)}."""
+        frames = {port.name: port.to_frames(self._checked_ints(port, inputs[port.name])) for port in self.inputs}
+        slots: list = [None] * self._slot_count
+        slots[:len(self.inputs)] = [frames[p.name].astype(np.int64) for p in self.inputs]
+        for kernel, operands, results in self._steps:
+            for slot, value in zip(results, kernel(*[slots[i] for i in operands])):
+                slots[slot] = value
+        probes = {}
+        for slot, op in self._probes:
+            attrs = op.attributes[PROBE_ATTR].data
+            source, perm = attrs["source"].get_values(), attrs["perm"].get_values()
+            frame = np.asarray(slots[slot])
+            count = frame.shape[0]
+            nn_order = frame.reshape(count, *[source[p] for p in perm]).transpose(
+                0, *[int(i) + 1 for i in np.argsort(perm)])
+            probes[attrs["index"].value.data] = (op.layer.data, nn_order.reshape(count, -1))
+        return probes
 
     def run_int(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Raw integers in the nn layout in and out, as `IntExecutor.run_int`."""

@@ -44,3 +44,29 @@ def test_a_corrupted_layer_is_named():
     assert not rung.agreed
     expected_node = onnx_conv_names(CNN)[1]
     assert f"first differs at node '{expected_node}'" in rung.detail, rung.detail
+
+
+def test_a_corrupted_spatial_layer_is_named():
+    """Corrupt the ROM of the residual block's second convolution in the spatial graph:
+    the spatial rung fails and names that layer, not the stem or the classifier."""
+    from compiler.verify import spatial_rung
+    from dialects.rom import RomOp
+    from dialects.spatial import MVUOp
+
+    design = compiler.compile(CNN, fold="min")
+    module = design.spatial_module
+    mvus = [op for op in module.walk() if isinstance(op, MVUOp)]
+    target = mvus[2]
+    symbol = target.weights.root_reference.data
+    rom = next(op for op in module.walk() if isinstance(op, RomOp) and op.sym_name.data == symbol)
+    store = store_for(module)
+    if rom.value is None:
+        corrupted = np.array(store.get(symbol), copy=True)
+        corrupted[0, 0] = 0 if corrupted[0, 0] != 0 else 1
+        store.add(symbol, corrupted)
+    else:
+        raise AssertionError("the CNN's conv weights are large enough to live in the ROM image")
+
+    rung = spatial_rung(design, random_inputs(design, 8))
+    assert not rung.agreed
+    assert f"first differs at layer '{target.layer.data}'" in rung.detail, rung.detail

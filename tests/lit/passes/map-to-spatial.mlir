@@ -13,8 +13,8 @@
 // CHECK-NEXT:  rom.rom @conv_weight_hwc : tensor<1x8xi8> = dense<{{\[\[}}1, 5, 2, 6, 3, 7, 4, 8]]> : tensor<1x8xi8>
 // CHECK-NEXT:  spatial.graph @main attributes {spatial.inputs = [{nn.name = "x", nn.scale = 5.000000e-01 : f64, nn.shape = array<i64: 1, 2, 2, 2>, spatial.source = array<i64: 2, 2, 2>, spatial.perm = array<i64: 1, 2, 0>}], spatial.outputs = [{nn.name = "y", nn.scale = 2.500000e-01 : f64, nn.shape = array<i64: 1, 1, 1, 1>, spatial.source = array<i64: 1, 1, 1>, spatial.perm = array<i64: 1, 2, 0>}]} {
 // CHECK-NEXT:  ^bb0(%0: !spatial.stream<2x2x2xi8, 1>):
-// CHECK-NEXT:    %1 = spatial.swu %0 {layer = "conv_swu", kernel = array<i64: 2, 2>, strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, pad_value = 0 : i64, ii = 8 : i64, latency = 9 : i64} : (!spatial.stream<2x2x2xi8, 1>) -> !spatial.stream<1x1x8xi8, 1>
-// CHECK-NEXT:    %2 = spatial.mvu %1 {layer = "conv", weights = @conv_weight_hwc, pe = 1 : i64, simd = 1 : i64, bias = @conv_bias, multiplier = @conv_multiplier, shift = 4 : i64, lo = 0 : i64, hi = 127 : i64, ii = 8 : i64, latency = 11 : i64} : (!spatial.stream<1x1x8xi8, 1>) -> !spatial.stream<1x1x1xi8, 1>
+// CHECK-NEXT:    %1 = spatial.swu %0 {{.*}}layer = "conv_swu", kernel = array<i64: 2, 2>, strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, pad_value = 0 : i64, ii = 8 : i64, latency = 9 : i64} : (!spatial.stream<2x2x2xi8, 1>) -> !spatial.stream<1x1x8xi8, 1>
+// CHECK-NEXT:    %2 = spatial.mvu %1 {{.*}}layer = "conv", weights = @conv_weight_hwc, pe = 1 : i64, simd = 1 : i64, bias = @conv_bias, multiplier = @conv_multiplier, shift = 4 : i64, lo = 0 : i64, hi = 127 : i64, ii = 8 : i64, latency = 11 : i64} : (!spatial.stream<1x1x8xi8, 1>) -> !spatial.stream<1x1x1xi8, 1>
 // CHECK-NEXT:    spatial.yield %2 : !spatial.stream<1x1x1xi8, 1>
 // CHECK-NOT:   rom.rom @conv_weight :
 builtin.module {
@@ -42,8 +42,8 @@ builtin.module {
 // CHECK-NEXT:  rom.rom @fc_weight_stream_order : tensor<1x4xi8> = dense<{{\[\[}}1, 3, 2, 4]]> : tensor<1x4xi8>
 // CHECK-NEXT:  spatial.graph @main
 // CHECK-NEXT:  ^bb0(%0: !spatial.stream<1x2x2xi8, 1>):
-// CHECK-NEXT:    %1 = spatial.reshape %0 {layer = "reshape0", ii = 4 : i64, latency = 0 : i64} : (!spatial.stream<1x2x2xi8, 1>) -> !spatial.stream<4xi8, 1>
-// CHECK-NEXT:    %2 = spatial.mvu %1 {layer = "fc", weights = @fc_weight_stream_order, pe = 1 : i64, simd = 1 : i64, ii = 4 : i64, latency = 7 : i64} : (!spatial.stream<4xi8, 1>) -> !spatial.stream<1xi18, 1>
+// CHECK-NEXT:    %1 = spatial.reshape %0 {{.*}}layer = "reshape0", ii = 4 : i64, latency = 0 : i64} : (!spatial.stream<1x2x2xi8, 1>) -> !spatial.stream<4xi8, 1>
+// CHECK-NEXT:    %2 = spatial.mvu %1 {{.*}}layer = "fc", weights = @fc_weight_stream_order, pe = 1 : i64, simd = 1 : i64, ii = 4 : i64, latency = 7 : i64} : (!spatial.stream<4xi8, 1>) -> !spatial.stream<1xi18, 1>
 // CHECK-NEXT:    spatial.yield %2 : !spatial.stream<1xi18, 1>
 builtin.module {
   rom.rom @fc_weight : tensor<1x4xi8> = dense<[[1, 2, 3, 4]]> : tensor<1x4xi8>
@@ -60,9 +60,9 @@ builtin.module {
 // One value with two consumers goes through spatial.dup.
 
 // CHECK-LABEL: builtin.module {
-// CHECK:         %1, %2 = spatial.dup %0 {layer = "input_dup", ii = 4 : i64, latency = 1 : i64}
-// CHECK-NEXT:    %3 = spatial.lookup %1 {layer = "lookup0", table = @t
-// CHECK-NEXT:    %4 = spatial.lookup %2 {layer = "lookup1", table = @t
+// CHECK:         %1, %2 = spatial.dup %0 {{.*}}layer = "input_dup", ii = 4 : i64, latency = 1 : i64}
+// CHECK-NEXT:    %3 = spatial.lookup %1 {{.*}}layer = "lookup0", table = @t
+// CHECK-NEXT:    %4 = spatial.lookup %2 {{.*}}layer = "lookup1", table = @t
 builtin.module {
   rom.rom @t : tensor<4xi2> = dense<[1, 1, 0, -1]> : tensor<4xi2>
   func.func @main(%x: tensor<1x4xi2> {nn.name = "x"}) -> (tensor<1x4xi2> {nn.name = "a"}, tensor<1x4xi2> {nn.name = "b"}) {
