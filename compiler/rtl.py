@@ -168,3 +168,48 @@ class RtlExecutor:
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Floats in, floats out: the host quantizes, the RTL computes, the host dequantizes."""
         return self.spatial.dequantize_outputs(self.run_int(self.spatial.quantize_inputs(inputs)))
+
+
+def pe_module_names(spatial_module: ModuleOp) -> list[tuple[object, str]]:
+    """(spatial op, name of its `hw.module`) in graph order, as `lower-spatial-to-hw` names them."""
+    from dialects import spatial
+    from passes.lower_spatial_to_hw import _module_name, find_graph, sanitize
+
+    graph = find_graph(spatial_module)
+    taken = {f"{sanitize(graph.sym_name.data)}_top"}
+    return [(op, _module_name(op, taken)) for op in graph.body.block.ops
+            if not isinstance(op, spatial.YieldOp)]
+
+
+def first_pe_differing_in_rtl(spatial_executor, spatial_module: ModuleOp, hw_module: ModuleOp,
+                              quantized: dict[str, np.ndarray], directory: Path) -> str | None:
+    """The first PE whose `hw.module`, simulated alone on the beats the spatial executor
+    gives it, does not produce the beats the spatial executor says it must.
+
+    Only PEs with one clocked input and one output stream are tried (the harness
+    drives one AXI4-Stream input); the answer names the PE's layer.
+    """
+    from xdsl.dialects import hw
+
+    from compiler.executor.spatial_executor import pack_beats
+    from compiler.hw.harness import simulate_modules
+    from dialects.spatial import stream_of
+
+    streams = spatial_executor.stream_values(quantized)
+    modules = {m.sym_name.data: m for m in hw_module.ops if isinstance(m, hw.HWModuleOp)}
+    for op, name in pe_module_names(spatial_module):
+        if len(op.operands) != 1 or len(op.results) != 1 or name not in modules:
+            continue
+        if not any(p.port_name.data == "clk" for p in modules[name].module_type.ports.data):
+            continue  # wires only (reshape)
+        source, target = stream_of(op.operands[0]), stream_of(op.results[0])
+        beats_in = pack_beats(streams[op.operands[0]].reshape(-1), source.lanes.data, source.width)
+        expected = pack_beats(streams[op.results[0]].reshape(-1), target.lanes.data, target.width)
+        simulator = simulate_modules([modules[name]], name, Path(directory) / name, lint=False,
+                                     in_width=source.lanes.data * source.width,
+                                     out_width=target.lanes.data * target.width)
+        result = simulator.run(beats_in, expected_output_beats=len(expected))
+        if list(result.output_beats) != list(expected):
+            layer = op.properties.get("layer")
+            return f"first differs at layer '{layer.data if layer else name}' (hw.module @{name})"
+    return None

@@ -200,8 +200,15 @@ def rtl_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
     steady = RtlExecutor(spatial, build)
     difference = difference or first_difference(steady.run_int(quantized), expected)
     if difference is not None:
-        difference += ("; the RTL shows only its ports: the spatial rung above localizes "
-                       "layers, and a wrong RTL layer is one whose hw.module disagrees with its PE")
+        import tempfile
+        from pathlib import Path
+
+        from compiler.rtl import first_pe_differing_in_rtl, lower_to_hw
+
+        hw_module = lower_to_hw(design.spatial_module, design.options.rom)
+        with tempfile.TemporaryDirectory(prefix="hwc-localize-") as scratch:
+            culprit = first_pe_differing_in_rtl(spatial, design.spatial_module, hw_module, quantized, Path(scratch))
+        difference += "; " + (culprit or "every PE agrees on its own: the wiring between PEs differs")
     measured, predicted = steady.last_run.cycles_per_inference, spatial.cycles_per_inference
     on_time = abs(measured - predicted) <= RTL_CYCLE_TOLERANCE * predicted
     timing = (f"{measured:g} cycles/inference measured, {predicted} predicted; latency "

@@ -359,6 +359,7 @@ class SpatialExecutor:
         self._slot_count = len(slot_of)
         self._output_slots = [slot_of[v] for v in terminator.values]
         self._probes = [(slot_of[op.results[0]], op) for op in block.ops if PROBE_ATTR in op.attributes]
+        self._slot_of = slot_of
         self.pe_timing: list[PETiming] = timings
         self.cycles_per_inference = max((t.ii for t in timings), default=0)
         self.latency = schedule_latency(graph)
@@ -409,16 +410,26 @@ class SpatialExecutor:
                 slots[slot] = value
         return [np.asarray(slots[s]) for s in self._output_slots]
 
-    def probe(self, inputs: Mapping[str, np.ndarray]) -> dict[int, tuple[str, np.ndarray]]:
-        """Every probed stream (`spatial.probe`, set by map-to-spatial) for integer inputs
-        in the nn layout: {activation index: (layer, values as [samples, elements] in nn
-        row-major order)}."""
+    def _all_slots(self, inputs: Mapping[str, np.ndarray]) -> list:
         frames = {port.name: port.to_frames(self._checked_ints(port, inputs[port.name])) for port in self.inputs}
         slots: list = [None] * self._slot_count
         slots[:len(self.inputs)] = [frames[p.name].astype(np.int64) for p in self.inputs]
         for kernel, operands, results in self._steps:
             for slot, value in zip(results, kernel(*[slots[i] for i in operands])):
                 slots[slot] = value
+        return slots
+
+    def stream_values(self, inputs: Mapping[str, np.ndarray]) -> dict[SSAValue, np.ndarray]:
+        """Every stream of the graph as frames ([samples, *frame]) for integer inputs in the
+        nn layout: what each PE reads and writes, to test PEs one at a time."""
+        slots = self._all_slots(inputs)
+        return {value: np.asarray(slots[slot]) for value, slot in self._slot_of.items()}
+
+    def probe(self, inputs: Mapping[str, np.ndarray]) -> dict[int, tuple[str, np.ndarray]]:
+        """Every probed stream (`spatial.probe`, set by map-to-spatial) for integer inputs
+        in the nn layout: {activation index: (layer, values as [samples, elements] in nn
+        row-major order)}."""
+        slots = self._all_slots(inputs)
         probes = {}
         for slot, op in self._probes:
             attrs = op.attributes[PROBE_ATTR].data

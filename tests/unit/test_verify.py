@@ -70,3 +70,37 @@ def test_a_corrupted_spatial_layer_is_named():
     rung = spatial_rung(design, random_inputs(design, 8))
     assert not rung.agreed
     assert f"first differs at layer '{target.layer.data}'" in rung.detail, rung.detail
+
+
+def test_a_corrupted_hardware_pe_is_named(tmp_path):
+    """Change one ROM entry inside one PE's hw.module: the design's RTL output differs,
+    and simulating the PEs one by one names that PE's layer."""
+    from xdsl.dialects import hw
+    from xdsl.dialects.builtin import ArrayAttr, IntegerAttr
+
+    from compiler.backend import verilator
+    from compiler.backend.circt_export import export_verilog
+    from compiler.rtl import RtlBuild, RtlExecutor, first_pe_differing_in_rtl, lower_to_hw, stream_widths
+    from dialects.circt import AggregateConstantOp
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp"
+    design = compiler.compile(example / "model.onnx", calib=example / "calib.npz", target_fps=1e6)
+    spatial = design.executor("spatial")
+    hw_module = lower_to_hw(design.spatial_module, "logic")
+    target = next(m for m in hw_module.ops if isinstance(m, hw.HWModuleOp) and m.sym_name.data == "dense1_mvu")
+    # its largest constant array is the weight ROM: invert every word
+    rom = max((op for op in target.walk() if isinstance(op, AggregateConstantOp)), key=lambda op: len(op.fields.data))
+    fields = [IntegerAttr(~f.value.data, f.type) for f in rom.fields.data]
+    rom.attributes["fields"] = ArrayAttr(fields)
+
+    files = export_verilog(str(hw_module), tmp_path / "rtl", "main_top", data_dir=tmp_path)
+    in_width, out_width = stream_widths(design.spatial_module)
+    simulator = verilator.build(files, "main_top", in_width=in_width, out_width=out_width, run_dir=tmp_path)
+    build = RtlBuild(tmp_path, files, "main_top", in_width, out_width, str(hw_module), simulator)
+    x = np.load(example / "test.npz")["input"][:40]
+    quantized = spatial.quantize_inputs({"input": x})
+    rtl = RtlExecutor(spatial, build).run_int(quantized)
+    assert not np.array_equal(rtl["logits"], spatial.run_int(quantized)["logits"])
+
+    culprit = first_pe_differing_in_rtl(spatial, design.spatial_module, hw_module, quantized, tmp_path / "pes")
+    assert culprit is not None and "layer 'dense1'" in culprit, culprit
