@@ -14,10 +14,10 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
 from compiler.executor.float_kernels import FLOAT_KERNELS
-from compiler.executor.plan import GraphPlan, evaluate
+from compiler.executor.plan import GraphPlan, PlanExecutor, evaluate
 
 
-class FloatExecutor:
+class FloatExecutor(PlanExecutor):
     """`main` of `module` compiled into numpy kernels.
 
     Requires a verified module whose ops are nn ops on static shapes, with
@@ -28,19 +28,6 @@ class FloatExecutor:
 
     def __init__(self, module: ModuleOp):
         self.plan = GraphPlan(module, FLOAT_KERNELS)
-
-    @property
-    def input_names(self) -> list[str]:
-        return self.plan.input_names
-
-    @property
-    def output_names(self) -> list[str]:
-        return self.plan.output_names
-
-    @property
-    def input_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Per-sample shape of each input: its IR shape without the batch axis."""
-        return self.plan.input_shapes
 
     @property
     def batch_separable(self) -> bool:

@@ -25,7 +25,7 @@ from xdsl.ir import Attribute
 
 from compiler.errors import HwcError
 from compiler.executor.int_kernels import INT_KERNELS, signed_bounds
-from compiler.executor.plan import Binding, GraphPlan, KernelTable
+from compiler.executor.plan import Binding, GraphPlan, KernelTable, PlanExecutor
 from compiler.ir import main_function, rom_contents
 from compiler.weights import WeightStore, store_for
 from dialects.rom import ReadOp
@@ -76,7 +76,7 @@ def _softmax(x: np.ndarray, log: bool) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-class IntExecutor:
+class IntExecutor(PlanExecutor):
     """`main` of a quantized module compiled into exact integer kernels.
 
     Requires a verified module whose ops are quantized nn ops on integer tensors
@@ -108,19 +108,6 @@ class IntExecutor:
         if not isinstance(element, IntegerType):
             raise HwcError(f"the integer executor needs integer graph inputs and outputs; {name!r} is {element}")
         return element.width.data
-
-    @property
-    def input_names(self) -> list[str]:
-        return self.plan.input_names
-
-    @property
-    def output_names(self) -> list[str]:
-        return self.plan.output_names
-
-    @property
-    def input_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Per-sample shape of each input: its IR shape without the batch axis."""
-        return self.plan.input_shapes
 
     def run_int(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Raw integers out for raw integers in; each input must fit its argument's type."""

@@ -540,3 +540,23 @@ class GraphPlan:
         for slot in self._input_slots:
             slots[slot] = None
         return results
+
+
+class PlanExecutor:
+    """What every executor built on a `GraphPlan` shows of it: the graph's input and
+    output names and the per-sample input shapes. Subclasses set `self.plan`."""
+
+    plan: GraphPlan
+
+    @property
+    def input_names(self) -> list[str]:
+        return self.plan.input_names
+
+    @property
+    def output_names(self) -> list[str]:
+        return self.plan.output_names
+
+    @property
+    def input_shapes(self) -> dict[str, Shape]:
+        """Per-sample shape of each input: its IR shape without the batch axis."""
+        return self.plan.input_shapes
