@@ -219,6 +219,17 @@ def _beats_per_vector(value: SSAValue) -> int:
 # --------------------------------------------------------------------------- PEs
 
 
+class _StreamPEOp(_PEOp):
+    """A PE with one input and one output stream, at one beat per cycle on its
+    busier side: `ii` is the larger of its input and output beats per frame."""
+
+    input = operand_def(StreamType)
+    output = result_def(StreamType)
+
+    def nominal_ii(self) -> int:
+        return _beats_ii(self.input, self.output)
+
+
 @irdl_op_definition
 class MVUOp(_PEOp):
     """Matrix-vector unit: `y[v, n] = requant(sum_k x[v, k] * W[n, k] + b[n])`.
@@ -276,23 +287,18 @@ class MVUOp(_PEOp):
 
 
 @irdl_op_definition
-class SWUOp(_PEOp):
+class SWUOp(_StreamPEOp):
     """Sliding-window unit: [H, W, C] pixels → [OH, OW, KH·KW·C] windows, (kh, kw, c) order.
 
     Positions in the padding read `pad_value`. 1-D streams are [W, C] → [OW, KW·C].
     """
 
     name = "spatial.swu"
-    input = operand_def(StreamType)
-    output = result_def(StreamType)
     kernel = prop_def(DenseArrayBase)
     strides = prop_def(DenseArrayBase)
     pads = prop_def(DenseArrayBase)
     dilations = prop_def(DenseArrayBase)
     pad_value = prop_def(IntegerAttr[I64])
-
-    def nominal_ii(self) -> int:
-        return _beats_ii(self.input, self.output)
 
     def nominal_latency(self) -> int:
         """Input beats up to the last real pixel of the first window, plus one register:
@@ -329,17 +335,12 @@ POOL_KINDS = ("max", "sum")
 
 
 @irdl_op_definition
-class PoolOp(_PEOp):
+class PoolOp(_StreamPEOp):
     """Max or sum over each window of an SWU stream: [..., window·C] → [..., C]."""
 
     name = "spatial.pool"
-    input = operand_def(StreamType)
-    output = result_def(StreamType)
     kind = prop_def(StringAttr)
     window = prop_def(IntegerAttr[I64])
-
-    def nominal_ii(self) -> int:
-        return _beats_ii(self.input, self.output)
 
     def nominal_latency(self) -> int:
         """One whole window vector (window·C / lanes_in beats), plus one register."""
@@ -357,15 +358,10 @@ class PoolOp(_PEOp):
 
 
 @irdl_op_definition
-class GlobalPoolOp(_PEOp):
+class GlobalPoolOp(_StreamPEOp):
     """Sum over every pixel: [..., C] → [1, ..., 1, C]."""
 
     name = "spatial.global_pool"
-    input = operand_def(StreamType)
-    output = result_def(StreamType)
-
-    def nominal_ii(self) -> int:
-        return _beats_ii(self.input, self.output)
 
     def nominal_latency(self) -> int:
         """The whole input frame (every pixel adds to the sums), plus one register."""
@@ -378,19 +374,14 @@ class GlobalPoolOp(_PEOp):
 
 
 @irdl_op_definition
-class RequantOp(_PEOp):
+class RequantOp(_StreamPEOp):
     """`y = clamp((x * M[c] + round) >> shift, lo, hi)`, c the innermost index (as nn.requant)."""
 
     name = "spatial.requant"
-    input = operand_def(StreamType)
-    output = result_def(StreamType)
     multiplier = prop_def(SymbolRefAttr)
     shift = prop_def(IntegerAttr[I64])
     lo = prop_def(IntegerAttr[I64])
     hi = prop_def(IntegerAttr[I64])
-
-    def nominal_ii(self) -> int:
-        return _beats_ii(self.input, self.output)
 
     def nominal_latency(self) -> int:
         """One register: `STREAM_PIPELINE_DEPTH`."""
@@ -444,16 +435,11 @@ class EltwiseOp(_PEOp):
 
 
 @irdl_op_definition
-class LookupOp(_PEOp):
+class LookupOp(_StreamPEOp):
     """`y = table[x - min]` per element (as nn.lookup)."""
 
     name = "spatial.lookup"
-    input = operand_def(StreamType)
-    output = result_def(StreamType)
     table = prop_def(SymbolRefAttr)
-
-    def nominal_ii(self) -> int:
-        return _beats_ii(self.input, self.output)
 
     def nominal_latency(self) -> int:
         """One register (the table read): `STREAM_PIPELINE_DEPTH`."""
@@ -512,15 +498,10 @@ class DupOp(_PEOp):
 
 
 @irdl_op_definition
-class ResizeOp(_PEOp):
+class ResizeOp(_StreamPEOp):
     """The same frame with another number of lanes per beat (a width converter)."""
 
     name = "spatial.resize"
-    input = operand_def(StreamType)
-    output = result_def(StreamType)
-
-    def nominal_ii(self) -> int:
-        return _beats_ii(self.input, self.output)
 
     def nominal_latency(self) -> int:
         """The input beats filling one output beat, `ceil(lanes_out / lanes_in)`, plus one register."""
@@ -535,16 +516,11 @@ class ResizeOp(_PEOp):
 
 
 @irdl_op_definition
-class ReshapeOp(_PEOp):
+class ReshapeOp(_StreamPEOp):
     """The same elements in the same order, framed as another shape (wires only),
     e.g. [H, W, C] pixels as one [H·W·C] vector for a dense layer."""
 
     name = "spatial.reshape"
-    input = operand_def(StreamType)
-    output = result_def(StreamType)
-
-    def nominal_ii(self) -> int:
-        return _beats_ii(self.input, self.output)
 
     def nominal_latency(self) -> int:
         """Zero: a reshape is wires."""
