@@ -39,8 +39,12 @@ from xdsl.ir import Operation, SSAValue
 
 from compiler.errors import HwcError
 from compiler.schedule import latency as schedule_latency
+from compiler.numerics import width_for
+from dialects.nn import HOST_OP_ATTR, NAME_ATTR
 from dialects.rom import RomOp
 from dialects.spatial import (
+    INPUTS_ATTR,
+    OUTPUTS_ATTR,
     PE_OPS,
     EltwiseOp,
     FifoOp,
@@ -83,8 +87,8 @@ def build_report(module: ModuleOp, clock_mhz: float) -> dict[str, Any]:
     return {
         "design": design,
         "layers": layers,
-        "inputs": _ports(graph, "spatial.inputs", list(graph.body.block.args)),
-        "outputs": _ports(graph, "spatial.outputs", list(graph.body.block.last_op.operands)),
+        "inputs": _ports(graph, INPUTS_ATTR, list(graph.body.block.args)),
+        "outputs": _ports(graph, OUTPUTS_ATTR, list(graph.body.block.last_op.operands)),
     }
 
 
@@ -142,11 +146,6 @@ def rom_bits(rom: RomOp) -> int:
     return rom.width * math.prod(rom.shape)
 
 
-def _signed_bits(bound: int) -> int:
-    """Bits of a signed integer holding [-bound, bound] (as `quantize` counts them)."""
-    return max(2, int(bound).bit_length() + 1)
-
-
 def accumulator_bits(op: Operation, roms: dict[str, RomOp]) -> int | None:
     """The width of `op`'s exact accumulator (None for PEs without one)."""
     if isinstance(op, MVUOp):
@@ -160,9 +159,9 @@ def accumulator_bits(op: Operation, roms: dict[str, RomOp]) -> int | None:
             from compiler.ir import dense_to_numpy
 
             row_sums = np.abs(dense_to_numpy(weights.value).astype(np.int64)).sum(axis=1)
-            return _signed_bits(int(row_sums.max(initial=0)) * largest_input)
+            return width_for(int(row_sums.max(initial=0)) * largest_input)
         weight_bound = 1 << (weights.width - 1) if weights is not None else 1
-        return _signed_bits(op.in_features * weight_bound * largest_input)
+        return width_for(op.in_features * weight_bound * largest_input)
     if isinstance(op, PoolOp) and op.kind.data == "sum":
         return stream_of(op.input).width + math.ceil(math.log2(op.window.value.data))
     if isinstance(op, GlobalPoolOp):
@@ -171,8 +170,8 @@ def accumulator_bits(op: Operation, roms: dict[str, RomOp]) -> int | None:
     if isinstance(op, EltwiseOp):
         lhs, rhs = (1 << (stream_of(v).width - 1) for v in (op.lhs, op.rhs))
         if op.kind.data == "mul":
-            return _signed_bits(lhs * rhs)
-        return _signed_bits(lhs * abs(op.lhs_scale.value.data) + rhs * abs(op.rhs_scale.value.data))
+            return width_for(lhs * rhs)
+        return width_for(lhs * abs(op.lhs_scale.value.data) + rhs * abs(op.rhs_scale.value.data))
     return None
 
 
@@ -184,8 +183,8 @@ def _ports(graph: GraphOp, key: str, values: list[SSAValue]) -> list[dict[str, A
     for index, value in enumerate(values):
         stream = stream_of(value)
         info = entries[index].data if index < len(entries) and isinstance(entries[index], DictionaryAttr) else {}
-        name = info.get("nn.name")
-        host = info.get("nn.host_op")
+        name = info.get(NAME_ATTR)
+        host = info.get(HOST_OP_ATTR)
         ports.append({
             "name": name.data if isinstance(name, StringAttr) else f"{key.split('.')[-1][:-1]}{index}",
             "frame": list(stream.frame),

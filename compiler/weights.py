@@ -241,3 +241,17 @@ def save_store(module: ModuleOp, path: Path, relative_to: Path | None = None) ->
     _STORES[resolved] = saved
     if relative_to is not None:
         _STORES.setdefault(name, saved)
+
+def forget_unused_memory_store(module: ModuleOp) -> None:
+    """Drop the module's `nn.weights` attribute when it names an in-memory store
+    and no `nn.weight` uses it.
+
+    Passes open the module's store with `compiler.weights.store_for`, which gives
+    a module without one a fresh in-memory store; calling this at the end of a
+    pass keeps such a module free of a meaningless `nn.weights = "memory:N"`.
+    """
+    attr = module.attributes.get(WEIGHT_STORE_ATTR)
+    in_memory = isinstance(attr, StringAttr) and attr.data.startswith("memory:")
+    if in_memory and not used_weight_keys(module):
+        del module.attributes[WEIGHT_STORE_ATTR]
+

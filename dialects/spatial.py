@@ -65,6 +65,15 @@ from xdsl.printer import Printer
 from xdsl.traits import IsTerminator, SymbolOpInterface
 from xdsl.utils.exceptions import VerifyException
 
+INPUTS_ATTR = "spatial.inputs"
+"""On a graph: per input port, a dictionary of its nn name, scale, shape and layout."""
+OUTPUTS_ATTR = "spatial.outputs"
+"""On a graph: per output port, the same as `INPUTS_ATTR` plus its host op."""
+PROBE_ATTR = "spatial.probe"
+"""On a PE: which nn value its result stream carries (`index` among the integer
+graph's activations in program order, `compiler.calibration.activations`) and its
+layout (`source`, `perm`), so that a mismatch can be traced to the first layer."""
+
 _FORMAT = "operands attr-dict `:` functional-type(operands, results)"
 
 

@@ -10,26 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
-
-from dialects.nn import WEIGHT_STORE_ATTR
-
-
-def forget_unused_memory_store(module: ModuleOp) -> None:
-    """Drop the module's `nn.weights` attribute when it names an in-memory store
-    and no `nn.weight` uses it.
-
-    Passes open the module's store with `compiler.weights.store_for`, which gives
-    a module without one a fresh in-memory store; calling this at the end of a
-    pass keeps such a module free of a meaningless `nn.weights = "memory:N"`.
-    """
-    from compiler.weights import used_weight_keys
-
-    attr = module.attributes.get(WEIGHT_STORE_ATTR)
-    in_memory = isinstance(attr, StringAttr) and attr.data.startswith("memory:")
-    if in_memory and not used_weight_keys(module):
-        del module.attributes[WEIGHT_STORE_ATTR]
 
 
 def _fold_constants() -> type[ModulePass]:

@@ -47,9 +47,9 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from compiler.ir import constant_value, make_constant
-from compiler.weights import WeightStore, store_for
+from compiler.numerics import batch_norm_factor
+from compiler.weights import WeightStore, forget_unused_memory_store, store_for
 from dialects.nn import BatchNormOp, ConvOp, DenseOp, WeightOp, shape_of
-from passes import forget_unused_memory_store
 from passes.fold_constants import is_constant
 
 
@@ -81,7 +81,7 @@ def folded_parameters(
 
     Guarantees: both keep `weight`'s dtype; b' has shape [weight.shape[0]].
     """
-    factor = scale.astype(np.float64) / np.sqrt(var.astype(np.float64) + epsilon)
+    factor = batch_norm_factor(scale, var, epsilon)
     channel_shape = (-1,) + (1,) * (weight.ndim - 1)
     new_weight = weight.astype(np.float64) * factor.reshape(channel_shape)
     old_bias = np.zeros(weight.shape[0]) if bias is None else bias.astype(np.float64)

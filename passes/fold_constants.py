@@ -36,9 +36,8 @@ from xdsl.traits import NoMemoryEffect
 
 from compiler.errors import HwcError
 from compiler.ir import constant_value, make_constant, numpy_dtype
-from compiler.weights import WeightStore, store_for
+from compiler.weights import WeightStore, forget_unused_memory_store, store_for
 from dialects.nn import ConstantOp, WeightOp
-from passes import forget_unused_memory_store
 
 CONSTANT_OPS = (ConstantOp, WeightOp)
 

@@ -42,7 +42,7 @@ from xdsl.traits import SymbolTable
 from compiler.errors import HwcError
 from compiler.hw.builder import ModuleBuilder
 from compiler.ir import dense_to_numpy
-from compiler.weights import WeightStore, store_for
+from compiler.weights import WeightStore, forget_unused_memory_store, store_for
 from dialects import spatial
 from dialects.rom import RomOp, signed_range
 
@@ -201,8 +201,6 @@ def lower_spatial_to_hw(module: ModuleOp, rom_style: str = "logic") -> None:
     module.body.block.add_ops([m for _, m in pe_modules] + [top])
     if rom_files:
         module.attributes[ROM_FILES_ATTR] = DictionaryAttr({k: StringAttr(v) for k, v in sorted(rom_files.items())})
-    from passes import forget_unused_memory_store
-
     forget_unused_memory_store(module)
 
 

@@ -69,57 +69,19 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import VerifyException
 
 from compiler.errors import HwcError
+from compiler.numerics import width_for
 from compiler.ir import CONSTANT_OPS, main_function, numpy_to_dense, rom_contents, tensor_type
 from compiler.weights import INLINE_LIMIT, WeightStore, store_for
 from dialects import nn, spatial
 from dialects.rom import ReadOp, RomOp, signed_range
+from dialects.spatial import INPUTS_ATTR, OUTPUTS_ATTR, PROBE_ATTR
+from dialects.stream_layout import PERM_KEY, SHAPE_KEY, SOURCE_KEY, Layout
 from passes.weights_to_rom import LayerNames, SymbolNamer, rom_dtype, sanitize
 
-INPUTS_ATTR = "spatial.inputs"
-OUTPUTS_ATTR = "spatial.outputs"
-SOURCE_KEY = "spatial.source"
-PERM_KEY = "spatial.perm"
-SHAPE_KEY = "nn.shape"
-PORT_KEYS_FROM_NN = ("nn.name", "nn.scale", "nn.host_op")
-PROBE_ATTR = "spatial.probe"
-"""On a PE: which nn value its result stream carries (`index` among the integer
-graph's activations in program order, `compiler.calibration.activations`) and its
-layout (`source`, `perm`), so that a mismatch can be traced to the first layer."""
+PORT_KEYS_FROM_NN = (nn.NAME_ATTR, nn.SCALE_ATTR, nn.HOST_OP_ATTR)
 
 
 # --------------------------------------------------------------------------- layouts
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How a stream's frame holds an nn tensor (without batch): reshape it to
-    `source`, transpose by `perm`, and read it in row-major order as `frame`."""
-
-    source: tuple[int, ...]
-    perm: tuple[int, ...]
-    frame: tuple[int, ...]
-
-    @staticmethod
-    def natural(shape: Sequence[int]) -> Layout:
-        """Channel innermost: [C, *spatial] → [*spatial, C]; a vector [F] stays [F]."""
-        shape = tuple(shape)
-        if len(shape) <= 1:
-            return Layout(shape or (1,), (0,), shape or (1,))
-        perm = (*range(1, len(shape)), 0)
-        return Layout(shape, perm, tuple(shape[p] for p in perm))
-
-    def order(self) -> np.ndarray:
-        """`order[j]` is the nn (row-major) index of stream element j."""
-        count = int(np.prod(self.source))
-        return np.arange(count).reshape(self.source).transpose(self.perm).reshape(-1)
-
-    def same_order(self, other: Layout) -> bool:
-        if (self.source, self.perm) == (other.source, other.perm):
-            return True
-        return np.array_equal(self.order(), other.order())
-
-    def is_natural_for(self, shape: Sequence[int]) -> bool:
-        return self.same_order(Layout.natural(shape))
 
 
 def per_sample(value: SSAValue) -> tuple[int, ...]:
@@ -242,7 +204,7 @@ class GraphMapper:
             given = attrs.data[index]
             assert isinstance(given, DictionaryAttr)
             entries.update({k: v for k, v in given.data.items() if k in PORT_KEYS_FROM_NN})
-        entries.setdefault("nn.name", StringAttr(f"{kind}{index}"))
+        entries.setdefault(nn.NAME_ATTR, StringAttr(f"{kind}{index}"))
         layout = self.stream(value, "graph port").layout
         entries[SHAPE_KEY] = nn.i64_array(nn.shape_of(value))
         entries[SOURCE_KEY] = nn.i64_array(layout.source)
@@ -652,7 +614,6 @@ def map_eltwise(m: GraphMapper, op: Operation, kind: str, lhs: tuple[SSAValue, i
 
 def map_affine(m: GraphMapper, op: Operation, x: SSAValue, scale: np.ndarray, offset: np.ndarray | None) -> None:
     """`x * scale[c] (+ offset[c])` per channel as an MVU with a diagonal weight ROM."""
-    from passes.quantize import width_for
 
     source = m.stream(x, f"layer '{m.layer_of(op)}' input")
     stem = m.layer_of(op)

@@ -74,105 +74,17 @@ from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from compiler.calibration import activation_absmax, calibration_samples
+from compiler.numerics import (
+    MAX_ACC_BITS, OUTPUT_BITS, batch_norm_affine, narrow_limit, quantize_weight, requant_parameters, round_half_up, scale_from_absmax,
+    width_for,
+)
 from compiler.errors import HwcError
 from compiler.ir import (
     CONSTANT_OPS, constant_value, main_function, make_constant, numpy_dtype, numpy_to_dense, tensor_type,
 )
-from compiler.weights import INLINE_LIMIT, WeightStore, store_for
+from compiler.weights import INLINE_LIMIT, WeightStore, forget_unused_memory_store, store_for
 from dialects import nn
-from passes import forget_unused_memory_store
-
-SCALE_ATTR = "nn.scale"
-ACC_BITS_ATTR = "nn.acc_bits"
-HOST_OP_ATTR = "nn.host_op"
-AXIS_ATTR = "nn.axis"
-SCALE_KEY_ATTR = "nn.scale_key"
-
-MULTIPLIER_LIMIT = 1 << 15
-"""Requant multipliers are below this (they fit a signed 16-bit constant)."""
-MAX_SHIFT = 62
-MAX_ACC_BITS = 48
-"""Widest accumulator accepted: acc * M (M < 2^15) then stays within 64 bits."""
-WEIGHT_BLOCK_ELEMENTS = 1 << 20
-"""Weights are quantized in blocks of rows of about this many elements."""
-
-
-# --------------------------------------------------------------------------- numbers
-
-
-OUTPUT_BITS = 16
-"""Graph outputs are requantized to max(abits, OUTPUT_BITS) bits."""
-
-
-def round_half_up(x):
-    """`floor(x + 0.5)`, the one rounding used at compile time."""
-    return np.floor(np.asarray(x, np.float64) + 0.5)
-
-
-def narrow_limit(bits: int) -> int:
-    """The largest magnitude of a `bits`-bit narrow-range symmetric value: 2^(bits-1) - 1."""
-    return (1 << (bits - 1)) - 1
-
-
-def width_for(bound: int) -> int:
-    """Bits of the narrowest two's-complement type holding [-bound, bound] (at least 2)."""
-    return max(2, int(bound).bit_length() + 1)
-
-
-def scale_from_absmax(absmax: float, bits: int) -> float:
-    return absmax / narrow_limit(bits) if absmax > 0 else 1.0
-
-
-def quantize_weight(weight: np.ndarray, wbits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-output-channel symmetric quantization of `weight` ([C, ...]).
-
-    Returns (integers as int8 of `weight`'s shape, scales float64 [C]). Works in
-    blocks of rows so that a memory-mapped weight is never held whole in float64.
-    """
-    channels = weight.shape[0]
-    rows = weight.reshape(channels, -1)
-    limit = narrow_limit(wbits)
-    quantized = np.empty(rows.shape, np.int8)
-    scales = np.empty(channels, np.float64)
-    step = max(1, WEIGHT_BLOCK_ELEMENTS // max(1, rows.shape[1]))
-    for begin in range(0, channels, step):
-        block = np.array(rows[begin:begin + step], np.float64)
-        absmax = np.maximum(block.max(axis=1, initial=-np.inf), -block.min(axis=1, initial=np.inf))
-        if not np.all(np.isfinite(absmax)):
-            raise HwcError("quantize: a weight holds NaN or infinite values")
-        block_scales = np.where(absmax > 0, absmax / limit, 1.0)
-        scales[begin:begin + step] = block_scales
-        # round_half_up(block / scale), clamped, computed in place
-        np.divide(block, block_scales[:, None], out=block)
-        np.add(block, 0.5, out=block)
-        np.floor(block, out=block)
-        np.clip(block, -limit, limit, out=block)
-        quantized[begin:begin + step] = block
-    return quantized.reshape(weight.shape), scales
-
-
-def requant_parameters(ratio: np.ndarray, what: str) -> tuple[np.ndarray, int]:
-    """Integer multipliers M and one shift S with `M / 2^S ≈ ratio`.
-
-    S is the largest value <= 62 such that max M < 2^15, `M = floor(ratio * 2^S + 0.5)`.
-    HwcError when the ratios cannot be represented (not finite or positive, too
-    large even at S = 0, or all rounding to zero).
-    """
-    ratio = np.atleast_1d(np.asarray(ratio, np.float64))
-    if not np.all(np.isfinite(ratio)) or np.any(ratio <= 0):
-        raise HwcError(f"quantize: {what}: degenerate scale ratio {ratio.min()} (not a positive number)")
-    for shift in range(MAX_SHIFT, -1, -1):
-        multipliers = round_half_up(ratio * 2.0 ** shift)
-        if multipliers.max() < MULTIPLIER_LIMIT:
-            break
-    else:
-        raise HwcError(
-            f"quantize: {what}: scale ratio {ratio.max():.6g} is too large for a requant "
-            f"multiplier below 2^15 (the calibration ranges are degenerate)"
-        )
-    if multipliers.max() == 0:
-        raise HwcError(f"quantize: {what}: scale ratio {ratio.max():.3g} rounds to zero even at shift {MAX_SHIFT}")
-    return multipliers.astype(np.int64), shift
+from dialects.nn import ACC_BITS_ATTR, AXIS_ATTR, HOST_OP_ATTR, NAME_ATTR, SCALE_ATTR, SCALE_KEY_ATTR
 
 
 # --------------------------------------------------------------------------- the rewrite
@@ -646,8 +558,7 @@ def quantize_batch_norm(g: GraphQuantizer, op: nn.BatchNormOp) -> None:
     """`x * a + b` per channel: a as ±(2^(wbits-1)-1) at scale |a|/(2^(wbits-1)-1), b at the product's scale."""
     q = g.act(op.input, op)
     scale, bias, mean, var = (np.asarray(g.const(v), np.float64) for v in (op.scale, op.bias, op.mean, op.var))
-    factor = scale / np.sqrt(var + op.epsilon.value.data)
-    offset = bias - mean * factor
+    factor, offset = batch_norm_affine(scale, bias, mean, var, op.epsilon.value.data)
     limit = narrow_limit(g.wbits)
     factor_scales = np.where(factor != 0, np.abs(factor) / limit, 1.0)
     factor_q = np.sign(factor) * limit
@@ -709,7 +620,7 @@ def graph_input_shapes(function: FuncOp) -> dict[str, tuple[int, ...]]:
     for index, arg in enumerate(function.body.block.args):
         name = f"input{index}"
         if attrs is not None:
-            attr = attrs[index].data.get("nn.name")
+            attr = attrs[index].data.get(NAME_ATTR)
             if isinstance(attr, StringAttr):
                 name = attr.data
         shapes[name] = tuple(nn.shape_of(arg))[1:]

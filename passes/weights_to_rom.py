@@ -73,15 +73,10 @@ from xdsl.traits import SymbolOpInterface
 
 from compiler.errors import HwcError
 from compiler.ir import dense_to_numpy, numpy_dtype, numpy_to_dense
-from compiler.weights import INLINE_LIMIT, WeightStore, store_for
-from dialects.nn import ConstantOp, ConvOp, DenseOp, RequantOp, WeightOp
+from compiler.weights import INLINE_LIMIT, WeightStore, forget_unused_memory_store, store_for
+from dialects.nn import AXIS_ATTR, NAME_ATTR, SCALE_ATTR, SCALE_KEY_ATTR, ConstantOp, ConvOp, DenseOp, RequantOp, WeightOp
 from dialects.rom import MAX_WIDTH, ReadOp, RomOp, signed_range
-from passes import forget_unused_memory_store
 
-SCALE_ATTR = "nn.scale"
-AXIS_ATTR = "nn.axis"
-SCALE_KEY_ATTR = "nn.scale_key"
-NAME_ATTR = "nn.name"
 
 _CONSTANTS = (ConstantOp, WeightOp)
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]+")

@@ -23,6 +23,7 @@ from xdsl.ir import Operation
 from compiler.errors import HwcError
 from compiler.executor.plan import Binding, Instantiate, KernelTable
 from compiler.ir import numpy_dtype
+from compiler.numerics import batch_norm_affine
 from dialects import nn
 
 FLOAT_KERNELS = KernelTable("float executor")
@@ -536,8 +537,7 @@ def _batch_norm_affine(op: nn.BatchNormOp, constants) -> tuple[np.ndarray, np.nd
         _required_constant(op, constants, i, name).astype(np.float64)
         for i, name in ((1, "scale"), (2, "bias"), (3, "mean"), (4, "var"))
     )
-    multiplier = scale / np.sqrt(var + op.epsilon.value.data)
-    return multiplier, bias - mean * multiplier
+    return batch_norm_affine(scale, bias, mean, var, op.epsilon.value.data)
 
 
 @FLOAT_KERNELS.register(nn.BatchNormOp)

@@ -24,15 +24,14 @@ from xdsl.dialects.builtin import DictionaryAttr, FloatAttr, IntegerType, Module
 from xdsl.ir import Attribute
 
 from compiler.errors import HwcError
-from compiler.executor.int_kernels import INT_KERNELS, signed_bounds
+from compiler.executor.int_kernels import INT_KERNELS
 from compiler.executor.plan import Binding, GraphPlan, KernelTable, PlanExecutor
 from compiler.ir import main_function, rom_contents
+from compiler.numerics import HOST_OPS, dequantize_output, quantize_input, signed_bounds
 from compiler.weights import WeightStore, store_for
+from dialects.nn import HOST_OP_ATTR, SCALE_ATTR
 from dialects.rom import ReadOp
 
-SCALE_ATTR = "nn.scale"
-HOST_OP_ATTR = "nn.host_op"
-HOST_OPS = ("softmax", "log_softmax")
 
 
 def _kernels_for(store: WeightStore) -> KernelTable:
@@ -66,14 +65,6 @@ def _scale(attrs, index: int, what: str) -> float | None:
     if not isinstance(attr, FloatAttr) or not attr.value.data > 0:
         raise HwcError(f"{what}: nn.scale must be a positive float, got {attr}")
     return float(attr.value.data)
-
-
-def _softmax(x: np.ndarray, log: bool) -> np.ndarray:
-    shifted = x - x.max(axis=-1, keepdims=True)
-    if log:
-        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    e = np.exp(shifted)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 class IntExecutor(PlanExecutor):
@@ -130,9 +121,7 @@ class IntExecutor(PlanExecutor):
             scale = self.input_scales.get(name)
             if scale is None:
                 raise HwcError(f"input {name!r} has no nn.scale: the module is not quantized")
-            limit = signed_bounds(self.input_widths[name])[1]
-            q = np.floor(np.asarray(array, np.float64) / scale + 0.5)
-            result[name] = np.clip(q, -limit, limit).astype(np.int64)
+            result[name] = quantize_input(array, scale, self.input_widths[name])
         return result
 
     def dequantize_outputs(self, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -142,11 +131,7 @@ class IntExecutor(PlanExecutor):
             scale = self.output_scales.get(name)
             if scale is None:
                 raise HwcError(f"output {name!r} has no nn.scale: the module is not quantized")
-            y = np.asarray(q, np.float64) * scale
-            host_op = self.host_ops.get(name)
-            if host_op is not None:
-                y = _softmax(y, log=host_op == "log_softmax")
-            result[name] = y.astype(np.float32)
+            result[name] = dequantize_output(q, scale, self.host_ops.get(name))
         return result
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -33,12 +33,11 @@ from xdsl.ir import Operation, SSAValue
 from compiler.errors import HwcError
 from compiler.executor import float_kernels
 from compiler.executor.plan import Binding, Instantiate, KernelTable
+from compiler.numerics import FLOAT64_EXACT_BOUND, as_int64, requantize, signed_bounds, wrap
 from dialects import nn
 
 INT_KERNELS = KernelTable("integer executor")
 
-FLOAT64_EXACT_BOUND = 1 << 52
-"""Integers (and all partial sums) below this are exact in float64."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -53,29 +52,14 @@ def integer_width(value: SSAValue) -> int:
     return element.width.data
 
 
-def signed_bounds(width: int) -> tuple[int, int]:
-    return -(1 << (width - 1)), (1 << (width - 1)) - 1
 
-
-def wrap(array: np.ndarray, width: int) -> np.ndarray:
-    """`array` (int64) reduced to `width`-bit two's complement, in place when possible."""
-    if width >= 64:
-        return array
-    shift = 64 - width
-    np.left_shift(array, shift, out=array)
-    np.right_shift(array, shift, out=array)
-    return array
-
-
-def _as_int64(array: np.ndarray) -> np.ndarray:
-    return np.asarray(array).astype(np.int64, copy=False)
 
 
 def _constant(op: Operation, constants, index: int, what: str) -> np.ndarray:
     value = constants[index]
     if value is None:
         raise HwcError(f"{op.name}: the {what} must be a constant for the integer executor")
-    return _as_int64(value)
+    return as_int64(value)
 
 
 def _int_values(attr, default: Sequence[int] = ()) -> tuple[int, ...]:
@@ -135,25 +119,6 @@ INT_KERNELS.register(nn.ConvOp)(_linear(float_kernels.conv))
 # --------------------------------------------------------------------------- requantization
 
 
-def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
-    """`clamp((acc * M + (1 << shift >> 1)) >> shift, lo, hi)` exactly (int64 result).
-
-    Requires `multiplier` broadcastable against `acc`. Uses int64 when the
-    product provably fits, Python integers otherwise.
-    """
-    acc = _as_int64(acc)
-    multiplier = _as_int64(multiplier)
-    rounding = (1 << shift) >> 1
-    largest = int(np.abs(acc).max(initial=0)) * int(np.abs(multiplier).max(initial=0)) + rounding
-    if largest < (1 << 63):
-        scaled = acc * multiplier
-        scaled += rounding
-        np.right_shift(scaled, shift, out=scaled)
-    else:
-        wide = acc.astype(object) * multiplier.astype(object) + rounding
-        scaled = np.asarray(np.clip(wide >> shift, lo, hi), dtype=np.int64)
-    return np.clip(scaled, lo, hi, out=scaled)
-
 
 def multiplier_shape(rank: int, axis: int, channels: int) -> tuple[int, ...]:
     """Shape that broadcasts a per-channel vector along `axis` of a rank-`rank` tensor."""
@@ -195,7 +160,7 @@ def window_sums(x: np.ndarray, kernel: Sequence[int], strides: Sequence[int], pa
         span = (out[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1
         end = max(pads[rank + i], span - spatial[i] - pads[i])
         widths.append((pads[i], end))
-    padded = np.pad(_as_int64(x), widths)
+    padded = np.pad(as_int64(x), widths)
     spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
     views = sliding_window_view(padded, spans, axis=tuple(range(2, 2 + rank)))
     index = (slice(None), slice(None))
@@ -256,7 +221,7 @@ def lookup(op: nn.LookupOp, constants) -> Instantiate:
         values = table.astype(binding.dtype)
 
         def kernel(x, *_):
-            return values[_as_int64(x) + offset]
+            return values[as_int64(x) + offset]
 
         return kernel
 
@@ -279,7 +244,7 @@ def _binary(ufunc):
 
         def instantiate(binding: Binding):
             def kernel(lhs, rhs):
-                return wrap(ufunc(_as_int64(lhs), _as_int64(rhs)), width).astype(binding.dtype)
+                return wrap(ufunc(as_int64(lhs), as_int64(rhs)), width).astype(binding.dtype)
 
             return kernel
 

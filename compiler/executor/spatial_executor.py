@@ -50,22 +50,18 @@ from xdsl.traits import SymbolTable
 
 from compiler.errors import HwcError
 from compiler.schedule import latency as schedule_latency
-from passes.map_to_spatial import PROBE_ATTR
-from compiler.executor.int_executor import HOST_OPS, _softmax
-from compiler.executor.int_kernels import (
-    FLOAT64_EXACT_BOUND,
-    accumulator_bound,
-    requantize,
-    signed_bounds,
-    wrap,
-)
+from compiler.executor.int_kernels import accumulator_bound
 from compiler.ir import dense_to_numpy, numpy_dtype
+from compiler.numerics import (
+    FLOAT64_EXACT_BOUND, HOST_OPS, dequantize_output, quantize_input, requantize, signed_bounds, wrap,
+)
 from compiler.weights import WeightStore, store_for
 from dialects import spatial
+from dialects.nn import HOST_OP_ATTR, NAME_ATTR, SCALE_ATTR
+from dialects.spatial import INPUTS_ATTR, OUTPUTS_ATTR, PROBE_ATTR
+from dialects.stream_layout import PERM_KEY, SHAPE_KEY, SOURCE_KEY, Layout
 from dialects.rom import RomOp, signed_range
 
-INPUTS_ATTR = "spatial.inputs"
-OUTPUTS_ATTR = "spatial.outputs"
 MAX_CHUNK_BYTES = 256 << 20
 """Samples run in chunks whose streams stay below this many bytes (as int64)."""
 
@@ -82,8 +78,7 @@ class Port:
     name: str
     stream: spatial.StreamType
     nn_shape: tuple[int, ...]
-    source: tuple[int, ...]
-    perm: tuple[int, ...]
+    layout: Layout
     scale: float | None
     host_op: str | None
 
@@ -97,16 +92,11 @@ class Port:
 
     def to_frames(self, ints: np.ndarray) -> np.ndarray:
         """[samples, *nn_shape[1:]] → [samples, *frame]."""
-        count = ints.shape[0]
-        moved = ints.reshape(count, *self.source).transpose(0, *[p + 1 for p in self.perm])
-        return moved.reshape(count, *self.frame)
+        return self.layout.to_frames(ints, self.frame)
 
     def from_frames(self, frames: np.ndarray) -> np.ndarray:
         """[samples, *frame] → [samples, *nn_shape[1:]]."""
-        count = frames.shape[0]
-        transposed = frames.reshape(count, *[self.source[p] for p in self.perm])
-        inverse = np.argsort(self.perm)
-        return transposed.transpose(0, *[int(i) + 1 for i in inverse]).reshape(count, *self.nn_shape[1:])
+        return self.layout.from_frames(frames, self.nn_shape[1:])
 
 
 def _ports(graph: spatial.GraphOp, key: str, streams: Sequence[SSAValue]) -> list[Port]:
@@ -118,17 +108,16 @@ def _ports(graph: spatial.GraphOp, key: str, streams: Sequence[SSAValue]) -> lis
     for entry, value in zip(attr.data, streams):
         assert isinstance(entry, DictionaryAttr)
         data = entry.data
-        name = data.get("nn.name")
-        scale = data.get("nn.scale")
-        host_op = data.get("nn.host_op")
+        name = data.get(NAME_ATTR)
+        scale = data.get(SCALE_ATTR)
+        host_op = data.get(HOST_OP_ATTR)
         if host_op is not None and not (isinstance(host_op, StringAttr) and host_op.data in HOST_OPS):
             raise HwcError(f"spatial executor: nn.host_op must be one of {', '.join(HOST_OPS)}")
         ports.append(Port(
             name=name.data if isinstance(name, StringAttr) else f"port{len(ports)}",
             stream=spatial.stream_of(value),
-            nn_shape=tuple(data["nn.shape"].get_values()),
-            source=tuple(data["spatial.source"].get_values()),
-            perm=tuple(data["spatial.perm"].get_values()),
+            nn_shape=tuple(data[SHAPE_KEY].get_values()),
+            layout=Layout.of(data[SOURCE_KEY].get_values(), data[PERM_KEY].get_values()),
             scale=float(scale.value.data) if isinstance(scale, FloatAttr) else None,
             host_op=host_op.data if host_op is not None else None,
         ))
@@ -433,12 +422,10 @@ class SpatialExecutor:
         probes = {}
         for slot, op in self._probes:
             attrs = op.attributes[PROBE_ATTR].data
-            source, perm = attrs["source"].get_values(), attrs["perm"].get_values()
+            layout = Layout.of(attrs["source"].get_values(), attrs["perm"].get_values())
             frame = np.asarray(slots[slot])
-            count = frame.shape[0]
-            nn_order = frame.reshape(count, *[source[p] for p in perm]).transpose(
-                0, *[int(i) + 1 for i in np.argsort(perm)])
-            probes[attrs["index"].value.data] = (op.layer.data, nn_order.reshape(count, -1))
+            nn_order = layout.from_frames(frame, (-1,))
+            probes[attrs["index"].value.data] = (op.layer.data, nn_order)
         return probes
 
     def run_int(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -476,9 +463,7 @@ class SpatialExecutor:
             port = self.port(name)
             if port.scale is None:
                 raise HwcError(f"input {name!r} has no nn.scale: the graph is not quantized")
-            limit = signed_bounds(port.width)[1]
-            q = np.floor(np.asarray(array, np.float64) / port.scale + 0.5)
-            result[name] = np.clip(q, -limit, limit).astype(np.int64)
+            result[name] = quantize_input(array, port.scale, port.width)
         return result
 
     def dequantize_outputs(self, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -487,10 +472,7 @@ class SpatialExecutor:
         for port in self.outputs:
             if port.scale is None:
                 raise HwcError(f"output {port.name!r} has no nn.scale: the graph is not quantized")
-            y = np.asarray(outputs[port.name], np.float64) * port.scale
-            if port.host_op is not None:
-                y = _softmax(y, log=port.host_op == "log_softmax")
-            result[port.name] = y.astype(np.float32)
+            result[port.name] = dequantize_output(outputs[port.name], port.scale, port.host_op)
         return result
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -45,6 +45,7 @@ from xdsl.dialects.hw import ArrayType, Direction, DirectionAttr, ModulePort, Mo
 from xdsl.dialects.seq import clock
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
+from compiler.numerics import signed_bits
 from dialects.circt import (
     AggregateConstantOp,
     FirMemInitAttr,
@@ -63,13 +64,6 @@ def width_of(value: SSAValue) -> int:
         raise TypeError(f"expected an integer value, got {value_type}")
     return value_type.width.data
 
-
-def signed_bits(lo: int, hi: int) -> int:
-    """The fewest two's-complement bits holding every integer in [lo, hi] (at least 1)."""
-    bits = 1
-    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
-        bits += 1
-    return bits
 
 
 def unsigned_bits(count: int) -> int:

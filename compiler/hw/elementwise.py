@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 from xdsl.dialects import hw
 
-from compiler.hw.builder import ModuleBuilder, signed_bits
+from compiler.hw.builder import ModuleBuilder
+from compiler.numerics import signed_bits
 from dialects.spatial import EltwiseOp, LookupOp, RequantOp, stream_of
 
 

@@ -51,7 +51,8 @@ from xdsl.ir import SSAValue
 
 from compiler.errors import HwcError
 from compiler.executor.int_kernels import accumulator_bound
-from compiler.hw.builder import ModuleBuilder, signed_bits, to_unsigned, unsigned_bits, width_of
+from compiler.hw.builder import ModuleBuilder, to_unsigned, unsigned_bits, width_of
+from compiler.numerics import signed_bits
 from dialects.spatial import MVUOp, stream_of
 
 

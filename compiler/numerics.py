@@ -1,0 +1,223 @@
+"""The numerics contract (DESIGN.md, "Numerics"): the one home of every rule that
+says which integers stand for which real numbers.
+
+`quantize` chooses scales and integers with these functions, the integer and
+spatial executors compute with them, the hardware generators size their
+signals with them, and the host side of every executor converts floats with
+them. Nothing here knows about the IR: inputs and outputs are numbers and numpy
+arrays.
+
+* Rounding at compile time is half up: `floor(x + 0.5)`.
+* Activations are symmetric, narrow range: a `bits`-bit value lies in
+  `[-(2^(bits-1)-1), 2^(bits-1)-1]`; `s = absmax / (2^(bits-1)-1)`.
+* Weights are symmetric per output channel with `wbits`.
+* Requantization is `clamp((acc * M + 2^(S-1)) >> S, lo, hi)` with integer
+  `M < 2^15` and one shift `S <= 62`, round half up, arithmetic shift.
+* A signed value's width is the fewest two's-complement bits holding its range;
+  accumulators and quantized tensors are at least 2 bits wide.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.errors import HwcError
+from dialects.rom import signed_range
+
+OUTPUT_BITS = 16
+"""Graph outputs are requantized to max(abits, OUTPUT_BITS) bits."""
+MULTIPLIER_LIMIT = 1 << 15
+"""Requant multipliers are below this (they fit a signed 16-bit constant)."""
+MULTIPLIER_BITS = 16
+"""Width of the constants holding requant multipliers."""
+MAX_SHIFT = 62
+MAX_ACC_BITS = 48
+"""Widest accumulator accepted: acc * M (M < 2^15) then stays within 64 bits."""
+WEIGHT_BLOCK_ELEMENTS = 1 << 20
+"""Weights are quantized in blocks of rows of about this many elements."""
+FLOAT64_EXACT_BOUND = 1 << 52
+"""Integers (and all partial sums) below this are exact in float64."""
+
+
+# --------------------------------------------------------------------------- ranges and widths
+
+
+def round_half_up(x):
+    """`floor(x + 0.5)` in float64, the one rounding used at compile time."""
+    return np.floor(np.asarray(x, np.float64) + 0.5)
+
+
+def narrow_limit(bits: int) -> int:
+    """The largest magnitude of a `bits`-bit narrow-range symmetric value: 2^(bits-1) - 1."""
+    return (1 << (bits - 1)) - 1
+
+
+signed_bounds = signed_range
+"""The full two's-complement range of a `bits`-bit value (the rom dialect's rule)."""
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """The fewest two's-complement bits holding every integer in [lo, hi] (at least 1)."""
+    magnitude = max(int(hi), -int(lo) - 1, 0)
+    return magnitude.bit_length() + 1
+
+
+def width_for(bound: int) -> int:
+    """Bits of the narrowest value type hwc gives a quantity in [-bound, bound]:
+    `signed_bits(-bound, bound)`, but at least 2 (no 1-bit tensors)."""
+    return max(2, signed_bits(-int(bound), int(bound)))
+
+
+def scale_from_absmax(absmax: float, bits: int) -> float:
+    """The symmetric scale that maps ±absmax onto the narrow `bits`-bit range (1 for 0)."""
+    return absmax / narrow_limit(bits) if absmax > 0 else 1.0
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def quantize_weight(weight: np.ndarray, wbits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output-channel symmetric quantization of `weight` ([C, ...]).
+
+    Returns (integers as int8 of `weight`'s shape, scales float64 [C]). Works in
+    blocks of rows so that a memory-mapped weight is never held whole in float64.
+    """
+    channels = weight.shape[0]
+    rows = weight.reshape(channels, -1)
+    limit = narrow_limit(wbits)
+    quantized = np.empty(rows.shape, np.int8)
+    scales = np.empty(channels, np.float64)
+    step = max(1, WEIGHT_BLOCK_ELEMENTS // max(1, rows.shape[1]))
+    for begin in range(0, channels, step):
+        block = np.array(rows[begin:begin + step], np.float64)
+        absmax = np.maximum(block.max(axis=1, initial=-np.inf), -block.min(axis=1, initial=np.inf))
+        if not np.all(np.isfinite(absmax)):
+            raise HwcError("quantize: a weight holds NaN or infinite values")
+        block_scales = np.where(absmax > 0, absmax / limit, 1.0)
+        scales[begin:begin + step] = block_scales
+        # round_half_up(block / scale), clamped, computed in place
+        np.divide(block, block_scales[:, None], out=block)
+        np.add(block, 0.5, out=block)
+        np.floor(block, out=block)
+        np.clip(block, -limit, limit, out=block)
+        quantized[begin:begin + step] = block
+    return quantized.reshape(weight.shape), scales
+
+
+def quantize_tensor(constant: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
+    """Per-tensor symmetric quantization of a constant: (integers as float64, scale)."""
+    limit = narrow_limit(bits)
+    absmax = float(np.abs(constant).max(initial=0.0))
+    scale = absmax / limit if absmax > 0 else 1.0
+    return np.clip(round_half_up(constant / scale), -limit, limit), scale
+
+
+def dot_bounds(weight_q: np.ndarray, input_bound: int, bias_q: np.ndarray | None = None) -> np.ndarray:
+    """Per output row, the largest |accumulator| of `W x + b` with |x| <= input_bound."""
+    row_sums = np.abs(weight_q.reshape(weight_q.shape[0], -1)).sum(axis=1, dtype=np.int64)
+    return row_sums * input_bound + (np.abs(bias_q) if bias_q is not None else 0)
+
+
+def batch_norm_factor(scale: np.ndarray, var: np.ndarray, epsilon: float) -> np.ndarray:
+    """`a = scale / sqrt(var + eps)` in float64: batch_norm(x) = (x - mean) * a + bias."""
+    return np.asarray(scale, np.float64) / np.sqrt(np.asarray(var, np.float64) + epsilon)
+
+
+def batch_norm_affine(scale: np.ndarray, bias: np.ndarray, mean: np.ndarray, var: np.ndarray,
+                      epsilon: float) -> tuple[np.ndarray, np.ndarray]:
+    """`(a, b)` per channel with batch_norm(x) = x * a + b, in float64."""
+    factor = batch_norm_factor(scale, var, epsilon)
+    return factor, np.asarray(bias, np.float64) - np.asarray(mean, np.float64) * factor
+
+
+# --------------------------------------------------------------------------- requantization
+
+
+def requant_parameters(ratio: np.ndarray, what: str) -> tuple[np.ndarray, int]:
+    """Integer multipliers M and one shift S with `M / 2^S ≈ ratio`.
+
+    S is the largest value <= 62 such that max M < 2^15, `M = floor(ratio * 2^S + 0.5)`.
+    HwcError when the ratios cannot be represented (not finite or positive, too
+    large even at S = 0, or all rounding to zero).
+    """
+    ratio = np.atleast_1d(np.asarray(ratio, np.float64))
+    if not np.all(np.isfinite(ratio)) or np.any(ratio <= 0):
+        raise HwcError(f"quantize: {what}: degenerate scale ratio {ratio.min()} (not a positive number)")
+    for shift in range(MAX_SHIFT, -1, -1):
+        multipliers = round_half_up(ratio * 2.0 ** shift)
+        if multipliers.max() < MULTIPLIER_LIMIT:
+            break
+    else:
+        raise HwcError(
+            f"quantize: {what}: scale ratio {ratio.max():.6g} is too large for a requant "
+            f"multiplier below 2^15 (the calibration ranges are degenerate)"
+        )
+    if multipliers.max() == 0:
+        raise HwcError(f"quantize: {what}: scale ratio {ratio.max():.3g} rounds to zero even at shift {MAX_SHIFT}")
+    return multipliers.astype(np.int64), shift
+
+
+def as_int64(array: np.ndarray) -> np.ndarray:
+    """`array` as int64 (no copy when it already is)."""
+    return np.asarray(array).astype(np.int64, copy=False)
+
+
+def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
+    """`clamp((acc * M + (1 << shift >> 1)) >> shift, lo, hi)` exactly (int64 result).
+
+    Requires `multiplier` broadcastable against `acc`. Uses int64 when the
+    product provably fits, Python integers otherwise.
+    """
+    acc = as_int64(acc)
+    multiplier = as_int64(multiplier)
+    rounding = (1 << shift) >> 1
+    largest = int(np.abs(acc).max(initial=0)) * int(np.abs(multiplier).max(initial=0)) + rounding
+    if largest < (1 << 63):
+        scaled = acc * multiplier
+        scaled += rounding
+        np.right_shift(scaled, shift, out=scaled)
+    else:
+        wide = acc.astype(object) * multiplier.astype(object) + rounding
+        scaled = np.asarray(np.clip(wide >> shift, lo, hi), dtype=np.int64)
+    return np.clip(scaled, lo, hi, out=scaled)
+
+
+def wrap(array: np.ndarray, width: int) -> np.ndarray:
+    """`array` (int64) reduced to `width`-bit two's complement, in place when possible."""
+    if width >= 64:
+        return array
+    shift = 64 - width
+    np.left_shift(array, shift, out=array)
+    np.right_shift(array, shift, out=array)
+    return array
+
+
+# --------------------------------------------------------------------------- the host side
+
+
+HOST_OPS = ("softmax", "log_softmax")
+"""Final ops a quantized graph leaves to the host, applied in float after dequantization."""
+
+
+def quantize_input(array: np.ndarray, scale: float, bits: int) -> np.ndarray:
+    """What the host sends for float inputs: `clamp(floor(x / s + 0.5), ±(2^(bits-1)-1))`, int64."""
+    limit = narrow_limit(bits)
+    q = np.floor(np.asarray(array, np.float64) / scale + 0.5)
+    return np.clip(q, -limit, limit).astype(np.int64)
+
+
+def softmax(x: np.ndarray, log: bool) -> np.ndarray:
+    """Numerically stable (log-)softmax over the last axis, in the dtype of `x`."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    if log:
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def dequantize_output(q: np.ndarray, scale: float, host_op: str | None) -> np.ndarray:
+    """Floats from the hardware's integers: `q * scale` then the host op, as float32."""
+    y = np.asarray(q, np.float64) * scale
+    if host_op is not None:
+        y = softmax(y, log=host_op == "log_softmax")
+    return y.astype(np.float32)
