@@ -45,7 +45,7 @@ from xdsl.dialects.hw import ArrayType, Direction, DirectionAttr, ModulePort, Mo
 from xdsl.dialects.seq import clock
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
-from compiler.numerics import signed_bits
+from compiler.hw.bits import as_signed, to_unsigned, unsigned_bits, width_of
 from dialects.circt import (
     AggregateConstantOp,
     FirMemInitAttr,
@@ -55,30 +55,6 @@ from dialects.circt import (
     FirRegOp,
     address_width,
 )
-
-
-def width_of(value: SSAValue) -> int:
-    """Bits of an integer-typed value."""
-    value_type = value.type
-    if not isinstance(value_type, IntegerType):
-        raise TypeError(f"expected an integer value, got {value_type}")
-    return value_type.width.data
-
-
-
-def unsigned_bits(count: int) -> int:
-    """Bits of a counter that holds 0 .. count-1 (at least 1)."""
-    return max(1, (count - 1).bit_length())
-
-
-def to_unsigned(value: int, width: int) -> int:
-    """`value` modulo 2**width (the bit pattern of a two's-complement value)."""
-    return int(value) % (1 << width)
-
-
-def _as_signed(value: int, width: int) -> int:
-    value = to_unsigned(value, width)
-    return value - (1 << width) if width > 1 and value >= 1 << (width - 1) else value
 
 
 @dataclass
@@ -231,7 +207,7 @@ class ModuleBuilder:
         key = (to_unsigned(value, width), width)
         if key not in self._constants:
             self._constants[key] = self._add(
-                xdsl_hw.ConstantOp(_as_signed(value, width), IntegerType(width))
+                xdsl_hw.ConstantOp(as_signed(value, width), IntegerType(width))
             )
         return self._constants[key]
 
@@ -240,7 +216,7 @@ class ModuleBuilder:
         """The signed value of a `hw.constant`, or None for any other value."""
         owner = value.owner
         if isinstance(owner, xdsl_hw.ConstantOp):
-            return _as_signed(owner.value.value.data, width_of(value))
+            return as_signed(owner.value.value.data, width_of(value))
         return None
 
     def true(self) -> SSAValue:
@@ -392,50 +368,6 @@ class ModuleBuilder:
         """value << amount (`comb.shl`; `amount` zero-extended to value's width)."""
         return self._add(comb.ShlOp(value, self.zext(amount, width_of(value))))
 
-    def shr_const(self, value: SSAValue, amount: int) -> SSAValue:
-        """Arithmetic shift right by a constant, same width (wires: extract + sign fill)."""
-        width = width_of(value)
-        if amount <= 0:
-            return value
-        if amount >= width:
-            return self.sext(self.extract(value, width - 1, 1), width)
-        return self.sext(self.extract(value, amount, width - amount), width)
-
-    def clamp(self, value: SSAValue, lo: int, hi: int, width: int) -> SSAValue:
-        """min(max(value, lo), hi) with signed compares, truncated to `width` bits
-        (the result fits: lo and hi must be `width`-bit values)."""
-        have = width_of(value)
-        lo_c, hi_c = self.const(lo, have), self.const(hi, have)
-        low_clamped = self.mux(self.slt(value, lo_c), lo_c, value)
-        clamped = self.mux(self.sgt(low_clamped, hi_c), hi_c, low_clamped)
-        return self.trunc(clamped, width)
-
-    def requantize(self, acc: SSAValue, multiplier: SSAValue | int, shift: int, lo: int, hi: int,
-                   out_width: int) -> SSAValue:
-        """`clamp((acc * multiplier + 2**(shift-1)) >> shift, lo, hi)` (DESIGN.md
-        numerics), `out_width` bits; `multiplier` a signed value or a constant.
-
-        Computed at a width that cannot overflow; the clamp compares the unshifted
-        sum with `lo << shift` and `(hi + 1) << shift` (the same decisions as
-        clamping the shifted value, and every bit of the sum is used)."""
-        if isinstance(multiplier, int):
-            m_bits = signed_bits(multiplier, multiplier)
-        else:
-            m_bits = width_of(multiplier)
-        bounds = (lo << shift, ((hi + 1) << shift) - 1)
-        width = max(width_of(acc) + m_bits + 1, signed_bits(min(bounds), max(bounds)) + 1)
-        if isinstance(multiplier, int):
-            scaled = self.mul_const(acc, multiplier, width)
-        else:
-            scaled = self.mul(acc, multiplier, width=width)
-        rounding = (1 << shift) >> 1
-        if rounding:
-            scaled = self.add(scaled, self.const(rounding, width), width=width)
-        below = self.slt(scaled, self.const(bounds[0], width))
-        above = self.sgt(scaled, self.const(bounds[1], width))
-        inside = self.extract(scaled, shift, out_width)
-        return self.mux(below, self.const(lo, out_width), self.mux(above, self.const(hi, out_width), inside))
-
     # ------------------------------------------------------------------ logic
 
     def mux(self, cond: SSAValue, if_true: SSAValue, if_false: SSAValue) -> SSAValue:
@@ -557,22 +489,3 @@ class ModuleBuilder:
         ports += [ModulePort(StringAttr(name), value.type, DirectionAttr(Direction.OUTPUT))
                   for name, value in outputs]
         return xdsl_hw.HWModuleOp(StringAttr(self.name), ModuleType(ArrayAttr(ports)), Region(self.block))
-
-
-def axis_wrapper(module: xdsl_hw.HWModuleOp, top_name: str) -> xdsl_hw.HWModuleOp:
-    """A top module with AXI4-Stream port names (`clk`, `rst`, `s_axis_tdata/tvalid/
-    tready`, `m_axis_tdata/tvalid/tready`) around a PE module with one input
-    stream `in0` and one output stream `out0` (the test bench's interface)."""
-    ports = {p.port_name.data: p.type for p in module.module_type.ports.data}
-    b = ModuleBuilder(top_name)
-    s_data = b.input("s_axis_tdata", ports["in0_data"])
-    s_valid = b.input("s_axis_tvalid", 1)
-    b.output("s_axis_tready")
-    m_ready = b.input("m_axis_tready", 1)
-    assert b.clock is not None and b.reset is not None
-    outs = b.instance("pe", module, {"clk": b.clock, "rst": b.reset, "in0_data": s_data,
-                                     "in0_valid": s_valid, "out0_ready": m_ready})
-    b.output("s_axis_tready", outs["in0_ready"])
-    b.output("m_axis_tdata", outs["out0_data"])
-    b.output("m_axis_tvalid", outs["out0_valid"])
-    return b.finish()

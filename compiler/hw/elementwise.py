@@ -27,6 +27,7 @@ import numpy as np
 from xdsl.dialects import hw
 
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.requant import requantize
 from compiler.numerics import signed_bits
 from dialects.spatial import EltwiseOp, LookupOp, RequantOp, stream_of
 
@@ -62,7 +63,7 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
             m = b.const(per_beat[0], m_bits)
         else:
             m = b.rom_lookup(per_beat, m_bits, beat, name=f"multiplier_{lane}")
-        lanes_out.append(b.requantize(x, m, shift, lo, hi, out_width))
+        lanes_out.append(requantize(b, x, m, shift, lo, hi, out_width))
     data = b.reg("stage_data", lanes * out_width)
     data.set_next(b.pack(lanes_out), enable=fire)
     valid_reg.set_next(inp.valid, enable=ready)
@@ -126,7 +127,7 @@ def build_eltwise(name: str, kind: str, lanes: int, lhs_width: int, rhs_width: i
             left = b.mul_const(x, lhs_scale, acc_bits)
             right = b.mul_const(y, rhs_scale, acc_bits)
             acc = b.add(left, right, width=acc_bits) if kind == "add" else b.sub(left, right, width=acc_bits)
-        results.append(b.requantize(acc, multiplier, shift, lo, hi, out_width))
+        results.append(requantize(b, acc, multiplier, shift, lo, hi, out_width))
     both = b.and_(lhs.valid, rhs.valid)
     data, valid, ready = b.pipeline_stage("stage", b.pack(results), both, out.ready)
     lhs.set_ready(b.and_(ready, rhs.valid))

@@ -20,7 +20,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from compiler.backend import verilator
 from compiler.backend.circt_export import export_verilog
-from compiler.hw.builder import axis_wrapper
+from compiler.hw.builder import ModuleBuilder
 
 TEST_TOP = "axis_top"
 
@@ -60,3 +60,22 @@ def simulate_modules(
     resolve relative to `build_dir`."""
     files, top = export_modules(modules, top, build_dir, lint=lint)
     return verilator.build(files, top, in_width=in_width, out_width=out_width, run_dir=Path(build_dir))
+
+
+def axis_wrapper(module: xdsl_hw.HWModuleOp, top_name: str) -> xdsl_hw.HWModuleOp:
+    """A top module with AXI4-Stream port names (`clk`, `rst`, `s_axis_tdata/tvalid/
+    tready`, `m_axis_tdata/tvalid/tready`) around a PE module with one input
+    stream `in0` and one output stream `out0` (the test bench's interface)."""
+    ports = {p.port_name.data: p.type for p in module.module_type.ports.data}
+    b = ModuleBuilder(top_name)
+    s_data = b.input("s_axis_tdata", ports["in0_data"])
+    s_valid = b.input("s_axis_tvalid", 1)
+    b.output("s_axis_tready")
+    m_ready = b.input("m_axis_tready", 1)
+    assert b.clock is not None and b.reset is not None
+    outs = b.instance("pe", module, {"clk": b.clock, "rst": b.reset, "in0_data": s_data,
+                                     "in0_valid": s_valid, "out0_ready": m_ready})
+    b.output("s_axis_tready", outs["in0_ready"])
+    b.output("m_axis_tdata", outs["out0_data"])
+    b.output("m_axis_tvalid", outs["out0_valid"])
+    return b.finish()

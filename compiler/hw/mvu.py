@@ -51,7 +51,9 @@ from xdsl.ir import SSAValue
 
 from compiler.errors import HwcError
 from compiler.executor.int_kernels import accumulator_bound
-from compiler.hw.builder import ModuleBuilder, to_unsigned, unsigned_bits, width_of
+from compiler.hw.bits import to_unsigned, unsigned_bits, width_of
+from compiler.hw.builder import ModuleBuilder
+from compiler.hw.requant import requantize
 from compiler.numerics import signed_bits
 from dialects.spatial import MVUOp, stream_of
 
@@ -324,5 +326,5 @@ class _MVUBuilder:
         m_bits = requant_multiplier_bits(requant)
         multipliers = np.array([requant.multiplier_of(n) for n in range(spec.out_features)])
         lanes_m = self._per_lane_values(multipliers, fold, m_bits, "multiplier")
-        return [b.requantize(acc, m, requant.shift, requant.lo, requant.hi, spec.out_width)
+        return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width)
                 for acc, m in zip(accs, lanes_m)]

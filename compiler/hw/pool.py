@@ -39,7 +39,8 @@ from typing import Any
 
 from xdsl.dialects import hw
 
-from compiler.hw.builder import ModuleBuilder, unsigned_bits
+from compiler.hw.bits import unsigned_bits
+from compiler.hw.builder import ModuleBuilder
 from dialects.spatial import GlobalPoolOp, PoolOp, stream_of
 
 

@@ -34,7 +34,8 @@ from typing import Any
 
 from xdsl.dialects import hw
 
-from compiler.hw.builder import ModuleBuilder, unsigned_bits
+from compiler.hw.bits import unsigned_bits
+from compiler.hw.builder import ModuleBuilder
 from dialects.spatial import ConcatOp, DupOp, FifoOp, ReshapeOp, ResizeOp, stream_of
 
 # --------------------------------------------------------------------------- fifo
