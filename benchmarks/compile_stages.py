@@ -37,21 +37,19 @@ def compile_stages(model: Path, fold: str, rom: str, build_dir: Path) -> Stopwat
     from compiler.backend.circt_export import export_verilog
     from compiler.frontend import import_onnx
     from compiler.pipelines import fold_spec, rom_pipeline, run_pipeline
-    from compiler.rtl import lower_to_hw, stream_widths
-    from passes.lower_spatial_to_hw import find_graph, write_rom_files
+    from compiler.rtl import lower_to_hw, write_rom_files
 
     watch = Stopwatch()
     module = watch.time("import", lambda: import_onnx(model))
     watch.time("quantize", lambda: run_pipeline(module, rom_pipeline()))
     watch.time("map", lambda: run_pipeline(module, "map-to-spatial"))
     watch.time("fold", lambda: run_pipeline(module, f"{fold_spec(fold)},size-fifos"))
-    top = f"{find_graph(module).sym_name.data}_top"
-    in_width, out_width = stream_widths(module)
-    hw_module = watch.time("lower", lambda: lower_to_hw(module, rom))
-    write_rom_files(hw_module, build_dir)
+    lowering = watch.time("lower", lambda: lower_to_hw(module, rom))
+    top, in_width, out_width = lowering.top, lowering.in_width, lowering.out_width
+    write_rom_files(lowering.rom_files, build_dir)
 
     def export():
-        files = export_verilog(str(hw_module), build_dir / "rtl", top, data_dir=build_dir)
+        files = export_verilog(str(lowering.module), build_dir / "rtl", top, data_dir=build_dir)
         verilator.lint(files, top)
         return files
 

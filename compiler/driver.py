@@ -9,8 +9,9 @@ everything it does can be scripted:
     outputs = design.run({"input": x}, level="int")     # the quantized integer model
     design.write("build/", emit="rom")
 
-The integer level is built on first use, by the `rom` pipeline of
-`compiler/pipelines.py` run on a copy of the float module.
+Each level is built on first use from a copy of the level before, by that
+level's pipeline of `compiler/pipelines.py` (`rom`, `spatial`, `hw`), so that
+`hwc-opt -p` reproduces every arrow.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class CompileOptions:
 
     def check(self) -> None:
         """HwcError (one line) for out-of-range options or a missing calibration file."""
-        from compiler.pipelines import check_bits, fold_spec
+        from compiler.pipelines import check_bits, fold_spec, hw_pipeline
 
         check_bits(self.wbits, self.abits)
         fold_spec(self.fold, self.target_fps, self.clock_mhz, self.max_multipliers)
@@ -57,10 +58,7 @@ class CompileOptions:
             raise HwcError(f"--clock-mhz {self.clock_mhz}: the clock must be positive")
         if self.target_fps is not None and not self.target_fps > 0:
             raise HwcError(f"--target-fps {self.target_fps}: the target must be positive")
-        from compiler.rtl import ROM_STYLES
-
-        if self.rom not in ROM_STYLES:
-            raise HwcError(f"--rom {self.rom}: choose one of {', '.join(ROM_STYLES)}")
+        hw_pipeline(self.rom)
         if self.calib is not None and not Path(self.calib).is_file():
             raise HwcError(f"--calib {self.calib}: no such file")
 
@@ -105,15 +103,15 @@ class Design:
         """The design lowered to hardware, exported by CIRCT into `directory` (`rtl/`,
         `rom/`), linted, and (with `simulate`) built into a Verilator simulator.
         Without a directory it goes to a private temporary folder, once per design."""
-        from compiler.rtl import build_rtl
+        from compiler.rtl import build_rtl, lower_to_hw
 
         if directory is not None:
-            return build_rtl(self.spatial_module, Path(directory), self.options.rom, simulate=simulate)
+            return build_rtl(lower_to_hw(self.spatial_module, self.options.rom), Path(directory), simulate=simulate)
         if self._rtl_build is None:
             import tempfile
 
             folder = Path(tempfile.mkdtemp(prefix="hwc-rtl-"))
-            self._rtl_build = build_rtl(self.spatial_module, folder, self.options.rom)
+            self._rtl_build = build_rtl(lower_to_hw(self.spatial_module, self.options.rom), folder)
         return self._rtl_build
 
     def report(self) -> dict:
@@ -205,10 +203,11 @@ class Design:
         """model.hw.mlir, and for `sv` the exported rtl/ and rom/ (paths as they will be)."""
         from compiler.rtl import build_rtl, lower_to_hw
 
+        lowering = lower_to_hw(self.spatial_module, self.options.rom)
         if emit == "hw":
-            (staging / "model.hw.mlir").write_text(str(lower_to_hw(self.spatial_module, self.options.rom)) + "\n")
+            (staging / "model.hw.mlir").write_text(str(lowering.module) + "\n")
             return [directory / "model.hw.mlir"]
-        build = build_rtl(self.spatial_module, staging, self.options.rom, simulate=False)
+        build = build_rtl(lowering, staging, simulate=False)
         (staging / "model.hw.mlir").write_text(build.hw_text + "\n")
         written = [directory / "model.hw.mlir", directory / "rtl" / "filelist.f"]
         written += [directory / path.relative_to(staging) for path in build.files]

@@ -5,11 +5,15 @@ in `hwc-opt -p` syntax, so that what the driver runs can be re-run by hand:
 
     hwc-opt model.nn.mlir -p "$(python -m compiler.pipelines rom --wbits 4)"
 
-Levels, in pipeline order: `nn` (the imported float graph, no passes), `rom`
-(integer graph, every weight a ROM): fold-batchnorm, fold-constants,
-quantize{wbits abits calib}, weights-to-rom; and `spatial` (one PE per layer,
-folded, FIFOs sized): the rom pipeline, then map-to-spatial,
-fold-parallelism{...}, size-fifos.
+    hwc-opt model.rom.mlir -p "$(python -m compiler.pipelines spatial --target-fps 1e6)"
+    hwc-opt model.spatial.mlir -p "$(python -m compiler.pipelines hw --rom memory)"
+
+Levels, in pipeline order, each pipeline starting from the level before:
+`nn` (the imported float graph, no passes); `rom` (integer graph, every weight
+a ROM): fold-batchnorm, fold-constants, quantize{wbits abits calib},
+weights-to-rom; `spatial` (one PE per layer, folded, FIFOs sized):
+map-to-spatial, fold-parallelism{...}, size-fifos; `hw` (CIRCT hw/comb/seq,
+one module per PE): lower-spatial-to-hw{rom=logic|memory}.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ import os
 from pathlib import Path
 
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.passes import PassPipeline
+from xdsl.passes import ModulePass, PassPipeline
 
 from compiler.errors import HwcError
+from compiler.hw.context import ROM_STYLES
+from compiler.hw.lowering import HwLowering
 
 WBITS_RANGE = (2, 8)
 ABITS_RANGE = (2, 16)
@@ -80,12 +86,15 @@ def spatial_pipeline(fold: str = "auto", target_fps: float | None = None, clock_
     return ",".join(["map-to-spatial", fold_spec(fold, target_fps, clock_mhz, max_multipliers), "size-fifos"])
 
 
-PIPELINES = {"rom": rom_pipeline}
-"""Level name -> function(wbits, abits, calib) giving the pipeline that reaches it from `nn`."""
+def hw_pipeline(rom: str = "logic") -> str:
+    """The pipeline from the folded `spatial` level to CIRCT `hw`/`comb`/`seq`."""
+    if rom not in ROM_STYLES:
+        raise HwcError(f"--rom {rom}: choose one of {', '.join(ROM_STYLES)}")
+    return f"lower-spatial-to-hw{{rom={rom}}}"
 
 
-def run_pipeline(module: ModuleOp, spec: str) -> None:
-    """Apply the passes of `spec` (hwc-opt syntax) to `module` in place."""
+def run_pipeline(module: ModuleOp, spec: str) -> tuple[ModulePass, ...]:
+    """Apply the passes of `spec` (hwc-opt syntax) to `module` in place; the passes run."""
     from compiler.ir import make_context
     from passes import ALL_PASSES
 
@@ -94,17 +103,48 @@ def run_pipeline(module: ModuleOp, spec: str) -> None:
     except ValueError as error:
         raise HwcError(f"invalid pipeline '{spec}': {error}") from None
     pipeline.apply(make_context(), module)
+    return pipeline.passes
+
+
+def run_hw_pipeline(module: ModuleOp, rom: str = "logic") -> HwLowering:
+    """Apply the `hw` pipeline to `module` in place; what the lowering made besides
+    the IR (the module of each PE, the ROM files of the memory style)."""
+    from passes.lower_spatial_to_hw import LowerSpatialToHwPass
+
+    passes = run_pipeline(module, hw_pipeline(rom))
+    return [lowering for p in passes if isinstance(p, LowerSpatialToHwPass) for lowering in p.lowerings][-1]
+
+
+PIPELINES = {"rom": rom_pipeline, "spatial": spatial_pipeline, "hw": hw_pipeline}
+"""Level name -> the function giving the pipeline that reaches it from the level before."""
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m compiler.pipelines",
-                                     description="print a level's pipeline in hwc-opt -p syntax")
-    parser.add_argument("level", choices=sorted(PIPELINES))
-    parser.add_argument("--wbits", type=int, default=8)
-    parser.add_argument("--abits", type=int, default=8)
-    parser.add_argument("--calib", type=Path)
+                                     description="print a level's pipeline in hwc-opt -p syntax "
+                                                 "(it starts from the level before: nn, rom, spatial)")
+    levels = parser.add_subparsers(dest="level", required=True)
+    rom = levels.add_parser("rom", help="nn -> rom: quantize, every weight a ROM")
+    rom.add_argument("--wbits", type=int, default=8)
+    rom.add_argument("--abits", type=int, default=8)
+    rom.add_argument("--calib", type=Path)
+    spatial = levels.add_parser("spatial", help="rom -> spatial: one PE per layer, folded")
+    spatial.add_argument("--fold", default="auto", choices=FOLD_MODES)
+    spatial.add_argument("--target-fps", type=float)
+    spatial.add_argument("--clock-mhz", type=float, default=200.0)
+    spatial.add_argument("--max-multipliers", type=int)
+    hw = levels.add_parser("hw", help="spatial -> hw: CIRCT hw/comb/seq")
+    hw.add_argument("--rom", default="logic", choices=ROM_STYLES)
     args = parser.parse_args(argv)
-    print(PIPELINES[args.level](args.wbits, args.abits, args.calib))
+    try:
+        if args.level == "rom":
+            print(rom_pipeline(args.wbits, args.abits, args.calib))
+        elif args.level == "spatial":
+            print(spatial_pipeline(args.fold, args.target_fps, args.clock_mhz, args.max_multipliers))
+        else:
+            print(hw_pipeline(args.rom))
+    except HwcError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
 
 
 if __name__ == "__main__":

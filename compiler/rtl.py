@@ -1,16 +1,17 @@
 """The RTL level: the design as SystemVerilog exported by real CIRCT, linted and
 simulated by Verilator, checked against the spatial executor.
 
-    build = build_rtl(spatial_module, Path("build/m"), rom_style="logic")
+    build = build_rtl(lower_to_hw(spatial_module, "logic"), Path("build/m"))
     rtl = RtlExecutor(SpatialExecutor(spatial_module), build)
     outputs = rtl.run_int({"input": ints})          # the integers the chip computes
     rtl.last_run.cycles_per_inference               # measured, to compare with the report
 
-`build_rtl` lowers a copy of the spatial module (`lower-spatial-to-hw`), writes
-the ROM images the memory style reads (`rom/*.hex`), exports the SystemVerilog
-into `rtl/` with a file list, lints it with `verilator --lint-only -Wall` and
-builds (or finds in the cache) the Verilator simulator with the AXI4-Stream
-test bench. The executor packs samples into beats exactly as the spatial
+`lower_to_hw` lowers a copy of the spatial module by the `hw` pipeline
+(`lower-spatial-to-hw`, `compiler.pipelines.run_hw_pipeline`); `build_rtl`
+writes the ROM images the memory style reads (`rom/*.hex`, as the lowering
+returned them), exports the SystemVerilog into `rtl/` with a file list, lints
+it with `verilator --lint-only -Wall` and builds (or finds in the cache) the
+Verilator simulator with the AXI4-Stream test bench. The executor packs samples into beats exactly as the spatial
 executor does (`stream_frames`), streams them through the simulator, unpacks
 the output beats, and measures cycles per inference from when output frames
 complete.
@@ -25,8 +26,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from compiler.errors import HwcError
-
-ROM_STYLES = ("logic", "memory")
+from compiler.hw.lowering import HwLowering, find_graph
 
 
 @dataclass
@@ -65,50 +65,41 @@ class RtlRun:
         return self.frame_done_cycles[0] if self.frame_done_cycles else self.total_cycles
 
 
-def stream_widths(spatial_module: ModuleOp) -> tuple[int, int]:
-    """Bits per beat of the graph's input and output streams."""
-    from dialects.spatial import stream_of
-    from passes.lower_spatial_to_hw import find_graph
+def lower_to_hw(spatial_module: ModuleOp, rom_style: str = "logic") -> HwLowering:
+    """A copy of `spatial_module` lowered to CIRCT hw/comb/seq by the `hw` pipeline,
+    with what the lowering made besides the IR (module names, ROM files)."""
+    from compiler.pipelines import run_hw_pipeline
 
-    graph = find_graph(spatial_module)
-    block = graph.body.block
-    if len(block.args) != 1 or len(block.last_op.operands) != 1:
-        raise HwcError("the RTL level needs a graph with one input and one output stream")
-    beat_bits = lambda s: s.lanes.data * s.width  # noqa: E731
-    return beat_bits(stream_of(block.args[0])), beat_bits(stream_of(block.last_op.operands[0]))
+    return run_hw_pipeline(spatial_module.clone(), rom_style)
 
 
-def lower_to_hw(spatial_module: ModuleOp, rom_style: str = "logic") -> ModuleOp:
-    """A copy of `spatial_module` lowered to CIRCT hw/comb/seq (`lower-spatial-to-hw`)."""
-    from passes.lower_spatial_to_hw import lower_spatial_to_hw
+def write_rom_files(rom_files: dict[str, str], out_dir: Path | str) -> list[Path]:
+    """Write every `rom/<name>.hex` of a lowering (`HwLowering.rom_files`) under
+    `out_dir` (the build folder, where the simulator runs); returns the paths written."""
+    written = []
+    for relative, contents in rom_files.items():
+        path = Path(out_dir) / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(contents)
+        written.append(path)
+    return written
 
-    if rom_style not in ROM_STYLES:
-        raise HwcError(f"--rom {rom_style}: choose one of {', '.join(ROM_STYLES)}")
-    hw_module = spatial_module.clone()
-    lower_spatial_to_hw(hw_module, rom_style)
-    return hw_module
 
-
-def build_rtl(spatial_module: ModuleOp, directory: Path, rom_style: str = "logic",
-              simulate: bool = True) -> RtlBuild:
-    """Lower, export, lint and (with `simulate`) build `spatial_module` into `directory`
+def build_rtl(lowering: HwLowering, directory: Path, simulate: bool = True) -> RtlBuild:
+    """Export, lint and (with `simulate`) build a lowered design into `directory`
     (`rtl/*.sv`, `rtl/filelist.f`, `rom/*.hex`)."""
     from compiler.backend import verilator
     from compiler.backend.circt_export import export_verilog
-    from passes.lower_spatial_to_hw import find_graph, write_rom_files
 
     directory = Path(directory)
-    in_width, out_width = stream_widths(spatial_module)
-    top = f"{find_graph(spatial_module).sym_name.data}_top"
-    hw_module = lower_to_hw(spatial_module, rom_style)
-    write_rom_files(hw_module, directory)
-    hw_text = str(hw_module)
-    files = export_verilog(hw_text, directory / "rtl", top, data_dir=directory)
-    verilator.lint(files, top)
-    build = RtlBuild(directory, files, top, in_width, out_width, hw_text)
+    write_rom_files(lowering.rom_files, directory)
+    hw_text = str(lowering.module)
+    files = export_verilog(hw_text, directory / "rtl", lowering.top, data_dir=directory)
+    verilator.lint(files, lowering.top)
+    build = RtlBuild(directory, files, lowering.top, lowering.in_width, lowering.out_width, hw_text)
     if simulate:
-        build.simulator = verilator.build(files, top, in_width=in_width, out_width=out_width,
-                                          run_dir=directory)
+        build.simulator = verilator.build(files, lowering.top, in_width=lowering.in_width,
+                                          out_width=lowering.out_width, run_dir=directory)
     return build
 
 
@@ -170,18 +161,7 @@ class RtlExecutor:
         return self.spatial.dequantize_outputs(self.run_int(self.spatial.quantize_inputs(inputs)))
 
 
-def pe_module_names(spatial_module: ModuleOp) -> list[tuple[object, str]]:
-    """(spatial op, name of its `hw.module`) in graph order, as `lower-spatial-to-hw` names them."""
-    from dialects import spatial
-    from passes.lower_spatial_to_hw import _module_name, find_graph, sanitize
-
-    graph = find_graph(spatial_module)
-    taken = {f"{sanitize(graph.sym_name.data)}_top"}
-    return [(op, _module_name(op, taken)) for op in graph.body.block.ops
-            if not isinstance(op, spatial.YieldOp)]
-
-
-def first_pe_differing_in_rtl(spatial_executor, spatial_module: ModuleOp, hw_module: ModuleOp,
+def first_pe_differing_in_rtl(spatial_executor, spatial_module: ModuleOp, lowering: HwLowering,
                               quantized: dict[str, np.ndarray], directory: Path) -> str | None:
     """The first PE whose `hw.module`, simulated alone on the beats the spatial executor
     gives it, does not produce the beats the spatial executor says it must.
@@ -193,11 +173,13 @@ def first_pe_differing_in_rtl(spatial_executor, spatial_module: ModuleOp, hw_mod
 
     from compiler.executor.spatial_executor import pack_beats
     from compiler.hw.harness import simulate_modules
+    from dialects import spatial
     from dialects.spatial import stream_of
 
     streams = spatial_executor.stream_values(quantized)
-    modules = {m.sym_name.data: m for m in hw_module.ops if isinstance(m, hw.HWModuleOp)}
-    for op, name in pe_module_names(spatial_module):
+    modules = {m.sym_name.data: m for m in lowering.module.ops if isinstance(m, hw.HWModuleOp)}
+    graph_ops = [op for op in find_graph(spatial_module).body.block.ops if not isinstance(op, spatial.YieldOp)]
+    for op, name in zip(graph_ops, lowering.pe_modules, strict=True):
         if len(op.operands) != 1 or len(op.results) != 1 or name not in modules:
             continue
         if not any(p.port_name.data == "clk" for p in modules[name].module_type.ports.data):

@@ -21,12 +21,12 @@ out_ready`), so the first output leaves one cycle after the first input
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 from xdsl.dialects import hw
 
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.context import GeneratorContext
 from compiler.hw.requant import requantize
 from compiler.numerics import signed_bits
 from dialects.spatial import EltwiseOp, LookupOp, RequantOp, stream_of
@@ -72,7 +72,7 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
     return b.finish()
 
 
-def generate_requant(op: RequantOp, ctx: Any) -> hw.HWModuleOp:
+def generate_requant(op: RequantOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     source, target = stream_of(op.input), stream_of(op.output)
     return build_requant(ctx.module_name, source.frame[-1], source.lanes.data, source.width, target.width,
                          ctx.rom(op.multiplier), _int(op.shift), _int(op.lo), _int(op.hi))
@@ -98,7 +98,7 @@ def build_lookup(name: str, lanes: int, in_width: int, out_width: int, table: np
     return b.finish()
 
 
-def generate_lookup(op: LookupOp, ctx: Any) -> hw.HWModuleOp:
+def generate_lookup(op: LookupOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     source, target = stream_of(op.input), stream_of(op.output)
     return build_lookup(ctx.module_name, source.lanes.data, source.width, target.width, ctx.rom(op.table))
 
@@ -136,7 +136,7 @@ def build_eltwise(name: str, kind: str, lanes: int, lhs_width: int, rhs_width: i
     return b.finish()
 
 
-def generate_eltwise(op: EltwiseOp, ctx: Any) -> hw.HWModuleOp:
+def generate_eltwise(op: EltwiseOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     lhs, rhs, target = stream_of(op.lhs), stream_of(op.rhs), stream_of(op.output)
     return build_eltwise(ctx.module_name, op.kind.data, lhs.lanes.data, lhs.width, rhs.width, target.width,
                          _int(op.lhs_scale), _int(op.rhs_scale), _int(op.multiplier), _int(op.shift),

@@ -43,7 +43,6 @@ signed clamp.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from xdsl.dialects import hw
@@ -53,6 +52,7 @@ from compiler.errors import HwcError
 from compiler.executor.int_kernels import accumulator_bound
 from compiler.hw.bits import to_unsigned, unsigned_bits, width_of
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.context import GeneratorContext
 from compiler.hw.requant import requantize
 from compiler.numerics import signed_bits
 from dialects.spatial import MVUOp, stream_of
@@ -148,7 +148,7 @@ class MVUSpec:
             raise HwcError(f"MVU {self.name}: the memory ROM style needs a ROM file name")
 
 
-def generate_mvu(op: MVUOp, ctx: Any) -> hw.HWModuleOp:
+def generate_mvu(op: MVUOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     """The `hw.module` named `ctx.module_name` realising `op`; registers the weight
     ROM file with `ctx.add_rom_file` in the memory style."""
     weights = ctx.rom(op.weights)

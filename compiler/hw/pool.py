@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from xdsl.dialects import hw
 
 from compiler.hw.bits import unsigned_bits
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.context import GeneratorContext
 from dialects.spatial import GlobalPoolOp, PoolOp, stream_of
 
 
@@ -82,7 +82,7 @@ class Reduction:
                 if (channel - lane) % self.channels in offsets]
 
 
-def generate_pool(op: PoolOp, ctx: Any) -> hw.HWModuleOp:
+def generate_pool(op: PoolOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     """`spatial.pool` as a reduction unit (see the module doc).
 
     Requires: `op` verifies (input lanes divide window·C, output lanes divide C).
@@ -94,7 +94,7 @@ def generate_pool(op: PoolOp, ctx: Any) -> hw.HWModuleOp:
     return _ReductionBuilder(ctx.module_name, reduction).build()
 
 
-def generate_global_pool(op: GlobalPoolOp, ctx: Any) -> hw.HWModuleOp:
+def generate_global_pool(op: GlobalPoolOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     """`spatial.global_pool`: a sum reduction whose one vector is the whole frame.
 
     Guarantees: out[c] = sum over every pixel of in[..., c], at the output

@@ -30,12 +30,12 @@ beat moves when valid and ready are high, `valid` never depends on `ready`.
 
 from __future__ import annotations
 
-from typing import Any
 
 from xdsl.dialects import hw
 
 from compiler.hw.bits import unsigned_bits
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.context import GeneratorContext
 from dialects.spatial import ConcatOp, DupOp, FifoOp, ReshapeOp, ResizeOp, stream_of
 
 # --------------------------------------------------------------------------- fifo
@@ -74,7 +74,7 @@ def width_of_index(count: int) -> int:
     return unsigned_bits(count)
 
 
-def generate_fifo(op: FifoOp, ctx: Any) -> hw.HWModuleOp:
+def generate_fifo(op: FifoOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     stream = stream_of(op.input)
     return build_fifo(ctx.module_name, stream.lanes.data * stream.width, op.depth.value.data)
 
@@ -99,7 +99,7 @@ def build_dup(name: str, beat_width: int, outputs: int) -> hw.HWModuleOp:
     return b.finish()
 
 
-def generate_dup(op: DupOp, ctx: Any) -> hw.HWModuleOp:
+def generate_dup(op: DupOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     stream = stream_of(op.input)
     return build_dup(ctx.module_name, stream.lanes.data * stream.width, len(op.outputs))
 
@@ -112,7 +112,7 @@ def build_resize(name: str, width: int, lanes_in: int, lanes_out: int) -> hw.HWM
     return _build_packer(name, width, [(lanes_in, 1)], lanes_out)
 
 
-def generate_resize(op: ResizeOp, ctx: Any) -> hw.HWModuleOp:
+def generate_resize(op: ResizeOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     source, target = stream_of(op.input), stream_of(op.output)
     return build_resize(ctx.module_name, source.width, source.lanes.data, target.lanes.data)
 
@@ -122,7 +122,7 @@ def build_concat(name: str, width: int, inputs: list[tuple[int, int]], lanes_out
     return _build_packer(name, width, [(lanes, channels // lanes) for lanes, channels in inputs], lanes_out)
 
 
-def generate_concat(op: ConcatOp, ctx: Any) -> hw.HWModuleOp:
+def generate_concat(op: ConcatOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     streams = [stream_of(v) for v in op.inputs]
     widths = {s.width for s in streams} | {stream_of(op.output).width}
     if len(widths) != 1:
@@ -216,7 +216,7 @@ def build_reshape(name: str, beat_width: int) -> hw.HWModuleOp:
     return b.finish()
 
 
-def generate_reshape(op: ReshapeOp, ctx: Any) -> hw.HWModuleOp:
+def generate_reshape(op: ReshapeOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     stream = stream_of(op.input)
     return build_reshape(ctx.module_name, stream.lanes.data * stream.width)
 

@@ -42,12 +42,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from xdsl.dialects import hw
 
 from compiler.hw.bits import unsigned_bits
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.context import GeneratorContext
 from dialects.spatial import SWUOp, stream_of
 
 
@@ -185,7 +185,7 @@ class SwuGeometry:
         return (kh * self.dilations[0] * self.width + kw * self.dilations[1]) * self.channels + c
 
 
-def generate_swu(op: SWUOp, ctx: Any) -> hw.HWModuleOp:
+def generate_swu(op: SWUOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     """The `hw.module` named `ctx.module_name` realising `op` (see the module doc).
 
     Requires: `op` verifies (lanes divide C on input and KH·KW·C on output).

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import compiler
-from compiler.rtl import RtlExecutor, build_rtl
+from compiler.rtl import RtlExecutor, build_rtl, lower_to_hw
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = 100
@@ -62,7 +62,7 @@ def inputs(d, count: int, seed: int = 7) -> dict[str, np.ndarray]:
 def test_rtl_equals_the_spatial_executor(tmp_path, name, folding, rom):
     d = design(name, folding)
     spatial = d.executor("spatial")
-    build = build_rtl(d.spatial_module, tmp_path, rom)
+    build = build_rtl(lower_to_hw(d.spatial_module, rom), tmp_path)
     ints = inputs(d, SAMPLES)
     (output,) = spatial.output_names
     expected = spatial.run_int(ints)[output]
@@ -85,7 +85,7 @@ def test_full_mlp_accepts_an_input_every_cycle(tmp_path):
     d = design("mlp", {"fold": "full"})
     spatial = d.executor("spatial")
     assert spatial.cycles_per_inference == 1
-    rtl = RtlExecutor(spatial, build_rtl(d.spatial_module, tmp_path, "logic"))
+    rtl = RtlExecutor(spatial, build_rtl(lower_to_hw(d.spatial_module, "logic"), tmp_path))
     rtl.run_int(inputs(d, 50))
     done = rtl.last_run.frame_done_cycles
     assert np.all(np.diff(done) == 1), done

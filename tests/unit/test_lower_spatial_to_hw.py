@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from xdsl.dialects import hw
+from xdsl.passes import PassPipeline
 
 from compiler.backend import verilator
 from compiler.backend.circt_export import export_verilog
@@ -15,7 +16,11 @@ from compiler.executor.int_kernels import requantize, wrap
 from compiler.executor.spatial_executor import pack_beats, unpack_beats
 from compiler.ir import parse_module
 from dialects.spatial import GraphOp, MVUOp
-from passes.lower_spatial_to_hw import ROM_FILES_ATTR, lower_spatial_to_hw, write_rom_files
+from compiler.hw.lowering import lower_spatial_to_hw
+from compiler.pipelines import hw_pipeline, run_hw_pipeline
+from compiler.rtl import write_rom_files
+from passes import ALL_PASSES
+from passes.lower_spatial_to_hw import LowerSpatialToHwPass
 
 RNG = np.random.default_rng(11)
 K, H, N = 8, 16, 4
@@ -62,17 +67,67 @@ def lowered(rom_style: str, **folding):
     module = parse_module(graph_text(**folding))
     graph = next(op for op in module.ops if isinstance(op, GraphOp))
     ii = max(op.nominal_ii() for op in graph.body.block.ops if isinstance(op, MVUOp))
-    lower_spatial_to_hw(module, rom_style)
+    lowering = lower_spatial_to_hw(module, rom_style)
     module.verify()
-    return module, ii
+    return lowering, ii
 
 
 def test_structure_after_lowering():
-    module, _ = lowered("logic")
+    lowering, _ = lowered("logic")
+    module = lowering.module
     names = [op.sym_name.data for op in module.ops if isinstance(op, hw.HWModuleOp)]
     assert names == ["fc1_mvu", "fc1_fifo", "fc2_mvu", "main_top"]
     assert not [op for op in module.ops if not isinstance(op, hw.HWModuleOp)]
-    assert ROM_FILES_ATTR not in module.attributes
+    assert not module.attributes
+    assert (lowering.top, lowering.pe_modules) == ("main_top", ["fc1_mvu", "fc1_fifo", "fc2_mvu"])
+    assert (lowering.in_width, lowering.out_width) == (2 * 8, 2 * OUT_WIDTH)
+    assert lowering.rom_files == {}
+
+
+def test_memory_roms_are_returned_not_kept_in_the_ir():
+    lowering, _ = lowered("memory")
+    assert set(lowering.rom_files) == {"rom/fc1_w.hex", "rom/fc2_w.hex"}
+    # fc2: 4x16 weights at pe=2, simd=4 -> 8 words of 2*4 lanes x 4 bits, one hex line each
+    assert len(lowering.rom_files["rom/fc2_w.hex"].split()) == N * H // (2 * 4)
+    text = str(lowering.module)
+    assert '#seq.firmem.init<"rom/fc2_w.hex", false, false>' in text
+    assert lowering.rom_files["rom/fc2_w.hex"].split()[0] not in text
+    assert not lowering.module.attributes
+
+
+def test_rom_file_contents():
+    """The step words of tests/lit/passes/lower-spatial-to-hw.mlir's tiny MVU
+    (2x4 weights, pe = 1, simd = 2; weight (p, s) at bits 4*s), one per line."""
+    module = parse_module("""builtin.module {
+  rom.rom @fc_w : tensor<2x4xi4> = dense<[[1, -2, 0, 7], [3, 0, -8, 1]]> : tensor<2x4xi4>
+  spatial.graph @main {
+  ^bb0(%x : !spatial.stream<4xi8, 2>):
+    %y = spatial.mvu %x {layer = "fc", weights = @fc_w, pe = 1 : i64, simd = 2 : i64} : (!spatial.stream<4xi8, 2>) -> !spatial.stream<2xi13, 1>
+    spatial.yield %y : !spatial.stream<2xi13, 1>
+  }
+}""")
+    assert lower_spatial_to_hw(module, "memory").rom_files == {"rom/fc_w.hex": "e1\n70\n03\n18\n"}
+
+
+def test_the_hw_pipeline_gives_what_the_function_gives():
+    """Through `run_pipeline` the pass keeps what it made for the caller; its
+    options are only `rom`, so `hwc-opt -p` can reproduce it."""
+    by_function, _ = lowered("memory")
+    module = parse_module(graph_text())
+    by_pipeline = run_hw_pipeline(module, "memory")
+    assert by_pipeline.module is module
+    assert str(module) == str(by_function.module)
+    assert by_pipeline.rom_files == by_function.rom_files
+    assert by_pipeline.pe_modules == by_function.pe_modules
+    assert PassPipeline.parse_spec(ALL_PASSES, hw_pipeline("memory")).passes == (LowerSpatialToHwPass(rom="memory"),)
+    assert "lowerings" not in str(LowerSpatialToHwPass(rom="memory").pipeline_pass_spec(include_default=True))
+
+
+def test_an_unknown_rom_style_is_refused():
+    with pytest.raises(HwcError, match="rom must be one of logic, memory"):
+        lower_spatial_to_hw(parse_module(graph_text()), "flash")
+    with pytest.raises(HwcError, match="--rom flash: choose one of logic, memory"):
+        hw_pipeline("flash")
 
 
 def test_several_outputs_are_refused():
@@ -85,10 +140,11 @@ def test_several_outputs_are_refused():
 
 @pytest.mark.parametrize("rom_style", ["logic", "memory"])
 def test_dense_dense_in_rtl(rom_style, tmp_path):
-    module, ii = lowered(rom_style)
+    lowering, ii = lowered(rom_style)
+    written = write_rom_files(lowering.rom_files, tmp_path)
     if rom_style == "memory":
-        assert set(write_rom_files(module, tmp_path)) == {tmp_path / "rom/fc1_w.hex", tmp_path / "rom/fc2_w.hex"}
-    files = export_verilog(str(module), tmp_path / "rtl", "main_top")
+        assert set(written) == {tmp_path / "rom/fc1_w.hex", tmp_path / "rom/fc2_w.hex"}
+    files = export_verilog(str(lowering.module), tmp_path / "rtl", "main_top")
     verilator.lint(files, "main_top")
     simulator = verilator.build(files, "main_top", in_width=2 * 8, out_width=2 * OUT_WIDTH, run_dir=tmp_path)
 

@@ -80,13 +80,14 @@ def test_a_corrupted_hardware_pe_is_named(tmp_path):
 
     from compiler.backend import verilator
     from compiler.backend.circt_export import export_verilog
-    from compiler.rtl import RtlBuild, RtlExecutor, first_pe_differing_in_rtl, lower_to_hw, stream_widths
+    from compiler.rtl import RtlBuild, RtlExecutor, first_pe_differing_in_rtl, lower_to_hw
     from dialects.circt import AggregateConstantOp
 
     example = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp"
     design = compiler.compile(example / "model.onnx", calib=example / "calib.npz", target_fps=1e6)
     spatial = design.executor("spatial")
-    hw_module = lower_to_hw(design.spatial_module, "logic")
+    lowering = lower_to_hw(design.spatial_module, "logic")
+    hw_module = lowering.module
     target = next(m for m in hw_module.ops if isinstance(m, hw.HWModuleOp) and m.sym_name.data == "dense1_mvu")
     # its largest constant array is the weight ROM: invert every word
     rom = max((op for op in target.walk() if isinstance(op, AggregateConstantOp)), key=lambda op: len(op.fields.data))
@@ -94,7 +95,7 @@ def test_a_corrupted_hardware_pe_is_named(tmp_path):
     rom.attributes["fields"] = ArrayAttr(fields)
 
     files = export_verilog(str(hw_module), tmp_path / "rtl", "main_top", data_dir=tmp_path)
-    in_width, out_width = stream_widths(design.spatial_module)
+    in_width, out_width = lowering.in_width, lowering.out_width
     simulator = verilator.build(files, "main_top", in_width=in_width, out_width=out_width, run_dir=tmp_path)
     build = RtlBuild(tmp_path, files, "main_top", in_width, out_width, str(hw_module), simulator)
     x = np.load(example / "test.npz")["input"][:40]
@@ -102,5 +103,5 @@ def test_a_corrupted_hardware_pe_is_named(tmp_path):
     rtl = RtlExecutor(spatial, build).run_int(quantized)
     assert not np.array_equal(rtl["logits"], spatial.run_int(quantized)["logits"])
 
-    culprit = first_pe_differing_in_rtl(spatial, design.spatial_module, hw_module, quantized, tmp_path / "pes")
+    culprit = first_pe_differing_in_rtl(spatial, design.spatial_module, lowering, quantized, tmp_path / "pes")
     assert culprit is not None and "layer 'dense1'" in culprit, culprit

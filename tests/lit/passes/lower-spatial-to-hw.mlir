@@ -8,6 +8,8 @@
 // instance. The graph and the ROM are gone. Step words (weight (p, s) at bits
 // 4*s): step 0 = [1, -2] = 0xe1, step 1 = [0, 7] = 0x70, step 2 = [3, 0] = 0x03,
 // step 3 = [-8, 1] = 0x18; aggregate constants list the highest index first.
+// The memory style's rom/fc_w.hex is returned by the lowering, not kept in the
+// IR (tests/unit/test_lower_spatial_to_hw.py checks its contents).
 
 builtin.module {
   rom.rom @fc_w : tensor<2x4xi4> = dense<[[1, -2, 0, 7], [3, 0, -8, 1]]> : tensor<2x4xi4>
@@ -31,7 +33,7 @@ builtin.module {
 // CHECK-NOT:    rom.rom
 // CHECK-NOT:    spatial.
 
-// MEM:      builtin.module attributes {hwc.rom_files = {"rom/fc_w.hex" = "e1\0A70\0A03\0A18\0A"}} {
+// MEM:      builtin.module {
 // MEM:        %fc_mvu_weights = seq.firmem 1, 1, undefined, undefined {init = #seq.firmem.init<"rom/fc_w.hex", false, false>, name = "fc_mvu_weights"} : <4 x 8>
 // MEM:        seq.firmem.read_port %fc_mvu_weights[{{.*}}], clock %clk enable %{{.*}} : <4 x 8>
 // MEM:        hw.module @main_top
