@@ -3,8 +3,15 @@
 
 pyproject.toml declares `hwc = "compiler.universe:HWC_UNIVERSE"` under
 `xdsl.universe`. xDSL refuses a universe that redefines one of its own dialects
-or passes, so only the dialects xDSL does not ship (nn, and later rom, spatial,
-...) are listed here; builtin and func come from xDSL's own universe.
+or passes, so only the dialects xDSL does not ship (nn, rom, spatial) are
+listed here; builtin, func, hw, comb and seq come from xDSL's own universe.
+
+So plain `xdsl-opt` reads model.nn/rom/spatial.mlir and runs every hwc pass,
+but cannot read model.hw.mlir: a universe cannot add the CIRCT operations hwc
+defines (`dialects.circt`: seq.firreg, seq.firmem, hw.aggregate_constant) to
+xDSL's own `hw` and `seq`. `hwc-opt` (compiler/opt.py) loads them and reads
+every level; `xdsl-opt --allow-unregistered-dialect` reads the generic form
+`hwc-opt --print-op-generic` writes.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from xdsl.utils.exceptions import VerifyException
 
 from compiler.ir import make_context
 from dialects.circt import (
+    HW_EXTENSION_OPS,
+    SEQ_EXTENSION_OPS,
     AggregateConstantOp,
     FirMemInitAttr,
     FirMemOp,
@@ -143,3 +145,40 @@ def test_extensions_load_into_a_context_with_xdsl_own_hw_and_seq():
     load_extensions(ctx)
     load_extensions(ctx)  # idempotent
     assert str(parse_xdsl(EVERY_OP, ctx)) == str(parse_xdsl(EVERY_OP))
+
+
+def test_xdsl_still_lacks_every_op_we_define():
+    """DESIGN.md: define only what xDSL lacks. When this fails, xDSL has gained one
+    of them: use xDSL's and delete ours (plain `xdsl-opt` then reads more of hwc's IR)."""
+    ours = {op.name for op in (*HW_EXTENSION_OPS, *SEQ_EXTENSION_OPS)}
+    xdsl = {op.name for op in (*xdsl_hw.HW.operations, *xdsl_seq.Seq.operations)}
+    assert ours and not ours & xdsl
+
+
+REGISTER = """builtin.module {
+  hw.module @counter(in %clk : !seq.clock, in %rst : i1, in %en : i1, out q : i8) {
+    %zero = hw.constant 0 : i8
+    %one = hw.constant 1 : i8
+    %next = comb.add %count, %one : i8
+    %d = comb.mux %en, %next, %count : i8
+    %count = REGISTER : i8
+    hw.output %count : i8
+  }
+}"""
+
+
+def test_xdsl_compreg_exports_other_verilog_than_firreg(tmp_path):
+    """Why `seq.firreg` stays (dialects/circt/firreg.py): the same register with
+    xDSL's `seq.compreg` and a synchronous reset is other Verilog from CIRCT
+    (its own `always_ff` block, no enable), and hwc's Verilog must not change."""
+    from compiler.backend.circt_export import export_verilog
+
+    verilog = {}
+    for kind, register in (("firreg", "seq.firreg %d clock %clk reset sync %rst, %zero"),
+                           ("compreg", "seq.compreg %d, %clk reset %rst, %zero")):
+        text = str(parse_xdsl(REGISTER.replace("REGISTER", register)))
+        (file,) = export_verilog(text, tmp_path / kind, "counter")
+        verilog[kind] = file.read_text()
+    assert "always @(posedge clk)" in verilog["firreg"] and "always_ff" not in verilog["firreg"]
+    assert "always_ff @(posedge clk)" in verilog["compreg"]
+    assert verilog["firreg"] != verilog["compreg"]
