@@ -11,10 +11,10 @@ simulated by Verilator, checked against the spatial executor.
 writes the ROM images the memory style reads (`rom/*.hex`, as the lowering
 returned them), exports the SystemVerilog into `rtl/` with a file list, lints
 it with `verilator --lint-only -Wall` and builds (or finds in the cache) the
-Verilator simulator with the AXI4-Stream test bench. The executor packs samples into beats exactly as the spatial
-executor does (`stream_frames`), streams them through the simulator, unpacks
-the output beats, and measures cycles per inference from when output frames
-complete.
+Verilator simulator with the AXI4-Stream test bench. The executor packs
+samples into beats exactly as the spatial executor does (`stream_frames`),
+streams them through the simulator, unpacks the output beats, and measures
+cycles per inference from when output frames complete.
 """
 
 from __future__ import annotations

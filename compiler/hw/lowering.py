@@ -97,8 +97,8 @@ def lower_spatial_to_hw(module: ModuleOp, rom_style: str = "logic") -> HwLowerin
             raise HwcError(f"lower-spatial-to-hw: {op.name} has no hardware generator yet")
         context = GeneratorContext(pe_module_name(op, taken), rom_style, module, store, rom_files)
         pe_modules.append((op, generator(op, context)))
-    lowering = HwLowering(module, top, [m.sym_name.data for _, m in pe_modules],
-                          beat_bits(block.args[0]), beat_bits(block.last_op.operands[0]), dict(sorted(rom_files.items())))
+    lowering = HwLowering(module, top, [m.sym_name.data for _, m in pe_modules], beat_bits(block.args[0]),
+                          beat_bits(block.last_op.operands[0]), dict(sorted(rom_files.items())))
     top_module = build_top(graph, top, pe_modules)
 
     for child in list(module.ops):
