@@ -6,8 +6,6 @@ real CIRCT (firtool-1.62), lowers it with `EXPORT_PIPELINE`, and writes one
 
 The pipeline, as firtool-1.62 needs it (found by trying):
 
-* `hw.module(lower-seq-fifo, lower-seq-hlmem)` — `seq.fifo` becomes registers
-  around a `seq.hlmem`, which becomes registers; both passes run on modules.
 * `lower-seq-firmem` — each `seq.firmem` becomes an instance of a generated
   memory module (one per distinct configuration and init file).
 * `lower-seq-to-sv` — `seq.firreg`/`seq.compreg` become `always` blocks; it must
@@ -46,7 +44,6 @@ from compiler.errors import HwcError
 
 EXPORT_PIPELINE = (
     "builtin.module("
-    "hw.module(lower-seq-fifo, lower-seq-hlmem), "
     "lower-seq-firmem, "
     "lower-seq-to-sv{disable-reg-randomization}, "
     "hw-memory-sim{disable-mem-randomization disable-reg-randomization}, "
