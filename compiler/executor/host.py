@@ -29,15 +29,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from xdsl.dialects.builtin import DictionaryAttr, FloatAttr, IntegerType, StringAttr
-from xdsl.ir import Attribute
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FloatAttr, IntegerType, StringAttr
+from xdsl.ir import Attribute, SSAValue
 
 from compiler.errors import HwcError
 from compiler.ir import numpy_dtype
 from compiler.numerics import HOST_OPS, dequantize_output, quantize_input, signed_bounds
 from dialects import spatial
 from dialects.nn import HOST_OP_ATTR, NAME_ATTR, SCALE_ATTR
-from dialects.stream_layout import Layout
+from dialects.spatial import INPUTS_ATTR, OUTPUTS_ATTR
+from dialects.stream_layout import PERM_KEY, SHAPE_KEY, SOURCE_KEY, Layout
 
 Shape = tuple[int, ...]
 
@@ -137,6 +138,34 @@ def function_ports(function) -> tuple[list[Port], list[Port]]:
             for i, (name, t) in enumerate(zip(names, tensor_types))
         ])
     return ports[0], ports[1]
+
+
+def graph_ports(graph: spatial.GraphOp) -> tuple[list[Port], list[Port]]:
+    """The ports of a `spatial.graph`: its streams, described by the graph's
+    `spatial.inputs` / `spatial.outputs` entries (name, scale, host op, nn shape, layout)."""
+    block = graph.body.block
+    terminator = block.last_op
+    assert isinstance(terminator, spatial.YieldOp)
+    return (_stream_ports(graph, INPUTS_ATTR, list(block.args)),
+            _stream_ports(graph, OUTPUTS_ATTR, list(terminator.values)))
+
+
+def _stream_ports(graph: spatial.GraphOp, key: str, streams: Sequence[SSAValue]) -> list[Port]:
+    attr = graph.attributes.get(key)
+    if not isinstance(attr, ArrayAttr) or len(attr.data) != len(streams):
+        raise HwcError(f"spatial executor: graph attribute {key} must describe each of its {len(streams)} ports "
+                       "(run map-to-spatial)")
+    names = port_names(attr, len(streams), "port")
+    ports = []
+    for index, (name, value) in enumerate(zip(names, streams)):
+        data = attr.data[index].data
+        stream = spatial.stream_of(value)
+        ports.append(Port(
+            name, tuple(data[SHAPE_KEY].get_values()), stream.width, numpy_dtype(stream.element_type),
+            port_scale(attr, index, f"port {name!r}"), port_host_op(attr, index, f"port {name!r}"),
+            stream, Layout.of(data[SOURCE_KEY].get_values(), data[PERM_KEY].get_values()),
+        ))
+    return ports
 
 
 # --------------------------------------------------------------------------- the interface
