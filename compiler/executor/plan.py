@@ -157,8 +157,7 @@ class GraphPlan:
         self._constants: dict[int, np.ndarray] = {}
         self._shapes: list[Shape] = []
         self._batched: list[bool] = []
-        self._superseded: set[SSAValue] = set()
-        """Head results whose slot holds the value after their fused epilogue."""
+        self._superseded: set[SSAValue] = set()  # head results whose slot holds their epilogue's value
         self._input_slots = [self._new_slot(arg, batched=True) for arg in body.inputs]
         table.check_supported([op for op in body.ops if not isinstance(op, CONSTANT_OPS)])
 
