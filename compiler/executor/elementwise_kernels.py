@@ -2,7 +2,7 @@
 norm, the activations (each also as an in-place epilogue a GEMM head applies),
 (log-)softmax and the broadcasting binary ops.
 
-Each factory follows the three-stage protocol of `plan.py`; an element-wise
+Each factory follows the three-stage protocol of `kernel_table.py`; an element-wise
 kernel writes into a dead operand when the plan allows it (`elementwise_target`).
 """
 
@@ -48,7 +48,6 @@ class Affine:
     def __call__(self, piece: np.ndarray) -> None:
         np.multiply(piece, self._a, out=piece)
         np.add(piece, self._b, out=piece)
-
 
 
 def batch_norm_coefficients(op: nn.BatchNormOp, constants) -> tuple[np.ndarray, np.ndarray]:

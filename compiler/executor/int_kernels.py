@@ -1,6 +1,6 @@
 """Numpy kernels for quantized nn ops: exact integer arithmetic (DESIGN.md, "Numerics").
 
-Every kernel follows the protocol of `compiler.executor.plan` and returns its
+Every kernel follows the protocol of `compiler.executor.kernel_table` and returns its
 result in the numpy dtype of the op's integer result type (`binding.dtype`).
 Arithmetic is done in int64 and the result is then wrapped to the declared
 width (two's complement), which is what hardware of that width computes; the

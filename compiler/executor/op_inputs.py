@@ -1,5 +1,5 @@
 """Reading what a kernel factory gets: an op's integer-list attributes and its
-constant operands (the `constants` of the kernel protocol, `plan.py`)."""
+constant operands (the `constants` of the kernel protocol, `kernel_table.py`)."""
 
 from __future__ import annotations
 
