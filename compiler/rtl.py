@@ -117,16 +117,13 @@ class RtlExecutor:
 
     `stall_in` / `stall_out`: the probability that the test bench withholds
     `s_axis_tvalid` / `m_axis_tready` on a cycle (random backpressure, seeded).
-    The host side (checks, scales, beat packing) is the spatial executor's
-    `host` (`compiler/executor/host.py`), so both stream the same beats.
     """
 
     def __init__(self, spatial_executor, build: RtlBuild, *, stall_in: float = 0.0,
                  stall_out: float = 0.0, seed: int = 0):
         if build.simulator is None:
             raise HwcError("the RTL build was made without a simulator")
-        self.spatial = spatial_executor
-        self.host = spatial_executor.host
+        self.spatial, self.host = spatial_executor, spatial_executor.host  # the host side: executor/host.py
         self.build = build
         self.stall_in, self.stall_out, self.seed = stall_in, stall_out, seed
         self.last_run: RtlRun | None = None
