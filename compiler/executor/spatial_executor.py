@@ -38,14 +38,15 @@ from xdsl.ir import Operation, SSAValue
 from compiler.errors import HwcError
 from compiler.executor.host import HostInterface, Port, graph_ports, pack_beats, unpack_beats
 from compiler.executor.plan import GraphPlan
-from compiler.executor.spatial_kernels import Roms, graph_body, rom_array, spatial_table
+from compiler.executor.spatial_kernels import Roms, graph_body, spatial_table
 from compiler.schedule import latency as schedule_latency
 from compiler.weights import store_for
 from dialects import spatial
 from dialects.spatial import PROBE_ATTR
 from dialects.stream_layout import Layout
 
-__all__ = ["PETiming", "Port", "SpatialExecutor", "find_graph", "pack_beats", "rom_array", "unpack_beats"]
+__all__ = ["PETiming", "Port", "SpatialExecutor", "find_graph", "pack_beats", "unpack_beats"]
+"""`pack_beats` and `unpack_beats` live in `host.py`; they stay importable from here."""
 
 
 # --------------------------------------------------------------------------- timing
