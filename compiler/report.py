@@ -7,15 +7,15 @@
 
 Per layer (every PE of the `spatial.graph`, in graph order): kind, MACs per
 inference, folding (MVU: pe × simd; stream units: lanes in → out), multipliers
-(as `fold-parallelism` counts them), ii, latency, ROM bits (width × elements
-of every ROM it reads) and accumulator width (MVU: its exact accumulator —
+(the PE's `multipliers()`, the cost `fold-parallelism` minimises), ii, latency,
+ROM bits (width × elements of every ROM it reads, `rom_references`) and accumulator width (MVU: its exact accumulator —
 the bias ROM's width, else the output width without requantization, else the
 bound of its weights; sum pools: input width + ceil(log2(window)); eltwise: the
 bound of `lhs·lhs_scale ± rhs·rhs_scale` or of the product).
 
 Design: cycles per inference = max ii (the bottleneck: inferences overlap),
-inferences/s = clock / that, latency = the longest input→output path of PE
-latencies (a FIFO adds none), total ROM bits (every `rom.rom` of the module)
+inferences/s = clock / that, latency = the cycles until the first inference's
+last output beat has left (`compiler.schedule.latency`), total ROM bits (every `rom.rom` of the module)
 and multipliers, FIFO beats, the packing of each graph input/output stream
 (frame in NHWC order, lanes per beat, element width, beats per frame) and the
 host ops (e.g. softmax) the host applies to an output.
