@@ -42,6 +42,21 @@ FLOAT64_EXACT_BOUND = 1 << 52
 # --------------------------------------------------------------------------- ranges and widths
 
 
+BITS_RANGES = {"wbits": (2, 8), "abits": (2, 16)}
+"""The supported weight and activation widths (inclusive)."""
+
+
+def check_bits(wbits: int, abits: int, pass_name: str | None = None) -> None:
+    """HwcError (one line) unless `wbits` and `abits` are supported widths. The
+    message names the option as a command-line flag (`--wbits 9: ...`), or as an
+    option of `pass_name` (`quantize: wbits=9: ...`)."""
+    for option, value in (("wbits", wbits), ("abits", abits)):
+        lo, hi = BITS_RANGES[option]
+        if not isinstance(value, int) or not lo <= value <= hi:
+            where = f"{pass_name}: {option}={value}" if pass_name else f"--{option} {value}"
+            raise HwcError(f"{where}: must be an integer from {lo} to {hi}")
+
+
 def round_half_up(x):
     """`floor(x + 0.5)` in float64, the one rounding used at compile time."""
     return np.floor(np.asarray(x, np.float64) + 0.5)

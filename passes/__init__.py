@@ -31,6 +31,12 @@ def _weights_to_rom() -> type[ModulePass]:
     return WeightsToRomPass
 
 
+def _calibrate() -> type[ModulePass]:
+    from passes.calibrate import CalibratePass
+
+    return CalibratePass
+
+
 def _quantize() -> type[ModulePass]:
     from passes.quantize import QuantizePass
 
@@ -64,6 +70,7 @@ def _lower_spatial_to_hw() -> type[ModulePass]:
 ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fold-constants": _fold_constants,
     "fold-batchnorm": _fold_batchnorm,
+    "calibrate": _calibrate,
     "quantize": _quantize,
     "weights-to-rom": _weights_to_rom,
     "fold-parallelism": _fold_parallelism,

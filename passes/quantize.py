@@ -73,10 +73,10 @@ from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from compiler.calibration import activation_absmax, calibration_samples
+from compiler.calibration import activation_absmax, record_ranges, recorded_ranges
 from compiler.numerics import (
-    MAX_ACC_BITS, OUTPUT_BITS, batch_norm_affine, narrow_limit, quantize_weight, requant_parameters, round_half_up, scale_from_absmax,
-    width_for,
+    MAX_ACC_BITS, OUTPUT_BITS, batch_norm_affine, check_bits, narrow_limit, quantize_tensor, quantize_weight,
+    requant_parameters, round_half_up, scale_from_absmax, width_for,
 )
 from compiler.errors import HwcError
 from compiler.ir import (
@@ -84,7 +84,7 @@ from compiler.ir import (
 )
 from compiler.weights import INLINE_LIMIT, WeightStore, forget_unused_memory_store, store_for
 from dialects import nn
-from dialects.nn import ACC_BITS_ATTR, AXIS_ATTR, HOST_OP_ATTR, NAME_ATTR, SCALE_ATTR, SCALE_KEY_ATTR
+from dialects.nn import ABSMAX_ATTR, ACC_BITS_ATTR, AXIS_ATTR, HOST_OP_ATTR, SCALE_ATTR, SCALE_KEY_ATTR
 
 
 # --------------------------------------------------------------------------- the rewrite
@@ -141,10 +141,6 @@ class GraphQuantizer:
 
     def run(self) -> None:
         old = self.function.body.block
-        self._check_supported(old)
-        for arg in old.args:
-            if not isinstance(arg.type, TensorType) or not isinstance(arg.type.get_element_type(), AnyFloat):
-                raise HwcError(f"quantize: graph input {arg.type} is not a float tensor (already quantized?)")
         self.block = Block(arg_types=[self._int_tensor(arg, self.abits) for arg in old.args])
         for arg, new in zip(old.args, self.block.args):
             self.quantized[arg] = QTensor(new, self.scale_of(arg), self.limit)
@@ -156,15 +152,6 @@ class GraphQuantizer:
         self.function.body.detach_block(old)
         self.function.body.add_block(self.block)
         old.drop_all_references()
-
-    def _check_supported(self, block: Block) -> None:
-        unsupported = sorted({
-            op.name for op in block.ops
-            if not isinstance(op, (ReturnOp, *CONSTANT_OPS)) and type(op) not in HANDLERS
-        })
-        if unsupported:
-            supported = ", ".join(sorted(t.name for t in HANDLERS))
-            raise HwcError(f"quantize: unsupported ops {', '.join(unsupported)} (supported: {supported})")
 
     def _rewrite(self, op: Operation) -> None:
         if not any(v in self.quantized for v in op.operands):
@@ -191,7 +178,7 @@ class GraphQuantizer:
         old_args = self.function.arg_attrs.data if self.function.arg_attrs else None
         arg_attrs = []
         for index, arg in enumerate(self.block.args):
-            entries = dict(old_args[index].data) if old_args else {}
+            entries = {k: v for k, v in old_args[index].data.items() if k != ABSMAX_ATTR} if old_args else {}
             entries[SCALE_ATTR] = FloatAttr(self.quantized[self.function.body.block.args[index]].scale, f64)
             arg_attrs.append(DictionaryAttr(entries))
         self.function.function_type = FunctionType.from_lists(
@@ -613,50 +600,45 @@ HANDLERS: dict[type[Operation], Callable[[GraphQuantizer, Operation], None]] = {
 # --------------------------------------------------------------------------- the pass
 
 
-def graph_input_shapes(function: FuncOp) -> dict[str, tuple[int, ...]]:
-    """Per-sample shape (IR shape without the batch axis) of each graph input, by `nn.name`."""
-    shapes = {}
-    attrs = function.arg_attrs.data if function.arg_attrs else None
-    for index, arg in enumerate(function.body.block.args):
-        name = f"input{index}"
-        if attrs is not None:
-            attr = attrs[index].data.get(NAME_ATTR)
-            if isinstance(attr, StringAttr):
-                name = attr.data
-        shapes[name] = tuple(nn.shape_of(arg))[1:]
-    return shapes
-
-
-def check_bits(wbits: int, abits: int) -> None:
-    if not 2 <= wbits <= 8:
-        raise HwcError(f"quantize: wbits={wbits} is not supported (2..8)")
-    if not 2 <= abits <= 16:
-        raise HwcError(f"quantize: abits={abits} is not supported (2..16)")
+def check_quantizable(function: FuncOp) -> None:
+    """HwcError (one line) unless every input of `function` is a float tensor and
+    every op has a handler."""
+    block = function.body.block
+    unsupported = sorted({
+        op.name for op in block.ops
+        if not isinstance(op, (ReturnOp, *CONSTANT_OPS)) and type(op) not in HANDLERS
+    })
+    if unsupported:
+        supported = ", ".join(sorted(t.name for t in HANDLERS))
+        raise HwcError(f"quantize: unsupported ops {', '.join(unsupported)} (supported: {supported})")
+    for arg in block.args:
+        if not isinstance(arg.type, TensorType) or not isinstance(arg.type.get_element_type(), AnyFloat):
+            raise HwcError(f"quantize: graph input {arg.type} is not a float tensor (already quantized?)")
 
 
 @dataclass(frozen=True)
 class QuantizePass(ModulePass):
-    """Quantize `main` to integers with calibrated scales (see the module docstring)."""
+    """Quantize `main` to integers with the calibrated scales (see the module docstring)."""
 
     name = "quantize"
 
     wbits: int = 8
     abits: int = 8
-    calib: str | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        check_bits(self.wbits, self.abits)
-        samples = calibration_samples(self.calib, graph_input_shapes(main_function(op)))
-        quantize_with_samples(op, samples, self.wbits, self.abits)
+        check_bits(self.wbits, self.abits, self.name)
+        function = main_function(op)
+        check_quantizable(function)
+        GraphQuantizer(function, store_for(op), recorded_ranges(op), self.wbits, self.abits).run()
+        forget_unused_memory_store(op)
 
 
 def quantize_with_samples(module: ModuleOp, samples: Mapping[str, np.ndarray],
                           wbits: int = 8, abits: int = 8) -> ModuleOp:
-    """Quantize `module` in place with calibration `samples` (keyed by graph input
-    name, samples on axis 0, as `compiler.calibration.calibration_samples` gives);
-    the plain Python form of the pass. Returns `module`."""
-    check_bits(wbits, abits)
-    absmax = activation_absmax(module, samples)
-    GraphQuantizer(main_function(module), store_for(module), absmax, wbits, abits).run()
-    forget_unused_memory_store(module)
+    """`calibrate` on `samples` (keyed by graph input name, samples on axis 0, as
+    `compiler.calibration.calibration_samples` gives) then `quantize`, in place;
+    the plain Python form of the two passes. Returns `module`."""
+    check_bits(wbits, abits, QuantizePass.name)
+    record_ranges(module, activation_absmax(module, samples))
+    QuantizePass(wbits, abits).apply(Context(), module)
     return module
