@@ -99,19 +99,21 @@ class QTensor:
     bound: int
 
 
-def _lookup_functions() -> dict[type[Operation], Callable[[Operation, np.ndarray], np.ndarray]]:
-    def leaky(op, x):
-        return np.where(x >= 0, x, op.alpha.value.data * x)
-
-    return {
-        nn.SigmoidOp: lambda op, x: 1.0 / (1.0 + np.exp(-x)),
-        nn.TanhOp: lambda op, x: np.tanh(x),
-        nn.LeakyReluOp: leaky,
-    }
+LOOKUP_OPS = (nn.SigmoidOp, nn.TanhOp, nn.LeakyReluOp)
+"""Unary non-linear ops computed by a lookup table."""
 
 
-LOOKUP_FUNCTIONS = _lookup_functions()
-"""Unary non-linear ops computed by a lookup table, with their float functions."""
+def unary_values(op: Operation, inputs: np.ndarray) -> np.ndarray:
+    """What the float kernel of the unary op `op` computes on the 1-D `inputs`, in float64
+    (the kernel runs on an f64 copy of `op` with `op`'s properties)."""
+    from compiler.executor import evaluate_op
+
+    vector = TensorType(f64, [inputs.size])
+    block = Block(arg_types=[vector])
+    probe = type(op).create(operands=[block.args[0]], properties=dict(op.properties), result_types=[vector])
+    values = evaluate_op(probe, [np.asarray(inputs, np.float64)])
+    probe.drop_all_references()
+    return values
 
 
 @dataclass
@@ -410,12 +412,9 @@ def quantize_mul_div(g: GraphQuantizer, op: nn.MulOp | nn.DivOp) -> None:
         constant = np.asarray(g.const(lhs if g.is_const(lhs) else rhs), np.float64)
         if isinstance(op, nn.DivOp):
             constant = 1.0 / constant
-        limit = narrow_limit(g.wbits)
-        absmax = float(np.abs(constant).max(initial=0.0))
-        constant_scale = absmax / limit if absmax > 0 else 1.0
-        constant_q = np.clip(round_half_up(constant / constant_scale), -limit, limit)
+        constant_q, constant_scale = quantize_tensor(constant, g.wbits)
         factor = g.emit_constant(constant_q, g.wbits, "constant.q")
-        operands, bound = (activation.value, factor), activation.bound * limit
+        operands, bound = (activation.value, factor), activation.bound * narrow_limit(g.wbits)
         scale = activation.scale * constant_scale
     else:
         a, b = g.act(lhs, op), g.act(rhs, op)
@@ -511,7 +510,7 @@ def quantize_lookup(g: GraphQuantizer, op: Operation) -> None:
     """A unary non-linear function as a table over every `abits`-bit input value."""
     q = g.act(op.operands[0], op)
     inputs = np.arange(-(1 << (g.abits - 1)), 1 << (g.abits - 1), dtype=np.float64) * q.scale
-    outputs = LOOKUP_FUNCTIONS[type(op)](op, inputs)
+    outputs = unary_values(op, inputs)
     scale = g.scale_of(op.results[0])
     table = np.clip(round_half_up(outputs / scale), -g.limit, g.limit)
     table_value = g.emit_constant(table, g.abits, f"lookup.{op.name.removeprefix('nn.')}")

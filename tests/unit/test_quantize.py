@@ -250,3 +250,45 @@ def test_outputs_the_graph_also_computes_on_stay_activation_wide():
     assert y.get_element_type() == IntegerType(16)
     reshapes = [op for op in function.body.walk() if isinstance(op, nn.ReshapeOp)]
     assert [r.output.type.get_element_type() for r in reshapes] == [IntegerType(8)]
+
+
+# --------------------------------------------------------------------------- lookup tables
+
+
+LOOKUP_GRAPH = """
+func.func @main(%x: tensor<1x4xf32> {{nn.name = "input", nn.absmax = {x} : f64}}) -> (tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {{
+  %s = nn.sigmoid %x {{nn.absmax = {s} : f64}} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  %t = nn.tanh %x {{nn.absmax = {t} : f64}} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  %l = nn.leaky_relu %x {{alpha = 0.1 : f32, nn.absmax = {l} : f64}} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  %m = nn.leaky_relu %x {{alpha = 1.5 : f32, nn.absmax = {m} : f64}} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  func.return %s, %t, %l, %m : tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>
+}}
+"""
+
+TABLE_FUNCTIONS = [
+    # The float64 formulas quantize used before its tables came from the float kernels.
+    lambda x: 1.0 / (1.0 + np.exp(-x)),
+    np.tanh,
+    lambda x: np.where(x >= 0, x, float(np.float32(0.1)) * x),
+    lambda x: np.where(x >= 0, x, 1.5 * x),
+]
+
+
+@pytest.mark.parametrize("abits", [2, 3, 4, 6, 8, 10, 12, 16])
+@pytest.mark.parametrize("x_absmax, out_absmax", [(1.0, 1.0), (4.0, 0.75), (7.3, 0.99), (0.37, 3.1), (100.0, 2.5)])
+def test_lookup_tables_equal_the_float_formulas(abits, x_absmax, out_absmax):
+    """Every entry of the sigmoid, tanh and leaky-relu tables (computed by the
+    float kernels) equals the entry the plain float64 formula gives:
+    `clamp(floor(f(q * s_x) / s_y + 0.5), ±limit)` over every `abits`-bit q."""
+    module = parse_module(LOOKUP_GRAPH.format(x=x_absmax, s=out_absmax, t=out_absmax, l=out_absmax, m=out_absmax))
+    with np.errstate(over="ignore"):
+        QuantizePass(wbits=8, abits=abits).apply(make_context(), module)
+    limit = (1 << (abits - 1)) - 1
+    s_x, s_y = x_absmax / limit, out_absmax / limit
+    q = np.arange(-(1 << (abits - 1)), 1 << (abits - 1))
+    lookups = [op for op in main_function(module).body.walk() if isinstance(op, nn.LookupOp)]
+    assert len(lookups) == len(TABLE_FUNCTIONS)
+    for lookup, function in zip(lookups, TABLE_FUNCTIONS):
+        with np.errstate(over="ignore"):
+            expected = np.clip(np.floor(function(q * s_x) / s_y + 0.5), -limit, limit)
+        np.testing.assert_array_equal(constant_value(lookup.table, store_for(module)), expected)
