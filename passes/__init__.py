@@ -37,6 +37,18 @@ def _calibrate() -> type[ModulePass]:
     return CalibratePass
 
 
+def _softmax_to_host() -> type[ModulePass]:
+    from passes.softmax_to_host import SoftmaxToHostPass
+
+    return SoftmaxToHostPass
+
+
+def _absorb_clamps() -> type[ModulePass]:
+    from passes.absorb_clamps import AbsorbClampsPass
+
+    return AbsorbClampsPass
+
+
 def _quantize() -> type[ModulePass]:
     from passes.quantize import QuantizePass
 
@@ -72,6 +84,8 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fold-batchnorm": _fold_batchnorm,
     "calibrate": _calibrate,
     "quantize": _quantize,
+    "softmax-to-host": _softmax_to_host,
+    "absorb-clamps": _absorb_clamps,
     "weights-to-rom": _weights_to_rom,
     "fold-parallelism": _fold_parallelism,
     "size-fifos": _size_fifos,
