@@ -292,3 +292,43 @@ def test_lookup_tables_equal_the_float_formulas(abits, x_absmax, out_absmax):
         with np.errstate(over="ignore"):
             expected = np.clip(np.floor(function(q * s_x) / s_y + 0.5), -limit, limit)
         np.testing.assert_array_equal(constant_value(lookup.table, store_for(module)), expected)
+
+
+# --------------------------------------------------------------------------- the patterns
+
+
+CLAMPS_GRAPH = """
+func.func @main(%acc: tensor<1x64xi12>) -> (tensor<1x64xi8>, tensor<1x64xi8>) {{
+  %m = nn.constant dense<3> : tensor<1xi16>
+  %r = nn.requant %acc, %m {{shift = 2 : i64, lo = {lo1} : i64, hi = {hi1} : i64, axis = 1 : i64}} : (tensor<1x64xi12>, tensor<1xi16>) -> tensor<1x64xi8>
+  %one = nn.constant dense<1> : tensor<1xi16>
+  %c = nn.requant %r, %one {{shift = 0 : i64, lo = {lo2} : i64, hi = {hi2} : i64, axis = 1 : i64}} : (tensor<1x64xi8>, tensor<1xi16>) -> tensor<1x64xi8>
+  %s = nn.requant %acc, %m {{shift = 2 : i64, lo = {lo1} : i64, hi = {hi1} : i64, axis = 1 : i64}} : (tensor<1x64xi12>, tensor<1xi16>) -> tensor<1x64xi8>
+  %y = nn.relu %s : (tensor<1x64xi8>) -> tensor<1x64xi8>
+  func.return %c, %y : tensor<1x64xi8>, tensor<1x64xi8>
+}}
+"""
+
+
+def test_absorb_clamps_computes_the_same_integers():
+    """For random bounds (overlapping or not), the folded requants give the same
+    integers as requant-then-clip and requant-then-relu on every accumulator."""
+    from passes.absorb_clamps import absorb_clamps
+
+    rng = np.random.default_rng(7)
+    acc = np.arange(-2048, 2048).reshape(64, 64)
+    for _ in range(20):
+        lo1, hi1 = sorted(rng.integers(-127, 128, size=2))
+        lo2, hi2 = sorted(rng.integers(-127, 128, size=2))
+        module = parse_module(CLAMPS_GRAPH.format(lo1=lo1, hi1=hi1, lo2=lo2, hi2=hi2))
+        executor = IntExecutor(module)
+        name = executor.input_names[0]
+        expected = executor.run_int({name: acc})
+        absorb_clamps(module)
+        module.verify()
+        names = {op.name for op in main_function(module).body.walk()}
+        assert "nn.relu" not in names
+        assert sum(isinstance(op, nn.RequantOp) for op in main_function(module).body.walk()) == 2
+        actual = IntExecutor(module).run_int({name: acc})
+        for key in expected:
+            np.testing.assert_array_equal(actual[key], expected[key])
