@@ -19,6 +19,8 @@ arrays.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from compiler.errors import HwcError
@@ -127,6 +129,20 @@ def quantize_tensor(constant: np.ndarray, bits: int) -> tuple[np.ndarray, float]
     return np.clip(round_half_up(constant / scale), -limit, limit), scale
 
 
+FINE_SCALE_BITS = 6
+"""An add's common scale is this many bits finer than the activations it adds."""
+
+
+def common_scale(scales: list[float], bits: int) -> tuple[float, list[int]]:
+    """A common scale `s_c` and integers `m_i >= 1` without a common factor, with
+    `scales[i] ≈ m_i * s_c`: `max(scales) / 2^(bits + FINE_SCALE_BITS)`, times the
+    gcd of the rounded ratios (how `quantize` adds `bits`-bit activations)."""
+    fine = max(scales) / 2.0 ** (bits + FINE_SCALE_BITS)
+    multipliers = [max(1, int(round_half_up(s / fine))) for s in scales]
+    common = math.gcd(*multipliers)
+    return fine * common, [m // common for m in multipliers]
+
+
 def dot_bounds(weight_q: np.ndarray, input_bound: int, bias_q: np.ndarray | None = None) -> np.ndarray:
     """Per output row, the largest |accumulator| of `W x + b` with |x| <= input_bound."""
     row_sums = np.abs(weight_q.reshape(weight_q.shape[0], -1)).sum(axis=1, dtype=np.int64)
@@ -215,7 +231,8 @@ HOST_OPS = ("softmax", "log_softmax")
 
 
 def quantize_input(array: np.ndarray, scale: float, bits: int) -> np.ndarray:
-    """What the host sends for float inputs: `clamp(floor(x / s + 0.5), ±(2^(bits-1)-1))`, int64."""
+    """What the host sends for float inputs: `clamp(floor(x / s + 0.5), ±(2^(bits-1)-1))`, int64
+    (also how `quantize` turns any real number into a `bits`-bit activation value)."""
     limit = narrow_limit(bits)
     q = np.floor(np.asarray(array, np.float64) / scale + 0.5)
     return np.clip(q, -limit, limit).astype(np.int64)

@@ -34,7 +34,7 @@ from xdsl.ir import Block, Operation, SSAValue
 from compiler.errors import HwcError
 from compiler.ir import CONSTANT_OPS, constant_value, make_constant, numpy_dtype, numpy_to_dense, tensor_type
 from compiler.numerics import (
-    MAX_ACC_BITS, OUTPUT_BITS, narrow_limit, requant_parameters, round_half_up, scale_from_absmax, width_for,
+    MAX_ACC_BITS, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, scale_from_absmax, width_for,
 )
 from compiler.weights import INLINE_LIMIT, WeightStore
 from dialects import nn
@@ -231,13 +231,15 @@ class GraphQuantizer:
         users = [use.operation for use in value.uses]
         return bool(users) and all(isinstance(user, ReturnOp) for user in users)
 
-    def clip_bounds(self, op: nn.ClipOp, scale: float, limit: int) -> tuple[int, int]:
-        """lo/hi of `op` on integers at `scale`, within ±`limit`."""
+    @staticmethod
+    def clip_bounds(op: nn.ClipOp, scale: float, bits: int) -> tuple[int, int]:
+        """lo/hi of `op` on `bits`-bit integers at `scale`."""
+        limit = narrow_limit(bits)
         lo, hi = -limit, limit
         if op.min is not None:
-            lo = int(np.clip(round_half_up(op.min.value.data / scale), -limit, limit))
+            lo = int(quantize_input(op.min.value.data, scale, bits))
         if op.max is not None:
-            hi = int(np.clip(round_half_up(op.max.value.data / scale), -limit, limit))
+            hi = int(quantize_input(op.max.value.data, scale, bits))
         return lo, max(lo, hi)
 
     def same_scale(self, op: Operation, new: Operation, q: QTensor) -> None:

@@ -6,8 +6,6 @@ body. The numbers all come from `compiler.numerics`; the module docstring of
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from xdsl.dialects.builtin import IntegerType, TensorType, f64
 from xdsl.ir import Block, Operation, SSAValue
@@ -15,7 +13,8 @@ from xdsl.ir import Block, Operation, SSAValue
 from compiler.errors import HwcError
 from compiler.ir import tensor_type
 from compiler.numerics import (
-    batch_norm_affine, narrow_limit, quantize_tensor, quantize_weight, requant_parameters, round_half_up,
+    batch_norm_affine, common_scale, dot_bounds, narrow_limit, quantize_input, quantize_tensor, quantize_weight,
+    requant_parameters, round_half_up,
 )
 from dialects import nn
 from passes.quantize_graph import GraphQuantizer, Handler, QTensor
@@ -44,7 +43,6 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
         raise HwcError(f"quantize: {op.name}: the weight and bias must be constants")
     weight_q, weight_scales = quantize_weight(g.const(op.weight), g.wbits)
     acc_scales = x.scale * weight_scales
-    row_sums = np.abs(weight_q.reshape(weight_q.shape[0], -1)).sum(axis=1, dtype=np.int64)
     bias_q = None
     if op.bias is not None:
         bias = np.asarray(g.const(op.bias), np.float64)
@@ -52,7 +50,7 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
         if not np.all(np.abs(bias_q) < 2.0 ** 62):
             raise HwcError(f"quantize: {op.name}: bias is too large for its accumulator scale")
         bias_q = bias_q.astype(np.int64)
-    bounds = row_sums * x.bound + (np.abs(bias_q) if bias_q is not None else 0)
+    bounds = dot_bounds(weight_q, x.bound, bias_q)
     acc_bits = g.accumulator_bits(int(bounds.max(initial=0)), op)
     stem = _weight_stem(op)
     weight = g.emit_constant(weight_q, g.wbits, f"{stem}.q")
@@ -67,14 +65,6 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
     acc = g.emit(layer, acc_bits=acc_bits)
     axis = 1 if isinstance(op, nn.ConvOp) else len(nn.shape_of(op.output)) - 1
     g.requant(acc, acc_scales, axis, op.output, op)
-
-
-def _fine_scale(g: GraphQuantizer, scales: list[float]) -> tuple[float, list[int]]:
-    """A common scale s_c and integers m_i with scales[i] ≈ m_i * s_c (m_i >= 1, no common factor)."""
-    fine = max(scales) / 2.0 ** (g.abits + 6)
-    multipliers = [max(1, int(round_half_up(s / fine))) for s in scales]
-    common = math.gcd(*multipliers)
-    return fine * common, [m // common for m in multipliers]
 
 
 def _scaled(g: GraphQuantizer, q: QTensor, multiplier: int, op: Operation) -> tuple[SSAValue, int]:
@@ -93,7 +83,7 @@ def quantize_add_sub(g: GraphQuantizer, op: nn.AddOp | nn.SubOp) -> None:
     if g.is_const(lhs) or g.is_const(rhs):
         activation = g.act(rhs if g.is_const(lhs) else lhs, op)
         constant = np.asarray(g.const(lhs if g.is_const(lhs) else rhs), np.float64)
-        fine, (multiplier,) = _fine_scale(g, [activation.scale])
+        fine, (multiplier,) = common_scale([activation.scale], g.abits)
         constant_q = round_half_up(constant / fine)
         constant_bound = int(np.abs(constant_q).max(initial=0))
         scaled, bound = _scaled(g, activation, multiplier, op)
@@ -102,7 +92,7 @@ def quantize_add_sub(g: GraphQuantizer, op: nn.AddOp | nn.SubOp) -> None:
         bound += constant_bound
     else:
         a, b = g.act(lhs, op), g.act(rhs, op)
-        fine, (ma, mb) = _fine_scale(g, [a.scale, b.scale])
+        fine, (ma, mb) = common_scale([a.scale, b.scale], g.abits)
         (va, ba), (vb, bb) = _scaled(g, a, ma, op), _scaled(g, b, mb, op)
         operands, bound = (va, vb), ba + bb
     bits = g.accumulator_bits(bound, op)
@@ -159,7 +149,7 @@ def quantize_same_scale(g: GraphQuantizer, op: Operation) -> None:
 
 def quantize_pad(g: GraphQuantizer, op: nn.PadOp) -> None:
     q = g.act(op.input, op)
-    value = float(np.clip(round_half_up(op.value.value.data / q.scale), -g.limit, g.limit))
+    value = float(quantize_input(op.value.value.data, q.scale, g.abits))
     new = _rebuilt(op, [q.value], _bits_of(q.value))
     new.properties["value"] = nn.float_attr(value)
     g.same_scale(op, new, q)
@@ -170,7 +160,7 @@ def quantize_clip(g: GraphQuantizer, op: nn.ClipOp) -> None:
     wide as its input (`absorb-clamps` folds it into a requant before it)."""
     q = g.act(op.input, op)
     bits = _bits_of(q.value)
-    lo, hi = g.clip_bounds(op, q.scale, narrow_limit(bits))
+    lo, hi = g.clip_bounds(op, q.scale, bits)
     multiplier = g.emit_constant(np.array([1]), 16, "requant.multiplier")
     value = g.emit(nn.RequantOp(
         q.value, multiplier, shift=0, lo=lo, hi=hi, axis=len(nn.shape_of(op.input)) - 1,
@@ -225,7 +215,7 @@ def quantize_lookup(g: GraphQuantizer, op: Operation) -> None:
     inputs = np.arange(-(1 << (g.abits - 1)), 1 << (g.abits - 1), dtype=np.float64) * q.scale
     outputs = unary_values(op, inputs)
     scale = g.scale_of(op.results[0])
-    table = np.clip(round_half_up(outputs / scale), -g.limit, g.limit)
+    table = quantize_input(outputs, scale, g.abits)
     table_value = g.emit_constant(table, g.abits, f"lookup.{op.name.removeprefix('nn.')}")
     value = g.emit(nn.LookupOp(q.value, table_value, g.int_tensor(op.results[0], g.abits)), scale=scale)
     g.quantized[op.results[0]] = QTensor(value, scale, g.limit)
@@ -236,7 +226,7 @@ def quantize_concat(g: GraphQuantizer, op: nn.ConcatOp) -> None:
     inputs = []
     for value in op.inputs:
         if g.is_const(value):
-            constant = np.clip(round_half_up(np.asarray(g.const(value), np.float64) / scale), -g.limit, g.limit)
+            constant = quantize_input(g.const(value), scale, g.abits)
             inputs.append(g.emit_constant(constant, g.abits, "concat.constant"))
             continue
         q = g.act(value, op)
@@ -259,8 +249,7 @@ def quantize_batch_norm(g: GraphQuantizer, op: nn.BatchNormOp) -> None:
     scale, bias, mean, var = (np.asarray(g.const(v), np.float64) for v in (op.scale, op.bias, op.mean, op.var))
     factor, offset = batch_norm_affine(scale, bias, mean, var, op.epsilon.value.data)
     limit = narrow_limit(g.wbits)
-    factor_scales = np.where(factor != 0, np.abs(factor) / limit, 1.0)
-    factor_q = np.sign(factor) * limit
+    factor_q, factor_scales = quantize_weight(factor.reshape(-1, 1), g.wbits)
     acc_scales = q.scale * factor_scales
     offset_q = round_half_up(offset / acc_scales)
     rank = len(nn.shape_of(op.input))
