@@ -215,8 +215,8 @@ def recorded_ranges(module: ModuleOp) -> dict[SSAValue, float]:
     function = main_function(module)
     ranges: dict[SSAValue, float] = {}
     attrs = function.arg_attrs.data if function.arg_attrs else [DictionaryAttr({})] * len(function.body.block.args)
-    for index, (arg, entries) in enumerate(zip(function.body.block.args, attrs)):
-        ranges[arg] = _range(entries.data.get(ABSMAX_ATTR), f"graph input {index}")
+    for name, arg, entries in zip(graph_input_shapes(function), function.body.block.args, attrs):
+        ranges[arg] = _range(entries.data.get(ABSMAX_ATTR), f"graph input '{name}'")
     for value in activations(module):
         ranges[value] = _range(value.owner.attributes.get(ABSMAX_ATTR), value.owner.name)
     return ranges
@@ -226,4 +226,3 @@ def _range(attr, what: str) -> float:
     if not isinstance(attr, FloatAttr):
         raise HwcError(f"quantize: {what} has no calibrated range ({ABSMAX_ATTR}); run calibrate first")
     return float(attr.value.data)
-
