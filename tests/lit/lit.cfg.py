@@ -48,3 +48,6 @@ for _name in ("hwc-opt", "xdsl-opt", "filecheck"):
 config.environment["PATH"] = os.pathsep.join(  # noqa: F821
     [_ENV_BIN, config.environment.get("PATH", os.environ.get("PATH", ""))]  # noqa: F821
 )
+# A worktree's code comes first on PYTHONPATH (before the editable install): keep it for the tools.
+if "PYTHONPATH" in os.environ:
+    config.environment["PYTHONPATH"] = os.environ["PYTHONPATH"]  # noqa: F821
