@@ -103,6 +103,8 @@ class RomReader:
 
 
 class RequantIntoMVU(RewritePattern):
+    """`requant-into-mvu` (module docstring)."""
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: spatial.RequantOp, rewriter: PatternRewriter) -> None:
         mvu = op.input.owner
@@ -121,6 +123,8 @@ def requantizes_by_one(op: spatial.EltwiseOp) -> bool:
 
 @dataclass
 class RequantIntoEltwise(RewritePattern):
+    """`requant-into-eltwise` (module docstring)."""
+
     roms: RomReader
 
     @op_type_rewrite_pattern
@@ -141,6 +145,8 @@ class RequantIntoEltwise(RewritePattern):
 
 @dataclass
 class ScaleIntoEltwise(RewritePattern):
+    """`scale-into-eltwise` (module docstring)."""
+
     roms: RomReader
 
     @op_type_rewrite_pattern
@@ -157,7 +163,7 @@ class ScaleIntoEltwise(RewritePattern):
             scale = op.properties[key].value.data * int(diagonal[0])
             properties = {**op.properties, key: IntegerAttr(scale, i64)}
             rewriter.replace(op, rebuilt(op, spatial.EltwiseOp, operands, op.output.type, properties,
-                                            op.attributes))
+                                         op.attributes))
             rewriter.erase(scaling)
             return
 
@@ -169,6 +175,8 @@ def readers(graph: Operation, symbol: SymbolRefAttr) -> int:
 
 @dataclass
 class DiagonalMVUs(RewritePattern):
+    """`diagonal-mvus` (module docstring)."""
+
     roms: RomReader
 
     @op_type_rewrite_pattern
@@ -184,10 +192,10 @@ class DiagonalMVUs(RewritePattern):
         assert rom is not None
         width = width_for(int(np.abs(product).max(initial=1)))
         rewriter.insert(rom_op(rom.sym_name.data, np.diag(product), width, self.roms.store),
-                           InsertPoint.before(rom))
+                        InsertPoint.before(rom))
         rewriter.erase(rom)
         rewriter.replace(op, rebuilt(op, spatial.MVUOp, [first.input], op.output.type, op.properties,
-                                        op.attributes))
+                                     op.attributes))
         rewriter.erase(first)
 
 
@@ -198,6 +206,8 @@ def pads_only(swu: Operation) -> bool:
 
 
 class PadIntoSWU(RewritePattern):
+    """`pad-into-swu` (module docstring)."""
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: spatial.SWUOp, rewriter: PatternRewriter) -> None:
         pad = op.input.owner
@@ -210,7 +220,7 @@ class PadIntoSWU(RewritePattern):
         properties = {**op.properties, "pads": nn.i64_array([a + b for a, b in zip(outer, own)]),
                       "pad_value": IntegerAttr(value if any(outer) else own_value, i64)}
         rewriter.replace(op, rebuilt(op, spatial.SWUOp, [pad.input], op.output.type, properties,
-                                        op.attributes))
+                                     op.attributes))
         if not list(pad.output.uses):
             rewriter.erase(pad)
 

@@ -3,7 +3,7 @@ stream carries each nn value and in which layout (`dialects/stream_layout.py`),
 the names of layers and ROMs, and how a PE is emitted.
 
 Used by the per-op handlers (`passes/spatial_handlers.py`), the PE fusions
-(`passes/spatial_fusions.py`, which only need `rom_values` / `rom_op`) and the
+(`passes/spatial_fusions.py`, which only need its ROM helpers) and the
 pass itself (`passes/map_to_spatial.py`).
 """
 
@@ -61,15 +61,9 @@ def rom_op(symbol: str, array: np.ndarray, width: int, store: WeightStore) -> Ro
 
 
 def find_rom(op: Operation, symbol: SymbolRefAttr) -> RomOp | None:
-    """The `rom.rom` that `symbol` names, seen from `op`."""
-    parent = op.parent_op()
-    while parent is not None:
-        if parent.has_trait(SymbolTable):
-            found = SymbolTable.lookup_symbol(parent, symbol)
-            if isinstance(found, RomOp):
-                return found
-        parent = parent.parent_op()
-    return None
+    """The `rom.rom` that `symbol` names, seen from `op` (inside a module)."""
+    found = SymbolTable.lookup_symbol(op, symbol)
+    return found if isinstance(found, RomOp) else None
 
 
 def rom_values(rom: RomOp, store: WeightStore) -> np.ndarray:
