@@ -1,22 +1,74 @@
-"""Shared test plumbing: fixture paths, the real `hwc` command line in a
-subprocess, onnxruntime as the float oracle, and the ONNX conformance tally
-printed at the end of the run."""
+"""Shared test plumbing: the `rtl` marker's guard, fixture paths, the real
+`hwc` command line in a subprocess, onnxruntime as the float oracle, and the
+ONNX conformance tally printed at the end of the run."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from compiler.backend.verilator import REFUSE_BUILDS_ENV
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HWC = Path(sys.executable).parent / "hwc"
 """The installed `hwc` entry point of the interpreter running the tests."""
 
 CLI_TIMEOUT_SECONDS = 120
+
+
+# --------------------------------------------------------------------------- the rtl marker
+
+
+@contextmanager
+def _environment_variable(name: str, value: str | None):
+    """`name` set to `value` (None: left as it is) while the block runs."""
+    if value is None:
+        yield
+        return
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
+class RtlGuard:
+    """Only a test marked `rtl` may build a Verilator simulator: for every other
+    test (its fixtures included, and the `hwc` processes it starts) the
+    environment says REFUSE_BUILDS_ENV, so `compiler.backend.verilator.build`
+    raises, cache hit or not. `pytest -m "not rtl"` is thereby CPU-only, and a
+    test that builds a simulator without the mark fails instead of hiding."""
+
+    @staticmethod
+    def _refusal(item: pytest.Item) -> str | None:
+        return None if item.get_closest_marker("rtl") else "1"
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item):
+        with _environment_variable(REFUSE_BUILDS_ENV, self._refusal(item)):
+            yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        with _environment_variable(REFUSE_BUILDS_ENV, self._refusal(item)):
+            yield
+
+
+def pytest_configure(config):
+    # A plugin, not conftest hooks: it then guards every collected test (examples/ too).
+    if not config.pluginmanager.has_plugin("hwc-rtl-guard"):
+        config.pluginmanager.register(RtlGuard(), "hwc-rtl-guard")
 
 
 # --------------------------------------------------------------------------- fixture models
