@@ -12,6 +12,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from compiler.executor import FloatExecutor
 from compiler.frontend import SUPPORTED_OPS, import_onnx
 from compiler.ir import constant_value, main_function
 from compiler.weights import store_for
@@ -43,8 +44,7 @@ def value_of(module, ssa):
 
 def run_both(module, path, feeds):
     """Our float executor and onnxruntime on the same inputs."""
-    executor = pytest.importorskip("compiler.executor")
-    ours = executor.FloatExecutor(module).run(feeds)
+    ours = FloatExecutor(module).run(feeds)
     theirs = ort.InferenceSession(str(path)).run(None, feeds)
     return list(ours.values()), theirs
 
