@@ -1,5 +1,5 @@
 """Shared test fixtures and hooks: the `rtl` marker's guard, fixture paths, the
-real `hwc` command line in a subprocess, onnxruntime as the float oracle, and
+`hwc` command line, onnxruntime as the float oracle, and
 the ONNX conformance tally printed at the end of the run. Plain helpers live
 in tests/support.py."""
 
@@ -79,7 +79,8 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture
 def run_hwc():
-    """`run_hwc(*args, cwd=None)`: the real `hwc` CLI in a subprocess."""
+    """`run_hwc(*args, cwd=None)`: the `hwc` command line run as a process would run
+    it, inside this one (tests/support.py; test_entry_points.py starts the real one)."""
     return run_hwc_command
 
 

@@ -24,13 +24,11 @@ same tests.
 from __future__ import annotations
 
 import glob
-import io
 import os
 import re
 import shutil
 import subprocess
 import sys
-import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +36,8 @@ from pathlib import Path
 
 from lit.ShCommands import Command, GlobItem, Pipeline, Seq
 from lit.ShUtil import ShParser
+
+from tests.support import run_in_process
 
 LIT_DIR = Path(__file__).resolve().parent / "lit"
 SUFFIXES = (".mlir",)
@@ -169,69 +169,6 @@ IN_PROCESS: dict[str, Callable[[list[str]], int | None]] = {
 }
 
 
-class _KeptBytes(io.BytesIO):
-    """A byte buffer that outlives its stream: a tool may close its stdout."""
-
-    def close(self) -> None:
-        pass
-
-
-class _Streams:
-    """Text streams with a byte buffer beneath, as a real process's std streams have."""
-
-    def __init__(self, stdin: bytes):
-        self.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
-        self.out_bytes, self.err_bytes = _KeptBytes(), _KeptBytes()
-        self.stdout = io.TextIOWrapper(self.out_bytes, encoding="utf-8", write_through=True)
-        self.stderr = io.TextIOWrapper(self.err_bytes, encoding="utf-8", write_through=True)
-
-    def merge_stderr_into_stdout(self) -> None:
-        self.stderr = self.stdout
-
-    def values(self) -> tuple[bytes, bytes]:
-        for stream in (self.stdout, self.stderr):
-            if not stream.closed:
-                stream.flush()
-        return self.out_bytes.getvalue(), self.err_bytes.getvalue()
-
-
-def _write_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
-
-
-def run_in_process(tool: Callable[[list[str]], int | None], argv: list[str], stdin: bytes,
-                   cwd: Path, merge_stderr: bool) -> tuple[int, bytes, bytes]:
-    """(exit status, stdout, stderr) of `tool(argv)` as if it were a process of its own:
-    its streams and working folder swapped in, SystemExit and tracebacks turned into
-    an exit status as the interpreter would."""
-    streams = _Streams(stdin)
-    if merge_stderr:
-        streams.merge_stderr_into_stdout()
-    saved = sys.stdin, sys.stdout, sys.stderr
-    before = os.getcwd()
-    sys.stdin, sys.stdout, sys.stderr = streams.stdin, streams.stdout, streams.stderr
-    try:
-        os.chdir(cwd)
-        with warnings.catch_warnings():
-            warnings.simplefilter("default")
-            warnings.showwarning = _write_warning
-            try:
-                status = tool(argv) or 0
-            except SystemExit as exit_:
-                code = exit_.code
-                status = code if isinstance(code, int) else (0 if code is None else 1)
-                if code is not None and not isinstance(code, int):
-                    sys.stderr.write(f"{code}\n")
-            except Exception:  # noqa: BLE001 - an uncaught exception is exit status 1
-                traceback.print_exc(file=sys.stderr)
-                status = 1
-    finally:
-        sys.stdin, sys.stdout, sys.stderr = saved
-        os.chdir(before)
-    out, err = streams.values()
-    return status, out, err
-
-
 # --------------------------------------------------------------------------- the shell
 
 
@@ -287,7 +224,8 @@ class Shell:
         elif args[0] == "echo":
             status, out, err = self._echo(args)
         elif args[0] in IN_PROCESS:
-            status, out, err = run_in_process(IN_PROCESS[args[0]], args[1:], stdin, self.cwd, merge)
+            status, out, err = run_in_process(IN_PROCESS[args[0]], args, stdin=stdin, cwd=self.cwd,
+                                              merge_stderr=merge)
         else:
             status, out, err = self._subprocess(args, stdin, merge)
         if negate % 2:
