@@ -119,6 +119,21 @@ def run_hwc_command(*args: str | Path, cwd: Path | None = None) -> subprocess.Co
     return subprocess.CompletedProcess(argv, status, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
+def _hwc_opt_main(argv: list[str]) -> int:
+    from compiler.opt import main
+    from compiler.weights import separate_process_stores
+
+    with separate_process_stores():
+        return main(argv)
+
+
+def run_hwc_opt(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`hwc-opt ARGS...` run inside this process as `run_hwc_command` runs `hwc`."""
+    argv = ["hwc-opt", *map(str, args)]
+    status, out, err = run_in_process(_hwc_opt_main, argv, cwd=cwd)
+    return subprocess.CompletedProcess(argv, status, out.decode(errors="replace"), err.decode(errors="replace"))
+
+
 def run_hwc_subprocess(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the installed `hwc ARGS...` in a subprocess; the finished process (text output).
 
