@@ -1,7 +1,6 @@
 """Shared test fixtures and hooks: the `rtl` marker's guard, fixture paths, the
-`hwc` command line, onnxruntime as the float oracle, and
-the ONNX conformance tally printed at the end of the run. Plain helpers live
-in tests/support.py."""
+`hwc` command line, onnxruntime as the float oracle, and the ONNX conformance
+tally printed at the end of the run. Plain helpers live in tests/support.py."""
 
 from __future__ import annotations
 
@@ -14,8 +13,6 @@ import pytest
 
 from compiler.backend.verilator import REFUSE_BUILDS_ENV
 from tests.support import FIXTURES, onnxruntime_per_sample, run_hwc_command
-
-
 
 # --------------------------------------------------------------------------- the rtl marker
 
