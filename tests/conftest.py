@@ -14,6 +14,7 @@ import pytest
 from compiler.backend.verilator import REFUSE_BUILDS_ENV
 from tests.support import FIXTURES, onnxruntime_per_sample, run_hwc_command
 
+
 # --------------------------------------------------------------------------- the rtl marker
 
 
