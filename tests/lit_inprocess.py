@@ -23,7 +23,6 @@ same tests.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import shutil
@@ -240,9 +239,7 @@ class Shell:
         expanded: list[str] = []
         for arg in args:
             if isinstance(arg, GlobItem):
-                pattern = arg.pattern if os.path.isabs(arg.pattern) else str(self.cwd / arg.pattern)
-                matches = sorted(glob.glob(pattern))
-                expanded += matches if matches else [arg.pattern]
+                expanded += arg.resolve(str(self.cwd))  # lit's own expansion
             else:
                 expanded.append(arg)
         return expanded
