@@ -184,9 +184,10 @@ def open_store(path: Path | str) -> WeightStore:
 
 @contextmanager
 def separate_process_stores() -> Iterator[None]:
-    """Inside the block no store is cached, and those opened or changed inside it
-    are forgotten after it: a tool run in-process (the test suite runs `hwc-opt`
-    that way) sees the weight files as a process of its own would."""
+    """Inside the block the stores opened before it are out of sight, and those
+    opened inside it are forgotten after it: a tool run in-process (the test
+    suite runs `hwc` and `hwc-opt` that way) sees the weight files as a process
+    of its own would."""
     outside = dict(_STORES)
     _STORES.clear()
     try:
