@@ -25,6 +25,7 @@ from __future__ import annotations
 from xdsl.ir import Dialect
 
 from dialects.nn.attributes import (
+    ABSMAX_ATTR,
     ACC_BITS_ATTR,
     AXIS_ATTR,
     HOST_OP_ATTR,

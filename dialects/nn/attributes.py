@@ -27,4 +27,9 @@ AXIS_ATTR = "nn.axis"
 ACC_BITS_ATTR = "nn.acc_bits"
 """After `quantize`: the width of an op's exact accumulator."""
 HOST_OP_ATTR = "nn.host_op"
-"""After `quantize`, on a result: the final op the host applies in float (softmax, log_softmax)."""
+"""After `softmax-to-host` (which `quantize` runs), on a result: the final op the host
+applies in float (softmax, log_softmax)."""
+ABSMAX_ATTR = "nn.absmax"
+"""After `calibrate`, on `main`'s arguments and on ops producing activations: the
+largest |value| (f64) the float model gives it over the calibration samples;
+`quantize` chooses scales from it and removes it."""

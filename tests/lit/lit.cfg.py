@@ -55,3 +55,8 @@ for _name in TOOLS:
 config.environment["PATH"] = os.pathsep.join(  # noqa: F821
     [_ENV_BIN, config.environment.get("PATH", os.environ.get("PATH", ""))]  # noqa: F821
 )
+# `hwc-opt` runs the code of the tree these tests are in, also from a git worktree
+# (the editable install points at one checkout only).
+config.environment["PYTHONPATH"] = os.pathsep.join(  # noqa: F821
+    [os.path.dirname(os.path.dirname(config.test_source_root)), os.environ.get("PYTHONPATH", "")]  # noqa: F821
+)
