@@ -8,7 +8,9 @@ axis 0), or, when the user gives none, from a standard normal distribution
 
 The ranges are measured by running the float executor once on a copy of the
 module whose `main` returns every activation, so that the measured values are
-exactly those the float model computes.
+exactly those the float model computes. The `calibrate` pass records them on
+the IR (`record_ranges`, attribute `nn.absmax`), where `quantize` reads them
+(`recorded_ranges`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.dialects.func import FunctionType, ReturnOp
-from xdsl.ir import SSAValue
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FloatAttr, ModuleOp, StringAttr, f64
+from xdsl.dialects.func import FuncOp, FunctionType, ReturnOp
+from xdsl.ir import Operation, SSAValue
 
 from compiler.errors import HwcError
 from compiler.ir import CONSTANT_OPS, main_function
+from dialects.nn import ABSMAX_ATTR, NAME_ATTR
 
 RANDOM_SAMPLES = 64
 """How many random inputs stand in for calibration data when the user gives none."""
@@ -91,12 +94,33 @@ def random_calibration(input_shapes: Mapping[str, tuple[int, ...]], count: int =
             for name, shape in input_shapes.items()}
 
 
-def calibration_samples(path: str | Path | None,
-                        input_shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-    """The samples from `path` (relative paths against the cwd), or random ones when None."""
+def calibration_samples(path: str | Path | None, input_shapes: Mapping[str, tuple[int, ...]],
+                        count: int | None = None) -> dict[str, np.ndarray]:
+    """The samples from `path` (relative paths against the cwd), or random ones when None.
+
+    `count` keeps the first `count` samples of the file (all when None), or
+    draws `count` random ones (`RANDOM_SAMPLES` when None).
+    """
+    if count is not None and count < 1:
+        raise HwcError(f"calibrate: samples={count}: must be at least 1")
     if path is None or str(path) == "":
-        return random_calibration(input_shapes)
-    return load_calibration(Path(path).expanduser().absolute(), input_shapes)
+        return random_calibration(input_shapes, RANDOM_SAMPLES if count is None else count)
+    samples = load_calibration(Path(path).expanduser().absolute(), input_shapes)
+    return {name: array[:count] for name, array in samples.items()}
+
+
+def graph_input_shapes(function: FuncOp) -> dict[str, tuple[int, ...]]:
+    """Per-sample shape (IR shape without the batch axis) of each graph input, by `nn.name`."""
+    shapes = {}
+    attrs = function.arg_attrs.data if function.arg_attrs else None
+    for index, arg in enumerate(function.body.block.args):
+        name = f"input{index}"
+        if attrs is not None:
+            attr = attrs[index].data.get(NAME_ATTR)
+            if isinstance(attr, StringAttr):
+                name = attr.data
+        shapes[name] = tuple(arg.type.get_shape())[1:]
+    return shapes
 
 
 # --------------------------------------------------------------------------- ranges
@@ -146,7 +170,7 @@ def activation_absmax(module: ModuleOp, samples: Mapping[str, np.ndarray]) -> di
     values = activations(module)
     executor = FloatExecutor(probe_module(module))
     if not executor.input_names:
-        raise HwcError("quantize: the graph has no inputs to calibrate")
+        raise HwcError("calibrate: the graph has no inputs to calibrate")
     absmax = np.zeros(len(values))
     count = next(iter(samples.values())).shape[0]
     per_sample = sum(int(np.prod(v.type.get_shape()[1:])) * 4 for v in values) or 1
@@ -156,8 +180,49 @@ def activation_absmax(module: ModuleOp, samples: Mapping[str, np.ndarray]) -> di
         for index, name in enumerate(executor.output_names):
             absmax[index] = max(absmax[index], float(np.max(np.abs(outputs[name]), initial=0.0)))
     if not np.all(np.isfinite(absmax)):
-        raise HwcError("quantize: the float model computes NaN or infinity on the calibration data")
+        raise HwcError("calibrate: the float model computes NaN or infinity on the calibration data")
     ranges: dict[SSAValue, float] = dict(zip(values, absmax.tolist()))
     for arg, name in zip(function.body.block.args, executor.input_names):
         ranges[arg] = float(np.max(np.abs(samples[name]), initial=0.0))
     return ranges
+
+
+# --------------------------------------------------------------------------- ranges on the IR
+
+
+def record_ranges(module: ModuleOp, ranges: Mapping[SSAValue, float]) -> None:
+    """Write `ranges` (as from `activation_absmax`) on `module`'s main as `nn.absmax`:
+    on the arguments' attribute dictionaries and on the ops producing the values."""
+    function = main_function(module)
+    args = function.body.block.args
+    old = function.arg_attrs.data if function.arg_attrs else [DictionaryAttr({}) for _ in args]
+    entries = [dict(attrs.data) for attrs in old]
+    for index, arg in enumerate(args):
+        if arg in ranges:
+            entries[index][ABSMAX_ATTR] = FloatAttr(ranges[arg], f64)
+    function.arg_attrs = ArrayAttr([DictionaryAttr(e) for e in entries])
+    for value, absmax in ranges.items():
+        owner = value.owner
+        if isinstance(owner, Operation):
+            if len(owner.results) != 1:
+                raise HwcError(f"calibrate: {owner.name} has {len(owner.results)} results (one range per op)")
+            owner.attributes[ABSMAX_ATTR] = FloatAttr(absmax, f64)
+
+
+def recorded_ranges(module: ModuleOp) -> dict[SSAValue, float]:
+    """The `nn.absmax` ranges `record_ranges` wrote, for every graph input and
+    activation of `module`'s main; HwcError (one line) naming the first one without."""
+    function = main_function(module)
+    ranges: dict[SSAValue, float] = {}
+    attrs = function.arg_attrs.data if function.arg_attrs else [DictionaryAttr({})] * len(function.body.block.args)
+    for name, arg, entries in zip(graph_input_shapes(function), function.body.block.args, attrs):
+        ranges[arg] = _range(entries.data.get(ABSMAX_ATTR), f"graph input '{name}'")
+    for value in activations(module):
+        ranges[value] = _range(value.owner.attributes.get(ABSMAX_ATTR), value.owner.name)
+    return ranges
+
+
+def _range(attr, what: str) -> float:
+    if not isinstance(attr, FloatAttr):
+        raise HwcError(f"quantize: {what} has no calibrated range ({ABSMAX_ATTR}); run calibrate first")
+    return float(attr.value.data)

@@ -23,6 +23,7 @@ from xdsl.dialects.comb import Comb
 from xdsl.dialects.func import Func, FuncOp
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.parser import Parser
+from xdsl.traits import ConstantLike
 from xdsl.utils.exceptions import ParseError, VerifyException
 
 from compiler.errors import HwcError
@@ -137,8 +138,14 @@ def constant_value(value: SSAValue | Operation, store: WeightStore) -> np.ndarra
     return None
 
 
-CONSTANT_OPS = (ConstantOp, WeightOp, ReadOp)
-"""Ops whose result is a compile-time constant tensor (see `constant_value`)."""
+def is_constant(op: Operation | None) -> bool:
+    """Whether `op` gives a compile-time constant tensor (it has xDSL's `ConstantLike`
+    trait: `nn.constant`, `nn.weight`, `rom.read`; see `constant_value`)."""
+    return op is not None and op.has_trait(ConstantLike)
+
+
+CONSTANT_OPS = tuple(op for dialect in (NN, ROM) for op in dialect.operations if op.has_trait(ConstantLike))
+"""The `ConstantLike` ops as a tuple, for `isinstance` (prefer `is_constant`)."""
 
 
 def rom_contents(read: ReadOp, store: WeightStore) -> np.ndarray:

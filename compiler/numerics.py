@@ -19,6 +19,8 @@ arrays.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from compiler.errors import HwcError
@@ -40,6 +42,21 @@ FLOAT64_EXACT_BOUND = 1 << 52
 
 
 # --------------------------------------------------------------------------- ranges and widths
+
+
+BITS_RANGES = {"wbits": (2, 8), "abits": (2, 16)}
+"""The supported weight and activation widths (inclusive)."""
+
+
+def check_bits(wbits: int, abits: int, pass_name: str | None = None) -> None:
+    """HwcError (one line) unless `wbits` and `abits` are supported widths. The
+    message names the option as a command-line flag (`--wbits 9: ...`), or as an
+    option of `pass_name` (`quantize: wbits=9: ...`)."""
+    for option, value in (("wbits", wbits), ("abits", abits)):
+        lo, hi = BITS_RANGES[option]
+        if not isinstance(value, int) or not lo <= value <= hi:
+            where = f"{pass_name}: {option}={value}" if pass_name else f"--{option} {value}"
+            raise HwcError(f"{where}: must be an integer from {lo} to {hi}")
 
 
 def round_half_up(x):
@@ -110,6 +127,20 @@ def quantize_tensor(constant: np.ndarray, bits: int) -> tuple[np.ndarray, float]
     absmax = float(np.abs(constant).max(initial=0.0))
     scale = absmax / limit if absmax > 0 else 1.0
     return np.clip(round_half_up(constant / scale), -limit, limit), scale
+
+
+FINE_SCALE_BITS = 6
+"""An add's common scale is this many bits finer than the activations it adds."""
+
+
+def common_scale(scales: list[float], bits: int) -> tuple[float, list[int]]:
+    """A common scale `s_c` and integers `m_i >= 1` without a common factor, with
+    `scales[i] ≈ m_i * s_c`: `max(scales) / 2^(bits + FINE_SCALE_BITS)`, times the
+    gcd of the rounded ratios (how `quantize` adds `bits`-bit activations)."""
+    fine = max(scales) / 2.0 ** (bits + FINE_SCALE_BITS)
+    multipliers = [max(1, int(round_half_up(s / fine))) for s in scales]
+    common = math.gcd(*multipliers)
+    return fine * common, [m // common for m in multipliers]
 
 
 def dot_bounds(weight_q: np.ndarray, input_bound: int, bias_q: np.ndarray | None = None) -> np.ndarray:
@@ -200,7 +231,8 @@ HOST_OPS = ("softmax", "log_softmax")
 
 
 def quantize_input(array: np.ndarray, scale: float, bits: int) -> np.ndarray:
-    """What the host sends for float inputs: `clamp(floor(x / s + 0.5), ±(2^(bits-1)-1))`, int64."""
+    """What the host sends for float inputs: `clamp(floor(x / s + 0.5), ±(2^(bits-1)-1))`, int64
+    (also how `quantize` turns any real number into a `bits`-bit activation value)."""
     limit = narrow_limit(bits)
     q = np.floor(np.asarray(array, np.float64) / scale + 0.5)
     return np.clip(q, -limit, limit).astype(np.int64)

@@ -10,7 +10,7 @@ in `hwc-opt -p` syntax, so that what the driver runs can be re-run by hand:
 
 Levels, in pipeline order, each pipeline starting from the level before:
 `nn` (the imported float graph, no passes); `rom` (integer graph, every weight
-a ROM): fold-batchnorm, fold-constants, quantize{wbits abits calib},
+a ROM): fold-batchnorm, fold-constants, calibrate{calib}, quantize{wbits abits},
 weights-to-rom; `spatial` (one PE per layer, folded, FIFOs sized):
 map-to-spatial, fold-parallelism{...}, size-fifos; `hw` (CIRCT hw/comb/seq,
 one module per PE): lower-spatial-to-hw{rom=logic|memory}.
@@ -28,33 +28,25 @@ from xdsl.passes import ModulePass, PassPipeline
 from compiler.errors import HwcError
 from compiler.hw.context import ROM_STYLES
 from compiler.hw.lowering import HwLowering
-
-WBITS_RANGE = (2, 8)
-ABITS_RANGE = (2, 16)
+from compiler.numerics import check_bits
 
 
-def check_bits(wbits: int, abits: int) -> None:
-    """HwcError (one line) unless wbits and abits are in the supported ranges."""
-    for flag, value, (lo, hi) in (("--wbits", wbits, WBITS_RANGE), ("--abits", abits, ABITS_RANGE)):
-        if not isinstance(value, int) or not lo <= value <= hi:
-            raise HwcError(f"{flag} {value}: must be an integer from {lo} to {hi}")
-
-
-def quantize_spec(wbits: int = 8, abits: int = 8, calib: str | Path | None = None) -> str:
-    """`quantize{...}` with the options; a calibration path is made absolute."""
+def quantize_spec(wbits: int = 8, abits: int = 8) -> str:
+    """`quantize{...}` with the options."""
     check_bits(wbits, abits)
-    options = f"wbits={wbits} abits={abits}"
+    return f"quantize{{wbits={wbits} abits={abits}}}"
+
+
+def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None) -> str:
+    """The pipeline from the float `nn` level to the integer `nn + rom` level; a
+    calibration path is made absolute."""
+    calibrate = "calibrate"
     if calib is not None:
         path = os.path.abspath(calib)
         if '"' in path:
             raise HwcError(f"--calib {calib}: the path must not contain '\"'")
-        options += f' calib="{path}"'
-    return f"quantize{{{options}}}"
-
-
-def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None) -> str:
-    """The pipeline from the float `nn` level to the integer `nn + rom` level."""
-    return ",".join(["fold-batchnorm", "fold-constants", quantize_spec(wbits, abits, calib), "weights-to-rom"])
+        calibrate = f'calibrate{{calib="{path}"}}'
+    return ",".join(["fold-batchnorm", "fold-constants", calibrate, quantize_spec(wbits, abits), "weights-to-rom"])
 
 
 FOLD_MODES = ("auto", "full", "min")

@@ -19,7 +19,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -179,6 +180,21 @@ def open_store(path: Path | str) -> WeightStore:
             store.add_lazy(key, loader)
         _STORES[resolved] = store
     return _STORES[resolved]
+
+
+@contextmanager
+def separate_process_stores() -> Iterator[None]:
+    """Inside the block the stores opened before it are out of sight, and those
+    opened inside it are forgotten after it: a tool run in-process (the test
+    suite runs `hwc` and `hwc-opt` that way) sees the weight files as a process
+    of its own would."""
+    outside = dict(_STORES)
+    _STORES.clear()
+    try:
+        yield
+    finally:
+        _STORES.clear()
+        _STORES.update(outside)
 
 
 def store_for(module: ModuleOp, base_dir: Path | str | None = None) -> WeightStore:

@@ -38,7 +38,7 @@ from xdsl.irdl import (
 )
 from xdsl.parser import Parser
 from xdsl.printer import Printer
-from xdsl.traits import NoMemoryEffect, SymbolOpInterface, SymbolTable
+from xdsl.traits import ConstantLike, NoMemoryEffect, SymbolOpInterface, SymbolTable
 from xdsl.utils.exceptions import VerifyException
 
 MAX_WIDTH = 32
@@ -158,7 +158,7 @@ class ReadOp(IRDLOperation):
     name = "rom.read"
     rom = prop_def(SymbolRefAttr)
     output = result_def(TensorType)
-    traits = traits_def(NoMemoryEffect())
+    traits = traits_def(NoMemoryEffect(), ConstantLike())
     assembly_format = "$rom attr-dict `:` type($output)"
 
     def __init__(self, rom: str, result_type: TensorType):

@@ -31,6 +31,24 @@ def _weights_to_rom() -> type[ModulePass]:
     return WeightsToRomPass
 
 
+def _calibrate() -> type[ModulePass]:
+    from passes.calibrate import CalibratePass
+
+    return CalibratePass
+
+
+def _softmax_to_host() -> type[ModulePass]:
+    from passes.softmax_to_host import SoftmaxToHostPass
+
+    return SoftmaxToHostPass
+
+
+def _absorb_clamps() -> type[ModulePass]:
+    from passes.absorb_clamps import AbsorbClampsPass
+
+    return AbsorbClampsPass
+
+
 def _quantize() -> type[ModulePass]:
     from passes.quantize import QuantizePass
 
@@ -64,7 +82,10 @@ def _lower_spatial_to_hw() -> type[ModulePass]:
 ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fold-constants": _fold_constants,
     "fold-batchnorm": _fold_batchnorm,
+    "calibrate": _calibrate,
     "quantize": _quantize,
+    "softmax-to-host": _softmax_to_host,
+    "absorb-clamps": _absorb_clamps,
     "weights-to-rom": _weights_to_rom,
     "fold-parallelism": _fold_parallelism,
     "size-fifos": _size_fifos,

@@ -1,22 +1,66 @@
-"""Shared test plumbing: fixture paths, the real `hwc` command line in a
-subprocess, onnxruntime as the float oracle, and the ONNX conformance tally
-printed at the end of the run."""
+"""Shared test fixtures and hooks: the `rtl` marker's guard, fixture paths, the
+`hwc` command line, onnxruntime as the float oracle, and the ONNX conformance
+tally printed at the end of the run. Plain helpers live in tests/support.py."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-HWC = Path(sys.executable).parent / "hwc"
-"""The installed `hwc` entry point of the interpreter running the tests."""
+from compiler.backend.verilator import REFUSE_BUILDS_ENV
+from tests.support import FIXTURES, onnxruntime_per_sample, run_hwc_command
 
-CLI_TIMEOUT_SECONDS = 120
+
+# --------------------------------------------------------------------------- the rtl marker
+
+
+@contextmanager
+def _environment_variable(name: str, value: str | None):
+    """`name` set to `value` (None: left as it is) while the block runs."""
+    if value is None:
+        yield
+        return
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
+class RtlGuard:
+    """Only a test marked `rtl` may build a Verilator simulator: for every other
+    test (its fixtures included, and the `hwc` processes it starts) the
+    environment says REFUSE_BUILDS_ENV, so `compiler.backend.verilator.build`
+    raises, cache hit or not. `pytest -m "not rtl"` is thereby CPU-only, and a
+    test that builds a simulator without the mark fails instead of hiding."""
+
+    @staticmethod
+    def _refusal(item: pytest.Item) -> str | None:
+        return None if item.get_closest_marker("rtl") else "1"
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item):
+        with _environment_variable(REFUSE_BUILDS_ENV, self._refusal(item)):
+            yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        with _environment_variable(REFUSE_BUILDS_ENV, self._refusal(item)):
+            yield
+
+
+def pytest_configure(config):
+    # A plugin, not conftest hooks: it then guards every collected test (examples/ too).
+    if not config.pluginmanager.has_plugin("hwc-rtl-guard"):
+        config.pluginmanager.register(RtlGuard(), "hwc-rtl-guard")
 
 
 # --------------------------------------------------------------------------- fixture models
@@ -31,57 +75,14 @@ def fixtures_dir() -> Path:
 # --------------------------------------------------------------------------- the hwc CLI
 
 
-def run_hwc_command(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run `hwc ARGS...` as a user would; returns the finished process (text output).
-
-    Requires the package to be installed (the `hwc` script next to `sys.executable`).
-    """
-    if not HWC.exists():
-        pytest.fail(f"the hwc entry point {HWC} is not installed (pip install -e .)")
-    return subprocess.run(
-        [str(HWC), *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_SECONDS,
-    )
-
-
 @pytest.fixture
 def run_hwc():
-    """`run_hwc(*args, cwd=None)`: the real `hwc` CLI in a subprocess."""
+    """`run_hwc(*args, cwd=None)`: the `hwc` command line run as a process would run
+    it, inside this one (tests/support.py; test_entry_points.py starts the real one)."""
     return run_hwc_command
 
 
 # --------------------------------------------------------------------------- onnxruntime oracle
-
-
-def onnxruntime_session(model_path: Path):
-    """A single-threaded CPU onnxruntime session for `model_path`."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-
-
-def onnxruntime_per_sample(model_path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Outputs of a batch-1 model on inputs of any batch size, one sample at a time.
-
-    Every input must have the same number of samples on axis 0; the outputs
-    are the per-sample outputs stacked on axis 0, keyed by output name.
-    """
-    session = onnxruntime_session(model_path)
-    names = [output.name for output in session.get_outputs()]
-    samples = {len(array) for array in inputs.values()}
-    assert len(samples) == 1, f"inputs disagree on the number of samples: {samples}"
-    per_sample = [
-        session.run(names, {name: array[i : i + 1] for name, array in inputs.items()})
-        for i in range(samples.pop())
-    ]
-    return {name: np.concatenate([outputs[k] for outputs in per_sample]) for k, name in enumerate(names)}
 
 
 @pytest.fixture(scope="session")
@@ -95,16 +96,21 @@ def onnxruntime_reference():
 
 @dataclass
 class ConformanceTally:
-    """What the ONNX backend conformance cases came to in this run."""
+    """What the ONNX backend conformance cases came to in this run, by case."""
 
-    total: int = 0
-    supported: list[str] = field(default_factory=list)
-    passed: list[str] = field(default_factory=list)
-    unsupported: dict[str, str] = field(default_factory=dict)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    """case -> "unsupported", "passed" or "failed"."""
+
+    def record(self, case: str, supported: bool, passed: bool) -> None:
+        self.outcomes[case] = "passed" if passed else "failed" if supported else "unsupported"
+
+    def cases(self, outcome: str) -> list[str]:
+        return sorted(case for case, result in self.outcomes.items() if result == outcome)
 
     def summary(self) -> str:
-        return (f"ONNX conformance: {len(self.supported)} of {self.total} cases supported, "
-                f"{len(self.passed)} passed")
+        supported = len(self.outcomes) - len(self.cases("unsupported"))
+        return (f"ONNX conformance: {supported} of {len(self.outcomes)} cases supported, "
+                f"{len(self.cases('passed'))} passed")
 
 
 _TALLY_KEY = pytest.StashKey[ConformanceTally]()
@@ -122,10 +128,10 @@ def conformance_tally(request) -> ConformanceTally:
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Print the conformance tally when any conformance case ran."""
     tally = config.stash.get(_TALLY_KEY, None)
-    if tally is None or tally.total == 0:
+    if tally is None or not tally.outcomes:
         return
     terminalreporter.section("ONNX backend conformance")
     terminalreporter.write_line(tally.summary())
-    failed = [case for case in tally.supported if case not in tally.passed]
+    failed = tally.cases("failed")
     if failed:
-        terminalreporter.write_line(f"supported but failing: {', '.join(sorted(failed))}")
+        terminalreporter.write_line(f"supported but failing: {', '.join(failed)}")

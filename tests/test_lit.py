@@ -1,17 +1,22 @@
-"""Runs the lit/FileCheck suite (tests/lit) as part of plain `pytest`."""
+"""The lit/FileCheck tests of `tests/lit`, one pytest test per file, run in
+this process (see tests/lit_inprocess.py): `pytest tests/test_lit.py -k quantize`
+runs the files whose path names `quantize`. `lit -v tests/lit` runs the same
+files in lit's own shell."""
 
-import subprocess
-import sys
 from pathlib import Path
 
-LIT_DIR = Path(__file__).parent / "lit"
+import pytest
+
+from tests.lit_inprocess import LIT_DIR, lit_tests, run_lit_test
 
 
-def test_lit_suite():
-    """Every lit test passes; on failure, lit's own report is the assertion message."""
-    result = subprocess.run(
-        # The `lit` package has no __main__; this is what its console script runs.
-        [sys.executable, "-c", "import sys, lit.main; sys.exit(lit.main.main())", "-v", str(LIT_DIR)],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, f"lit failed:\n{result.stdout}\n{result.stderr}"
+@pytest.mark.parametrize("path", lit_tests(), ids=lambda path: path.relative_to(LIT_DIR).as_posix())
+def test_lit(path: Path, tmp_path: Path):
+    """Every RUN line of the file succeeds; on failure, the commands and their output."""
+    result = run_lit_test(path, tmp_path)
+    assert result.passed, result.report()
+
+
+def test_lit_tests_were_found():
+    """An empty parametrization would pass vacuously."""
+    assert len(lit_tests()) >= 60

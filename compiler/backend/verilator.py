@@ -72,6 +72,10 @@ BUILD_OPTIONS = (
 )
 
 SIMULATOR_NAME = "sim"
+REFUSE_BUILDS_ENV = "HWC_REFUSE_VERILATOR_BUILDS"
+"""When this environment variable is set (non-empty), `build` refuses, cached or
+not: the test suite sets it for every test not marked `rtl`, so that
+`pytest -m "not rtl"` provably builds and runs no simulator."""
 PROGRESS_DELAY_SECONDS = 2.0
 
 
@@ -176,6 +180,8 @@ def build(
 
     `run_dir` is the folder the simulator runs in, where `$readmemh` paths
     resolve (default: the current folder at run time)."""
+    if os.environ.get(REFUSE_BUILDS_ENV):
+        raise HwcError(f"Verilator simulator of '{top}' refused: ${REFUSE_BUILDS_ENV} is set")
     files = [Path(f) for f in files]
     testbench = make_testbench(in_width, out_width)
     key = build_key(files, top, testbench)

@@ -5,7 +5,7 @@ short note (documented in docs/operators.md).
 * `loader.py`   — the file, its initializers/external data, a safetensors
   weights file, the graph inputs (one-line errors for every user mistake);
 * `folding.py`  — constant sub-graphs evaluated at import (ONNX's reference evaluator);
-* `ops.py`      — one handler per ONNX op type (the dispatch table);
+* `ops/`        — one handler per ONNX op type (the dispatch table), by family;
 * `importer.py` — the walk over the graph that ties them together.
 """
 

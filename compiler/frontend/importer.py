@@ -4,7 +4,7 @@
 and inputs, runs ONNX shape inference, then walks the nodes in order:
 
 * a node whose inputs are all constants is evaluated now (`folding.py`);
-* any other node goes to its op handler (`ops.py`), which emits `nn` ops;
+* any other node goes to its op handler (`ops/`), which emits `nn` ops;
 * a node that cannot be converted is remembered, and after the walk all such
   nodes are reported in one `HwcError`.
 

@@ -1,6 +1,6 @@
 """What an op handler sees of the ONNX node it converts.
 
-A handler (see `compiler/frontend/ops.py`) gets a `NodeImport`: the node's
+A handler (see `compiler/frontend/ops/`) gets a `NodeImport`: the node's
 attributes (decoded, with defaults), its inputs as either activations (SSA
 values already in the `nn` graph) or `Constant`s, and `emit` to append `nn` ops.
 It returns one value per node output, or raises `Unsupported` with a reason.

@@ -45,6 +45,7 @@ def test_compile_replaces_an_existing_build(tmp_path, fixtures_dir, run_hwc):
     assert (build / "model.nn.mlir").is_file()
 
 
+@pytest.mark.rtl
 def test_verify_prints_the_ladder(fixtures_dir, run_hwc):
     result = run_hwc("verify", str(fixtures_dir / "mlp.onnx"), "--samples", "8", "--fold", "full")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -4,19 +4,23 @@ The cases are the ones shipped inside the installed `onnx` wheel:
 `onnx/backend/test/data/{pytorch-converted,pytorch-operator,simple}/<case>/`,
 each a `model.onnx` with `test_data_set_*/input_*.pb` and `output_*.pb`.
 
-A case whose import raises `HwcError` saying that something is unsupported is
-outside hwc's supported set: it is skipped with that reason and counted as
-unsupported. Every other exception is a failure. A supported case must match
+A case whose import raises `HwcError` saying that something is unsupported,
+and naming the model file, is outside hwc's supported set: it is skipped with
+that reason and counted as unsupported. Every other exception is a failure. A supported case must match
 the stored expected outputs and onnxruntime (the float oracle) within
 rtol 1e-4 / atol 1e-5; when onnxruntime cannot run the model (it has dropped
 some opset-6 kernels) the stored outputs alone are the reference.
 
 The run's tally, `ONNX conformance: X of Y cases supported, Z passed`, is
-printed in pytest's terminal summary (see tests/conftest.py).
+printed in pytest's terminal summary (see tests/conftest.py), and
+`test_supported_and_passing_floor` fails when fewer cases than `SUPPORTED_FLOOR`
+are supported or fewer than `PASSING_FLOOR` pass: a regression cannot hide by
+turning a passing case into a skipped one. Raise the floors when support grows.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +31,17 @@ import pytest
 from onnx import numpy_helper
 
 from compiler.errors import HwcError
+from compiler.executor import FloatExecutor
+from tests.support import onnxruntime_session
 
 RTOL = 1e-4
 ATOL = 1e-5
 SUITES = ("pytorch-converted", "pytorch-operator", "simple")
 BACKEND_DATA = Path(onnx.__file__).resolve().parent / "backend" / "test" / "data"
 UNSUPPORTED = re.compile(r"\bunsupported\b|\bnot supported\b", re.IGNORECASE)
+SUPPORTED_FLOOR = 60
+PASSING_FLOOR = 60
+"""Of the 140 cases, 60 import and all 60 pass (onnx 1.16-1.19, opsets 11-21)."""
 
 
 def conformance_cases() -> list[Path]:
@@ -108,13 +117,8 @@ def shapes_for_dynamic_inputs(model: onnx.ModelProto, inputs: dict[str, np.ndarr
 
 def onnxruntime_outputs(model_path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
     """What onnxruntime computes, or None when onnxruntime cannot load or run the model."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 4
     try:
-        session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        session = onnxruntime_session(model_path, log_severity_level=4)
         names = [output.name for output in session.get_outputs()]
         return dict(zip(names, session.run(names, inputs)))
     except Exception:  # noqa: BLE001 - any onnxruntime failure means "no oracle here"
@@ -130,30 +134,32 @@ def assert_matches(actual: dict[str, np.ndarray], expected: dict[str, np.ndarray
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, err_msg=f"output {name!r} vs {oracle}")
 
 
-def import_or_skip(case: Path, model: onnx.ModelProto, data_sets: list[DataSet], tally):
-    """The imported module; skips the test when the case uses something unsupported."""
+@dataclass
+class Outcome:
+    """How one case went: unsupported (with the importer's reason), passed, or failed."""
+
+    unsupported: str | None = None
+    failure: BaseException | None = None
+
+    @property
+    def supported(self) -> bool:
+        return self.unsupported is None
+
+    @property
+    def passed(self) -> bool:
+        return self.supported and self.failure is None
+
+
+def import_case(case: Path, model: onnx.ModelProto, data_sets: list[DataSet]):
+    """The imported module of a case."""
     from compiler.frontend import import_onnx
 
     shapes = shapes_for_dynamic_inputs(model, data_sets[0].inputs) if data_sets else None
-    try:
-        return import_onnx(case / "model.onnx", shapes=shapes)
-    except HwcError as error:
-        if not UNSUPPORTED.search(str(error)):
-            raise
-        tally.unsupported[case_id(case)] = str(error)
-        pytest.skip(f"unsupported: {error}")
+    return import_onnx(case / "model.onnx", shapes=shapes)
 
 
-@pytest.mark.parametrize("case", conformance_cases(), ids=case_id)
-def test_backend_case(case: Path, conformance_tally):
-    from compiler.executor import FloatExecutor
-
-    conformance_tally.total += 1
-    model = onnx.load(str(case / "model.onnx"))
-    data_sets = read_data_sets(case, model)
-    module = import_or_skip(case, model, data_sets, conformance_tally)
-    conformance_tally.supported.append(case_id(case))
-
+def check_case(case: Path, module, data_sets: list[DataSet]) -> None:
+    """The float executor matches the stored outputs and onnxruntime on every data set."""
     executor = FloatExecutor(module)
     for data_set in data_sets:
         actual = executor.run(dict(data_set.inputs))
@@ -161,9 +167,50 @@ def test_backend_case(case: Path, conformance_tally):
         reference = onnxruntime_outputs(case / "model.onnx", data_set.inputs)
         if reference is not None:
             assert_matches(actual, reference, "onnxruntime")
-    conformance_tally.passed.append(case_id(case))
+
+
+@functools.cache
+def outcome(case: Path) -> Outcome:
+    """Import and run `case` once per session (the floor test reuses the per-case runs)."""
+    model = onnx.load(str(case / "model.onnx"))
+    data_sets = read_data_sets(case, model)
+    try:
+        module = import_case(case, model, data_sets)
+    except HwcError as error:
+        if UNSUPPORTED.search(str(error)) and str(case / "model.onnx") in str(error):
+            return Outcome(unsupported=str(error))
+        return Outcome(failure=error)  # a refusal must say "unsupported" and name the model
+    except Exception as error:  # noqa: BLE001 - reported by the case's test
+        return Outcome(failure=error)
+    try:
+        check_case(case, module, data_sets)
+    except Exception as error:  # noqa: BLE001 - reported by the case's test
+        return Outcome(failure=error)
+    return Outcome()
+
+
+@pytest.mark.parametrize("case", conformance_cases(), ids=case_id)
+def test_backend_case(case: Path, conformance_tally):
+    result = outcome(case)
+    conformance_tally.record(case_id(case), result.supported, result.passed)
+    if not result.supported:
+        pytest.skip(f"unsupported: {result.unsupported}")
+    if result.failure is not None:
+        raise result.failure
 
 
 def test_cases_were_found():
     """The wheel ships the backend data; an empty parametrization would pass vacuously."""
     assert len(conformance_cases()) >= 100
+
+
+def test_supported_and_passing_floor():
+    """Support only grows: at least SUPPORTED_FLOOR cases import, at least PASSING_FLOOR pass."""
+    cases = conformance_cases()
+    results = {case_id(case): outcome(case) for case in cases}
+    supported = sorted(name for name, result in results.items() if result.supported)
+    failing = sorted(name for name, result in results.items() if result.supported and not result.passed)
+    assert len(supported) >= SUPPORTED_FLOOR, (
+        f"only {len(supported)} of {len(cases)} cases are supported (floor {SUPPORTED_FLOOR})")
+    assert len(supported) - len(failing) >= PASSING_FLOOR, (
+        f"only {len(supported) - len(failing)} cases pass (floor {PASSING_FLOOR}); failing: {failing}")

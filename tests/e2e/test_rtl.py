@@ -7,7 +7,7 @@ folded settings, with both ROM styles: ≥ 100 inputs streamed with the test ben
 withholding `s_axis_tvalid` and `m_axis_tready` at random (backpressure must
 not change a bit), and without stalls the measured cycles per inference within
 5% of the report's prediction. Each design is a Verilator build (cached by
-content hash, so re-runs are fast), hence the `slow` mark.
+content hash, so re-runs are fast), hence the `rtl` mark.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def inputs(d, count: int, seed: int = 7) -> dict[str, np.ndarray]:
     return d.executor("spatial").quantize_inputs({"input": x})
 
 
-@pytest.mark.slow
+@pytest.mark.rtl
 @pytest.mark.parametrize("name, folding, rom", CASES)
 def test_rtl_equals_the_spatial_executor(tmp_path, name, folding, rom):
     d = design(name, folding)
@@ -80,6 +80,7 @@ def test_rtl_equals_the_spatial_executor(tmp_path, name, folding, rom):
     assert abs(latency - predicted_latency) <= max(2, CYCLE_TOLERANCE * predicted_latency)
 
 
+@pytest.mark.rtl
 def test_full_mlp_accepts_an_input_every_cycle(tmp_path):
     """II = 1: the fully unrolled MLP takes a new sample on every clock cycle."""
     d = design("mlp", {"fold": "full"})

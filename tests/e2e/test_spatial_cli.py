@@ -4,14 +4,12 @@ runs them, and the folding options' one-line errors."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp"
+from tests.support import DIGITS as EXAMPLE
+from tests.support import run_hwc_opt
 
 
 def one_line_error(result) -> str:
@@ -77,9 +75,7 @@ def test_hand_set_folding_that_does_not_divide(tmp_path, run_hwc):
     text = (build / "model.spatial.mlir").read_text()
     assert "pe = 1 : i64" in text
     (build / "edited.mlir").write_text(text.replace("pe = 1 : i64", "pe = 3 : i64", 1))
-    opt = Path(sys.executable).parent / "hwc-opt"
-    result = subprocess.run([str(opt), str(build / "edited.mlir"), "-p", "size-fifos"],
-                            capture_output=True, text=True)
+    result = run_hwc_opt(build / "edited.mlir", "-p", "size-fifos")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not divide" in lines[0], result.stderr

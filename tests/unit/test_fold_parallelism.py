@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +12,7 @@ from compiler.ir import parse_module
 from compiler.report import build_report
 from dialects.spatial import PE_OPS, EltwiseOp, MVUOp, RequantOp, ResizeOp, stream_of
 from passes.fold_parallelism import fold
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-HWC_OPT = Path(sys.executable).parent / "hwc-opt"
+from tests.support import FIXTURES, run_hwc_opt
 
 TWO_LAYERS = """
 builtin.module {
@@ -151,8 +146,7 @@ def test_unreachable_target_names_the_best_rate(cnn_spatial):
 def test_bad_options_are_one_line_errors(tmp_path, options, message):
     source = tmp_path / "two.mlir"
     source.write_text(TWO_LAYERS.replace("PE2", "1"))
-    result = subprocess.run([str(HWC_OPT), str(source), "-p", f"fold-parallelism{options}"],
-                            capture_output=True, text=True, timeout=60)
+    result = run_hwc_opt(source, "-p", f"fold-parallelism{options}")
     assert result.returncode == 1
     assert message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -161,8 +155,7 @@ def test_bad_options_are_one_line_errors(tmp_path, options, message):
 def test_hand_set_folding_that_does_not_divide(tmp_path):
     source = tmp_path / "bad.mlir"
     source.write_text(TWO_LAYERS.replace("PE2", "3"))
-    result = subprocess.run([str(HWC_OPT), str(source), "-p", "fold-parallelism{min}"],
-                            capture_output=True, text=True, timeout=60)
+    result = run_hwc_opt(source, "-p", "fold-parallelism{min}")
     assert result.returncode == 1
     assert "lanes 3 must divide the innermost dimension 4" in result.stderr
     assert result.stderr.count("\n") == 1

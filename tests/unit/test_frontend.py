@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from compiler.executor import FloatExecutor
 from compiler.frontend import SUPPORTED_OPS, import_onnx
 from compiler.ir import constant_value, main_function
 from compiler.weights import store_for
 from dialects import nn
+from tests.support import ROOT, onnxruntime_session
 
 RNG = np.random.default_rng(0)
 
@@ -43,9 +44,8 @@ def value_of(module, ssa):
 
 def run_both(module, path, feeds):
     """Our float executor and onnxruntime on the same inputs."""
-    executor = pytest.importorskip("compiler.executor")
-    ours = executor.FloatExecutor(module).run(feeds)
-    theirs = ort.InferenceSession(str(path)).run(None, feeds)
+    ours = FloatExecutor(module).run(feeds)
+    theirs = onnxruntime_session(path).run(None, feeds)
     return list(ours.values()), theirs
 
 
@@ -303,8 +303,6 @@ def test_binary_ops_broadcast_with_constants_and_negative_concat_axis(tmp_path):
 
 
 def test_supported_ops_are_documented():
-    from pathlib import Path
-
-    doc = (Path(__file__).parents[2] / "docs" / "operators.md").read_text()
+    doc = (ROOT / "docs" / "operators.md").read_text()
     for op_type in SUPPORTED_OPS:
         assert f"`{op_type}`" in doc, op_type

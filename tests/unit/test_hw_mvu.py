@@ -65,6 +65,7 @@ def _vectors(spec: MVUSpec, count: int, seed: int) -> np.ndarray:
     return vectors
 
 
+@pytest.mark.rtl
 def test_bit_exact_with_random_stalls(mvu):
     spec, simulator = mvu
     vectors = _vectors(spec, 60, seed=1)
@@ -75,6 +76,7 @@ def test_bit_exact_with_random_stalls(mvu):
         assert result.output_beats == expected
 
 
+@pytest.mark.rtl
 def test_one_step_per_cycle(mvu):
     spec, simulator = mvu
     vectors = _vectors(spec, 50, seed=3)

@@ -52,6 +52,7 @@ POOL_CASES = [
 ]
 
 
+@pytest.mark.rtl
 @pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: c.name)
 def test_pool_equals_numpy(case: PoolCase, tmp_path):
     built = build_pe(case.op(), generate_pool, tmp_path)
@@ -65,6 +66,7 @@ def test_pool_equals_numpy(case: PoolCase, tmp_path):
 @pytest.mark.parametrize("frame,lanes_in,lanes_out,width_out",
                          [((4, 4, 6), 2, 3, 12), ((5, 3, 4), 4, 1, 12), ((7, 8), 8, 2, 11)],
                          ids=["2d_lanes", "2d_wide_in", "1d"])
+@pytest.mark.rtl
 def test_global_pool_sums_every_pixel(frame, lanes_in, lanes_out, width_out, tmp_path):
     shape = lambda f: "x".join(map(str, f))  # noqa: E731
     out = (*[1] * (len(frame) - 1), frame[-1])

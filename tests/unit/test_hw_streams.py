@@ -64,6 +64,7 @@ def chain(name: str, modules: list[hw.HWModuleOp]) -> hw.HWModuleOp:
 # --------------------------------------------------------------------------- builder
 
 
+@pytest.mark.rtl
 def test_builder_module_through_circt_and_verilator(tmp_path):
     b = ModuleBuilder("add3")
     x = b.stream_input("in0", width=8, lanes=2)
@@ -94,6 +95,7 @@ def test_builder_refuses_unconnected_registers_and_outputs():
 # --------------------------------------------------------------------------- fifo, reshape, resize
 
 
+@pytest.mark.rtl
 @pytest.mark.parametrize("lanes_in,lanes_out,depth", [(2, 6, 3), (6, 4, 1)])
 def test_fifo_reshape_resize(lanes_in, lanes_out, depth, tmp_path):
     width = 8
@@ -112,6 +114,7 @@ def test_fifo_reshape_resize(lanes_in, lanes_out, depth, tmp_path):
 # --------------------------------------------------------------------------- requant, lookup
 
 
+@pytest.mark.rtl
 def test_requant_then_lookup(tmp_path):
     channels, lanes, in_width = 6, 2, 14
     multipliers = RNG.integers(1, 700, size=channels)
@@ -160,6 +163,7 @@ def fork_join(name: str, dup: hw.HWModuleOp, join: hw.HWModuleOp, delay: hw.HWMo
     return b.finish()
 
 
+@pytest.mark.rtl
 def test_dup_then_concat(tmp_path):
     channels, lanes, lanes_out = 4, 2, 4
     dup = streams.build_dup("dup", lanes * 8, 2)
@@ -173,6 +177,7 @@ def test_dup_then_concat(tmp_path):
     check(simulator, pack_beats(x, lanes, 8), pack_beats(expected, lanes_out, 8))
 
 
+@pytest.mark.rtl
 @pytest.mark.parametrize("kind", ["add", "mul"])
 def test_dup_then_eltwise(kind, tmp_path):
     lanes = 3

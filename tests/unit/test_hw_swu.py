@@ -179,6 +179,7 @@ CASES = [
 ]
 
 
+@pytest.mark.rtl
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_swu_equals_numpy_windows(case: SwuCase, tmp_path):
     op = case.op()

@@ -22,14 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("compiler", "dialects", "passes")
 ASSEMBLERS = {"compiler.pipelines", "compiler.universe", "compiler.opt"}
 """Modules of `compiler/` that may import passes: they name and assemble them."""
-TO_FIX = {
-    "compiler.report:57 imports passes.fold_parallelism",
-    "compiler.schedule:55 imports passes.size_fifos",
-    "compiler.executor.pool_kernels:14 imports compiler.executor.float_kernels, private _int_values",
-    "compiler.executor.pool_kernels:14 imports compiler.executor.float_kernels, private _padder",
-    "compiler.executor.pool_kernels:14 imports compiler.executor.float_kernels, private _Window",
-    "compiler.executor.float_kernels compiler.executor.pool_kernels",
-}
+TO_FIX: set[str] = set()
 """Violations being removed (an entry per line of the reports below); empty when done."""
 
 

@@ -138,6 +138,7 @@ def test_several_outputs_are_refused():
         lower_spatial_to_hw(module)
 
 
+@pytest.mark.rtl
 @pytest.mark.parametrize("rom_style", ["logic", "memory"])
 def test_dense_dense_in_rtl(rom_style, tmp_path):
     lowering, ii = lowered(rom_style)

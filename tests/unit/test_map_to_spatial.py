@@ -17,6 +17,7 @@ from compiler.pipelines import rom_pipeline, run_pipeline
 from dialects import spatial
 from passes.map_to_spatial import map_module
 from passes.quantize import quantize_with_samples
+from passes.spatial_fusions import FUSIONS
 
 SAMPLES = 150
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -31,9 +32,9 @@ def rom_module(path: Path, calib: Path | None = None):
     return module
 
 
-def spatial_module(module, folding: str = ""):
+def spatial_module(module, folding: str = "", fusions: str = "all"):
     mapped = module.clone()
-    run_pipeline(mapped, "map-to-spatial" + (f",{folding}" if folding else ""))
+    run_pipeline(mapped, f"map-to-spatial{{fusions={fusions}}}" + (f",{folding}" if folding else ""))
     mapped.verify()
     return mapped
 
@@ -171,6 +172,43 @@ def test_every_layer_kind_is_bit_exact(ops_module, folding):
     expected, actual = IntExecutor(ops_module).run(x), executor.run(x)
     assert np.array_equal(expected["logits"], actual["logits"])
     assert np.allclose(actual["logits"].sum(axis=1), 1.0, atol=1e-5)  # softmax on the host
+
+
+@pytest.mark.parametrize("fusions", ["none", *FUSIONS])
+def test_every_layer_kind_is_bit_exact_with_each_fusion_alone(ops_module, fusions):
+    """Each handler's PEs compute the nn op alone, and each fusion keeps the integers."""
+    mapped = spatial_module(ops_module, fusions=fusions)
+    assert_bit_exact(ops_module, mapped, seed=7)
+
+
+def test_fusions_merge_pes(ops_module):
+    """The every-layer graph gives each fusion something to merge, and together they merge more."""
+    def count(fusions: str) -> int:
+        graph = next(op for op in spatial_module(ops_module, fusions=fusions).ops
+                     if isinstance(op, spatial.GraphOp))
+        return sum(1 for op in graph.body.block.ops if isinstance(op, spatial.PE_OPS))
+
+    alone = count("none")
+    for name in FUSIONS:
+        assert count(name) < alone, name
+    assert count("all") < min(count(name) for name in FUSIONS)
+
+
+def test_fused_away_ops_take_no_name(ops_module):
+    """Layer names count only the PEs that stay: of the graph's muls, the batch norm's
+    scale and the residual's rescalings are fused away, so the two that stay, the
+    eltwise `a·a` and the MVU scaling by ½ after it, are mul0 and mul1 in graph order;
+    their ROMs are named after them."""
+    graph = next(op for op in spatial_module(ops_module).ops if isinstance(op, spatial.GraphOp))
+    muls = [op for op in graph.body.block.ops
+            if isinstance(op, spatial.PE_OPS) and op.layer.data.startswith("mul")]
+    assert [(op.name, op.layer.data) for op in muls] == [("spatial.eltwise", "mul0"), ("spatial.mvu", "mul1")]
+    assert muls[1].weights.root_reference.data == "mul1_diagonal"
+
+
+def test_unknown_fusion_is_refused(ops_module):
+    with pytest.raises(HwcError, match="unknown fusion 'fast'"):
+        map_module(ops_module.clone(), "fast")
 
 
 # --------------------------------------------------------------------------- errors

@@ -18,6 +18,7 @@ from compiler.ir import constant_value, main_function, make_context, parse_modul
 from compiler.weights import store_for
 from dialects import nn
 from passes import ALL_PASSES
+from passes.calibrate import CalibratePass
 from passes.quantize import QuantizePass, quantize_with_samples
 
 CALIBRATION_SAMPLES = 256
@@ -189,7 +190,7 @@ def test_average_pool_with_varying_divisor_is_refused():
 @pytest.mark.parametrize("options", [{"wbits": 1}, {"wbits": 9}, {"abits": 1}, {"abits": 17}])
 def test_bits_out_of_range(fixtures_dir, options):
     module = float_model(fixtures_dir / "mlp.onnx")
-    with pytest.raises(HwcError, match=r"bits=\d+ is not supported"):
+    with pytest.raises(HwcError, match=r"quantize: [wa]bits=\d+: must be an integer from 2 to"):
         QuantizePass(**options).apply(make_context(), module)
 
 
@@ -203,12 +204,12 @@ def test_bad_calibration_files(fixtures_dir, tmp_path):
     for file_name, (arrays, message) in cases.items():
         np.savez(tmp_path / file_name, **arrays)
         with pytest.raises(HwcError, match=message):
-            QuantizePass(calib=str(tmp_path / file_name)).apply(make_context(), module)
+            CalibratePass(calib=str(tmp_path / file_name)).apply(make_context(), module)
     (tmp_path / "junk.npz").write_text("not a zip")
     with pytest.raises(HwcError, match="not a readable .npz"):
-        QuantizePass(calib=str(tmp_path / "junk.npz")).apply(make_context(), module)
+        CalibratePass(calib=str(tmp_path / "junk.npz")).apply(make_context(), module)
     with pytest.raises(HwcError, match="does not exist"):
-        QuantizePass(calib=str(tmp_path / "missing.npz")).apply(make_context(), module)
+        CalibratePass(calib=str(tmp_path / "missing.npz")).apply(make_context(), module)
 
 
 def test_calibration_path_relative_to_cwd_and_random_fallback(fixtures_dir, tmp_path, monkeypatch, capsys):
@@ -216,12 +217,13 @@ def test_calibration_path_relative_to_cwd_and_random_fallback(fixtures_dir, tmp_
     np.savez(tmp_path / "calib.npz", **samples)
     monkeypatch.chdir(tmp_path)
     module = float_model(fixtures_dir / "mlp.onnx")
-    QuantizePass(calib="calib.npz").apply(make_context(), module)
+    CalibratePass(calib="calib.npz").apply(make_context(), module)
+    QuantizePass().apply(make_context(), module)
     assert NO_DATA_WARNING not in capsys.readouterr().err
     # The input scale is the calibrated absmax over the samples / 127.
     scale = main_function(module).arg_attrs.data[0].data["nn.scale"].value.data
     assert scale == pytest.approx(np.abs(samples["input"]).max() / 127)
-    QuantizePass().apply(make_context(), float_model(fixtures_dir / "mlp.onnx"))
+    CalibratePass().apply(make_context(), float_model(fixtures_dir / "mlp.onnx"))
     assert NO_DATA_WARNING in capsys.readouterr().err
 
 
@@ -248,3 +250,85 @@ def test_outputs_the_graph_also_computes_on_stay_activation_wide():
     assert y.get_element_type() == IntegerType(16)
     reshapes = [op for op in function.body.walk() if isinstance(op, nn.ReshapeOp)]
     assert [r.output.type.get_element_type() for r in reshapes] == [IntegerType(8)]
+
+
+# --------------------------------------------------------------------------- lookup tables
+
+
+LOOKUP_GRAPH = """
+func.func @main(%x: tensor<1x4xf32> {{nn.name = "input", nn.absmax = {x} : f64}}) -> (tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {{
+  %s = nn.sigmoid %x {{nn.absmax = {s} : f64}} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  %t = nn.tanh %x {{nn.absmax = {t} : f64}} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  %l = nn.leaky_relu %x {{alpha = 0.1 : f32, nn.absmax = {l} : f64}} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  %m = nn.leaky_relu %x {{alpha = 1.5 : f32, nn.absmax = {m} : f64}} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  func.return %s, %t, %l, %m : tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>
+}}
+"""
+
+TABLE_FUNCTIONS = [
+    # The float64 formulas quantize used before its tables came from the float kernels.
+    lambda x: 1.0 / (1.0 + np.exp(-x)),
+    np.tanh,
+    lambda x: np.where(x >= 0, x, float(np.float32(0.1)) * x),
+    lambda x: np.where(x >= 0, x, 1.5 * x),
+]
+
+
+@pytest.mark.parametrize("abits", [2, 3, 4, 6, 8, 10, 12, 16])
+@pytest.mark.parametrize("x_absmax, out_absmax", [(1.0, 1.0), (4.0, 0.75), (7.3, 0.99), (0.37, 3.1), (100.0, 2.5)])
+def test_lookup_tables_equal_the_float_formulas(abits, x_absmax, out_absmax):
+    """Every entry of the sigmoid, tanh and leaky-relu tables (computed by the
+    float kernels) equals the entry the plain float64 formula gives:
+    `clamp(floor(f(q * s_x) / s_y + 0.5), ±limit)` over every `abits`-bit q."""
+    module = parse_module(LOOKUP_GRAPH.format(x=x_absmax, s=out_absmax, t=out_absmax, l=out_absmax, m=out_absmax))
+    with np.errstate(over="ignore"):
+        QuantizePass(wbits=8, abits=abits).apply(make_context(), module)
+    limit = (1 << (abits - 1)) - 1
+    s_x, s_y = x_absmax / limit, out_absmax / limit
+    q = np.arange(-(1 << (abits - 1)), 1 << (abits - 1))
+    lookups = [op for op in main_function(module).body.walk() if isinstance(op, nn.LookupOp)]
+    assert len(lookups) == len(TABLE_FUNCTIONS)
+    for lookup, function in zip(lookups, TABLE_FUNCTIONS):
+        with np.errstate(over="ignore"):
+            expected = np.clip(np.floor(function(q * s_x) / s_y + 0.5), -limit, limit)
+        np.testing.assert_array_equal(constant_value(lookup.table, store_for(module)), expected)
+
+
+# --------------------------------------------------------------------------- the patterns
+
+
+CLAMPS_GRAPH = """
+func.func @main(%acc: tensor<1x64xi12>) -> (tensor<1x64xi8>, tensor<1x64xi8>) {{
+  %m = nn.constant dense<3> : tensor<1xi16>
+  %r = nn.requant %acc, %m {{shift = 2 : i64, lo = {lo1} : i64, hi = {hi1} : i64, axis = 1 : i64}} : (tensor<1x64xi12>, tensor<1xi16>) -> tensor<1x64xi8>
+  %one = nn.constant dense<1> : tensor<1xi16>
+  %c = nn.requant %r, %one {{shift = 0 : i64, lo = {lo2} : i64, hi = {hi2} : i64, axis = 1 : i64}} : (tensor<1x64xi8>, tensor<1xi16>) -> tensor<1x64xi8>
+  %s = nn.requant %acc, %m {{shift = 2 : i64, lo = {lo1} : i64, hi = {hi1} : i64, axis = 1 : i64}} : (tensor<1x64xi12>, tensor<1xi16>) -> tensor<1x64xi8>
+  %y = nn.relu %s : (tensor<1x64xi8>) -> tensor<1x64xi8>
+  func.return %c, %y : tensor<1x64xi8>, tensor<1x64xi8>
+}}
+"""
+
+
+def test_absorb_clamps_computes_the_same_integers():
+    """For random bounds (overlapping or not), the folded requants give the same
+    integers as requant-then-clip and requant-then-relu on every accumulator."""
+    from passes.absorb_clamps import absorb_clamps
+
+    rng = np.random.default_rng(7)
+    acc = np.arange(-2048, 2048).reshape(64, 64)
+    for _ in range(20):
+        lo1, hi1 = sorted(rng.integers(-127, 128, size=2))
+        lo2, hi2 = sorted(rng.integers(-127, 128, size=2))
+        module = parse_module(CLAMPS_GRAPH.format(lo1=lo1, hi1=hi1, lo2=lo2, hi2=hi2))
+        executor = IntExecutor(module)
+        name = executor.input_names[0]
+        expected = executor.run_int({name: acc})
+        absorb_clamps(module)
+        module.verify()
+        names = {op.name for op in main_function(module).body.walk()}
+        assert "nn.relu" not in names
+        assert sum(isinstance(op, nn.RequantOp) for op in main_function(module).body.walk()) == 2
+        actual = IntExecutor(module).run_int({name: acc})
+        for key in expected:
+            np.testing.assert_array_equal(actual[key], expected[key])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 
 import compiler
 from compiler.verify import float_rung, random_inputs
@@ -72,6 +73,7 @@ def test_a_corrupted_spatial_layer_is_named():
     assert f"first differs at layer '{target.layer.data}'" in rung.detail, rung.detail
 
 
+@pytest.mark.rtl
 def test_a_corrupted_hardware_pe_is_named(tmp_path):
     """Change one ROM entry inside one PE's hw.module: the design's RTL output differs,
     and simulating the PEs one by one names that PE's layer."""

@@ -48,6 +48,7 @@ def mac(request, tmp_path_factory):
     return request.param, files, build, simulator
 
 
+@pytest.mark.rtl
 def test_lint_is_clean(mac):
     _, files, _, _ = mac
     verilator.lint(files, TOP)
@@ -61,6 +62,7 @@ def test_lint_reports_warnings(tmp_path):
         verilator.lint([source], "bad")
 
 
+@pytest.mark.rtl
 def test_simulation_equals_model_with_random_stalls(mac):
     _, _, _, simulator = mac
     for seed, stall_in, stall_out in ((1, 0.3, 0.3), (2, 0.1, 0.7), (3, 0.6, 0.05)):
@@ -71,6 +73,7 @@ def test_simulation_equals_model_with_random_stalls(mac):
         assert result.total_cycles > len(BEATS)  # stalls cost cycles
 
 
+@pytest.mark.rtl
 def test_no_stalls_take_a_beat_per_cycle(mac):
     _, _, _, simulator = mac
     result = simulator.run(np.array(BEATS, dtype=np.uint8), expected_output_beats=len(BEATS))
@@ -80,12 +83,14 @@ def test_no_stalls_take_a_beat_per_cycle(mac):
     assert result.total_cycles == len(BEATS) + 2
 
 
+@pytest.mark.rtl
 def test_second_build_is_a_cache_hit(mac):
     _, files, build, simulator = mac
     again = verilator.build(files, TOP, in_width=IN_WIDTH, out_width=OUT_WIDTH, run_dir=build)
     assert again.cache_hit and again.binary == simulator.binary
 
 
+@pytest.mark.rtl
 def test_deadlock_is_reported(mac):
     _, _, _, simulator = mac
     with pytest.raises(verilator.SimulationStalled,
@@ -93,6 +98,7 @@ def test_deadlock_is_reported(mac):
         simulator.run(BEATS[:3], expected_output_beats=5, max_cycles=50)
 
 
+@pytest.mark.rtl
 def test_wide_beats(tmp_path):
     files = export(wide_adder_text(WIDE), tmp_path, "wide")
     verilator.lint(files, "wide")

@@ -1,0 +1,31 @@
+"""One handler per ONNX op type: ONNX node -> `nn` ops (the dispatch table).
+
+A handler receives a `NodeImport` (attributes, inputs as activations or
+constants, `emit`) and returns one value per node output (None for an output
+that nothing uses). It raises `Unsupported("reason")` when the node cannot be
+expressed in `nn`; the importer collects every such node into one error.
+
+Handlers only run for nodes that touch an activation: nodes whose inputs are
+all constants were folded before (see `folding.py`). Every handler normalises
+ONNX's spellings (negative axes, auto_pad, opset differences) so that the
+`nn` dialect sees one form per op. `docs/operators.md` documents this table.
+
+The handlers live in modules by family (`passthrough`, `layers`, `windows`,
+`elementwise`, `movement`); `registry` holds the table they register in.
+"""
+
+from __future__ import annotations
+
+from compiler.frontend.ops import elementwise, layers, movement, passthrough, windows
+from compiler.frontend.ops.layers import dense_weight
+from compiler.frontend.ops.movement import reshape_target
+from compiler.frontend.ops.registry import FOLDED_ONLY, HANDLERS, SUPPORTED_OPS, Handler, handles
+from compiler.frontend.ops.windows import resolve_pads
+
+for _op, _note in FOLDED_ONLY.items():
+    SUPPORTED_OPS.setdefault(_op, _note)
+
+__all__ = [
+    "FOLDED_ONLY", "HANDLERS", "SUPPORTED_OPS", "Handler", "dense_weight", "handles",
+    "reshape_target", "resolve_pads", "elementwise", "layers", "movement", "passthrough", "windows",
+]

@@ -1,0 +1,35 @@
+"""The dispatch table: ONNX op type -> handler, and the notes of docs/operators.md."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from compiler.frontend.node import NodeImport, Value
+
+
+Handler = Callable[[NodeImport], Sequence[Value | None]]
+
+HANDLERS: dict[str, Handler] = {}
+SUPPORTED_OPS: dict[str, str] = {}
+"""ONNX op type -> a short note on what is supported (the contents of docs/operators.md)."""
+
+
+def handles(*op_types: str, note: str):
+    """Register the decorated function as the handler of `op_types`."""
+
+    def register(handler: Handler) -> Handler:
+        for op_type in op_types:
+            HANDLERS[op_type] = handler
+            SUPPORTED_OPS[op_type] = note
+        return handler
+
+    return register
+
+
+FOLDED_ONLY = {
+    op: "only on constants (evaluated at import)"
+    for op in ("Constant", "ConstantOfShape", "Shape", "Size", "Gather", "Slice", "Range",
+               "Expand", "Equal", "Where", "Tile", "ReduceProd", "Split", "Neg", "Sqrt",
+               "Pow", "Floor", "Ceil")
+}
+"""Ops commonly found in shape computations: fine whenever their inputs are constants."""

@@ -1,0 +1,35 @@
+"""What handlers of several families use: float constants derived lazily from
+others, and binary ops with numpy broadcasting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from xdsl.ir import SSAValue
+
+from compiler.frontend.loader import Constant
+from compiler.frontend.node import NodeImport, Unsupported, shape
+
+
+def derived(name: str, shape_: Sequence[int], load: Callable[[], np.ndarray]) -> Constant:
+    """A float32 constant computed lazily from others (a transposed weight, a scaled bias)."""
+    return Constant(name, tuple(int(d) for d in shape_), np.dtype(np.float32), load)
+
+
+def emit_binary(n: NodeImport, op_class, a: SSAValue, b: SSAValue) -> SSAValue:
+    """`op_class(a, b)` with the numpy-broadcast result shape."""
+    try:
+        result = np.broadcast_shapes(shape(a), shape(b))
+    except ValueError:
+        raise Unsupported(f"shapes {list(shape(a))} and {list(shape(b))} do not broadcast") from None
+    return n.emit(op_class(a, b, n.type(result)))
+
+
+def broadcasts_into(small: Sequence[int], target: Sequence[int]) -> bool:
+    """Whether a tensor of shape `small` broadcasts to `target` without growing it."""
+    try:
+        return np.broadcast_shapes(tuple(small), tuple(target)) == tuple(target)
+    except ValueError:
+        return False

@@ -1,0 +1,68 @@
+"""The `nn` dialect: tensor-level neural-network operations with ONNX semantics.
+
+Every op works on builtin tensors. Before `quantize` the element type is a float
+(f32); afterwards the same ops run on integer tensors. The importer normalises
+ONNX's many spellings into one form per op:
+
+* `nn.dense` is `Y = X · Wᵀ + b` with `W` laid out `[out, in]` (Gemm's transA,
+  transB, alpha and beta, and MatMul+Add, are folded into this form);
+* `nn.conv`, `nn.max_pool` and `nn.average_pool` carry explicit `pads`
+  (`[begin..., end...]`, ONNX order); `auto_pad` never reaches the dialect;
+* activation tensors are NCHW (ONNX order); batch is axis 0.
+
+Constants are either inline (`nn.constant dense<...>`) or a reference into the
+module's weight store (`nn.weight "key"`), so that the IR of a large model
+stays small (see `compiler/weights.py`).
+
+The ops live in modules by family: `constants`, `layers`, `pooling`,
+`elementwise`, `movement` and `quantized`; `common` holds what they share and
+`attributes` the attribute names. Everything public is importable from
+`dialects.nn` itself.
+"""
+
+from __future__ import annotations
+
+from xdsl.ir import Dialect
+
+from dialects.nn.attributes import (
+    ABSMAX_ATTR,
+    ACC_BITS_ATTR,
+    AXIS_ATTR,
+    HOST_OP_ATTR,
+    NAME_ATTR,
+    ONNX_NODE_ATTR,
+    ONNX_TENSOR_ATTR,
+    SCALE_ATTR,
+    SCALE_KEY_ATTR,
+    WEIGHT_STORE_ATTR,
+)
+from dialects.nn.common import element_type_of, float_attr, i64_array, shape_of, window_output_size
+from dialects.nn.constants import ConstantOp, WeightOp
+from dialects.nn.elementwise import (
+    AddOp,
+    ClipOp,
+    DivOp,
+    LeakyReluOp,
+    LogSoftmaxOp,
+    MulOp,
+    ReluOp,
+    SigmoidOp,
+    SoftmaxOp,
+    SubOp,
+    TanhOp,
+)
+from dialects.nn.layers import BatchNormOp, ConvOp, DenseOp
+from dialects.nn.movement import PAD_MODES, ConcatOp, PadOp, ReshapeOp, TransposeOp
+from dialects.nn.pooling import AveragePoolOp, GlobalAveragePoolOp, GlobalSumPoolOp, MaxPoolOp, SumPoolOp
+from dialects.nn.quantized import LookupOp, RequantOp
+
+NN = Dialect(
+    "nn",
+    [
+        ConstantOp, WeightOp, DenseOp, ConvOp, MaxPoolOp, AveragePoolOp, GlobalAveragePoolOp,
+        BatchNormOp, ReluOp, LeakyReluOp, ClipOp, SigmoidOp, TanhOp, SoftmaxOp, LogSoftmaxOp,
+        AddOp, SubOp, MulOp, DivOp, ConcatOp, ReshapeOp, TransposeOp, PadOp,
+        RequantOp, SumPoolOp, GlobalSumPoolOp, LookupOp,
+    ],
+)
+

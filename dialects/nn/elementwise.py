@@ -1,0 +1,140 @@
+"""Element-wise ops: activations, softmax along an axis, and binary arithmetic
+with numpy/ONNX broadcasting.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from xdsl.dialects.builtin import I64, FloatAttr, IntegerAttr, TensorType
+from xdsl.ir import Attribute, SSAValue
+from xdsl.irdl import (
+    AnyAttr,
+    IRDLOperation,
+    ParsePropInAttrDict,
+    VarConstraint,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    result_def,
+    traits_def,
+)
+from xdsl.traits import NoMemoryEffect
+from xdsl.utils.exceptions import VerifyException
+
+from dialects.nn.common import OPERANDS_FORMAT, check_result_shape, check_same_element_type, shape_of
+
+
+class _UnaryOp(IRDLOperation):
+    T: ClassVar = VarConstraint("T", AnyAttr())
+    input = operand_def(T)
+    output = result_def(T)
+    traits = traits_def(NoMemoryEffect())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = OPERANDS_FORMAT
+
+    def __init__(self, x: SSAValue, **properties: Attribute):
+        super().__init__(operands=[x], properties=properties, result_types=[x.type])
+
+
+@irdl_op_definition
+class ReluOp(_UnaryOp):
+    name = "nn.relu"
+
+
+@irdl_op_definition
+class SigmoidOp(_UnaryOp):
+    name = "nn.sigmoid"
+
+
+@irdl_op_definition
+class TanhOp(_UnaryOp):
+    name = "nn.tanh"
+
+
+@irdl_op_definition
+class LeakyReluOp(_UnaryOp):
+    """`x if x >= 0 else alpha * x`."""
+
+    name = "nn.leaky_relu"
+    alpha = prop_def(FloatAttr)
+
+
+@irdl_op_definition
+class ClipOp(_UnaryOp):
+    """`min(max(x, min), max)`; a missing bound is unbounded."""
+
+    name = "nn.clip"
+    min = opt_prop_def(FloatAttr)
+    max = opt_prop_def(FloatAttr)
+
+    def verify_(self) -> None:
+        if self.min is not None and self.max is not None:
+            if self.min.value.data > self.max.value.data:
+                raise VerifyException("nn.clip: min is greater than max")
+
+
+class _AxisOp(_UnaryOp):
+    axis = prop_def(IntegerAttr[I64])
+
+    def verify_(self) -> None:
+        rank = len(shape_of(self.input))
+        axis = self.axis.value.data
+        if not 0 <= axis < rank:
+            raise VerifyException(f"{self.name}: axis {axis} out of range for rank {rank}")
+
+
+@irdl_op_definition
+class SoftmaxOp(_AxisOp):
+    """Softmax along one axis (opset-13 semantics; the importer rewrites older ones)."""
+
+    name = "nn.softmax"
+
+
+@irdl_op_definition
+class LogSoftmaxOp(_AxisOp):
+    name = "nn.log_softmax"
+
+
+class _BinaryOp(IRDLOperation):
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    output = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+    assembly_format = OPERANDS_FORMAT
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, result_type: TensorType):
+        super().__init__(operands=[lhs, rhs], result_types=[result_type])
+
+    def verify_(self) -> None:
+        try:
+            expected = np.broadcast_shapes(shape_of(self.lhs), shape_of(self.rhs))
+        except ValueError:
+            raise VerifyException(
+                f"{self.name}: shapes {list(shape_of(self.lhs))} and "
+                f"{list(shape_of(self.rhs))} do not broadcast"
+            ) from None
+        check_result_shape(self, expected)
+        check_same_element_type(self, self.lhs, self.rhs)
+
+
+@irdl_op_definition
+class AddOp(_BinaryOp):
+    name = "nn.add"
+
+
+@irdl_op_definition
+class SubOp(_BinaryOp):
+    name = "nn.sub"
+
+
+@irdl_op_definition
+class MulOp(_BinaryOp):
+    name = "nn.mul"
+
+
+@irdl_op_definition
+class DivOp(_BinaryOp):
+    name = "nn.div"

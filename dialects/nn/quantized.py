@@ -1,0 +1,96 @@
+"""The integer-only ops `quantize` introduces: requantization and table lookup."""
+
+from __future__ import annotations
+
+from xdsl.dialects.builtin import I64, IntegerAttr, IntegerType, TensorType, i64
+from xdsl.ir import SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    result_def,
+    traits_def,
+)
+from xdsl.traits import NoMemoryEffect
+from xdsl.utils.exceptions import VerifyException
+
+from dialects.nn.common import OPERANDS_FORMAT, check_result_shape, element_type_of, shape_of
+
+
+@irdl_op_definition
+class RequantOp(IRDLOperation):
+    """Requantization (DESIGN.md numerics contract), exact in integers:
+
+        y = clamp((acc * M + round) >> shift, lo, hi),   round = (1 << shift) >> 1
+
+    `M` (`multiplier`) is per tensor (shape [1]) or per channel along `axis`;
+    `>>` is an arithmetic shift (floor), so the rounding is half up.
+    """
+
+    name = "nn.requant"
+    input = operand_def(TensorType)
+    multiplier = operand_def(TensorType)
+    output = result_def(TensorType)
+    shift = prop_def(IntegerAttr[I64])
+    lo = prop_def(IntegerAttr[I64])
+    hi = prop_def(IntegerAttr[I64])
+    axis = prop_def(IntegerAttr[I64])
+    traits = traits_def(NoMemoryEffect())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = OPERANDS_FORMAT
+
+    def __init__(self, x: SSAValue, multiplier: SSAValue, *, shift: int, lo: int, hi: int,
+                 axis: int, result_type: TensorType):
+        super().__init__(
+            operands=[x, multiplier],
+            properties={"shift": IntegerAttr(shift, i64), "lo": IntegerAttr(lo, i64),
+                        "hi": IntegerAttr(hi, i64), "axis": IntegerAttr(axis, i64)},
+            result_types=[result_type],
+        )
+
+    def verify_(self) -> None:
+        x, m = shape_of(self.input), shape_of(self.multiplier)
+        axis = self.axis.value.data
+        if not 0 <= axis < len(x):
+            raise VerifyException(f"nn.requant: axis {axis} out of range for rank {len(x)}")
+        if m not in ((1,), (x[axis],)):
+            raise VerifyException(f"nn.requant: multiplier must have shape [1] or [{x[axis]}]")
+        if not 0 <= self.shift.value.data <= 62:
+            raise VerifyException("nn.requant: shift must be in 0..62")
+        if self.lo.value.data > self.hi.value.data:
+            raise VerifyException("nn.requant: lo is greater than hi")
+        for value in (self.input, self.multiplier, self.output):
+            if not isinstance(element_type_of(value), IntegerType):
+                raise VerifyException("nn.requant: operands and result must be integer tensors")
+        check_result_shape(self, x)
+
+
+@irdl_op_definition
+class LookupOp(IRDLOperation):
+    """Element-wise table lookup: `y = table[x - min(x's type)]`.
+
+    The input is a b-bit signed integer tensor; the table has 2**b entries,
+    one per input value from -2**(b-1) up. Non-linear functions of a quantized
+    input (sigmoid, tanh, ...) are such tables, computed at compile time.
+    """
+
+    name = "nn.lookup"
+    input = operand_def(TensorType)
+    table = operand_def(TensorType)
+    output = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+    assembly_format = OPERANDS_FORMAT
+
+    def __init__(self, x: SSAValue, table: SSAValue, result_type: TensorType):
+        super().__init__(operands=[x, table], result_types=[result_type])
+
+    def verify_(self) -> None:
+        element = element_type_of(self.input)
+        if not isinstance(element, IntegerType):
+            raise VerifyException("nn.lookup: input must be an integer tensor")
+        entries = 1 << element.width.data
+        if shape_of(self.table) != (entries,):
+            raise VerifyException(f"nn.lookup: a {element.width.data}-bit input needs a table of {entries}")
+        check_result_shape(self, shape_of(self.input))

@@ -1,0 +1,247 @@
+"""The graph quantizer behind `quantize`: builds the integer body of `main` from
+the float one, op by op, keeping for every float activation the integer value
+that stands for it (`QTensor`: value, scale, bound).
+
+The handlers of `passes/quantize_ops.py` (one per op family) turn each float
+op into integer ops with the helpers here: scales from the recorded ranges,
+constants, accumulator widths, and `requant`, the one place an accumulator
+becomes an activation. The requant of a value whose only user is a relu or a
+clip gets the scale and width of the value after that relu or clip, so that the
+`absorb-clamps` patterns can fold the relu or clip into it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    FloatAttr,
+    FunctionType,
+    IntegerAttr,
+    IntegerType,
+    StringAttr,
+    TensorType,
+    f64,
+    i64,
+)
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Block, Operation, SSAValue
+
+from compiler.errors import HwcError
+from compiler.ir import CONSTANT_OPS, constant_value, make_constant, numpy_dtype, numpy_to_dense, tensor_type
+from compiler.numerics import (
+    MAX_ACC_BITS, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, scale_from_absmax, width_for,
+)
+from compiler.weights import INLINE_LIMIT, WeightStore
+from dialects import nn
+from dialects.nn import ABSMAX_ATTR, ACC_BITS_ATTR, AXIS_ATTR, HOST_OP_ATTR, SCALE_ATTR, SCALE_KEY_ATTR
+
+Handler = Callable[["GraphQuantizer", Operation], None]
+"""Appends the integer ops standing for one float op to the quantizer's new body."""
+
+
+@dataclass
+class QTensor:
+    """The integer value standing for a float activation: `float ≈ value * scale`, |value| <= bound."""
+
+    value: SSAValue
+    scale: float
+    bound: int
+
+
+@dataclass
+class GraphQuantizer:
+    """Builds the integer body of `main` from the float one, op by op (see the module docstring)."""
+
+    function: FuncOp
+    store: WeightStore
+    absmax: dict[SSAValue, float]
+    wbits: int
+    abits: int
+    handlers: Mapping[type[Operation], Handler]
+    block: Block = field(init=False)
+    quantized: dict[SSAValue, QTensor] = field(default_factory=dict)
+    constants: dict[SSAValue, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def limit(self) -> int:
+        return narrow_limit(self.abits)
+
+    @property
+    def activation_type(self) -> IntegerType:
+        return IntegerType(self.abits)
+
+    # ------------------------------------------------------------------ driving
+
+    def run(self) -> None:
+        old = self.function.body.block
+        self.block = Block(arg_types=[self.int_tensor(arg, self.abits) for arg in old.args])
+        for arg, new in zip(old.args, self.block.args):
+            self.quantized[arg] = QTensor(new, self.scale_of(arg), self.limit)
+        for op in list(old.ops):
+            if isinstance(op, ReturnOp):
+                self._finish(op)
+            elif not isinstance(op, CONSTANT_OPS):
+                self._rewrite(op)
+        self.function.body.detach_block(old)
+        self.function.body.add_block(self.block)
+        old.drop_all_references()
+
+    def _rewrite(self, op: Operation) -> None:
+        if not any(v in self.quantized for v in op.operands):
+            from compiler.executor import evaluate_op
+
+            self.constants[op.results[0]] = evaluate_op(op, [self.const(v) for v in op.operands])
+            return
+        self.handlers[type(op)](self, op)
+
+    def _finish(self, ret: ReturnOp) -> None:
+        values, attrs = [], []
+        old_attrs = self.function.res_attrs.data if self.function.res_attrs else None
+        for index, value in enumerate(ret.arguments):
+            if value not in self.quantized:
+                raise HwcError("quantize: a graph output does not depend on the graph inputs")
+            q = self.quantized[value]
+            values.append(q.value)
+            old = old_attrs[index].data if old_attrs else {}
+            entries = {k: v for k, v in old.items() if k != HOST_OP_ATTR}
+            entries[SCALE_ATTR] = FloatAttr(q.scale, f64)
+            if HOST_OP_ATTR in old:
+                entries[HOST_OP_ATTR] = old[HOST_OP_ATTR]
+            attrs.append(DictionaryAttr(entries))
+        self.block.add_op(ReturnOp(*values))
+        old_args = self.function.arg_attrs.data if self.function.arg_attrs else None
+        arg_attrs = []
+        for index, arg in enumerate(self.block.args):
+            entries = {k: v for k, v in old_args[index].data.items() if k != ABSMAX_ATTR} if old_args else {}
+            entries[SCALE_ATTR] = FloatAttr(self.quantized[self.function.body.block.args[index]].scale, f64)
+            arg_attrs.append(DictionaryAttr(entries))
+        self.function.function_type = FunctionType.from_lists(
+            [a.type for a in self.block.args], [v.type for v in values])
+        self.function.arg_attrs = ArrayAttr(arg_attrs)
+        self.function.res_attrs = ArrayAttr(attrs)
+
+    # ------------------------------------------------------------------ values
+
+    def scale_of(self, value: SSAValue) -> float:
+        return scale_from_absmax(self.absmax[value], self.abits)
+
+    def act(self, value: SSAValue, op: Operation) -> QTensor:
+        if value not in self.quantized:
+            raise HwcError(f"quantize: {op.name}: operand must be an activation, not a constant")
+        return self.quantized[value]
+
+    def const(self, value: SSAValue) -> np.ndarray:
+        if value not in self.constants:
+            array = constant_value(value, self.store)
+            if array is None:
+                raise HwcError(f"quantize: {value.owner.name if isinstance(value.owner, Operation) else 'value'} "
+                               "is neither a constant nor an activation")
+            self.constants[value] = array
+        return self.constants[value]
+
+    def is_const(self, value: SSAValue) -> bool:
+        return value not in self.quantized
+
+    @staticmethod
+    def int_tensor(value: SSAValue, bits: int) -> TensorType:
+        return tensor_type(nn.shape_of(value), IntegerType(bits))
+
+    def emit(self, op: Operation, scale: float | None = None, acc_bits: int | None = None) -> SSAValue:
+        if scale is not None:
+            op.attributes[SCALE_ATTR] = FloatAttr(scale, f64)
+        if acc_bits is not None:
+            op.attributes[ACC_BITS_ATTR] = IntegerAttr(acc_bits, i64)
+        self.block.add_op(op)
+        return op.results[0]
+
+    def emit_constant(self, array: np.ndarray, bits: int, stem: str) -> SSAValue:
+        element = IntegerType(bits)
+        return self.emit(make_constant(np.asarray(array).astype(numpy_dtype(element)), self.store, stem, element))
+
+    def record_channel_scales(self, constant: Operation, scales: np.ndarray, stem: str) -> None:
+        """Note on a weight constant what its integers mean: per output channel
+        (axis 0) `real = q * scale[c]`, inline when small, else in the store."""
+        scales = np.asarray(scales, np.float64).reshape(-1)
+        constant.attributes[AXIS_ATTR] = IntegerAttr(0, i64)
+        if scales.size <= INLINE_LIMIT:
+            constant.attributes[SCALE_ATTR] = numpy_to_dense(scales, f64)
+        else:
+            key = self.store.unique_key(stem)
+            self.store.add(key, scales)
+            constant.attributes[SCALE_KEY_ATTR] = StringAttr(key)
+
+    def accumulator_bits(self, bound: int, op: Operation) -> int:
+        bits = width_for(bound)
+        if bits > MAX_ACC_BITS:
+            raise HwcError(f"quantize: {op.name}: the accumulator would need {bits} bits (at most {MAX_ACC_BITS})")
+        return bits
+
+    def emit_int_scalar(self, value: int) -> SSAValue:
+        return self.emit_constant(np.array([value]), width_for(abs(value)), "multiplier")
+
+    # ------------------------------------------------------------------ requantization
+
+    def requant(self, acc: SSAValue, acc_scale, axis: int, result: SSAValue, op: Operation) -> None:
+        """Requantize `acc` (float value `acc * acc_scale`) into the activation for `result`.
+
+        `acc_scale` is a number or a per-channel vector along `axis`. The scale
+        and width are those of `requant_target(result)`: a graph output is
+        requantized to `output_bits`, every other activation to `abits`.
+        """
+        final = self.requant_target(result)
+        bits = self.output_bits if self.is_graph_output(final) else self.abits
+        limit = narrow_limit(bits)
+        out_scale = scale_from_absmax(self.absmax[final], bits)
+        ratio = np.atleast_1d(np.asarray(acc_scale, np.float64) / out_scale)
+        multipliers, shift = requant_parameters(ratio, op.name)
+        rank = len(nn.shape_of(acc))
+        axis = axis if multipliers.size > 1 else rank - 1
+        multiplier = self.emit_constant(multipliers, 16, "requant.multiplier")
+        value = self.emit(nn.RequantOp(
+            acc, multiplier, shift=shift, lo=-limit, hi=limit, axis=axis,
+            result_type=self.int_tensor(acc, bits),
+        ), scale=out_scale)
+        self.quantized[result] = QTensor(value, out_scale, limit)
+
+    @staticmethod
+    def requant_target(result: SSAValue) -> SSAValue:
+        """The value a requant producing `result` stands for: the result of
+        `result`'s only user when that is a relu or clip (which `absorb-clamps`
+        folds into the requant), else `result` itself."""
+        users = [use.operation for use in result.uses]
+        if len(users) == 1 and isinstance(users[0], (nn.ReluOp, nn.ClipOp)):
+            return users[0].results[0]
+        return result
+
+    @property
+    def output_bits(self) -> int:
+        """Width of the graph's outputs: at least 16 bits, so that a classifier's
+        logits keep their order (8-bit logits tie and flip the top-1 class)."""
+        return max(self.abits, OUTPUT_BITS)
+
+    @staticmethod
+    def is_graph_output(value: SSAValue) -> bool:
+        """True when `value` is only returned (a value the graph also computes on
+        stays `abits` wide)."""
+        users = [use.operation for use in value.uses]
+        return bool(users) and all(isinstance(user, ReturnOp) for user in users)
+
+    @staticmethod
+    def clip_bounds(op: nn.ClipOp, scale: float, bits: int) -> tuple[int, int]:
+        """lo/hi of `op` on `bits`-bit integers at `scale`."""
+        limit = narrow_limit(bits)
+        lo, hi = -limit, limit
+        if op.min is not None:
+            lo = int(quantize_input(op.min.value.data, scale, bits))
+        if op.max is not None:
+            hi = int(quantize_input(op.max.value.data, scale, bits))
+        return lo, max(lo, hi)
+
+    def same_scale(self, op: Operation, new: Operation, q: QTensor) -> None:
+        """Record `new` (already built on integers) as `op`'s result at the input's scale."""
+        self.quantized[op.results[0]] = QTensor(self.emit(new, scale=q.scale), q.scale, q.bound)
