@@ -17,7 +17,10 @@ stderr and exits with status 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -113,8 +116,11 @@ def _progress(message: str):
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    from compiler.output import check_output_folder
+
+    output = args.output if args.output is not None else Path("build") / args.model.stem
+    check_output_folder(output)
     design = _compile(args)
-    output = args.output or Path("build") / args.model.stem
     with _progress(f"writing {output}"):
         written = design.write(output, emit=args.emit)
     print(f"compiled {args.model} to {output}/")
@@ -156,12 +162,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from compiler.driver import load_inputs
-    from compiler.output import save_npz
+    from compiler.output import check_output_file, save_npz
 
+    if args.output is not None:
+        check_output_file(args.output)
     design = _compile(args)
     inputs = load_inputs(args.input, design.input_names)
     outputs = design.run(inputs, level=args.level)
-    if args.output:
+    if args.output is not None:
         save_npz(args.output, outputs)
         print(f"wrote {', '.join(outputs)} to {args.output}")
     for name, array in outputs.items():
@@ -206,16 +214,49 @@ def cmd_ops(args: argparse.Namespace) -> int:
 COMMANDS = {"compile": cmd_compile, "run": cmd_run, "verify": cmd_verify, "report": cmd_report, "ops": cmd_ops}
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
+DEBUG_VARIABLE = "HWC_DEBUG"
+"""Set to 1 to see the Python traceback of an internal error."""
+
+
+def _run_command(argv: list[str] | None) -> int:
+    """Parse `argv` and run its command, warnings held back until it succeeds and
+    numpy's floating-point warnings silenced (results are checked explicitly)."""
+    from compiler.diagnostics import deferred
+
+    with deferred(), warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
+
+
+def _internal_error(error: BaseException) -> str:
+    where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    place = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    message = " ".join(str(error).split()) or "no message"
+    return (f"internal error{place}: {type(error).__name__}: {message[:300]} -- this is a bug in hwc; "
+            f"rerun with {DEBUG_VARIABLE}=1 to see the traceback, and send it with the command line in a bug report")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run_command(argv)
     except HwcError as error:
         print(f"hwc: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("hwc: interrupted", file=sys.stderr)
         return 130
+    except RecursionError:
+        print("hwc: error: the model is nested too deeply to process (recursion limit reached)", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("hwc: error: out of memory", file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - the one place that turns any bug into one line
+        if os.environ.get(DEBUG_VARIABLE) == "1":
+            raise
+        print(f"hwc: error: {_internal_error(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

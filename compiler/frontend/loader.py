@@ -23,6 +23,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import TensorProto
 
+from compiler.boundary import MAX_MODEL_BYTES, read_file, regular_file, resolve_inside
 from compiler.errors import HwcError
 from compiler.weights import memmap_safetensors, read_safetensors_header, safetensors_dtype_name
 
@@ -109,14 +110,7 @@ def diagnose_model_bytes(data: bytes) -> str | None:
 
 def load_model(path: Path) -> onnx.ModelProto:
     """The model at `path`, parsed (not yet checked), external data not loaded."""
-    if not path.exists():
-        raise HwcError(f"{path}: no such file")
-    if path.is_dir():
-        raise HwcError(f"{path}: is a directory, not an ONNX file")
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise HwcError(f"{path}: cannot be read ({error.strerror})") from None
+    data = read_file(path, max_bytes=MAX_MODEL_BYTES)
     try:
         model = onnx.load_from_string(data)
     except (DecodeError, ValueError, RuntimeError):
@@ -228,16 +222,7 @@ def external_data_file(tensor: TensorProto, path: Path) -> Path:
     what = f"{path}: external data of tensor '{tensor.name}'"
     if not location:
         raise HwcError(f"{what} has no location")
-    if os.path.isabs(location) or Path(location).is_absolute():
-        raise HwcError(f"{what} is at an absolute path ({location}); "
-                       "external data must lie in the model's folder")
-    folder = path.resolve().parent
-    resolved = (folder / location).resolve()
-    if not resolved.is_relative_to(folder):
-        raise HwcError(f"{what} ({location}) resolves outside the model's folder; refused")
-    if not resolved.is_file():
-        raise HwcError(f"{what}: file {location} does not exist")
-    return resolved
+    return resolve_inside(path.resolve().parent, location, what)
 
 
 def _external_loader(tensor: TensorProto, path: Path, dtype: np.dtype, shape) -> Callable[[], np.ndarray]:
@@ -272,8 +257,7 @@ def supplied_weights(
 ) -> dict[str, Constant]:
     """Tensors of a safetensors file, each checked against the initializer or
     graph input of the same name (shape and dtype), memory-mapped lazily."""
-    if not weights.is_file():
-        raise HwcError(f"{weights}: no such weights file")
+    regular_file(weights, "--weights")
     header, _ = read_safetensors_header(weights)
     loaders = memmap_safetensors(weights)
     declared = _declared_tensors(model, constants)
