@@ -12,6 +12,7 @@ path.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import stat
 from pathlib import Path
@@ -114,3 +115,52 @@ def check_fits(elements: int, itemsize: int, what: str) -> None:
     if nbytes > limit:
         raise HwcError(f"{what} needs {nbytes / 2**30:,.1f} GiB, more than the "
                        f"{limit / 2**30:,.1f} GiB of memory available")
+
+
+NUMPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK"
+
+
+def _checked_npy_header(stream, what: str) -> None:
+    """Read an .npy header from `stream` and refuse arrays that cannot fit in memory."""
+    import numpy as np
+
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(stream)
+    except (ValueError, OSError, SyntaxError, TypeError) as error:
+        raise HwcError(f"{what}: not a readable .npy array ({error})") from None
+    if dtype.hasobject:
+        raise HwcError(f"{what}: holds Python objects, not numbers")
+    check_fits(math.prod(shape), dtype.itemsize, f"{what}: an array of shape {list(shape)}")
+
+
+def load_arrays(path: Path | str, what: str) -> tuple[str, object]:
+    """An .npy (`("npy", array)`) or .npz (`("npz", {key: array})`) file, checked
+    before anything is allocated: a regular file, the right format, each array's
+    declared size within memory, no pickled objects. HwcError (one line) otherwise."""
+    import zipfile
+
+    import numpy as np
+
+    path = regular_file(path, what)
+    label = f"{what} {path}".strip()
+    with open(path, "rb") as f:
+        magic = f.read(len(NUMPY_MAGIC))
+    try:
+        if magic == NUMPY_MAGIC:
+            with open(path, "rb") as f:
+                _checked_npy_header(f, label)
+            return "npy", np.load(path, allow_pickle=False)
+        if magic.startswith(ZIP_MAGIC):
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.infolist():
+                    with archive.open(member) as stream:
+                        _checked_npy_header(stream, f"{label}: key '{member.filename.removesuffix('.npy')}'")
+            with np.load(path, allow_pickle=False) as npz:
+                return "npz", {key: np.asarray(npz[key]) for key in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as error:
+        raise HwcError(f"{label}: not a readable .npy/.npz file ({' '.join(str(error).split())[:200]})") from None
+    raise HwcError(f"{label}: not an .npy or .npz file")

@@ -13,6 +13,7 @@ external data / a safetensors file.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import TensorProto
 
-from compiler.boundary import MAX_MODEL_BYTES, read_file, regular_file, resolve_inside
+from compiler.boundary import MAX_MODEL_BYTES, check_fits, read_file, regular_file, resolve_inside
 from compiler.errors import HwcError
 from compiler.weights import memmap_safetensors, read_safetensors_header, safetensors_dtype_name
 
@@ -153,12 +154,23 @@ def opset_version(model: onnx.ModelProto) -> int:
 # --------------------------------------------------------------------------- initializers
 
 
-def numpy_dtype_of(data_type: int, what: str) -> np.dtype:
+def data_type_name(data_type: int) -> str:
+    """ONNX's name of an element type, or the number when it names none."""
     try:
-        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type))
+        return TensorProto.DataType.Name(data_type)
+    except ValueError:
+        return f"{data_type} (not an ONNX element type)"
+
+
+def numpy_dtype_of(data_type: int, what: str) -> np.dtype:
+    """The numpy dtype of a numeric ONNX element type; HwcError for others (strings...)."""
+    try:
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type))
     except (KeyError, TypeError, ValueError):
-        raise HwcError(f"{what} has an unsupported element type "
-                       f"{TensorProto.DataType.Name(data_type)}") from None
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf":
+        raise HwcError(f"{what} has an unsupported element type {data_type_name(data_type)}")
+    return dtype
 
 
 def initializer_constants(model: onnx.ModelProto, path: Path) -> dict[str, Constant]:
@@ -174,6 +186,9 @@ def tensor_constant(tensor: TensorProto, path: Path) -> Constant:
     what = f"{path}: tensor '{tensor.name}'"
     dtype = numpy_dtype_of(tensor.data_type, what)
     shape = tuple(int(d) for d in tensor.dims)
+    if any(d < 0 for d in shape):
+        raise HwcError(f"{what} has a negative dimension {list(shape)}")
+    check_fits(math.prod(shape), dtype.itemsize, what)
     if tensor.data_location == TensorProto.EXTERNAL:
         load = _external_loader(tensor, path, dtype, shape)
     elif tensor.HasField("raw_data") and dtype.kind in "fiub" and dtype.itemsize in (1, 2, 4, 8) \
@@ -352,7 +367,7 @@ def _resolve_input(value: onnx.ValueInfoProto, path: Path, given: list[int] | No
         raise HwcError(f"{path}: input '{name}' is not a tensor")
     tensor_type = value.type.tensor_type
     if tensor_type.elem_type != TensorProto.FLOAT:
-        type_name = TensorProto.DataType.Name(tensor_type.elem_type).lower()
+        type_name = data_type_name(tensor_type.elem_type).lower()
         raise HwcError(f"{path}: input '{name}' has element type {type_name}, "
                        "which is not supported (inputs must be float32)")
     dims = list(tensor_type.shape.dim) if tensor_type.HasField("shape") else None
@@ -366,7 +381,13 @@ def _resolve_input(value: onnx.ValueInfoProto, path: Path, given: list[int] | No
         example = "x".join(str(_static_dim(d) or 1) for d in dims)
         raise HwcError(f"{path}: input '{name}' has a dynamic dimension ({shown}); "
                        f"give its shape with --shape {name}={example}")
-    return GraphInput(name, tuple(int(d.dim_value) for d in dims))
+    shape = tuple(int(d.dim_value) for d in dims)
+    if any(d < 0 for d in shape):
+        raise HwcError(f"{path}: input '{name}' has a negative dimension {list(shape)}")
+    if any(d == 0 for d in shape):
+        raise HwcError(f"{path}: input '{name}': zero-size dimensions are not supported")
+    check_fits(math.prod(shape), 4, f"{path}: input '{name}' of shape {list(shape)}")
+    return GraphInput(name, shape)
 
 
 def _check_given_shape(name: str, path: Path, dims, given: list[int]) -> tuple[int, ...]:
@@ -375,6 +396,7 @@ def _check_given_shape(name: str, path: Path, dims, given: list[int]) -> tuple[i
         raise HwcError(f"{path}: --shape for input '{name}' must have positive dimensions")
     if any(d == 0 for d in shape):
         raise HwcError(f"{path}: input '{name}': zero-size dimensions are not supported")
+    check_fits(math.prod(shape), 4, f"{path}: input '{name}' of shape {list(shape)}")
     if dims is None:
         return shape
     declared = tuple(_static_dim(d) for d in dims)
