@@ -168,7 +168,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_output_file(args.output)
     design = _compile(args)
     inputs = load_inputs(args.input, design.input_names)
+    _check_finite_inputs(inputs, args.input, args.level)
     outputs = design.run(inputs, level=args.level)
+    _warn_non_finite_outputs(outputs)
     if args.output is not None:
         save_npz(args.output, outputs)
         print(f"wrote {', '.join(outputs)} to {args.output}")
@@ -177,6 +179,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         with np.printoptions(precision=5, threshold=20, edgeitems=5, suppress=True):
             print(f"  {array.reshape(len(array), -1)[0] if array.ndim else array}")
     return 0
+
+
+def _check_finite_inputs(inputs: dict[str, np.ndarray], path: Path, level: str) -> None:
+    """Integer levels quantize their inputs: NaN or infinity has no integer, so refuse it."""
+    if level == "float":
+        return
+    for name, array in inputs.items():
+        if np.asarray(array).dtype.kind == "f" and not np.all(np.isfinite(array)):
+            raise HwcError(f"--input {path}: '{name}' holds NaN or infinite values, which the "
+                           f"{level} level cannot quantize")
+
+
+def _warn_non_finite_outputs(outputs: dict[str, np.ndarray]) -> None:
+    from compiler.diagnostics import warn
+
+    for name, array in outputs.items():
+        if np.asarray(array).dtype.kind == "f" and not np.all(np.isfinite(array)):
+            warn(f"output '{name}' holds NaN or infinite values")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -223,10 +243,13 @@ def _run_command(argv: list[str] | None) -> int:
     numpy's floating-point warnings silenced (results are checked explicitly)."""
     from compiler.diagnostics import deferred
 
-    with deferred(), warnings.catch_warnings(), np.errstate(all="ignore"):
+    with deferred() as held_warnings, warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        if status != 0:
+            held_warnings.clear()
+        return status
 
 
 def _internal_error(error: BaseException) -> str:

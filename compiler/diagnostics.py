@@ -2,8 +2,9 @@
 
 `warn` records a one-line warning. Inside `deferred()` (the command-line
 driver wraps every command in it) warnings are printed to stderr only when the
-command succeeds, so that an error is the only line a failed command prints;
-outside it (plain Python use) they are printed at once.
+command succeeds (the block ends without an exception and without calling
+`drop()` on what it yields), so that an error is the only line a failed
+command prints; outside it (plain Python use) they are printed at once.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ def warn(message: str) -> None:
 
 
 @contextlib.contextmanager
-def deferred() -> Iterator[None]:
-    """Hold warnings back until the block ends; drop them if it raises."""
-    _pending.append([])
+def deferred() -> Iterator[list[str]]:
+    """Hold warnings back until the block ends; drop them if it raises, or if
+    the block empties the yielded list (a command that failed without raising)."""
+    held: list[str] = []
+    _pending.append(held)
     try:
-        yield
+        yield held
     except BaseException:
         _pending.pop()
         raise
