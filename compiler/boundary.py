@@ -39,7 +39,7 @@ def file_status(path: Path, what: str = "") -> os.stat_result:
     try:
         return os.stat(path)
     except FileNotFoundError:
-        raise HwcError(f"{label}: no such file") from None
+        raise HwcError(f"{label}: no such file (it does not exist)") from None
     except OSError as error:
         raise HwcError(f"{label}: cannot be read ({_reason(error)})") from None
 
@@ -162,5 +162,5 @@ def load_arrays(path: Path | str, what: str) -> tuple[str, object]:
             with np.load(path, allow_pickle=False) as npz:
                 return "npz", {key: np.asarray(npz[key]) for key in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as error:
-        raise HwcError(f"{label}: not a readable .npy/.npz file ({' '.join(str(error).split())[:200]})") from None
-    raise HwcError(f"{label}: not an .npy or .npz file")
+        raise HwcError(f"{label}: not a readable .npz or .npy file ({' '.join(str(error).split())[:200]})") from None
+    raise HwcError(f"{label}: not a readable .npz or .npy file (neither format begins it)")
