@@ -7,15 +7,15 @@
 
 Per layer (every PE of the `spatial.graph`, in graph order): kind, MACs per
 inference, folding (MVU: pe × simd; stream units: lanes in → out), multipliers
-(as `fold-parallelism` counts them), ii, latency, ROM bits (width × elements
-of every ROM it reads) and accumulator width (MVU: its exact accumulator —
+(the PE's `multipliers()`, the cost `fold-parallelism` minimises), ii, latency,
+ROM bits (width × elements of every ROM it reads, `rom_references`) and accumulator width (MVU: its exact accumulator —
 the bias ROM's width, else the output width without requantization, else the
 bound of its weights; sum pools: input width + ceil(log2(window)); eltwise: the
 bound of `lhs·lhs_scale ± rhs·rhs_scale` or of the product).
 
 Design: cycles per inference = max ii (the bottleneck: inferences overlap),
-inferences/s = clock / that, latency = the longest input→output path of PE
-latencies (a FIFO adds none), total ROM bits (every `rom.rom` of the module)
+inferences/s = clock / that, latency = the cycles until the first inference's
+last output beat has left (`compiler.schedule.latency`), total ROM bits (every `rom.rom` of the module)
 and multipliers, FIFO beats, the packing of each graph input/output stream
 (frame in NHWC order, lanes per beat, element width, beats per frame) and the
 host ops (e.g. softmax) the host applies to an output.
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, SymbolRefAttr
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
 from xdsl.ir import Operation, SSAValue
 
 from compiler.errors import HwcError
@@ -51,14 +51,13 @@ from dialects.spatial import (
     GlobalPoolOp,
     GraphOp,
     MVUOp,
+    PEOp,
     PoolOp,
+    rom_references,
     stream_of,
 )
-from passes.fold_parallelism import multipliers
 
 REPORT_FILE = "report.json"
-ROM_REFERENCES = ("weights", "bias", "multiplier", "table")
-"""Properties through which a PE reads a ROM."""
 
 
 # --------------------------------------------------------------------------- building
@@ -99,24 +98,16 @@ def _the_graph(module: ModuleOp) -> GraphOp:
     return graphs[0]
 
 
-def _timing(op: Operation, name: str) -> int:
-    value = op.properties.get(name)
-    if isinstance(value, IntegerAttr):
-        return value.value.data
-    return op.nominal_ii() if name == "ii" else op.nominal_latency()  # type: ignore[attr-defined]
-
-
-def _layer_entry(op: Operation, roms: dict[str, RomOp], module: ModuleOp) -> dict[str, Any]:
-    read = [roms[ref.string_value()] for key in ROM_REFERENCES
-            if isinstance(ref := op.properties.get(key), SymbolRefAttr) and ref.string_value() in roms]
+def _layer_entry(op: PEOp, roms: dict[str, RomOp], module: ModuleOp) -> dict[str, Any]:
+    read = [roms[ref.string_value()] for _, ref in rom_references(op) if ref.string_value() in roms]
     entry: dict[str, Any] = {
-        "layer": op.layer.data,  # type: ignore[attr-defined]
+        "layer": op.layer.data,
         "kind": op.name.removeprefix("spatial."),
         "macs": macs(op),
         "folding": folding_text(op),
-        "multipliers": multipliers(op),
-        "ii": _timing(op, "ii"),
-        "latency": _timing(op, "latency"),
+        "multipliers": op.multipliers(),
+        "ii": op.effective_ii(),
+        "latency": op.effective_latency(),
         "rom_bits": sum(rom_bits(rom) for rom in read),
         "roms": [rom.sym_name.data for rom in read],
         "acc_bits": accumulator_bits(op, roms),

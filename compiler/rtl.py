@@ -123,7 +123,7 @@ class RtlExecutor:
                  stall_out: float = 0.0, seed: int = 0):
         if build.simulator is None:
             raise HwcError("the RTL build was made without a simulator")
-        self.spatial = spatial_executor
+        self.spatial, self.host = spatial_executor, spatial_executor.host  # the host side: executor/host.py
         self.build = build
         self.stall_in, self.stall_out, self.seed = stall_in, stall_out, seed
         self.last_run: RtlRun | None = None
@@ -132,19 +132,19 @@ class RtlExecutor:
 
     @property
     def input_names(self) -> list[str]:
-        return self.spatial.input_names
+        return self.host.input_names
 
     @property
     def output_names(self) -> list[str]:
-        return self.spatial.output_names
+        return self.host.output_names
 
     def run_int(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Integers in (nn layout, samples on axis 0), the simulated design's integers out."""
         (in_name,), (out_name,) = self.input_names, self.output_names
-        ints = np.asarray(inputs[in_name])
+        ints = self.host.check_ints(inputs)[in_name]
         samples = len(ints)
-        beats = self.spatial.stream_frames(in_name, ints)
-        out_per_frame = self.spatial.port(out_name).stream.beats
+        beats = self.host.stream_frames(in_name, ints)
+        out_per_frame = self.host.port(out_name).stream.beats
         result = self.build.simulator.run(
             beats, stall_in=self.stall_in, stall_out=self.stall_out, seed=self.seed,
             expected_output_beats=out_per_frame * samples,
@@ -152,7 +152,7 @@ class RtlExecutor:
         )
         done = [result.out_cycles[(k + 1) * out_per_frame - 1] for k in range(samples)]
         self.last_run = RtlRun(samples, result.total_cycles, done)
-        return {out_name: self.spatial.unpack_beats(out_name, result.output_beats)}
+        return {out_name: self.host.unpack_beats(out_name, result.output_beats)}
 
     def cycle_budget(self, in_beats: int, out_beats: int, samples: int) -> int:
         """Cycles after which the run counts as stalled: ten times what the spatial
@@ -167,7 +167,7 @@ class RtlExecutor:
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Floats in, floats out: the host quantizes, the RTL computes, the host dequantizes."""
-        return self.spatial.dequantize_outputs(self.run_int(self.spatial.quantize_inputs(inputs)))
+        return self.host.dequantize_outputs(self.run_int(self.host.quantize_inputs(inputs)))
 
 
 def pe_module_names(spatial_module: ModuleOp) -> list[tuple[object, str]]:

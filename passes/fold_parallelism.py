@@ -11,7 +11,9 @@ Options (one mode per run):
 `target-fps` and `max-multipliers` may be given together: the cheapest design
 meeting the target, which must then fit the budget.
 
-Folding per PE kind (the cost is its number of multipliers):
+Folding per PE kind (each PE's `foldings()` and `multipliers()`, the
+performance model of `dialects.spatial.model`; the cost is its number of
+multipliers):
 
 * `spatial.mvu`: `pe` divides N (outputs), `simd` divides K (inputs); its input
   stream has `simd` lanes, its output `pe`; ii = vectors·(N/pe)·(K/simd);
@@ -73,16 +75,12 @@ from xdsl.utils.exceptions import VerifyException
 from compiler.errors import HwcError
 from dialects.spatial import (
     PE_OPS,
-    EltwiseOp,
     FifoOp,
-    GlobalPoolOp,
+    Folding,
     GraphOp,
     MVUOp,
-    PoolOp,
-    RequantOp,
     ResizeOp,
     StreamType,
-    SWUOp,
     YieldOp,
     stream_of,
 )
@@ -94,92 +92,8 @@ else it builds the fastest design within this budget."""
 
 MODES = ("auto", "full", "min")
 
-_INDEPENDENT_LANES = (SWUOp, PoolOp, GlobalPoolOp)
 
-
-# --------------------------------------------------------------------------- foldings
-
-
-@dataclass(frozen=True)
-class Folding:
-    """One way to fold a PE: its lanes per port (MVU: input = simd, output = pe).
-
-    `inputs[i]` / `outputs[j]` are the lanes of operand i / result j.
-    """
-
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-    ii: int
-    multipliers: int
-
-
-def divisors(n: int) -> list[int]:
-    """The positive divisors of `n` (n ≥ 1), ascending."""
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
-
-
-def _elements(value: SSAValue) -> int:
-    return math.prod(stream_of(value).frame)
-
-
-def _innermost(value: SSAValue) -> int:
-    return stream_of(value).frame[-1]
-
-
-def _beats(value: SSAValue, lanes: int) -> int:
-    return _elements(value) // lanes
-
-
-def multipliers_per_lane(op: Operation) -> int:
-    """Multipliers a stream unit spends per lane (MVUs are not stream units)."""
-    if isinstance(op, RequantOp):
-        return 1
-    if isinstance(op, EltwiseOp) and op.kind.data == "mul":
-        return 1
-    return 0
-
-
-def multipliers(op: Operation) -> int:
-    """Multipliers of a PE at its current folding (the cost `fold-parallelism` minimises)."""
-    if isinstance(op, MVUOp):
-        return op.pe.value.data * op.simd.value.data
-    if isinstance(op, PE_OPS) and op.results:
-        return multipliers_per_lane(op) * stream_of(op.results[0]).lanes.data
-    return 0
-
-
-def mvu_foldings(op: MVUOp) -> list[Folding]:
-    """Every (pe, simd) pair of an MVU."""
-    n, k, vectors = op.out_features, op.in_features, op.vectors
-    return [Folding((simd,), (pe,), vectors * (n // pe) * (k // simd), pe * simd)
-            for pe in divisors(n) for simd in divisors(k)]
-
-
-def shared_lanes_foldings(op: Operation) -> list[Folding]:
-    """One lanes value on every stream of `op`, dividing every innermost dimension."""
-    ports = [*op.operands, *op.results]
-    common = math.gcd(*(_innermost(v) for v in ports))
-    cost = multipliers_per_lane(op)
-    return [Folding((lanes,) * len(op.operands), (lanes,) * len(op.results),
-                    max(_beats(v, lanes) for v in ports), cost * lanes)
-            for lanes in divisors(common)]
-
-
-def independent_lanes_foldings(op: Operation) -> list[Folding]:
-    """Input and output lanes chosen separately (SWU, pools: one input, one output)."""
-    (source,), (target,) = op.operands, op.results
-    return [Folding((lin,), (lout,), max(_beats(source, lin), _beats(target, lout)), 0)
-            for lin in divisors(_innermost(source)) for lout in divisors(_innermost(target))]
-
-
-def foldings(op: Operation) -> list[Folding]:
-    """Every folding `op` may take."""
-    if isinstance(op, MVUOp):
-        return mvu_foldings(op)
-    if isinstance(op, _INDEPENDENT_LANES):
-        return independent_lanes_foldings(op)
-    return shared_lanes_foldings(op)
+# --------------------------------------------------------------------------- preferences
 
 
 def _preference(folding: Folding) -> tuple:
@@ -449,7 +363,7 @@ def _verify(module: ModuleOp) -> None:
 
 def pe_choices(graph: GraphOp) -> list[PEChoices]:
     """Every PE of `graph` (no resizes) with its foldings."""
-    return [PEChoices(op, foldings(op)) for op in graph.body.block.ops if isinstance(op, PE_OPS)]
+    return [PEChoices(op, op.foldings()) for op in graph.body.block.ops if isinstance(op, PE_OPS)]
 
 
 def fold(module: ModuleOp, *, mode: str = "auto", target_fps: float | None = None,

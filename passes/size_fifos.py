@@ -8,23 +8,16 @@ so if the short branch is full, the dup stops, the long branch starves and the
 join waits forever. This pass computes, for every input of every join, the
 capacity that branch needs, and inserts a FIFO of that depth right before the join.
 
-The beat model (the PE models of `dialects/spatial.py`, at their folding):
+The beat model (the PE models of `dialects.spatial.model`, at their folding):
 
 * every stream holds one beat (its producer's output register); a
   `spatial.fifo` of depth d in its place holds d beats;
-* a PE emits its output beats in order; before emitting its m-th beat of a
-  frame it must have read `need(m)` beats of each input (and, from the first
-  beat of frame f on, the whole of frames < f). It reads an input beat only
-  when its next output needs it (reads on demand) and a `spatial.dup` emits a
-  beat on all outputs at once. With I input and O output beats per frame:
-  - mvu: `ceil(m / (N/pe)) · (K/simd)` (a whole input vector per output vector);
-  - swu: all input beats up to the last real pixel of the window the beat
-    belongs to, `(r·W + c + 1)·C/lanes_in` with r, c clamped as in
-    `SWUOp.nominal_latency` (running maximum over the windows);
-  - pool: `ceil(m / (C/lanes_out)) · (window·C/lanes_in)`; global_pool: I;
-  - concat: per input, the beats of that input the output elements so far
-    contain (channel blocks in operand order);
-  - every other unit keeps element order: `ceil(m·lanes_out / lanes_in)`.
+* a PE emits its output beats in order; before emitting its m-th beat it must
+  have read `need(m)` beats of each input (`PEOp.needs()`, documented per PE
+  kind by its `frame_needs`: an MVU a whole input vector per output vector, an
+  SWU the window's last real pixel, a concat its channel blocks, an element-wise
+  unit the same elements). It reads an input beat only when its next output
+  needs it (reads on demand) and a `spatial.dup` emits a beat on all outputs at once.
 
 Argument. These PEs are deterministic processes that block on empty inputs and
 full outputs: a Kahn process network with bounded channels, which is itself a
@@ -66,8 +59,6 @@ another PE; ii/latency of PEs are unchanged.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
@@ -77,122 +68,15 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from compiler.errors import HwcError
-from dialects.spatial import (
-    PE_OPS,
-    ConcatOp,
-    FifoOp,
-    GlobalPoolOp,
-    GraphOp,
-    MVUOp,
-    PoolOp,
-    SWUOp,
-    YieldOp,
-    stream_of,
-)
+from compiler.schedule import schedule
+from dialects.spatial import PE_OPS, FifoOp, GraphOp, MVUOp, NeedFunction, YieldOp, stream_of
 
 FRAMES = 3
 """Frames the untimed execution runs."""
 
-NeedFunction = Callable[[int], int]
-
-
-# --------------------------------------------------------------------------- need functions
-
 
 def _beats(value: SSAValue) -> int:
     return stream_of(value).beats
-
-
-def _lanes(value: SSAValue) -> int:
-    return stream_of(value).lanes.data
-
-
-def _per_frame(frame_need: Callable[[int], int], in_beats: int, out_beats: int) -> NeedFunction:
-    """Extend a one-frame need (m in 1..O) to all frames: frame f needs the frames before it."""
-
-    def need(m: int) -> int:
-        if m <= 0:
-            return 0
-        frame, within = divmod(m - 1, out_beats)
-        return frame * in_beats + frame_need(within + 1)
-
-    return need
-
-
-def _vector_need(in_per_vector: int, out_per_vector: int) -> Callable[[int], int]:
-    return lambda m: -(-m // out_per_vector) * in_per_vector
-
-
-def _order_need(lanes_in: int, lanes_out: int) -> Callable[[int], int]:
-    return lambda m: -(-m * lanes_out // lanes_in)
-
-
-def swu_frame_need(op: SWUOp) -> Callable[[int], int]:
-    """Input beats before output beat m of a frame (the whole window's real pixels)."""
-    frame = stream_of(op.input).frame
-    spatial, channels = frame[:-1], frame[-1]
-    out_frame = stream_of(op.output).frame
-    out_spatial = out_frame[:-1]
-    kernel, strides = op.kernel.get_values(), op.strides.get_values()
-    pads, dilations = op.pads.get_values(), op.dilations.get_values()
-    per_pixel = channels // _lanes(op.input)
-    per_window = out_frame[-1] // _lanes(op.output)
-    needs: list[int] = []
-    highest = 0
-    for window in range(math.prod(out_spatial)):
-        position = _unravel(window, out_spatial)
-        pixel = 0
-        for axis, size in enumerate(spatial):
-            last = position[axis] * strides[axis] - pads[axis] + (kernel[axis] - 1) * dilations[axis]
-            pixel = pixel * size + min(max(last, 0), size - 1)
-        highest = max(highest, (pixel + 1) * per_pixel)
-        needs.append(highest)
-    return lambda m: needs[(m - 1) // per_window]
-
-
-def _unravel(index: int, shape: Sequence[int]) -> list[int]:
-    position = []
-    for size in reversed(shape):
-        index, rest = divmod(index, size)
-        position.append(rest)
-    return position[::-1]
-
-
-def concat_frame_needs(op: ConcatOp) -> list[Callable[[int], int]]:
-    """Per input: its beats contained in the first m output beats of a frame."""
-    channels = [stream_of(v).frame[-1] for v in op.inputs]
-    total, lanes = sum(channels), _lanes(op.output)
-    offsets = [sum(channels[:i]) for i in range(len(channels))]
-
-    def input_need(i: int) -> Callable[[int], int]:
-        def need(m: int) -> int:
-            pixel, rest = divmod(m * lanes, total)
-            elements = pixel * channels[i] + min(max(rest - offsets[i], 0), channels[i])
-            return -(-elements // _lanes(op.inputs[i]))
-        return need
-
-    return [input_need(i) for i in range(len(channels))]
-
-
-def need_functions(op: Operation) -> list[NeedFunction]:
-    """One need function per operand of PE `op` (all frames)."""
-    out = op.results[0]
-    out_beats = _beats(out)
-    if isinstance(op, MVUOp):
-        frame_needs = [_vector_need(op.in_features // op.simd.value.data,
-                                    op.out_features // op.pe.value.data)]
-    elif isinstance(op, SWUOp):
-        frame_needs = [swu_frame_need(op)]
-    elif isinstance(op, PoolOp):
-        frame_needs = [_vector_need(stream_of(op.input).frame[-1] // _lanes(op.input),
-                                    stream_of(op.output).frame[-1] // _lanes(op.output))]
-    elif isinstance(op, GlobalPoolOp):
-        frame_needs = [lambda m, total=_beats(op.input): total]
-    elif isinstance(op, ConcatOp):
-        frame_needs = concat_frame_needs(op)
-    else:
-        frame_needs = [_order_need(_lanes(v), _lanes(out)) for v in op.operands]
-    return [_per_frame(need, _beats(v), out_beats) for need, v in zip(frame_needs, op.operands)]
 
 
 # --------------------------------------------------------------------------- the untimed network
@@ -292,7 +176,7 @@ def build_network(graph: GraphOp) -> Network:
         elif isinstance(op, PE_OPS):
             processes.append(Process([channel(v) for v in op.operands],
                                      [channel(r) for r in op.results],
-                                     need_functions(op), FRAMES * _beats(op.results[0])))
+                                     op.needs(), FRAMES * _beats(op.results[0])))
         else:
             raise HwcError(f"size-fifos: unexpected {op.name} in a spatial.graph")
     # Downstream first, so that beats drain before new ones enter.
@@ -370,35 +254,6 @@ TIMED_FRAMES = 4
 """Frames the timed schedule of `timed_depths` runs (the first fills the pipeline)."""
 
 
-def _pe_depth(op: Operation) -> int:
-    """Register stages from a PE's last needed input beat to the output it enables
-    (as `compiler.schedule`)."""
-    from dialects.spatial import MVU_PIPELINE_DEPTH, STREAM_PIPELINE_DEPTH, ReshapeOp
-
-    if isinstance(op, MVUOp):
-        return MVU_PIPELINE_DEPTH
-    if isinstance(op, ReshapeOp):
-        return 0
-    return STREAM_PIPELINE_DEPTH
-
-
-def _steady_emit(op: Operation, operand_times: list[list[float]], frames: int) -> list[float]:
-    """The cycles `op` emits its output beats of `frames` frames: in order, at most
-    one per `ii / beats` cycles, each `_pe_depth` after the last input it needs."""
-    beats = _beats(op.results[0])
-    interval = op.nominal_ii() / beats
-    needs = need_functions(op)
-    depth = _pe_depth(op)
-    times: list[float] = []
-    earliest = -math.inf
-    for m in range(1, frames * beats + 1):
-        ready = max((arrivals[need(m) - 1] for need, arrivals in zip(needs, operand_times) if need(m) > 0),
-                    default=0.0)
-        earliest = max(earliest + interval, ready + depth)
-        times.append(earliest)
-    return times
-
-
 def timed_depths(graph: GraphOp) -> dict[SSAValue, int]:
     """Beats each join input must hold for the design to run at its bottleneck's ii.
 
@@ -408,8 +263,8 @@ def timed_depths(graph: GraphOp) -> dict[SSAValue, int]:
     beats) are paid on every beat and the design runs slower than its ii. Here
     the graph is scheduled in time with unbounded streams, the host offering
     input at the bottleneck's rate (`beats / ii`), every PE emitting at its own
-    rate, each output `_pe_depth` cycles after the input it needs (the model of
-    `compiler.schedule`, over `TIMED_FRAMES` frames). A join input's depth is
+    rate, each output `pipeline_depth()` cycles after the input it needs (the
+    scheduler `compiler.schedule`, in fractional cycles over `TIMED_FRAMES` frames). A join input's depth is
     the most beats it ever holds in that schedule (produced, not yet read by the
     join, which reads them as its `need` functions say), plus
     `JOIN_HANDSHAKE_BEATS`. With that capacity no producer of a join input is
@@ -420,18 +275,11 @@ def timed_depths(graph: GraphOp) -> dict[SSAValue, int]:
     if not joins:
         return {}
     design_ii = max(op.nominal_ii() for op in pes)
-    times: dict[SSAValue, list[float]] = {}
-    for arg in block.args:
-        interval = design_ii / _beats(arg)
-        times[arg] = [i * interval for i in range(TIMED_FRAMES * _beats(arg))]
-    for op in pes:
-        emitted = _steady_emit(op, [times[v] for v in op.operands], TIMED_FRAMES)
-        for result in op.results:
-            times[result] = emitted
+    times = schedule(graph, frames=TIMED_FRAMES, host_period=design_ii, whole_cycles=False)
     depths: dict[SSAValue, int] = {}
     for join in joins:
         out_times = times[join.results[0]]
-        for value, need in zip(join.operands, need_functions(join)):
+        for value, need in zip(join.operands, join.needs()):
             # events: +1 when a beat arrives, -1 when the join has read it
             # (beats read for output m leave when m is emitted).
             events = [(t, 1) for t in times[value]]

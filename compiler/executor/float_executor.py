@@ -14,7 +14,8 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
 from compiler.executor.float_kernels import FLOAT_KERNELS
-from compiler.executor.plan import GraphPlan, PlanExecutor, evaluate
+from compiler.executor.kernel_table import evaluate
+from compiler.executor.plan import GraphPlan, PlanExecutor
 
 
 class FloatExecutor(PlanExecutor):

@@ -1,6 +1,6 @@
 """Numpy kernels for quantized nn ops: exact integer arithmetic (DESIGN.md, "Numerics").
 
-Every kernel follows the protocol of `compiler.executor.plan` and returns its
+Every kernel follows the protocol of `compiler.executor.kernel_table` and returns its
 result in the numpy dtype of the op's integer result type (`binding.dtype`).
 Arithmetic is done in int64 and the result is then wrapped to the declared
 width (two's complement), which is what hardware of that width computes; the
@@ -31,8 +31,9 @@ from xdsl.dialects.builtin import IntegerType, TensorType
 from xdsl.ir import Operation, SSAValue
 
 from compiler.errors import HwcError
-from compiler.executor import float_kernels
-from compiler.executor.plan import Binding, Instantiate, KernelTable
+from compiler.executor import linear_kernels, pool_kernels, shape_kernels
+from compiler.executor.kernel_table import Binding, Instantiate, KernelTable
+from compiler.executor.op_inputs import int_values
 from compiler.numerics import FLOAT64_EXACT_BOUND, as_int64, requantize, signed_bounds, wrap
 from dialects import nn
 
@@ -60,10 +61,6 @@ def _constant(op: Operation, constants, index: int, what: str) -> np.ndarray:
     if value is None:
         raise HwcError(f"{op.name}: the {what} must be a constant for the integer executor")
     return as_int64(value)
-
-
-def _int_values(attr, default: Sequence[int] = ()) -> tuple[int, ...]:
-    return tuple(int(v) for v in attr.get_values()) if attr is not None else tuple(default)
 
 
 # --------------------------------------------------------------------------- linear layers
@@ -112,8 +109,8 @@ def _linear(float_factory):
     return factory
 
 
-INT_KERNELS.register(nn.DenseOp)(_linear(float_kernels.dense))
-INT_KERNELS.register(nn.ConvOp)(_linear(float_kernels.conv))
+INT_KERNELS.register(nn.DenseOp)(_linear(linear_kernels.dense))
+INT_KERNELS.register(nn.ConvOp)(_linear(linear_kernels.conv))
 
 
 # --------------------------------------------------------------------------- requantization
@@ -172,9 +169,9 @@ def window_sums(x: np.ndarray, kernel: Sequence[int], strides: Sequence[int], pa
 
 @INT_KERNELS.register(nn.SumPoolOp)
 def sum_pool(op: nn.SumPoolOp, constants) -> Instantiate:
-    kernel_shape = _int_values(op.kernel_shape)
-    strides, pads = _int_values(op.strides), _int_values(op.pads)
-    dilations = _int_values(op.dilations, (1,) * len(kernel_shape))
+    kernel_shape = int_values(op.kernel_shape)
+    strides, pads = int_values(op.strides), int_values(op.pads)
+    dilations = int_values(op.dilations, (1,) * len(kernel_shape))
     width = integer_width(op.output)
 
     def instantiate(binding: Binding):
@@ -206,7 +203,7 @@ def global_sum_pool(op: nn.GlobalSumPoolOp, constants) -> Instantiate:
     return instantiate
 
 
-INT_KERNELS.register(nn.MaxPoolOp)(float_kernels.max_pool)
+INT_KERNELS.register(nn.MaxPoolOp)(pool_kernels.max_pool)
 
 
 # --------------------------------------------------------------------------- element-wise
@@ -260,9 +257,9 @@ INT_KERNELS.register(nn.MulOp)(_binary(np.multiply))
 
 # --------------------------------------------------------------------------- data movement
 
-INT_KERNELS.register(nn.ReshapeOp)(float_kernels.reshape)
-INT_KERNELS.register(nn.TransposeOp)(float_kernels.transpose)
-INT_KERNELS.register(nn.ConcatOp)(float_kernels.concat)
+INT_KERNELS.register(nn.ReshapeOp)(shape_kernels.reshape)
+INT_KERNELS.register(nn.TransposeOp)(shape_kernels.transpose)
+INT_KERNELS.register(nn.ConcatOp)(shape_kernels.concat)
 
 
 @INT_KERNELS.register(nn.PadOp)
@@ -271,4 +268,4 @@ def pad(op: nn.PadOp, constants) -> Instantiate:
     value = op.value.value.data
     if op.mode.data == "constant" and value != int(value):
         raise HwcError(f"nn.pad: the pad value {value} of an integer tensor is not an integer")
-    return float_kernels.pad(op, constants)
+    return shape_kernels.pad(op, constants)

@@ -1,29 +1,29 @@
-"""Float pooling kernels (max, average, global average) with ONNX semantics.
-
-Part of the float kernel table `compiler.executor.float_kernels.FLOAT_KERNELS`;
-that module imports this one at its end, which registers these kernels, so
-import `float_kernels` (not this module) to use the table.
+"""Pooling kernels (max, average, global average) with ONNX semantics; the
+float table registers all three, the integer table the max pool
+(`float_kernels.py`, `int_kernels.py`).
 """
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from compiler.executor.float_kernels import FLOAT_KERNELS, _int_values, _padder, _Window
-from compiler.executor.plan import Binding, Instantiate
+from compiler.executor.kernel_table import Binding, Instantiate
+from compiler.executor.op_inputs import int_values
+from compiler.executor.windows import Window, padder
 from dialects import nn
 
-def _pool_window(op, binding: Binding) -> _Window:
+
+def _pool_window(op, binding: Binding) -> Window:
     rank = len(binding.operand_shapes[0]) - 2
-    return _Window(
-        binding.operand_shapes[0][2:], _int_values(op.kernel_shape, ()), _int_values(op.strides, ()),
-        _int_values(op.pads, ()), _int_values(op.dilations, (1,) * rank), binding.result_shape[2:],
+    return Window(
+        binding.operand_shapes[0][2:], int_values(op.kernel_shape, ()), int_values(op.strides, ()),
+        int_values(op.pads, ()), int_values(op.dilations, (1,) * rank), binding.result_shape[2:],
     )
 
 
-@FLOAT_KERNELS.register(nn.MaxPoolOp)
 def max_pool(op: nn.MaxPoolOp, constants) -> Instantiate:
     """Running maximum over the kernel taps; padding is the dtype's lowest value.
 
@@ -38,7 +38,7 @@ def max_pool(op: nn.MaxPoolOp, constants) -> Instantiate:
         if _flat_pool_pays(window):
             return _flat_max_pool(window, binding)
         lowest = -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
-        pad = _padder(window, binding, lowest)
+        pad = padder(window, binding, lowest)
         first, *rest = window.tap_slices()
         result = np.empty(binding.result_shape, dtype)
 
@@ -59,7 +59,7 @@ POOL_CHUNK_ELEMENTS = 1 << 16
 that its scratch buffers stay in the L1/L2 cache."""
 
 
-def _flat_pool_pays(window: _Window) -> bool:
+def _flat_pool_pays(window: Window) -> bool:
     """Whether `_flat_max_pool` applies to `window` and should beat strided taps.
 
     It needs an unpadded window. It makes sum(k - 1) contiguous passes over the
@@ -69,11 +69,11 @@ def _flat_pool_pays(window: _Window) -> bool:
     if window.needs_padding:
         return False
     passes = sum(k - 1 for k in window.kernel)
-    output_share = np.prod(window.out, dtype=np.float64) / np.prod(window.spatial, dtype=np.float64)
-    return passes <= 4 * np.prod(window.kernel, dtype=np.float64) * output_share
+    output_share = math.prod(window.out) / math.prod(window.spatial)
+    return passes <= 4 * math.prod(window.kernel) * output_share
 
 
-def _flat_max_pool(window: _Window, binding: Binding):
+def _flat_max_pool(window: Window, binding: Binding):
     """The kernel of an unpadded max pool computed as separable maxima over the flat input.
 
     Axis by axis (last first), `m[i] = max(m[i + t * dilation * step])` over the
@@ -85,11 +85,11 @@ def _flat_max_pool(window: _Window, binding: Binding):
     dtype = binding.dtype
     rows, channels = binding.operand_shapes[0][:2]
     spatial = window.spatial
-    size = int(np.prod(spatial, dtype=np.int64))
+    size = math.prod(spatial)
     per_chunk = max(1, POOL_CHUNK_ELEMENTS // (channels * size))
     chunks = [(n, min(rows, n + per_chunk)) for n in range(0, rows, per_chunk)]
     total = min(rows, per_chunk) * channels * size
-    axis_steps = [int(np.prod(spatial[i + 1:], dtype=np.int64)) for i in range(len(spatial))]
+    axis_steps = [math.prod(spatial[i + 1:]) for i in range(len(spatial))]
     shifts = [
         [t * d * step for t in range(1, k)]
         for k, d, step in reversed(list(zip(window.kernel, window.dilations, axis_steps)))
@@ -129,7 +129,7 @@ def _flat_max_pool(window: _Window, binding: Binding):
     return kernel
 
 
-def average_divisors(window: _Window, count_include_pad: bool) -> np.ndarray:
+def average_divisors(window: Window, count_include_pad: bool) -> np.ndarray:
     """How many input positions each output of an average pool divides by.
 
     A tap counts when it lies inside the input, or, with `count_include_pad`,
@@ -148,14 +148,13 @@ def average_divisors(window: _Window, count_include_pad: bool) -> np.ndarray:
     return counts
 
 
-@FLOAT_KERNELS.register(nn.AveragePoolOp)
 def average_pool(op: nn.AveragePoolOp, constants) -> Instantiate:
     """Sum over the kernel taps (zero padding), divided by the per-position divisor."""
     include_pad = bool(op.count_include_pad.value.data)
 
     def instantiate(binding: Binding):
         window = _pool_window(op, binding)
-        pad = _padder(window, binding, 0)
+        pad = padder(window, binding, 0)
         first, *rest = window.tap_slices()
         divisors = average_divisors(window, include_pad).astype(binding.dtype)
         result = np.empty(binding.result_shape, binding.dtype)
@@ -173,7 +172,6 @@ def average_pool(op: nn.AveragePoolOp, constants) -> Instantiate:
     return instantiate
 
 
-@FLOAT_KERNELS.register(nn.GlobalAveragePoolOp)
 def global_average_pool(op: nn.GlobalAveragePoolOp, constants) -> Instantiate:
     def instantiate(binding: Binding):
         rows, channels = binding.operand_shapes[0][:2]
@@ -187,5 +185,3 @@ def global_average_pool(op: nn.GlobalAveragePoolOp, constants) -> Instantiate:
         return kernel
 
     return instantiate
-
-

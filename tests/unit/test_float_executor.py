@@ -355,6 +355,20 @@ def test_results_are_not_overwritten_by_the_next_run():
     np.testing.assert_array_equal(executor.run({"x": first_input})["y"], kept)
 
 
+def test_trace_gives_every_value_of_a_run():
+    """`GraphPlan.trace` copies each value as its op computes it, before a later op
+    reuses the buffer (the add writes into the dead conv result); the conv fused with
+    its relu has only the fused value."""
+    module, nodes, weights = small_cnn_module()
+    x = random(3, 3, 8, 8)
+    values = {v.name_hint: a for v, a in FloatExecutor(module).plan.trace({"x": x}).items()}
+    names = ("r1", "p", "c2", "s", "r2", "f", "y")
+    for name, expected in zip(names, onnx_outputs(nodes, {"x": x}, weights, outputs=names)):
+        np.testing.assert_allclose(values[name], expected, rtol=RTOL, atol=ATOL, err_msg=name)
+    assert "c1" not in values
+    np.testing.assert_array_equal(values["x"], x)
+
+
 def test_non_separable_graph_runs_in_ir_batches():
     # The batch axis is folded into the features: samples are not independent rows.
     x_shape, w = (2, 3), random(4, 6)

@@ -119,3 +119,45 @@ def test_input_errors(two_layers):
         two_layers.run_int({})
     with pytest.raises(HwcError, match="no graph input or output 'z'"):
         two_layers.stream_frames("z", np.zeros((1, 4), np.int64))
+
+
+RESIDUAL = f"""
+builtin.module {{
+  rom.rom @w : tensor<4x4xi4> = dense<{W1}> : tensor<4x4xi4>
+  spatial.graph @main attributes {{
+      spatial.inputs = [{{nn.name = "x", nn.shape = array<i64: 1, 4>, spatial.source = array<i64: 4>, spatial.perm = array<i64: 0>}}],
+      spatial.outputs = [{{nn.name = "y", nn.shape = array<i64: 1, 4>, spatial.source = array<i64: 4>, spatial.perm = array<i64: 0>}}]}} {{
+  ^bb0(%x: !spatial.stream<4xi8, 2>):
+    %d:2 = spatial.dup %x {{layer = "split"}} : (!spatial.stream<4xi8, 2>) -> (!spatial.stream<4xi8, 2>, !spatial.stream<4xi8, 2>)
+    %h = spatial.mvu %d#0 {{layer = "fc", weights = @w, pe = 2 : i64, simd = 2 : i64}} : (!spatial.stream<4xi8, 2>) -> !spatial.stream<4xi16, 2>
+    %y = spatial.eltwise %h, %d#1 {{layer = "add", kind = "add", lhs_scale = 3 : i64, rhs_scale = -2 : i64, multiplier = 5 : i64, shift = 4 : i64, lo = -127 : i64, hi = 127 : i64}} : (!spatial.stream<4xi16, 2>, !spatial.stream<4xi8, 2>) -> !spatial.stream<4xi8, 2>
+    spatial.yield %y : !spatial.stream<4xi8, 2>
+  }}
+}}
+"""
+
+
+def residual_reference(x: list[int]) -> tuple[list[int], list[int]]:
+    """The exact dense, then `clamp((3·h - 2·x)·5 + 2^3) >> 4, ±127)`: (h, y)."""
+    h = [sum(x[k] * W1[n][k] for k in range(4)) for n in range(4)]
+    y = [min(127, max(-127, ((3 * h[n] - 2 * x[n]) * 5 + 8) >> 4)) for n in range(4)]
+    return h, y
+
+
+def test_dup_feeds_both_branches_of_a_residual_add():
+    """`spatial.dup` is an op with two results: both reach their consumers, and every
+    stream of the run (`stream_values`) is what the reference computes."""
+    module = parse_module(RESIDUAL)
+    executor = SpatialExecutor(module)
+    x = np.random.default_rng(1).integers(-127, 128, size=(50, 4))
+    x[0] = [127, -127, 127, -127]
+    expected = [residual_reference(row) for row in x.tolist()]
+    assert executor.run_int({"x": x})["y"].tolist() == [y for _, y in expected]
+
+    streams = executor.stream_values({"x": x})
+    graph = next(op for op in module.ops if op.name == "spatial.graph")
+    dup, mvu, add = list(graph.body.block.ops)[:3]
+    assert streams[dup.results[0]].tolist() == x.tolist()
+    assert streams[dup.results[1]].tolist() == x.tolist()
+    assert streams[mvu.results[0]].tolist() == [h for h, _ in expected]
+    assert streams[add.results[0]].tolist() == [y for _, y in expected]

@@ -128,3 +128,40 @@ builtin.module {
     spatial.yield %y : !spatial.stream<4xi8, 1>
   }
 }
+
+// -----
+
+// A PE's ROM reference must name a rom.rom of the module.
+// CHECK: spatial.mvu 'fc': bias @missing names no rom.rom of the module
+builtin.module {
+  rom.rom @w : tensor<4x6xi8>
+  spatial.graph @main {
+  ^bb0(%x: !spatial.stream<6xi8, 2>):
+    %y = spatial.mvu %x {layer = "fc", weights = @w, bias = @missing, pe = 1 : i64, simd = 2 : i64} : (!spatial.stream<6xi8, 2>) -> !spatial.stream<4xi16, 1>
+    spatial.yield %y : !spatial.stream<4xi16, 1>
+  }
+}
+
+// -----
+
+// A symbol that is not a ROM (here the graph itself) is no table.
+// CHECK: spatial.lookup 'l': table @main names no rom.rom of the module
+builtin.module {
+  spatial.graph @main {
+  ^bb0(%x: !spatial.stream<4xi8, 1>):
+    %y = spatial.lookup %x {layer = "l", table = @main} : (!spatial.stream<4xi8, 1>) -> !spatial.stream<4xi8, 1>
+    spatial.yield %y : !spatial.stream<4xi8, 1>
+  }
+}
+
+// -----
+
+// CHECK: spatial.requant 'r': multiplier @m names no rom.rom of the module
+builtin.module {
+  rom.rom @w : tensor<4xi16>
+  spatial.graph @main {
+  ^bb0(%x: !spatial.stream<4xi16, 1>):
+    %y = spatial.requant %x {layer = "r", multiplier = @m, shift = 4 : i64, lo = -127 : i64, hi = 127 : i64} : (!spatial.stream<4xi16, 1>) -> !spatial.stream<4xi8, 1>
+    spatial.yield %y : !spatial.stream<4xi8, 1>
+  }
+}

@@ -1,0 +1,219 @@
+"""The PEs that compute over windows and vectors: `spatial.mvu`, `spatial.swu`,
+`spatial.pool`, `spatial.global_pool` (with their performance models, see
+`dialects.spatial.model`)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from xdsl.dialects.builtin import I64, DenseArrayBase, IntegerAttr, StringAttr, SymbolRefAttr
+from xdsl.irdl import irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
+from xdsl.utils.exceptions import VerifyException
+
+from dialects.spatial.model import (
+    MVU_PIPELINE_DEPTH,
+    Folding,
+    IndependentLanesPEOp,
+    NeedFunction,
+    PEOp,
+    RomUser,
+    check_divides,
+    check_frame,
+    check_lanes,
+    divisors,
+    layer_of,
+    vector_need,
+)
+from dialects.spatial.stream import StreamType, stream_of
+
+
+@irdl_op_definition
+class MVUOp(PEOp):
+    """Matrix-vector unit: `y[v, n] = requant(sum_k x[v, k] * W[n, k] + b[n])`.
+
+    `weights` is a [N, K] ROM in the order of the input vector's elements;
+    `bias` [N], `multiplier` [N] or [1] (with `shift`, `lo`, `hi`) are optional:
+    without `multiplier` the output is the exact accumulator.
+    Folding: `pe` outputs and `simd` inputs per cycle, (N/pe)·(K/simd) cycles per vector.
+    """
+
+    name = "spatial.mvu"
+    input = operand_def(StreamType)
+    output = result_def(StreamType)
+    weights = prop_def(SymbolRefAttr)
+    bias = opt_prop_def(SymbolRefAttr)
+    multiplier = opt_prop_def(SymbolRefAttr)
+    shift = opt_prop_def(IntegerAttr[I64])
+    lo = opt_prop_def(IntegerAttr[I64])
+    hi = opt_prop_def(IntegerAttr[I64])
+    pe = prop_def(IntegerAttr[I64])
+    simd = prop_def(IntegerAttr[I64])
+    traits = traits_def(RomUser(("weights", "bias", "multiplier")))
+
+    @property
+    def in_features(self) -> int:
+        return stream_of(self.input).frame[-1]
+
+    @property
+    def out_features(self) -> int:
+        return stream_of(self.output).frame[-1]
+
+    @property
+    def vectors(self) -> int:
+        return math.prod(stream_of(self.input).frame[:-1])
+
+    def nominal_ii(self) -> int:
+        pe, simd = self.pe.value.data, self.simd.value.data
+        return self.vectors * (self.out_features // pe) * (self.in_features // simd)
+
+    def nominal_latency(self) -> int:
+        """`K/simd + MVU_PIPELINE_DEPTH`: the first `pe` outputs accumulate over the
+        first input vector's K/simd beats, then pass the multiply, adder-tree and
+        requantization registers."""
+        return self.in_features // self.simd.value.data + self.pipeline_depth()
+
+    def pipeline_depth(self) -> int:
+        """`MVU_PIPELINE_DEPTH`: product, adder tree, requantization."""
+        return MVU_PIPELINE_DEPTH
+
+    def frame_needs(self) -> list[NeedFunction]:
+        """A whole input vector (K/simd beats) before each output vector (N/pe beats):
+        `ceil(m / (N/pe)) · (K/simd)`."""
+        return [vector_need(self.in_features // self.simd.value.data,
+                            self.out_features // self.pe.value.data)]
+
+    def multipliers(self) -> int:
+        """`pe · simd`."""
+        return self.pe.value.data * self.simd.value.data
+
+    def foldings(self) -> list[Folding]:
+        """Every (pe, simd): pe divides N, simd divides K; input lanes simd, output pe."""
+        n, k, vectors = self.out_features, self.in_features, self.vectors
+        return [Folding((simd,), (pe,), vectors * (n // pe) * (k // simd), pe * simd)
+                for pe in divisors(n) for simd in divisors(k)]
+
+    def verify_(self) -> None:
+        pe, simd = self.pe.value.data, self.simd.value.data
+        check_divides(self, "pe", pe, self.out_features, "outputs")
+        check_divides(self, "simd", simd, self.in_features, "inputs")
+        check_lanes(self, self.input, simd, "input")
+        check_lanes(self, self.output, pe, "output")
+        check_frame(self, self.output, (*stream_of(self.input).frame[:-1], self.out_features), "output")
+        requant = (self.multiplier, self.shift, self.lo, self.hi)
+        if any(p is None for p in requant) and any(p is not None for p in requant):
+            raise VerifyException(f"spatial.mvu '{layer_of(self)}': multiplier, shift, lo, hi go together")
+        self.verify_timing()
+
+
+@irdl_op_definition
+class SWUOp(IndependentLanesPEOp):
+    """Sliding-window unit: [H, W, C] pixels → [OH, OW, KH·KW·C] windows, (kh, kw, c) order.
+
+    Positions in the padding read `pad_value`. 1-D streams are [W, C] → [OW, KW·C].
+    """
+
+    name = "spatial.swu"
+    kernel = prop_def(DenseArrayBase)
+    strides = prop_def(DenseArrayBase)
+    pads = prop_def(DenseArrayBase)
+    dilations = prop_def(DenseArrayBase)
+    pad_value = prop_def(IntegerAttr[I64])
+
+    def nominal_latency(self) -> int:
+        """Input beats up to the last real pixel of the first window, plus one register:
+        `(r·W + c + 1)·C/lanes_in + 1` with r = clamp((KH-1)·dil_h - pad_top, 0, H-1),
+        c = clamp((KW-1)·dil_w - pad_left, 0, W-1) (1-D: r = 0, W = 1 row)."""
+        first_window = tuple(0 for _ in stream_of(self.output).frame[:-1])
+        return self.beats_before(first_window) + self.pipeline_depth()
+
+    def beats_before(self, position: tuple[int, ...]) -> int:
+        """Input beats up to the last real pixel of the window at output `position`."""
+        spatial = stream_of(self.input).frame[:-1]
+        kernel, strides = self.kernel.get_values(), self.strides.get_values()
+        pads, dilations = self.pads.get_values(), self.dilations.get_values()
+        pixel = 0
+        for axis, size in enumerate(spatial):
+            last = position[axis] * strides[axis] - pads[axis] + (kernel[axis] - 1) * dilations[axis]
+            pixel = pixel * size + min(max(last, 0), size - 1)
+        return (pixel + 1) * stream_of(self.input).beats_per_vector
+
+    def frame_needs(self) -> list[NeedFunction]:
+        """All input beats up to the last real pixel of the window output beat m belongs
+        to, `(r·W + c + 1)·C/lanes_in` as in `nominal_latency` (running maximum over
+        the windows)."""
+        per_window = stream_of(self.output).beats_per_vector
+        needs: list[int] = []
+        highest = 0
+        for position in itertools.product(*map(range, stream_of(self.output).frame[:-1])):
+            highest = max(highest, self.beats_before(position))
+            needs.append(highest)
+        return [lambda m: needs[(m - 1) // per_window]]
+
+    def verify_(self) -> None:
+        from dialects.nn import window_output_size
+
+        frame = stream_of(self.input).frame
+        rank = len(frame) - 1
+        kernel, strides = self.kernel.get_values(), self.strides.get_values()
+        pads, dilations = self.pads.get_values(), self.dilations.get_values()
+        if rank < 1 or len(kernel) != rank or len(strides) != rank or len(dilations) != rank \
+                or len(pads) != 2 * rank:
+            raise VerifyException(f"spatial.swu '{layer_of(self)}': window attributes need rank {rank}")
+        out = [window_output_size(frame[i], kernel[i], strides[i], pads[i], pads[rank + i], dilations[i])
+               for i in range(rank)]
+        check_frame(self, self.output, (*out, math.prod(kernel) * frame[-1]), "output")
+        self.verify_timing()
+
+
+POOL_KINDS = ("max", "sum")
+
+
+@irdl_op_definition
+class PoolOp(IndependentLanesPEOp):
+    """Max or sum over each window of an SWU stream: [..., window·C] → [..., C]."""
+
+    name = "spatial.pool"
+    kind = prop_def(StringAttr)
+    window = prop_def(IntegerAttr[I64])
+
+    def nominal_latency(self) -> int:
+        """One whole window vector (window·C / lanes_in beats), plus one register."""
+        return stream_of(self.input).beats_per_vector + self.pipeline_depth()
+
+    def frame_needs(self) -> list[NeedFunction]:
+        """A whole window vector before each output vector:
+        `ceil(m / (C/lanes_out)) · (window·C/lanes_in)`."""
+        return [vector_need(stream_of(self.input).beats_per_vector,
+                            stream_of(self.output).beats_per_vector)]
+
+    def verify_(self) -> None:
+        if self.kind.data not in POOL_KINDS:
+            raise VerifyException(f"spatial.pool: kind must be one of {POOL_KINDS}")
+        frame = stream_of(self.input).frame
+        window = self.window.value.data
+        if window < 1 or frame[-1] % window:
+            raise VerifyException(f"spatial.pool '{layer_of(self)}': window {window} does not divide {frame[-1]}")
+        check_frame(self, self.output, (*frame[:-1], frame[-1] // window), "output")
+        self.verify_timing()
+
+
+@irdl_op_definition
+class GlobalPoolOp(IndependentLanesPEOp):
+    """Sum over every pixel: [..., C] → [1, ..., 1, C]."""
+
+    name = "spatial.global_pool"
+
+    def nominal_latency(self) -> int:
+        """The whole input frame (every pixel adds to the sums), plus one register."""
+        return stream_of(self.input).beats + self.pipeline_depth()
+
+    def frame_needs(self) -> list[NeedFunction]:
+        """The whole input frame before any output beat."""
+        total = stream_of(self.input).beats
+        return [lambda m: total]
+
+    def verify_(self) -> None:
+        frame = stream_of(self.input).frame
+        check_frame(self, self.output, (*[1] * (len(frame) - 1), frame[-1]), "output")
+        self.verify_timing()
