@@ -15,8 +15,6 @@ the IR (`record_ranges`, attribute `nn.absmax`), where `quantize` reads them
 
 from __future__ import annotations
 
-import sys
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,6 +23,8 @@ from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FloatAttr, ModuleOp
 from xdsl.dialects.func import FuncOp, FunctionType, ReturnOp
 from xdsl.ir import Operation, SSAValue
 
+from compiler.boundary import load_arrays
+from compiler.diagnostics import warn
 from compiler.errors import HwcError
 from compiler.ir import CONSTANT_OPS, main_function
 from dialects.nn import ABSMAX_ATTR, NAME_ATTR
@@ -49,15 +49,11 @@ def load_calibration(path: str | Path, input_shapes: Mapping[str, tuple[int, ...
     n ≥ 1 for all. Anything else is a one-line HwcError naming the key.
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: np.asarray(archive[key]) for key in archive.files}
-    except FileNotFoundError:
-        raise HwcError(f"calibration file {path} does not exist") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise HwcError(f"{path}: not a readable .npz file ({error})") from None
-    if not isinstance(arrays, dict):
-        raise HwcError(f"{path}: not an .npz archive")
+    kind, arrays = load_arrays(path, "--calib")
+    if kind != "npz":
+        if len(input_shapes) != 1:
+            raise HwcError(f"--calib {path}: the model has {len(input_shapes)} inputs; give an .npz keyed by name")
+        arrays = {next(iter(input_shapes)): arrays}
     unknown = sorted(set(arrays) - set(input_shapes))
     if unknown:
         raise HwcError(
@@ -88,7 +84,7 @@ def load_calibration(path: str | Path, input_shapes: Mapping[str, tuple[int, ...
 def random_calibration(input_shapes: Mapping[str, tuple[int, ...]], count: int = RANDOM_SAMPLES,
                        seed: int = 0) -> dict[str, np.ndarray]:
     """`count` standard-normal samples per input (deterministic); warns on stderr."""
-    print(NO_DATA_WARNING, file=sys.stderr)
+    warn(NO_DATA_WARNING.removeprefix("hwc: warning: "))
     rng = np.random.default_rng(seed)
     return {name: rng.standard_normal((count, *shape)).astype(np.float32)
             for name, shape in input_shapes.items()}

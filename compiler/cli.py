@@ -17,7 +17,10 @@ stderr and exits with status 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -113,8 +116,11 @@ def _progress(message: str):
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    from compiler.output import check_output_folder
+
+    output = args.output if args.output is not None else Path("build") / args.model.stem
+    check_output_folder(output)
     design = _compile(args)
-    output = args.output or Path("build") / args.model.stem
     with _progress(f"writing {output}"):
         written = design.write(output, emit=args.emit)
     print(f"compiled {args.model} to {output}/")
@@ -156,12 +162,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from compiler.driver import load_inputs
-    from compiler.output import save_npz
+    from compiler.output import check_output_file, save_npz
 
+    if args.output is not None:
+        check_output_file(args.output)
     design = _compile(args)
     inputs = load_inputs(args.input, design.input_names)
+    _check_finite_inputs(inputs, args.input, args.level)
     outputs = design.run(inputs, level=args.level)
-    if args.output:
+    _warn_non_finite_outputs(outputs)
+    if args.output is not None:
         save_npz(args.output, outputs)
         print(f"wrote {', '.join(outputs)} to {args.output}")
     for name, array in outputs.items():
@@ -169,6 +179,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         with np.printoptions(precision=5, threshold=20, edgeitems=5, suppress=True):
             print(f"  {array.reshape(len(array), -1)[0] if array.ndim else array}")
     return 0
+
+
+def _check_finite_inputs(inputs: dict[str, np.ndarray], path: Path, level: str) -> None:
+    """Integer levels quantize their inputs: NaN or infinity has no integer, so refuse it."""
+    if level == "float":
+        return
+    for name, array in inputs.items():
+        if np.asarray(array).dtype.kind == "f" and not np.all(np.isfinite(array)):
+            raise HwcError(f"--input {path}: '{name}' holds NaN or infinite values, which the "
+                           f"{level} level cannot quantize")
+
+
+def _warn_non_finite_outputs(outputs: dict[str, np.ndarray]) -> None:
+    from compiler.diagnostics import warn
+
+    for name, array in outputs.items():
+        if np.asarray(array).dtype.kind == "f" and not np.all(np.isfinite(array)):
+            warn(f"output '{name}' holds NaN or infinite values")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -206,16 +234,52 @@ def cmd_ops(args: argparse.Namespace) -> int:
 COMMANDS = {"compile": cmd_compile, "run": cmd_run, "verify": cmd_verify, "report": cmd_report, "ops": cmd_ops}
 
 
+DEBUG_VARIABLE = "HWC_DEBUG"
+"""Set to 1 to see the Python traceback of an internal error."""
+
+
+def _run_command(argv: list[str] | None) -> int:
+    """Parse `argv` and run its command, warnings held back until it succeeds and
+    numpy's floating-point warnings silenced (results are checked explicitly)."""
+    from compiler.diagnostics import deferred
+
+    with deferred() as held_warnings, warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        args = build_parser().parse_args(argv)
+        status = COMMANDS[args.command](args)
+        if status != 0:
+            held_warnings.clear()
+        return status
+
+
+def _internal_error(error: BaseException) -> str:
+    where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    place = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    message = " ".join(str(error).split()) or "no message"
+    return (f"internal error{place}: {type(error).__name__}: {message[:300]} -- this is a bug in hwc; "
+            f"rerun with {DEBUG_VARIABLE}=1 to see the traceback, and send it with the command line in a bug report")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        return _run_command(argv)
     except HwcError as error:
         print(f"hwc: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("hwc: interrupted", file=sys.stderr)
         return 130
+    except RecursionError:
+        print("hwc: error: the model is nested too deeply to process (recursion limit reached)", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("hwc: error: out of memory", file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - the one place that turns any bug into one line
+        if os.environ.get(DEBUG_VARIABLE) == "1":
+            raise
+        print(f"hwc: error: {_internal_error(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

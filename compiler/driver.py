@@ -54,10 +54,10 @@ class CompileOptions:
 
         check_bits(self.wbits, self.abits)
         fold_spec(self.fold, self.target_fps, self.clock_mhz, self.max_multipliers)
-        if not self.clock_mhz > 0:
-            raise HwcError(f"--clock-mhz {self.clock_mhz}: the clock must be positive")
-        if self.target_fps is not None and not self.target_fps > 0:
-            raise HwcError(f"--target-fps {self.target_fps}: the target must be positive")
+        if not 0 < self.clock_mhz < float("inf"):
+            raise HwcError(f"--clock-mhz {self.clock_mhz}: the clock must be a positive number")
+        if self.target_fps is not None and not 0 < self.target_fps < float("inf"):
+            raise HwcError(f"--target-fps {self.target_fps}: the target must be a positive number")
         hw_pipeline(self.rom)
         if self.calib is not None and not Path(self.calib).is_file():
             raise HwcError(f"--calib {self.calib}: no such file")
@@ -249,22 +249,17 @@ def compile(model: str | Path, options: CompileOptions | None = None, **kwargs) 
 
 def load_inputs(path: Path, input_names: list[str]) -> dict[str, np.ndarray]:
     """Read `--input`: an .npz keyed by input name, or an .npy for a one-input model."""
+    from compiler.boundary import load_arrays
+
     path = Path(path)
-    if not path.exists():
-        raise HwcError(f"{path}: no such file")
-    try:
-        if path.suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
-            if len(input_names) != 1:
-                raise HwcError(
-                    f"{path}: the model has {len(input_names)} inputs "
-                    f"({', '.join(input_names)}); give them in an .npz keyed by name"
-                )
-            return {input_names[0]: array}
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as error:
-        raise HwcError(f"{path}: not a readable .npy/.npz file ({error})") from None
+    kind, arrays = load_arrays(path, "--input")
+    if kind == "npy":
+        if len(input_names) != 1:
+            raise HwcError(
+                f"{path}: the model has {len(input_names)} inputs "
+                f"({', '.join(input_names)}); give them in an .npz keyed by name"
+            )
+        return {input_names[0]: arrays}
     missing = [name for name in input_names if name not in arrays]
     extra = [name for name in arrays if name not in input_names]
     if missing or extra:

@@ -73,7 +73,7 @@ def first_layer_differing_from_onnxruntime(design: Design, inputs: dict[str, np.
     computes, checked against onnxruntime with every such tensor made a graph output."""
     from compiler.calibration import activations, probe_module
     from compiler.executor import FloatExecutor
-    from compiler.frontend.importer import ONNX_NODE_ATTR, ONNX_TENSOR_ATTR
+    from dialects.nn import ONNX_NODE_ATTR, ONNX_TENSOR_ATTR
 
     probe = probe_module(design.nn_module)
     values = activations(probe)

@@ -59,6 +59,7 @@ another PE; ii/latency of PEs are unchanged.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
@@ -69,7 +70,9 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from compiler.errors import HwcError
 from compiler.schedule import schedule
-from dialects.spatial import PE_OPS, FifoOp, GraphOp, MVUOp, NeedFunction, YieldOp, stream_of
+from dialects.spatial import (
+    PE_OPS, FifoOp, GraphOp, MVUOp, NeedFunction, ReshapeOp, ResizeOp, SWUOp, YieldOp, stream_of,
+)
 
 FRAMES = 3
 """Frames the untimed execution runs."""
@@ -297,11 +300,112 @@ def timed_depths(graph: GraphOp) -> dict[SSAValue, int]:
     return depths
 
 
+PASS_THROUGH = (ResizeOp, ReshapeOp)
+"""PEs that pass beats on in order without buffering a window or a vector."""
+
+
+def _reader(value: SSAValue) -> tuple[Operation, int, float] | None:
+    """The PE that really reads `value` (past resizes and reshapes), which of its
+    operands the beats arrive on, and the elements of `value` per beat of that operand
+    divided by those of `value`'s beats (1 when the lanes match)."""
+    lanes = stream_of(value).lanes.data
+    while True:
+        uses = list(value.uses)
+        if len(uses) != 1:
+            return None
+        op = uses[0].operation
+        if not isinstance(op, PE_OPS):
+            return None
+        if not isinstance(op, PASS_THROUGH):
+            return op, uses[0].index, stream_of(op.operands[uses[0].index]).lanes.data / lanes
+        value = op.results[0]
+
+
+def _read_times(op: Operation, index: int, emitted: list[float], beats: int) -> list[float]:
+    """When PE `op` reads beats 1..`beats` of operand `index`: with the output beat
+    that first needs each (it reads on demand), as the schedule runs it."""
+    need = op.needs()[index]
+    reads = [math.inf] * beats
+    read = 0
+    for m, t in enumerate(emitted, start=1):
+        wanted = min(need(m), beats)
+        for j in range(read, wanted):
+            reads[j] = t - op.pipeline_depth()
+        read = max(read, wanted)
+    return reads
+
+
+def _most_held(arrivals: list[float], departures: list[float]) -> int:
+    """The most beats ever between arriving and departing (a departure at the same
+    instant as an arrival counts first)."""
+    held = highest = 0
+    for _, change in sorted([(t, 1) for t in arrivals] + [(t, -1) for t in departures]):
+        held += change
+        highest = max(highest, held)
+    return highest
+
+
+def window_depths(graph: GraphOp, rate: dict[SSAValue, int]) -> dict[SSAValue, int]:
+    """FIFOs before sliding-window units fed by another PE, so that the line buffer's
+    back-pressure never holds the producer back.
+
+    An SWU accepts input pixel p only when its output side has moved on to a window
+    row whose rows leave p a free slot (`SWUOp.input_release`); the output side in
+    turn moves at the pace its reader takes the windows (a folded MVU: a window per
+    fold period). The producer meanwhile delivers rows at its own pace, so without
+    a buffer the two patterns stall each other and both lose cycles that a
+    bottleneck near them cannot make up (LeNet-5: 2,332 cycles for 2,000
+    predicted). Here the schedule (`compiler.schedule`, the host at the
+    bottleneck's rate, `TIMED_FRAMES` frames) gives when the producer emits each
+    beat and when the reader reads each window beat (then the SWU may emit the beat
+    `capacity` beats later); the SWU accepts an input beat at the later of its
+    arrival and its release; the FIFO holds the most beats ever produced and not
+    yet accepted, plus `JOIN_HANDSHAKE_BEATS`, when that is more than one beat."""
+    block = graph.body.block
+    swus = [op for op in block.ops if isinstance(op, SWUOp) and isinstance(op.input.owner, PE_OPS)]
+    if not swus:
+        return {}
+    design_ii = max(op.nominal_ii() for op in block.ops if isinstance(op, PE_OPS))
+    times = schedule(graph, frames=TIMED_FRAMES, host_period=design_ii, whole_cycles=False)
+    depths: dict[SSAValue, int] = {}
+    for swu in swus:
+        emitted = list(times[swu.output])
+        reader = _reader(swu.output)
+        if reader is not None:
+            op, index, ratio = reader
+            operand = op.operands[index]
+            reads = _read_times(op, index, times[op.results[0]], len(times[operand]))
+            ahead = _most_held([times[swu.output][min(len(emitted), math.ceil((j + 1) * ratio)) - 1]
+                                for j in range(len(reads))], reads)
+            if isinstance(op, MVUOp) and ahead > rate.get(operand, 0) + JOIN_HANDSHAKE_BEATS:
+                depths[operand] = ahead + JOIN_HANDSHAKE_BEATS
+            capacity = max(rate.get(operand, 0), depths.get(operand, 0)) + 2
+            reads = _read_times(op, index, times[op.results[0]], len(times[operand]))
+            for m in range(len(emitted)):
+                j = math.ceil((m + 1) / ratio) - 1 - capacity
+                if 0 <= j < len(reads):
+                    emitted[m] = max(emitted[m], reads[j])
+        release = swu.input_release()
+        arrivals, accepts = [], []
+        for i, arrival in enumerate(times[swu.input]):
+            freed = release(i)
+            if freed > len(emitted):
+                continue  # beyond the frames scheduled
+            arrivals.append(arrival)
+            accepts.append(max(arrival, emitted[freed - 1]) if freed > 0 else arrival)
+        highest = _most_held(arrivals, accepts)
+        if highest > 1:
+            depths[swu.input] = highest + JOIN_HANDSHAKE_BEATS
+    return depths
+
+
 def size_fifos(module: ModuleOp) -> None:
     """Size the FIFOs of every `spatial.graph` of `module` in place."""
     for graph in [op for op in module.walk() if isinstance(op, GraphOp)]:
         remove_fifos(graph)
         depths = rate_depths(graph)
+        for value, depth in window_depths(graph, depths).items():
+            depths[value] = max(depth, depths.get(value, 0))
         timed = timed_depths(graph)
         for value, depth in join_depths(graph).items():
             depths[value] = max(depth, timed.get(value, 0), depths.get(value, 0))

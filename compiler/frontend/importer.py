@@ -15,6 +15,7 @@ larger ones become `nn.weight "key"`.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,7 @@ from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
+from compiler.boundary import check_fits
 from compiler.errors import HwcError
 from compiler.frontend import loader
 from compiler.frontend.folding import SHAPE_OPS, FoldingError, fold, is_foldable, shape_stand_in
@@ -34,7 +36,7 @@ from compiler.frontend.node import NodeImport, Unsupported, Value, shape
 from compiler.frontend.ops import FOLDED_ONLY, HANDLERS
 from compiler.ir import element_type_for, make_constant, tensor_type
 from compiler.weights import INLINE_LIMIT, new_memory_store
-from dialects.nn import WEIGHT_STORE_ATTR, WeightOp
+from dialects.nn import ONNX_NODE_ATTR, ONNX_TENSOR_ATTR, WEIGHT_STORE_ATTR, WeightOp
 
 OPERATORS_DOC = "docs/operators.md"
 
@@ -168,7 +170,15 @@ class GraphImporter:
             self._refuse(node, name, f"domain '{node.domain}'")
             return
         if node.op_type == "If" and isinstance(inputs[0], Constant):
-            self._inline_branch(node, name, bool(np.asarray(inputs[0].value()).reshape(-1)[0]))
+            condition = np.asarray(inputs[0].value())
+            if condition.size != 1:
+                self._refuse(node, name, f"the condition must hold one value, it holds {condition.size}")
+                return
+            self._inline_branch(node, name, bool(condition.reshape(-1)[0]))
+            return
+        malformed = malformed_attribute(node)
+        if malformed:
+            self._refuse(node, name, malformed)
             return
         if self._foldable(node, inputs):
             self._fold(node, name, inputs)
@@ -177,10 +187,16 @@ class GraphImporter:
         if handler is None:
             self._refuse(node, name, self._unsupported_reason(node))
             return
+        last = self.block.last_op
         try:
             results = handler(NodeImport(node, name, self.opset, inputs, self))
+            self._verify_emitted(last)
         except Unsupported as unsupported:
             self._refuse(node, name, unsupported.reason)
+            return
+        except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as error:
+            # The handler met inputs or attributes it cannot make sense of: a malformed node.
+            self._refuse(node, name, f"malformed node ({loader.first_line(error)})")
             return
         for output, value in zip(node.output, results):
             if output and value is not None:
@@ -219,6 +235,10 @@ class GraphImporter:
     def _fold(self, node: onnx.NodeProto, name: str, inputs: list[Value | None]) -> None:
         constants = [Constant.of(node.input[0], shape_stand_in(shape(v))) if isinstance(v, SSAValue)
                      else v for v in inputs]
+        for output in node.output:
+            if output in self.inferred:
+                check_fits(math.prod(self.inferred[output]), 8, f"{self.path}: node '{name}' "
+                           f"({node.op_type}): constant '{output}' of shape {list(self.inferred[output])}")
         try:
             results = fold(node, constants, self.model.opset_import)
         except FoldingError as error:
@@ -226,6 +246,9 @@ class GraphImporter:
             return
         for output, value in zip(node.output, results):
             if output and value is not None:
+                if value.dtype.kind == "f" and not np.all(np.isfinite(value.value())):
+                    raise HwcError(f"{self.path}: node '{name}' ({node.op_type}) computes NaN or "
+                                   f"infinite values in '{output}' from constants")
                 self.values[output] = value
 
     def _unsupported_reason(self, node: onnx.NodeProto) -> str:
@@ -243,8 +266,22 @@ class GraphImporter:
             if output:
                 self.values[output] = POISON
 
+    def _verify_emitted(self, last: Operation | None) -> None:
+        """Verify the ops a handler emitted after `last`; an op that does not verify
+        means the node's attributes do not fit its inputs (Unsupported, with the reason)."""
+        op = last.next_op if last is not None else self.block.first_op
+        while op is not None:
+            try:
+                op.verify()
+            except VerifyException as error:
+                raise Unsupported(loader.first_line(error)) from None
+            op = op.next_op
+
     def _check_shape(self, node: onnx.NodeProto, name: str, output: str, value: Value) -> None:
-        """Cross-check a converted output's shape against ONNX shape inference."""
+        """Cross-check a converted output's shape against ONNX shape inference, and
+        refuse a tensor that could not fit in memory before anything allocates it."""
+        check_fits(math.prod(shape(value)), 4, f"{self.path}: node '{name}' ({node.op_type}): "
+                                               f"output '{output}' of shape {list(shape(value))}")
         expected = self.inferred.get(output)
         if expected is not None and tuple(expected) != shape(value):
             raise HwcError(
@@ -281,10 +318,23 @@ class GraphImporter:
         return value
 
 
-ONNX_NODE_ATTR = "nn.onnx_node"
-ONNX_TENSOR_ATTR = "nn.onnx_tensor"
-"""Provenance on the op that computes an ONNX tensor: the tensor's name and its node's,
-so that `hwc verify` can name the first layer that differs from onnxruntime."""
+WINDOW_ATTRIBUTES = {"strides": 1, "dilations": 1, "kernel_shape": 1, "pads": 0, "group": 1}
+"""Attributes whose every value must be at least this (ONNX semantics)."""
+
+
+def malformed_attribute(node: onnx.NodeProto) -> str:
+    """Why a window attribute of `node` is out of range ('' when all are fine)."""
+    for attribute in node.attribute:
+        least = WINDOW_ATTRIBUTES.get(attribute.name)
+        if least is None:
+            continue
+        values = list(attribute.ints) if attribute.type == onnx.AttributeProto.INTS else [attribute.i]
+        if any(v < least for v in values):
+            return f"{attribute.name} {values} must be at least {least}"
+    for attribute in node.attribute:
+        if attribute.type == onnx.AttributeProto.FLOAT and math.isnan(attribute.f):
+            return f"attribute {attribute.name} is NaN"
+    return ""
 
 
 def _record_origin(value, node_name: str, tensor: str) -> None:

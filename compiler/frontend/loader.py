@@ -13,6 +13,7 @@ external data / a safetensors file.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import TensorProto
 
+from compiler.boundary import MAX_MODEL_BYTES, check_fits, read_file, regular_file, resolve_inside
 from compiler.errors import HwcError
 from compiler.weights import memmap_safetensors, read_safetensors_header, safetensors_dtype_name
 
@@ -109,14 +111,7 @@ def diagnose_model_bytes(data: bytes) -> str | None:
 
 def load_model(path: Path) -> onnx.ModelProto:
     """The model at `path`, parsed (not yet checked), external data not loaded."""
-    if not path.exists():
-        raise HwcError(f"{path}: no such file")
-    if path.is_dir():
-        raise HwcError(f"{path}: is a directory, not an ONNX file")
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise HwcError(f"{path}: cannot be read ({error.strerror})") from None
+    data = read_file(path, max_bytes=MAX_MODEL_BYTES)
     try:
         model = onnx.load_from_string(data)
     except (DecodeError, ValueError, RuntimeError):
@@ -159,12 +154,23 @@ def opset_version(model: onnx.ModelProto) -> int:
 # --------------------------------------------------------------------------- initializers
 
 
-def numpy_dtype_of(data_type: int, what: str) -> np.dtype:
+def data_type_name(data_type: int) -> str:
+    """ONNX's name of an element type, or the number when it names none."""
     try:
-        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type))
+        return TensorProto.DataType.Name(data_type)
+    except ValueError:
+        return f"{data_type} (not an ONNX element type)"
+
+
+def numpy_dtype_of(data_type: int, what: str) -> np.dtype:
+    """The numpy dtype of a numeric ONNX element type; HwcError for others (strings...)."""
+    try:
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type))
     except (KeyError, TypeError, ValueError):
-        raise HwcError(f"{what} has an unsupported element type "
-                       f"{TensorProto.DataType.Name(data_type)}") from None
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf":
+        raise HwcError(f"{what} has an unsupported element type {data_type_name(data_type)}")
+    return dtype
 
 
 def initializer_constants(model: onnx.ModelProto, path: Path) -> dict[str, Constant]:
@@ -180,6 +186,9 @@ def tensor_constant(tensor: TensorProto, path: Path) -> Constant:
     what = f"{path}: tensor '{tensor.name}'"
     dtype = numpy_dtype_of(tensor.data_type, what)
     shape = tuple(int(d) for d in tensor.dims)
+    if any(d < 0 for d in shape):
+        raise HwcError(f"{what} has a negative dimension {list(shape)}")
+    check_fits(math.prod(shape), dtype.itemsize, what)
     if tensor.data_location == TensorProto.EXTERNAL:
         load = _external_loader(tensor, path, dtype, shape)
     elif tensor.HasField("raw_data") and dtype.kind in "fiub" and dtype.itemsize in (1, 2, 4, 8) \
@@ -228,16 +237,7 @@ def external_data_file(tensor: TensorProto, path: Path) -> Path:
     what = f"{path}: external data of tensor '{tensor.name}'"
     if not location:
         raise HwcError(f"{what} has no location")
-    if os.path.isabs(location) or Path(location).is_absolute():
-        raise HwcError(f"{what} is at an absolute path ({location}); "
-                       "external data must lie in the model's folder")
-    folder = path.resolve().parent
-    resolved = (folder / location).resolve()
-    if not resolved.is_relative_to(folder):
-        raise HwcError(f"{what} ({location}) resolves outside the model's folder; refused")
-    if not resolved.is_file():
-        raise HwcError(f"{what}: file {location} does not exist")
-    return resolved
+    return resolve_inside(path.resolve().parent, location, what)
 
 
 def _external_loader(tensor: TensorProto, path: Path, dtype: np.dtype, shape) -> Callable[[], np.ndarray]:
@@ -272,8 +272,7 @@ def supplied_weights(
 ) -> dict[str, Constant]:
     """Tensors of a safetensors file, each checked against the initializer or
     graph input of the same name (shape and dtype), memory-mapped lazily."""
-    if not weights.is_file():
-        raise HwcError(f"{weights}: no such weights file")
+    regular_file(weights, "--weights")
     header, _ = read_safetensors_header(weights)
     loaders = memmap_safetensors(weights)
     declared = _declared_tensors(model, constants)
@@ -368,7 +367,7 @@ def _resolve_input(value: onnx.ValueInfoProto, path: Path, given: list[int] | No
         raise HwcError(f"{path}: input '{name}' is not a tensor")
     tensor_type = value.type.tensor_type
     if tensor_type.elem_type != TensorProto.FLOAT:
-        type_name = TensorProto.DataType.Name(tensor_type.elem_type).lower()
+        type_name = data_type_name(tensor_type.elem_type).lower()
         raise HwcError(f"{path}: input '{name}' has element type {type_name}, "
                        "which is not supported (inputs must be float32)")
     dims = list(tensor_type.shape.dim) if tensor_type.HasField("shape") else None
@@ -382,7 +381,13 @@ def _resolve_input(value: onnx.ValueInfoProto, path: Path, given: list[int] | No
         example = "x".join(str(_static_dim(d) or 1) for d in dims)
         raise HwcError(f"{path}: input '{name}' has a dynamic dimension ({shown}); "
                        f"give its shape with --shape {name}={example}")
-    return GraphInput(name, tuple(int(d.dim_value) for d in dims))
+    shape = tuple(int(d.dim_value) for d in dims)
+    if any(d < 0 for d in shape):
+        raise HwcError(f"{path}: input '{name}' has a negative dimension {list(shape)}")
+    if any(d == 0 for d in shape):
+        raise HwcError(f"{path}: input '{name}': zero-size dimensions are not supported")
+    check_fits(math.prod(shape), 4, f"{path}: input '{name}' of shape {list(shape)}")
+    return GraphInput(name, shape)
 
 
 def _check_given_shape(name: str, path: Path, dims, given: list[int]) -> tuple[int, ...]:
@@ -391,6 +396,7 @@ def _check_given_shape(name: str, path: Path, dims, given: list[int]) -> tuple[i
         raise HwcError(f"{path}: --shape for input '{name}' must have positive dimensions")
     if any(d == 0 for d in shape):
         raise HwcError(f"{path}: input '{name}': zero-size dimensions are not supported")
+    check_fits(math.prod(shape), 4, f"{path}: input '{name}' of shape {list(shape)}")
     if dims is None:
         return shape
     declared = tuple(_static_dim(d) for d in dims)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 import math
 
 from xdsl.dialects.builtin import I64, DenseArrayBase, IntegerAttr, StringAttr, SymbolRefAttr
@@ -137,6 +138,53 @@ class SWUOp(IndependentLanesPEOp):
             last = position[axis] * strides[axis] - pads[axis] + (kernel[axis] - 1) * dilations[axis]
             pixel = pixel * size + min(max(last, 0), size - 1)
         return (pixel + 1) * stream_of(self.input).beats_per_vector
+
+    def line_rows(self) -> tuple[int, int, int]:
+        """(H, W, stride_h) of the line buffer's view: a 1-D stream [W, C] is W rows of
+        one pixel each (kernel (KW, 1))."""
+        frame = stream_of(self.input).frame
+        strides = self.strides.get_values()
+        return (frame[0], frame[1], strides[0]) if len(frame) == 3 else (frame[0], 1, strides[0])
+
+    def line_buffer_rows(self) -> int:
+        """Input rows the line buffer holds: the window's row span plus one stride."""
+        kernel, dilations = self.kernel.get_values(), self.dilations.get_values()
+        return (kernel[0] - 1) * dilations[0] + 1 + self.line_rows()[2]
+
+    def write_limits(self) -> list[int]:
+        """Per output window row oh: the input may write pixel p (counted from the
+        start of the frame the output side is in, past H·W into the next frame)
+        only while p < this; the line buffer then overwrites only rows above the
+        window row's first."""
+        height, width, stride = self.line_rows()
+        pad_top = self.pads.get_values()[0]
+        out_rows = stream_of(self.output).frame[0]
+        rows = self.line_buffer_rows()
+        return [max(oh * stride - pad_top, 0) * width + rows * width for oh in range(out_rows)]
+
+    def input_release(self) -> Callable[[int], int]:
+        """The line buffer's back-pressure: input beat i (0-based, over any number of
+        frames) is accepted only once this many output beats have left (the output
+        side has then moved on to a window row that frees the pixel's slot)."""
+        height, width, _ = self.line_rows()
+        limits = self.write_limits()
+        in_frame = stream_of(self.input).beats
+        per_pixel = stream_of(self.input).beats_per_vector
+        out_frame = stream_of(self.output).beats
+        per_row = out_frame // len(limits)
+        frame_pixels = height * width
+
+        def release(i: int) -> int:
+            frame, rest = divmod(i, in_frame)
+            pixel = rest // per_pixel
+            if frame > 0:  # while the output side is still in the previous frame
+                row = next((oh for oh, limit in enumerate(limits) if limit > frame_pixels + pixel), None)
+                if row is not None:
+                    return (frame - 1) * out_frame + row * per_row
+            row = next(oh for oh, limit in enumerate(limits) if limit > pixel)
+            return frame * out_frame + row * per_row
+
+        return release
 
     def frame_needs(self) -> list[NeedFunction]:
         """All input beats up to the last real pixel of the window output beat m belongs

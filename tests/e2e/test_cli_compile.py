@@ -38,11 +38,13 @@ def test_compile_writes_ir_that_reloads_and_matches_onnxruntime(
 def test_compile_replaces_an_existing_build(tmp_path, fixtures_dir, run_hwc):
     build = tmp_path / "out"
     build.mkdir()
-    (build / "stale.txt").write_text("old")
+    (build / "model.nn.mlir").write_text("// an earlier build\n")
+    (build / "rtl").mkdir()
+    (build / "rtl" / "stale.sv").write_text("module stale; endmodule\n")
     result = run_hwc("compile", str(fixtures_dir / "mlp.onnx"), "-o", str(build), "--emit", "rom")
     assert result.returncode == 0, result.stderr
-    assert not (build / "stale.txt").exists()
-    assert (build / "model.nn.mlir").is_file()
+    assert not (build / "rtl").exists()
+    assert (build / "model.nn.mlir").read_text() != "// an earlier build\n"
 
 
 @pytest.mark.rtl

@@ -1,0 +1,27 @@
+"""The cycle model is true on designs nobody tuned it for: random small MLPs and
+CNNs (tests/property/graphs.py) at random folding targets, and LeNet-5 at
+2e4 and 1e5 inferences/s, simulated in Verilator, give bit-exact outputs and
+exactly the predicted cycles per inference. `python -m tests.property.cycles
+--seeds 0-199 --lenet` runs hundreds."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.property.cycles import check, check_lenet
+
+SEEDS = [3, 11, 17, 23]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("target_fps", [2e4, 1e5])
+def test_lenet5_runs_at_the_predicted_cycles(target_fps):
+    result = check_lenet(target_fps)
+    assert result.ok, result.line()
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_design_runs_at_the_predicted_cycles(seed):
+    result = check(seed)
+    assert result.ok, result.line()
