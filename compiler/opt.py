@@ -238,6 +238,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         tool.commit_output()
     except (HwcError, ParseError, DiagnosticException) as error:
         return _fail(_one_line(error, tool.get_input_name()))
+    except UnicodeDecodeError:
+        return _fail(f"{tool.get_input_name()}: not a text MLIR file (it is not UTF-8)")
+    except RecursionError:
+        return _fail(f"{tool.get_input_name()}: nested too deeply to parse")
+    except Exception as error:  # noqa: BLE001 - any bug is one line, as in hwc
+        if os.environ.get("HWC_DEBUG") == "1":
+            raise
+        return _fail(f"internal error: {type(error).__name__}: {' '.join(str(error).split())[:300]} -- "
+                     "this is a bug in hwc; rerun with HWC_DEBUG=1 to see the traceback")
     return 0
 
 

@@ -215,9 +215,52 @@ def load_report(directory: Path | str) -> dict[str, Any]:
         raise HwcError(f"{directory}: no {REPORT_FILE} (not a build folder?)") from None
     except (OSError, json.JSONDecodeError) as error:
         raise HwcError(f"{path}: cannot read the report ({error})") from None
-    if not isinstance(report, dict) or "design" not in report or "layers" not in report:
-        raise HwcError(f"{path}: not an hwc report")
+    problem = report_problem(report)
+    if problem:
+        raise HwcError(f"{path}: not an hwc report ({problem})")
     return report
+
+
+NUMBER = (int, float)
+REPORT_SCHEMA = {
+    "design": {"clock_mhz": NUMBER, "cycles_per_inference": int, "inferences_per_second": (*NUMBER, type(None)),
+               "latency_cycles": int, "multipliers": int, "macs": int, "rom_bits": int, "fifo_beats": int,
+               "bottleneck": (str, type(None))},
+    "layers": {"layer": str, "kind": str, "macs": int, "folding": str, "multipliers": int, "ii": int,
+               "latency": int, "rom_bits": int, "acc_bits": (int, type(None))},
+    "inputs": {"name": str, "frame": list, "order": str, "lanes": int, "element_bits": int,
+               "beats_per_frame": int, "host_op": (str, type(None))},
+}
+"""What `print_report` reads from a report (the `hwc report` boundary)."""
+REPORT_SCHEMA["outputs"] = REPORT_SCHEMA["inputs"]
+
+
+def _entry_problem(entry, fields: dict, where: str) -> str:
+    if not isinstance(entry, dict):
+        return f"{where} is not an object"
+    for key, kinds in fields.items():
+        if key not in entry:
+            return f"{where} has no '{key}'"
+        if not isinstance(entry[key], kinds) or isinstance(entry[key], bool):
+            return f"{where}: '{key}' has the wrong type"
+    return ""
+
+
+def report_problem(report) -> str:
+    """What is missing or mistyped in a loaded report ('' when it can be printed)."""
+    if not isinstance(report, dict):
+        return "not a JSON object"
+    for section, fields in REPORT_SCHEMA.items():
+        if section not in report:
+            return f"no '{section}'"
+        entries = [report[section]] if section == "design" else report[section]
+        if not isinstance(entries, list):
+            return f"'{section}' is not a list"
+        for index, entry in enumerate(entries):
+            problem = _entry_problem(entry, fields, section if section == "design" else f"{section}[{index}]")
+            if problem:
+                return problem
+    return ""
 
 
 # --------------------------------------------------------------------------- printing
