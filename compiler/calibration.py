@@ -26,7 +26,7 @@ from xdsl.ir import Operation, SSAValue
 from compiler.boundary import load_arrays
 from compiler.diagnostics import warn
 from compiler.errors import HwcError
-from compiler.ir import CONSTANT_OPS, main_function
+from compiler.ir import is_constant, main_function
 from dialects.nn import ABSMAX_ATTR, NAME_ATTR
 
 RANDOM_SAMPLES = 64
@@ -128,7 +128,7 @@ def activations(module: ModuleOp) -> list[SSAValue]:
     dynamic: set[SSAValue] = set(block.args)
     found: list[SSAValue] = []
     for op in block.ops:
-        if isinstance(op, (ReturnOp, *CONSTANT_OPS)):
+        if isinstance(op, ReturnOp) or is_constant(op):
             continue
         if any(operand in dynamic for operand in op.operands):
             dynamic.update(op.results)

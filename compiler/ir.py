@@ -141,11 +141,7 @@ def constant_value(value: SSAValue | Operation, store: WeightStore) -> np.ndarra
 def is_constant(op: Operation | None) -> bool:
     """Whether `op` gives a compile-time constant tensor (it has xDSL's `ConstantLike`
     trait: `nn.constant`, `nn.weight`, `rom.read`; see `constant_value`)."""
-    return op is not None and op.has_trait(ConstantLike)
-
-
-CONSTANT_OPS = tuple(op for dialect in (NN, ROM) for op in dialect.operations if op.has_trait(ConstantLike))
-"""The `ConstantLike` ops as a tuple, for `isinstance` (prefer `is_constant`)."""
+    return isinstance(op, Operation) and op.has_trait(ConstantLike)
 
 
 def rom_contents(read: ReadOp, store: WeightStore) -> np.ndarray:

@@ -36,14 +36,15 @@ from xdsl.traits import NoMemoryEffect
 
 from compiler.errors import HwcError
 from compiler.ir import constant_value, make_constant, numpy_dtype
+from compiler.ir import is_constant as is_constant_like
 from compiler.weights import WeightStore, forget_unused_memory_store, store_for
-from dialects.nn import ConstantOp, WeightOp
-
-CONSTANT_OPS = (ConstantOp, WeightOp)
+from dialects.nn import NAME_ATTR
+from dialects.rom import ReadOp
 
 
 def is_constant(op: Operation | None) -> bool:
-    return isinstance(op, CONSTANT_OPS)
+    """An nn constant (`ConstantLike`, but not `rom.read`: ROM contents stay ROMs)."""
+    return is_constant_like(op) and not isinstance(op, ReadOp)
 
 
 def is_foldable(op: Operation) -> bool:
@@ -60,7 +61,7 @@ def is_foldable(op: Operation) -> bool:
 
 def constant_stem(op: Operation) -> str:
     """The weight-store key stem for the folded result of `op`."""
-    name = op.attributes.get("nn.name")
+    name = op.attributes.get(NAME_ATTR)
     base = name.data if isinstance(name, StringAttr) else op.name.removeprefix("nn.")
     return f"{base}.folded"
 

@@ -48,7 +48,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from compiler.calibration import activations
 from compiler.errors import HwcError
-from compiler.ir import CONSTANT_OPS, main_function
+from compiler.ir import is_constant, main_function
 from compiler.weights import store_for
 from dialects import nn, spatial
 from dialects.rom import RomOp
@@ -77,7 +77,7 @@ def map_ops(m: GraphMapper) -> list[SSAValue]:
     for op in old.ops:
         if isinstance(op, ReturnOp):
             outputs = list(op.arguments)
-        elif isinstance(op, CONSTANT_OPS) or not any(result.uses for result in op.results):
+        elif is_constant(op) or not any(result.uses for result in op.results):
             continue
         else:
             handler = HANDLERS.get(type(op))

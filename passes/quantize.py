@@ -68,7 +68,7 @@ from xdsl.passes import ModulePass
 
 from compiler.calibration import activation_absmax, record_ranges, recorded_ranges
 from compiler.errors import HwcError
-from compiler.ir import CONSTANT_OPS, main_function
+from compiler.ir import is_constant, main_function
 from compiler.numerics import check_bits
 from compiler.weights import forget_unused_memory_store, store_for
 from passes.absorb_clamps import absorb_clamps
@@ -86,7 +86,7 @@ def check_quantizable(function: FuncOp) -> None:
     block = function.body.block
     unsupported = sorted({
         op.name for op in block.ops
-        if not isinstance(op, (ReturnOp, *CONSTANT_OPS)) and type(op) not in HANDLERS
+        if not isinstance(op, ReturnOp) and not is_constant(op) and type(op) not in HANDLERS
     })
     if unsupported:
         supported = ", ".join(sorted(t.name for t in HANDLERS))

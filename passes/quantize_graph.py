@@ -32,7 +32,7 @@ from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, SSAValue
 
 from compiler.errors import HwcError
-from compiler.ir import CONSTANT_OPS, constant_value, make_constant, numpy_dtype, numpy_to_dense, tensor_type
+from compiler.ir import constant_value, is_constant, make_constant, numpy_dtype, numpy_to_dense, tensor_type
 from compiler.numerics import (
     MAX_ACC_BITS, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, scale_from_absmax, width_for,
 )
@@ -85,7 +85,7 @@ class GraphQuantizer:
         for op in list(old.ops):
             if isinstance(op, ReturnOp):
                 self._finish(op)
-            elif not isinstance(op, CONSTANT_OPS):
+            elif not is_constant(op):
                 self._rewrite(op)
         self.function.body.detach_block(old)
         self.function.body.add_block(self.block)

@@ -28,7 +28,7 @@ from xdsl.ir import Operation, SSAValue
 from compiler.errors import HwcError
 from compiler.executor.host import port_names
 from compiler.executor.kernel_table import Binding, Instantiate, Kernel, KernelTable, Shape, evaluate
-from compiler.ir import CONSTANT_OPS, constant_value, main_function, numpy_dtype
+from compiler.ir import constant_value, is_constant, main_function, numpy_dtype
 from compiler.weights import store_for
 from dialects import nn
 
@@ -159,7 +159,7 @@ class GraphPlan:
         self._batched: list[bool] = []
         self._superseded: set[SSAValue] = set()  # head results whose slot holds their epilogue's value
         self._input_slots = [self._new_slot(arg, batched=True) for arg in body.inputs]
-        table.check_supported([op for op in body.ops if not isinstance(op, CONSTANT_OPS)])
+        table.check_supported([op for op in body.ops if not is_constant(op)])
 
         self._nodes: list[_Node] = []
         self._producer: dict[int, _Node] = {}
@@ -190,7 +190,7 @@ class GraphPlan:
     def _plan_op(self, op: Operation, store) -> None:
         if not op.results:
             raise HwcError(f"{self.table.name}: {op.name} must have a result")
-        value = constant_value(op, store) if isinstance(op, CONSTANT_OPS) else None
+        value = constant_value(op, store) if is_constant(op) else None
         if value is not None:
             slot = self._new_slot(op.results[0], batched=False)
             self._constants[slot] = value

@@ -36,7 +36,7 @@ from compiler.frontend.node import NodeImport, Unsupported, Value, shape
 from compiler.frontend.ops import FOLDED_ONLY, HANDLERS
 from compiler.ir import element_type_for, make_constant, tensor_type
 from compiler.weights import INLINE_LIMIT, new_memory_store
-from dialects.nn import ONNX_NODE_ATTR, ONNX_TENSOR_ATTR, WEIGHT_STORE_ATTR, WeightOp
+from dialects.nn import NAME_ATTR, ONNX_NODE_ATTR, ONNX_TENSOR_ATTR, WEIGHT_STORE_ATTR, WeightOp
 
 OPERATORS_DOC = "docs/operators.md"
 
@@ -361,4 +361,4 @@ def _loader_as(constant: Constant, dtype: np.dtype):
 
 
 def _name_attrs(names) -> ArrayAttr[DictionaryAttr]:
-    return ArrayAttr([DictionaryAttr({"nn.name": StringAttr(n)}) for n in names])
+    return ArrayAttr([DictionaryAttr({NAME_ATTR: StringAttr(n)}) for n in names])

@@ -28,7 +28,7 @@
 
 // RANDOM: hwc: warning: no calibration data; using random normal inputs
 // RANDOM: nn.name = "input", nn.absmax =
-// MISSING: hwc-opt: error: calibration file {{.*}}.missing.npz does not exist
+// MISSING: hwc-opt: error: --calib {{.*}}.missing.npz: no such file
 // ZERO: hwc-opt: error: calibrate: samples=0: must be at least 1
 
 func.func @main(%x: tensor<1x2xf32> {nn.name = "input"}) -> (tensor<1x2xf32> {nn.name = "y"}) {
