@@ -13,7 +13,7 @@ from tests.fuzz.cases import named_model_cases, random_cases, side_file_cases
 from tests.fuzz.runner import GOOD
 
 SEED = 20261130
-RANDOM_CASES = 150
+RANDOM_CASES = 100
 TIMEOUT_SECONDS = 120
 
 
