@@ -51,6 +51,7 @@ def import_onnx(path: str | Path, weights: str | Path | None = None,
     """
     path = Path(path)
     model = loader.load_model(path)
+    loader.check_text(model, path)
     loader.check_external_data(model, path)
     loader.check_model(model, path)
     constants = loader.initializer_constants(model, path)

@@ -125,6 +125,33 @@ def load_model(path: Path) -> onnx.ModelProto:
     raise HwcError(f"{path}: not an ONNX model (no ONNX graph could be read from the file)")
 
 
+def _text_fields(graph: onnx.GraphProto):
+    """Every name-like string field of `graph` and its sub-graphs, with what it names."""
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        yield value.name, "a value name"
+    for tensor in graph.initializer:
+        yield tensor.name, "an initializer name"
+    for node in graph.node:
+        yield node.name, "a node name"
+        yield node.op_type, "an operator name"
+        yield node.domain, "an operator domain"
+        for tensor in (*node.input, *node.output):
+            yield tensor, f"a tensor name of node {node.op_type}"
+        for attribute in node.attribute:
+            yield attribute.name, f"an attribute name of node {node.op_type}"
+            for sub in (*([attribute.g] if attribute.HasField("g") else []), *attribute.graphs):
+                yield from _text_fields(sub)
+
+
+def check_text(model: onnx.ModelProto, path: Path) -> None:
+    """HwcError when a name in the model is not valid UTF-8 (protobuf then hands out
+    bytes, which nothing downstream can print)."""
+    for text, what in _text_fields(model.graph):
+        if not isinstance(text, str):
+            shown = bytes(text)[:40].decode("utf-8", "replace")
+            raise HwcError(f"{path}: {what} is not valid UTF-8 text ({shown!r})")
+
+
 def check_model(model: onnx.ModelProto, path: Path) -> None:
     """`onnx.checker.check_model`, its failure as one line naming the file.
 
