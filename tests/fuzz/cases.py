@@ -143,14 +143,11 @@ def _input_dims(dims) -> onnx.ModelProto:
     return model
 
 
-def _bad_utf8_name() -> onnx.ModelProto:
+def _bad_utf8_name() -> "_with_bytes":
+    """The MLP with one node name made invalid UTF-8 (patched in the serialized bytes)."""
     model = fixture("mlp")
-    raw = bytearray(model.SerializeToString())
-    name = model.graph.node[1].name.encode() or b"Relu"
-    index = raw.find(name)
-    if index >= 0:
-        raw[index] = 0xFF
-    return onnx.load_from_string(bytes(raw)) if False else _with_bytes(bytes(raw))
+    model.graph.node[1].name = "NAMEMARK"
+    return _with_bytes(model.SerializeToString().replace(b"NAMEMARK", b"NAME\xff\xfeRK"))
 
 
 class _with_bytes:
