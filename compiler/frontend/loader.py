@@ -215,7 +215,9 @@ def tensor_constant(tensor: TensorProto, path: Path) -> Constant:
     shape = tuple(int(d) for d in tensor.dims)
     if any(d < 0 for d in shape):
         raise HwcError(f"{what} has a negative dimension {list(shape)}")
-    check_fits(math.prod(shape), dtype.itemsize, what)
+    # No memory check here: raw and typed data are already in the parsed model (their
+    # length is checked against the shape), and external data is memory-mapped, its
+    # extent checked against the file, so a weight larger than RAM is fine.
     if tensor.data_location == TensorProto.EXTERNAL:
         load = _external_loader(tensor, path, dtype, shape)
     elif tensor.HasField("raw_data") and dtype.kind in "fiub" and dtype.itemsize in (1, 2, 4, 8) \
