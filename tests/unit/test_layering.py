@@ -2,7 +2,8 @@
 
 1. nothing under `dialects/` and nothing under `compiler/` imports from
    `passes/`, except the modules that assemble passes into pipelines
-   (`ASSEMBLERS`): the driver reaches the passes only through them;
+   (`ASSEMBLERS`): the driver reaches the passes only through them; and
+   `dialects/` (the IR, the bottom layer) imports only `dialects/`;
 2. no module imports another module's private (`_name`) names;
 3. no import cycles between the project's modules, counting imports inside
    functions as well as top-level ones.
@@ -101,6 +102,14 @@ def pass_imports(imports: list[Import], assemblers: set[str]) -> list[str]:
     ]
 
 
+def dialect_imports(imports: list[Import]) -> list[str]:
+    """Rule 1 again: the IR is the bottom layer, so `dialects/` imports only `dialects/`."""
+    return [
+        _where(imp) for imp in imports
+        if imp.importer.split(".")[0] == "dialects" and imp.imported.split(".")[0] != "dialects"
+    ]
+
+
 def private_imports(imports: list[Import]) -> list[str]:
     """Rule 2: `from other import _name` (a module's own private names are its business)."""
     return [
@@ -177,6 +186,10 @@ def test_compiler_and_dialects_do_not_import_passes():
     assert pass_imports(all_imports(ROOT, PACKAGES), ASSEMBLERS) == []
 
 
+def test_dialects_import_only_dialects():
+    assert dialect_imports(all_imports(ROOT, PACKAGES)) == []
+
+
 def test_no_module_imports_private_names_of_another():
     imports = all_imports(ROOT, PACKAGES)
     assert private_imports(imports) + private_attribute_uses(ROOT, PACKAGES) == []
@@ -208,6 +221,15 @@ def test_a_forbidden_pass_import_is_reported(tmp_path):
     })
     assert pass_imports(all_imports(root, PACKAGES), ASSEMBLERS) == [
         "compiler.report:2 imports passes.quantize"]
+
+
+def test_a_dialect_importing_the_compiler_is_reported(tmp_path):
+    root = _package(tmp_path, {
+        "compiler/numerics.py": "LIMIT = 1\n",
+        "dialects/rom.py": "from dialects import nn\nfrom compiler.numerics import LIMIT\n",
+        "dialects/nn.py": "",
+    })
+    assert dialect_imports(all_imports(root, PACKAGES)) == ["dialects.rom:2 imports compiler.numerics"]
 
 
 def test_a_private_import_is_reported(tmp_path):
