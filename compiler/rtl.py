@@ -52,12 +52,15 @@ class RtlRun:
 
     @property
     def cycles_per_inference(self) -> float:
-        """Steady-state interval between completed output frames (the whole run's
-        average when there is a single frame)."""
+        """Steady-state interval between completed output frames: the average over
+        the later half of the run (the first frames may also pay for filling the
+        pipeline and its FIFOs, which is latency, not throughput); the whole run's
+        cycles when there is a single frame."""
         done = self.frame_done_cycles
         if len(done) < 2:
             return float(self.total_cycles)
-        return (done[-1] - done[0]) / (len(done) - 1)
+        first = (len(done) - 1) // 2
+        return (done[-1] - done[first]) / (len(done) - 1 - first)
 
     @property
     def latency(self) -> int:

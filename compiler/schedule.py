@@ -9,10 +9,13 @@ property of the whole schedule. The model (the methods of
 
 * the host offers the input beats at a fixed rate (one per cycle, or a frame per
   `host_period` cycles), from cycle 0;
-* a PE emits its output beats in order, at most one every `ii / beats` cycles
-  (its rate), and output beat m no earlier than `pipeline_depth()` cycles after
-  the last input beat it needs (`needs()`: an MVU needs the whole input vector,
-  an SWU the window's last real pixel, an element-wise unit the same element);
+* a PE emits its output beats in order, at most one every `beat_interval()`
+  cycles (`ii / beats`, its rate; an SWU one a cycle), and output beat m no
+  earlier than `pipeline_depth()` cycles after the last input beat it needs
+  (`needs()`: an MVU needs the whole input vector, an SWU the window's last real
+  pixel, an element-wise unit the same element);
+* a PE accepts input beats as they arrive, except an SWU, whose line buffer takes
+  a beat only once the window row that frees its slot has left (`input_release`);
 * FIFOs pass beats on without delay; streams are unbounded.
 
 `schedule` gives, per stream, the cycle each beat leaves its producer, over any
@@ -25,30 +28,69 @@ of frame 0, the quantity the RTL simulation measures (`compiler.rtl.RtlRun.laten
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from xdsl.ir import SSAValue
 
 from dialects.spatial import PE_OPS, FifoOp, GraphOp, PEOp, stream_of
+from dialects.spatial.line_buffer import RELEASE_DELAY
 
 
 def emit_times(op: PEOp, operand_times: list[list[float]], frames: int = 1,
                whole_cycles: bool = True) -> list[float]:
     """The cycles at which PE `op` emits the beats of its first `frames` output frames,
     given the cycles its operands' beats arrive: in order, at most one per
-    `ii / beats` cycles, each `pipeline_depth()` after the last input beat it needs;
-    rounded up to whole cycles when `whole_cycles`."""
+    `beat_interval()` cycles, each `pipeline_depth()` after the last input beat it
+    needs has been accepted (on arrival, or for a PE with an `input_release` once
+    the output beats that free its slot have left); rounded up to whole cycles
+    when `whole_cycles`."""
+    return timed_beats(op, operand_times, frames, whole_cycles)[1]
+
+
+def timed_beats(op: PEOp, operand_times: list[list[float]], frames: int = 1, whole_cycles: bool = True,
+                not_before: list[float] | None = None) -> tuple[list[float], list[float]]:
+    """When PE `op` accepts the beats of its first operand and when it emits its
+    output beats (as `emit_times`); output beat m (0-based) also no earlier than
+    `not_before[m]` when given (a reader that holds the PE back)."""
     beats = stream_of(op.results[0]).beats
-    interval = op.effective_ii() / beats
+    interval = op.beat_interval()
     needs = op.needs()
     depth = op.pipeline_depth()
+    release = op.input_release()
+    accepted: list[list[float]] = [[] if release is not None else operand_times[0], *operand_times[1:]]
     times: list[float] = []
     earliest = -math.inf
     for m in range(1, frames * beats + 1):
-        ready = max((arrivals[need(m) - 1] for need, arrivals in zip(needs, operand_times) if need(m) > 0),
+        if release is not None:
+            accept_up_to(accepted[0], needs[0](m), operand_times[0], release, times)
+        ready = max((arrivals[need(m) - 1] for need, arrivals in zip(needs, accepted) if need(m) > 0),
                     default=0)
         earliest = max(earliest + interval, ready + depth)
+        if not_before is not None and m <= len(not_before):
+            earliest = max(earliest, not_before[m - 1])
         times.append(math.ceil(earliest) if whole_cycles else earliest)
-    return times
+    if release is not None:
+        accept_up_to(accepted[0], len(operand_times[0]), operand_times[0], release, times, partial=True)
+    return accepted[0], times
+
+
+def accept_up_to(accepted: list[float], count: int, arrivals: list[float],
+                 release: Callable[[int], int], emitted: list[float], partial: bool = False) -> list[float]:
+    """Extend `accepted` (when a PE took each input beat) to the first `count` beats
+    that have arrived: one a cycle, none before its arrival, none before the output
+    beats `release` names have left (+`RELEASE_DELAY`, the registered credit).
+    With `partial`, stop at the first beat whose release lies past `emitted`."""
+    for i in range(len(accepted), min(count, len(arrivals))):
+        time = arrivals[i] if not accepted else max(arrivals[i], accepted[-1] + 1)
+        freed = release(i)
+        if freed > len(emitted):
+            if partial:
+                break
+            raise ValueError("line buffer deadlock: an input beat waits for output beats that need it")
+        if freed > 0:
+            time = max(time, emitted[freed - 1] + RELEASE_DELAY)
+        accepted.append(time)
+    return accepted
 
 
 def schedule(graph: GraphOp, frames: int = 1, host_period: float | None = None,

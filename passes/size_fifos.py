@@ -69,7 +69,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from compiler.errors import HwcError
-from compiler.schedule import schedule
+from compiler.schedule import schedule, timed_beats
 from dialects.spatial import (
     PE_OPS, FifoOp, GraphOp, MVUOp, NeedFunction, ReshapeOp, ResizeOp, SWUOp, YieldOp, stream_of,
 )
@@ -346,8 +346,9 @@ def _most_held(arrivals: list[float], departures: list[float]) -> int:
 
 
 def window_depths(graph: GraphOp, rate: dict[SSAValue, int]) -> dict[SSAValue, int]:
-    """FIFOs before sliding-window units fed by another PE, so that the line buffer's
-    back-pressure never holds the producer back.
+    """FIFOs around sliding-window units, so that the line buffer's back-pressure
+    never holds the producer back (when the producer is a PE; the host waits at no
+    cost) and the reader never holds the SWU back.
 
     An SWU accepts input pixel p only when its output side has moved on to a window
     row whose rows leave p a free slot (`SWUOp.input_release`); the output side in
@@ -357,46 +358,78 @@ def window_depths(graph: GraphOp, rate: dict[SSAValue, int]) -> dict[SSAValue, i
     bottleneck near them cannot make up (LeNet-5: 2,332 cycles for 2,000
     predicted). Here the schedule (`compiler.schedule`, the host at the
     bottleneck's rate, `TIMED_FRAMES` frames) gives when the producer emits each
-    beat and when the reader reads each window beat (then the SWU may emit the beat
-    `capacity` beats later); the SWU accepts an input beat at the later of its
-    arrival and its release; the FIFO holds the most beats ever produced and not
-    yet accepted, plus `JOIN_HANDSHAKE_BEATS`, when that is more than one beat."""
+    beat and when the reader reads each window beat. An MVU reader's FIFO holds the
+    most window beats the SWU ever emits ahead of the reads (the SWU emits a window
+    row at one beat a cycle, then pauses at the frame boundary: the reader must not
+    starve in the pause nor hold the SWU back before it), plus
+    `JOIN_HANDSHAKE_BEATS`; the SWU may then emit a beat that many beats before it
+    is read. The SWU accepts an input beat one a cycle, not before its arrival and
+    its release (`compiler.schedule.accept_up_to`); the FIFO before it holds the
+    most beats ever produced and not yet accepted, plus `JOIN_HANDSHAKE_BEATS`,
+    when that is more than one beat."""
     block = graph.body.block
-    swus = [op for op in block.ops if isinstance(op, SWUOp) and isinstance(op.input.owner, PE_OPS)]
+    swus = [op for op in block.ops if isinstance(op, SWUOp)]
     if not swus:
         return {}
     design_ii = max(op.nominal_ii() for op in block.ops if isinstance(op, PE_OPS))
     times = schedule(graph, frames=TIMED_FRAMES, host_period=design_ii, whole_cycles=False)
     depths: dict[SSAValue, int] = {}
     for swu in swus:
-        emitted = list(times[swu.output])
+        arrivals = times[swu.input]
+        held_back = None
         reader = _reader(swu.output)
-        if reader is not None:
+        if reader is not None and isinstance(reader[0], MVUOp):
             op, index, ratio = reader
             operand = op.operands[index]
             reads = _read_times(op, index, times[op.results[0]], len(times[operand]))
-            ahead = _most_held([times[swu.output][min(len(emitted), math.ceil((j + 1) * ratio)) - 1]
-                                for j in range(len(reads))], reads)
-            if isinstance(op, MVUOp) and ahead > rate.get(operand, 0) + JOIN_HANDSHAKE_BEATS:
-                depths[operand] = ahead + JOIN_HANDSHAKE_BEATS
-            capacity = max(rate.get(operand, 0), depths.get(operand, 0)) + 2
-            reads = _read_times(op, index, times[op.results[0]], len(times[operand]))
-            for m in range(len(emitted)):
-                j = math.ceil((m + 1) / ratio) - 1 - capacity
-                if 0 <= j < len(reads):
-                    emitted[m] = max(emitted[m], reads[j])
-        release = swu.input_release()
-        arrivals, accepts = [], []
-        for i, arrival in enumerate(times[swu.input]):
-            freed = release(i)
-            if freed > len(emitted):
-                continue  # beyond the frames scheduled
-            arrivals.append(arrival)
-            accepts.append(max(arrival, emitted[freed - 1]) if freed > 0 else arrival)
-        highest = _most_held(arrivals, accepts)
-        if highest > 1:
-            depths[swu.input] = highest + JOIN_HANDSHAKE_BEATS
+            beat_of = [math.ceil((m + 1) / ratio) - 1 for m in range(len(times[swu.output]))]
+            floor = rate.get(operand, 0)
+            depth = _reader_fifo_depth(swu, arrivals, reads, beat_of, floor)
+            if depth > floor:
+                depths[operand] = depth
+            held_back = _held_back(reads, beat_of, max(depth, floor) + STREAM_REGISTERS)
+        if isinstance(swu.input.owner, PE_OPS):  # the host waits for the line buffer at no cost
+            accepts, _ = timed_beats(swu, [arrivals], TIMED_FRAMES, whole_cycles=False, not_before=held_back)
+            highest = _most_held(arrivals[:len(accepts)], accepts)
+            if highest > 1:
+                depths[swu.input] = highest + JOIN_HANDSHAKE_BEATS
     return depths
+
+
+STREAM_REGISTERS = 2
+"""Beats held between an SWU and its reader besides a FIFO: the output registers
+of the SWU and of a resize or reshape between them."""
+
+
+def _held_back(reads: list[float], beat_of: list[int], capacity: int) -> list[float]:
+    """Per SWU output beat m: the cycle its reader has read the beat `capacity`
+    beats before the one holding m (the SWU cannot emit m before there is room)."""
+    return [reads[j - capacity] if j - capacity >= 0 else -math.inf for j in beat_of]
+
+
+def _reader_fifo_depth(swu: SWUOp, arrivals: list[float], reads: list[float], beat_of: list[int],
+                       floor: int) -> int:
+    """The smallest FIFO depth (at least `floor`, in the reader's beats) before the
+    SWU's reader with which the SWU, held back by the FIFO being full, still emits
+    every beat by the time the reader reads it; plus `JOIN_HANDSHAKE_BEATS` when
+    more than `floor` is needed."""
+
+    def on_time(depth: int) -> bool:
+        held_back = _held_back(reads, beat_of, depth + STREAM_REGISTERS)
+        _, emitted = timed_beats(swu, [arrivals], TIMED_FRAMES, whole_cycles=False, not_before=held_back)
+        return all(t <= reads[j] for t, j in zip(emitted, beat_of))
+
+    if on_time(floor):
+        return floor
+    low, high = floor, max(floor, 1)
+    while not on_time(high):
+        low, high = high, 2 * high
+        if high > len(reads):
+            return len(reads) + JOIN_HANDSHAKE_BEATS  # whole frames: the SWU runs free
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if on_time(middle) else (middle, high)
+    return high + JOIN_HANDSHAKE_BEATS
 
 
 def size_fifos(module: ModuleOp) -> None:

@@ -22,7 +22,7 @@ Microarchitecture (everything in registers; `SwuGeometry` holds the numbers):
   only while it does not overwrite a row that window row `oh` still reads
   (`avail < LIMIT[oh]`, LIMIT = first real row of the window row · W + rows · W).
   The `stride_h` extra rows let the input fill the next window row while the
-  current one is still being emitted, so neither side waits in steady state.
+  current one is still being emitted, so neither side waits within a frame.
   A frame's last window also waits for all H·W pixels (rows or columns that no
   window reads must be counted in before `avail` drops by H·W).
 * **Output**: counters (window beat j, ow, oh); per output lane a table indexed
@@ -32,10 +32,14 @@ Microarchitecture (everything in registers; `SwuGeometry` holds the numbers):
   or when its beat leaves; `valid` is a register, `in0_ready` depends on
   registers only.
 
-Timing when never stalled: one input beat and one output beat per cycle, so a
-frame takes max(input beats, output beats) cycles (`SWUOp.nominal_ii`), frames
-back to back; the first output beat leaves `SWUOp.nominal_latency()` cycles
-after the first input beat (the `avail` register and the output register).
+Timing when never stalled: one input beat and one output beat per cycle. Within
+a frame neither side waits for the other, but at a frame boundary the next
+frame's first window row needs (KH-1)·dil_h+1 rows while the input may run only
+`rows` rows past the window row being emitted, so a frame takes the larger of
+its input beats, its output beats and the line buffer's period
+(`SWUOp.nominal_ii`, `dialects.spatial.line_buffer`); the first output beat
+leaves `SWUOp.nominal_latency()` cycles after the first input beat (the `avail`
+register and the output register).
 """
 
 from __future__ import annotations

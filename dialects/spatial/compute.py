@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 import math
 
@@ -19,6 +18,7 @@ from dialects.spatial.model import (
     NeedFunction,
     PEOp,
     RomUser,
+    beats_at,
     check_divides,
     check_frame,
     check_lanes,
@@ -26,6 +26,7 @@ from dialects.spatial.model import (
     layer_of,
     vector_need,
 )
+from dialects.spatial.line_buffer import LineBuffer, line_buffer_of
 from dialects.spatial.stream import StreamType, stream_of
 
 
@@ -125,77 +126,54 @@ class SWUOp(IndependentLanesPEOp):
         """Input beats up to the last real pixel of the first window, plus one register:
         `(r·W + c + 1)·C/lanes_in + 1` with r = clamp((KH-1)·dil_h - pad_top, 0, H-1),
         c = clamp((KW-1)·dil_w - pad_left, 0, W-1) (1-D: r = 0, W = 1 row)."""
-        first_window = tuple(0 for _ in stream_of(self.output).frame[:-1])
-        return self.beats_before(first_window) + self.pipeline_depth()
+        first_window = self.line_buffer().window_pixels[0][0]
+        return first_window * stream_of(self.input).beats_per_vector + self.pipeline_depth()
 
-    def beats_before(self, position: tuple[int, ...]) -> int:
-        """Input beats up to the last real pixel of the window at output `position`."""
-        spatial = stream_of(self.input).frame[:-1]
-        kernel, strides = self.kernel.get_values(), self.strides.get_values()
-        pads, dilations = self.pads.get_values(), self.dilations.get_values()
-        pixel = 0
-        for axis, size in enumerate(spatial):
-            last = position[axis] * strides[axis] - pads[axis] + (kernel[axis] - 1) * dilations[axis]
-            pixel = pixel * size + min(max(last, 0), size - 1)
-        return (pixel + 1) * stream_of(self.input).beats_per_vector
+    def nominal_ii(self) -> int:
+        """The larger of its input and output beats per frame, or the line buffer's
+        period when that is longer (`LineBuffer.period`: at frame boundaries the
+        next frame's first window row waits for rows the buffer cannot yet take)."""
+        return self.ii_at(stream_of(self.input).lanes.data, stream_of(self.output).lanes.data)
 
-    def line_rows(self) -> tuple[int, int, int]:
-        """(H, W, stride_h) of the line buffer's view: a 1-D stream [W, C] is W rows of
-        one pixel each (kernel (KW, 1))."""
-        frame = stream_of(self.input).frame
-        strides = self.strides.get_values()
-        return (frame[0], frame[1], strides[0]) if len(frame) == 3 else (frame[0], 1, strides[0])
+    def ii_at(self, lanes_in: int, lanes_out: int) -> int:
+        """`nominal_ii` at `lanes_in` input and `lanes_out` output lanes."""
+        source, target = stream_of(self.input), stream_of(self.output)
+        beats_per_pixel, beats_per_window = source.frame[-1] // lanes_in, target.frame[-1] // lanes_out
+        period = self.line_buffer().period(beats_per_pixel, beats_per_window, self.pipeline_depth())
+        return max(beats_at(self.input, lanes_in), beats_at(self.output, lanes_out), period)
 
-    def line_buffer_rows(self) -> int:
-        """Input rows the line buffer holds: the window's row span plus one stride."""
-        kernel, dilations = self.kernel.get_values(), self.dilations.get_values()
-        return (kernel[0] - 1) * dilations[0] + 1 + self.line_rows()[2]
+    def foldings(self) -> list[Folding]:
+        """Every (lanes in, lanes out) pair, each dividing its stream's innermost
+        dimension, at the ii the line buffer allows (`ii_at`)."""
+        return [Folding(f.inputs, f.outputs, self.ii_at(f.inputs[0], f.outputs[0]), 0)
+                for f in super().foldings()]
 
-    def write_limits(self) -> list[int]:
-        """Per output window row oh: the input may write pixel p (counted from the
-        start of the frame the output side is in, past H·W into the next frame)
-        only while p < this; the line buffer then overwrites only rows above the
-        window row's first."""
-        height, width, stride = self.line_rows()
-        pad_top = self.pads.get_values()[0]
-        out_rows = stream_of(self.output).frame[0]
-        rows = self.line_buffer_rows()
-        return [max(oh * stride - pad_top, 0) * width + rows * width for oh in range(out_rows)]
+    def line_buffer(self) -> LineBuffer:
+        """The line buffer's pixel-level geometry (`dialects.spatial.line_buffer`)."""
+        return line_buffer_of(tuple(stream_of(self.input).frame[:-1]), tuple(self.kernel.get_values()),
+                              tuple(self.strides.get_values()), tuple(self.pads.get_values()),
+                              tuple(self.dilations.get_values()))
+
+    def beat_interval(self) -> float:
+        """One beat a cycle: the SWU emits a window's beats as soon as its pixels are
+        in and the line buffer's timing (`input_release`, `frame_needs`) is the rest."""
+        return 1
 
     def input_release(self) -> Callable[[int], int]:
         """The line buffer's back-pressure: input beat i (0-based, over any number of
         frames) is accepted only once this many output beats have left (the output
         side has then moved on to a window row that frees the pixel's slot)."""
-        height, width, _ = self.line_rows()
-        limits = self.write_limits()
-        in_frame = stream_of(self.input).beats
-        per_pixel = stream_of(self.input).beats_per_vector
-        out_frame = stream_of(self.output).beats
-        per_row = out_frame // len(limits)
-        frame_pixels = height * width
-
-        def release(i: int) -> int:
-            frame, rest = divmod(i, in_frame)
-            pixel = rest // per_pixel
-            if frame > 0:  # while the output side is still in the previous frame
-                row = next((oh for oh, limit in enumerate(limits) if limit > frame_pixels + pixel), None)
-                if row is not None:
-                    return (frame - 1) * out_frame + row * per_row
-            row = next(oh for oh, limit in enumerate(limits) if limit > pixel)
-            return frame * out_frame + row * per_row
-
-        return release
+        buffer = self.line_buffer()
+        per_row = stream_of(self.output).beats // buffer.out_rows
+        return buffer.input_release(stream_of(self.input).beats_per_vector, per_row)
 
     def frame_needs(self) -> list[NeedFunction]:
         """All input beats up to the last real pixel of the window output beat m belongs
         to, `(r·W + c + 1)·C/lanes_in` as in `nominal_latency` (running maximum over
-        the windows)."""
+        the windows; a frame's last window needs the whole frame)."""
         per_window = stream_of(self.output).beats_per_vector
-        needs: list[int] = []
-        highest = 0
-        for position in itertools.product(*map(range, stream_of(self.output).frame[:-1])):
-            highest = max(highest, self.beats_before(position))
-            needs.append(highest)
+        per_pixel = stream_of(self.input).beats_per_vector
+        needs = [pixels * per_pixel for row in self.line_buffer().window_pixels for pixels in row]
         return [lambda m: needs[(m - 1) // per_window]]
 
     def verify_(self) -> None:

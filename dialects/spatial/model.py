@@ -7,6 +7,8 @@ The model, one method of `PEOp` per concept (each PE kind overrides what differs
 
 * `nominal_ii()` — cycles per frame at the PE's folding when never stalled;
 * `nominal_latency()` — cycles from its first input beat to its first output beat;
+* `beat_interval()` — cycles between output beats when never stalled;
+* `input_release()` — back-pressure from inside the PE (the SWU's line buffer);
 * `pipeline_depth()` — register stages between the last input beat an output beat
   needs and that output beat;
 * `frame_needs()` / `needs()` — per operand, the input beats the PE must have read
@@ -197,6 +199,18 @@ class PEOp(IRDLOperation):
     def effective_latency(self) -> int:
         """The `latency` property, or `nominal_latency()` while it is not set."""
         return self.latency.value.data if self.latency is not None else self.nominal_latency()
+
+    def beat_interval(self) -> float:
+        """Cycles between two output beats when never stalled: a PE spreads a frame
+        over its `ii` (`effective_ii() / beats`) unless its kind says otherwise."""
+        return self.effective_ii() / stream_of(self.results[0]).beats
+
+    def input_release(self) -> Callable[[int], int] | None:
+        """Back-pressure from inside the PE on its first operand: input beat i
+        (0-based, over all frames) is accepted only once this many output beats have
+        left; None when the PE accepts whatever its output needs (every PE but the
+        SWU, whose line buffer has room for a few rows only)."""
+        return None
 
     def pipeline_depth(self) -> int:
         """Cycles from the last input beat an output beat needs to that output beat:

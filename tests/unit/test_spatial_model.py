@@ -98,12 +98,17 @@ def test_schedule_whole_and_fractional_cycles(ops):
     graph = ops["fc"].parent_op()
     assert isinstance(graph, GraphOp)
     swu_out = ops["s"].output
-    # Host: one beat per cycle, z's beats at 0, 1, 2. The SWU (ii 3 for 2 output beats,
-    # one per 1.5 cycles, one register) emits window 0 at 1 + 1 = 2 and window 1 at
-    # max(2 + 1.5, 2 + 1) = 3.5: cycle 4 in whole cycles.
-    assert schedule(graph)[swu_out] == [2, 4]
-    assert schedule(graph, whole_cycles=False)[swu_out] == [2, 3.5]
-    # A frame of z every 6 cycles: beats at 0, 2, 4, then 6, 8, 10.
+    # Host: one beat per cycle, z's beats at 0, 1, 2. The SWU emits one beat a cycle
+    # once its pixels are in, behind one register: window 0 (pixels 0, 1) at 1 + 1 = 2,
+    # window 1 (pixel 2) at max(2 + 1, 2 + 1) = 3.
+    assert schedule(graph)[swu_out] == [2, 3]
+    # A frame every 5 cycles: z's beats at 0, 5/3, 10/3; windows at 5/3 + 1 = 8/3 and
+    # max(8/3 + 1, 10/3 + 1) = 13/3, in whole cycles 3 and max(3 + 1, 13/3) -> 5.
+    assert schedule(graph, host_period=5)[swu_out] == [3, 5]
+    assert schedule(graph, host_period=5, whole_cycles=False)[swu_out] == pytest.approx([8 / 3, 13 / 3])
+    # A frame of z every 6 cycles: beats at 0, 2, 4, then 6, 8, 10. The line buffer
+    # (2 + 1 rows) takes frame 1's pixel 0 once window 0 has left (at 3), pixel 1 once
+    # window 1 has (at 5): both after they arrive, so windows at 3, 5, then 9, 11.
     fluid = schedule(graph, frames=2, host_period=6, whole_cycles=False)
     assert fluid[graph.body.block.args[1]] == [0, 2, 4, 6, 8, 10]
     assert fluid[swu_out] == [3, 5, 9, 11]
@@ -114,10 +119,10 @@ def test_latency_is_the_cycle_after_the_last_output_beat(ops):
     times = schedule(graph)
     # x: beats 0, 1; the MVU (ii 1·2·2 = 4 for 2 output beats: one per 2 cycles) emits at
     # 1 + 3 = 4, then 6; the requant and the lookup add a register each: 6, 8. The other
-    # branch: SWU 2, 4; reshape (wires) 2, 4; requant 3, 5. The eltwise takes the later
+    # branch: SWU 2, 3; reshape (wires) 2, 3; requant 3, 4. The eltwise takes the later
     # of its inputs plus one: 7, 9.
     assert times[ops["fc"].output] == [4, 6]
     assert times[ops["l"].output] == [6, 8]
-    assert times[ops["r2"].output] == [3, 5]
+    assert times[ops["r2"].output] == [3, 4]
     assert times[ops["e"].output] == [7, 9]
     assert latency(graph) == 10

@@ -4,7 +4,10 @@
 // SWU's (kh, kw, c) order — c0 = [[1, 2], [3, 4]], c1 = [[5, 6], [7, 8]] gives
 // [1, 5, 2, 6, 3, 7, 4, 8]; the NCHW ROM nothing reads any more is removed; the
 // requant is fused into the MVU; the smallest folding, with ii and latency:
-// SWU ii = 8 window elements, latency = (1·2 + 1 + 1) pixels · 2 beats + 1 = 9;
+// SWU ii = 12, the line buffer's period: 8 beats in and 8 out, but the buffer's
+// 2 + 1 rows take only one row of the next frame before the window has left
+// (frame 1's row 1 goes in at 16, its window at 20..27, 12 after frame 0's 8..15);
+// latency = (1·2 + 1 + 1) pixels · 2 beats + 1 = 9;
 // MVU ii = 1 vector · 1 · 8 = 8, latency = 8 + 3 = 11.
 
 // CHECK-LABEL: builtin.module {
@@ -13,7 +16,7 @@
 // CHECK-NEXT:  rom.rom @conv_weight_hwc : tensor<1x8xi8> = dense<{{\[\[}}1, 5, 2, 6, 3, 7, 4, 8]]> : tensor<1x8xi8>
 // CHECK-NEXT:  spatial.graph @main attributes {spatial.inputs = [{nn.name = "x", nn.scale = 5.000000e-01 : f64, nn.shape = array<i64: 1, 2, 2, 2>, spatial.source = array<i64: 2, 2, 2>, spatial.perm = array<i64: 1, 2, 0>}], spatial.outputs = [{nn.name = "y", nn.scale = 2.500000e-01 : f64, nn.shape = array<i64: 1, 1, 1, 1>, spatial.source = array<i64: 1, 1, 1>, spatial.perm = array<i64: 1, 2, 0>}]} {
 // CHECK-NEXT:  ^bb0(%0: !spatial.stream<2x2x2xi8, 1>):
-// CHECK-NEXT:    %1 = spatial.swu %0 {{.*}}layer = "conv_swu", kernel = array<i64: 2, 2>, strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, pad_value = 0 : i64, ii = 8 : i64, latency = 9 : i64} : (!spatial.stream<2x2x2xi8, 1>) -> !spatial.stream<1x1x8xi8, 1>
+// CHECK-NEXT:    %1 = spatial.swu %0 {{.*}}layer = "conv_swu", kernel = array<i64: 2, 2>, strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, pad_value = 0 : i64, ii = 12 : i64, latency = 9 : i64} : (!spatial.stream<2x2x2xi8, 1>) -> !spatial.stream<1x1x8xi8, 1>
 // CHECK-NEXT:    %2 = spatial.mvu %1 {{.*}}layer = "conv", weights = @conv_weight_hwc, pe = 1 : i64, simd = 1 : i64, bias = @conv_bias, multiplier = @conv_multiplier, shift = 4 : i64, lo = 0 : i64, hi = 127 : i64, ii = 8 : i64, latency = 11 : i64} : (!spatial.stream<1x1x8xi8, 1>) -> !spatial.stream<1x1x1xi8, 1>
 // CHECK-NEXT:    spatial.yield %2 : !spatial.stream<1x1x1xi8, 1>
 // CHECK-NOT:   rom.rom @conv_weight :
