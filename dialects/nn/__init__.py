@@ -51,7 +51,9 @@ from dialects.nn.elementwise import (
     SubOp,
     TanhOp,
 )
+from dialects.nn.indexing import CastOp, EmbeddingOp, ExpandOp, GatherOp, SliceOp, TileOp, WhereOp
 from dialects.nn.layers import BatchNormOp, ConvOp, DenseOp
+from dialects.nn.matmul import MatMulOp
 from dialects.nn.movement import PAD_MODES, ConcatOp, PadOp, ReshapeOp, TransposeOp
 from dialects.nn.pooling import AveragePoolOp, GlobalAveragePoolOp, GlobalSumPoolOp, MaxPoolOp, SumPoolOp
 from dialects.nn.quantized import LookupOp, RequantOp
@@ -63,6 +65,7 @@ NN = Dialect(
         BatchNormOp, ReluOp, LeakyReluOp, ClipOp, SigmoidOp, TanhOp, SoftmaxOp, LogSoftmaxOp,
         AddOp, SubOp, MulOp, DivOp, ConcatOp, ReshapeOp, TransposeOp, PadOp,
         RequantOp, SumPoolOp, GlobalSumPoolOp, LookupOp,
+        EmbeddingOp, GatherOp, SliceOp, ExpandOp, TileOp, WhereOp, CastOp, MatMulOp,
     ],
 )
 
