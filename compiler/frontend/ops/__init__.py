@@ -17,6 +17,7 @@ The handlers live in modules by family (`passthrough`, `layers`, `windows`,
 from __future__ import annotations
 
 from compiler.frontend.ops import elementwise, layers, movement, passthrough, windows
+from compiler.frontend.ops import indexing
 from compiler.frontend.ops.layers import dense_weight
 from compiler.frontend.ops.movement import reshape_target
 from compiler.frontend.ops.registry import FOLDED_ONLY, HANDLERS, SUPPORTED_OPS, Handler, handles
@@ -28,4 +29,5 @@ for _op, _note in FOLDED_ONLY.items():
 __all__ = [
     "FOLDED_ONLY", "HANDLERS", "SUPPORTED_OPS", "Handler", "dense_weight", "handles",
     "reshape_target", "resolve_pads", "elementwise", "layers", "movement", "passthrough", "windows",
+    "indexing",
 ]

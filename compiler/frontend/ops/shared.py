@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from xdsl.dialects.builtin import IntegerType
 from xdsl.ir import SSAValue
 
 from compiler.frontend.loader import Constant
 from compiler.frontend.node import NodeImport, Unsupported, shape
+from compiler.ir import tensor_type
+from dialects import nn
 
 
 def derived(name: str, shape_: Sequence[int], load: Callable[[], np.ndarray]) -> Constant:
@@ -19,12 +22,16 @@ def derived(name: str, shape_: Sequence[int], load: Callable[[], np.ndarray]) ->
 
 
 def emit_binary(n: NodeImport, op_class, a: SSAValue, b: SSAValue) -> SSAValue:
-    """`op_class(a, b)` with the numpy-broadcast result shape."""
+    """`op_class(a, b)` with the numpy-broadcast result shape and `a`'s element type
+    (integer activations add, subtract and multiply; they do not divide)."""
     try:
         result = np.broadcast_shapes(shape(a), shape(b))
     except ValueError:
         raise Unsupported(f"shapes {list(shape(a))} and {list(shape(b))} do not broadcast") from None
-    return n.emit(op_class(a, b, n.type(result)))
+    element = a.type.get_element_type()
+    if isinstance(element, IntegerType) and op_class is nn.DivOp:
+        raise Unsupported("integer division")
+    return n.emit(op_class(a, b, tensor_type(result, element)))
 
 
 def broadcasts_into(small: Sequence[int], target: Sequence[int]) -> bool:
