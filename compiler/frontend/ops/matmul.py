@@ -14,21 +14,27 @@ import numpy as np
 from xdsl.ir import SSAValue
 
 from compiler.frontend.loader import Constant
-from compiler.frontend.node import NodeImport, Unsupported, shape
+from compiler.frontend.node import NodeImport, Unsupported, Value, shape
 from compiler.frontend.ops.indexing import emit_reshape, typed
-from compiler.frontend.ops.shared import emit_binary
+from compiler.frontend.ops.shared import derived, emit_binary
 from dialects import nn
 
 
-def emit_matmul(n: NodeImport, a: SSAValue, b: SSAValue) -> SSAValue:
+def as_matrix(n: NodeImport, value: Value, matrix: tuple[int, int]) -> SSAValue:
+    """A 1-D operand as the `matrix` shape (a constant is reshaped at import)."""
+    if isinstance(value, Constant):
+        return n.graph.materialise(Constant(f"{value.name}_matrix", matrix, value.dtype,
+                                            lambda: np.asarray(value.value()).reshape(matrix)))
+    return emit_reshape(n, value, matrix)
+
+
+def emit_matmul(n: NodeImport, a: Value, b: Value) -> SSAValue:
     """`a @ b` with numpy's rules (1-D operands, broadcast batch axes) as `nn.matmul`."""
     a_shape, b_shape = shape(a), shape(b)
     if not a_shape or not b_shape:
         raise Unsupported("MatMul of a scalar")
-    if len(a_shape) == 1:
-        a = emit_reshape(n, a, (1, a_shape[0]))
-    if len(b_shape) == 1:
-        b = emit_reshape(n, b, (b_shape[0], 1))
+    a = as_matrix(n, a, (1, a_shape[0])) if len(a_shape) == 1 else _value(n, a)
+    b = as_matrix(n, b, (b_shape[0], 1)) if len(b_shape) == 1 else _value(n, b)
     (*a_batch, m, k), (*b_batch, k_b, cols) = shape(a), shape(b)
     if k != k_b:
         raise Unsupported(f"{list(a_shape)} @ {list(b_shape)}: inner dimensions {k} and {k_b} differ")
@@ -41,9 +47,13 @@ def emit_matmul(n: NodeImport, a: SSAValue, b: SSAValue) -> SSAValue:
     return emit_reshape(n, product, result)
 
 
+def _value(n: NodeImport, value: Value) -> SSAValue:
+    return n.graph.materialise(value) if isinstance(value, Constant) else value
+
+
 def matmul_of_activations(n: NodeImport) -> SSAValue:
     """ONNX MatMul whose right operand is an activation (or a constant of rank != 2)."""
-    return emit_matmul(n, n.activation(0), n.activation(1))
+    return emit_matmul(n, n.inputs[0], n.inputs[1])
 
 
 def _scaled(n: NodeImport, x: SSAValue, factor: float, what: str) -> SSAValue:
@@ -66,4 +76,10 @@ def gemm_of_activations(n: NodeImport) -> SSAValue:
     beta = float(n.attr("beta", 1.0))
     if not n.has_input(2) or beta == 0.0:
         return y
-    return emit_binary(n, nn.AddOp, y, _scaled(n, n.activation(2), beta, "beta"))
+    c = n.inputs[2]
+    if isinstance(c, Constant):
+        addend = n.graph.materialise(c if beta == 1.0 else derived(
+            f"{c.name}_beta", c.shape, lambda: np.asarray(c.value(), np.float32) * np.float32(beta)))
+    else:
+        addend = _scaled(n, c, beta, "beta")
+    return emit_binary(n, nn.AddOp, y, addend)
