@@ -82,3 +82,16 @@ def test_bad_ids_and_integer_levels_are_one_line(token_model, tmp_path, ids, lev
     assert done.returncode == 1
     assert done.stderr.startswith(message)
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_integer_level_names_the_new_ops_it_cannot_quantize(tmp_path):
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 1]),
+             helper.make_node("MatMul", ["x", "t"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 4])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), tmp_path / "m.onnx")
+    np.save(tmp_path / "x.npy", RNG.standard_normal((1, 4, 6)).astype(np.float32))
+    done = run_hwc_command("run", tmp_path / "m.onnx", "--input", tmp_path / "x.npy", "--level", "int")
+    assert done.returncode == 1
+    assert done.stderr.startswith("hwc: error: quantize: unsupported ops nn.matmul (supported: ")
+    assert len(done.stderr.strip().splitlines()) == 1
