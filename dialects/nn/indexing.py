@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from xdsl.dialects.builtin import I64, DenseArrayBase, IntegerAttr, IntegerType, TensorType, i64
-from xdsl.ir import SSAValue
+from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     ParsePropInAttrDict,
@@ -45,15 +46,23 @@ from dialects.nn.common import (
 
 def broadcast_shape(op: IRDLOperation, *shapes: Sequence[int]) -> tuple[int, ...]:
     """The numpy broadcast of `shapes` (VerifyException naming `op` when they do not broadcast)."""
-    rank = max(len(s) for s in shapes)
-    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
-    result = []
-    for dims in zip(*padded):
-        sizes = {d for d in dims if d != 1}
-        if len(sizes) > 1:
-            raise VerifyException(f"{op.name}: shapes {[list(s) for s in shapes]} do not broadcast")
-        result.append(sizes.pop() if sizes else 1)
-    return tuple(result)
+    try:
+        return tuple(np.broadcast_shapes(*(tuple(s) for s in shapes)))
+    except ValueError:
+        raise VerifyException(f"{op.name}: shapes {[list(s) for s in shapes]} do not broadcast") from None
+
+
+class _OneInputOp(IRDLOperation):
+    """An op of one tensor whose result type (and properties) the importer computes."""
+
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = OPERANDS_FORMAT
+
+    def __init__(self, x: SSAValue, result_type: TensorType, **properties: Attribute):
+        super().__init__(operands=[x], properties=properties, result_types=[result_type])
 
 
 @irdl_op_definition
@@ -83,22 +92,16 @@ class EmbeddingOp(IRDLOperation):
 
 
 @irdl_op_definition
-class SliceOp(IRDLOperation):
+class SliceOp(_OneInputOp):
     """Per axis `i`, the elements `start[i] + k * step[i]` for k < the result's size along
     `i`; every index lies inside the input (checked), a step is never 0."""
 
     name = "nn.slice"
-    input = operand_def(TensorType)
-    output = result_def(TensorType)
     starts = prop_def(DenseArrayBase)
     steps = prop_def(DenseArrayBase)
-    traits = traits_def(NoMemoryEffect())
-    irdl_options = (ParsePropInAttrDict(),)
-    assembly_format = OPERANDS_FORMAT
 
     def __init__(self, x: SSAValue, starts: Sequence[int], steps: Sequence[int], result_type: TensorType):
-        super().__init__(operands=[x], properties={"starts": i64_array(starts), "steps": i64_array(steps)},
-                         result_types=[result_type])
+        super().__init__(x, result_type, starts=i64_array(starts), steps=i64_array(steps))
 
     def verify_(self) -> None:
         x, y = shape_of(self.input), shape_of(self.output)
@@ -114,22 +117,15 @@ class SliceOp(IRDLOperation):
 
 
 @irdl_op_definition
-class GatherOp(IRDLOperation):
+class GatherOp(_OneInputOp):
     """`take(x, indices, axis)` with constant non-negative `indices` (1-D)."""
 
     name = "nn.gather"
-    input = operand_def(TensorType)
-    output = result_def(TensorType)
     indices = prop_def(DenseArrayBase)
     axis = prop_def(IntegerAttr[I64])
-    traits = traits_def(NoMemoryEffect())
-    irdl_options = (ParsePropInAttrDict(),)
-    assembly_format = OPERANDS_FORMAT
 
     def __init__(self, x: SSAValue, indices: Sequence[int], axis: int, result_type: TensorType):
-        super().__init__(operands=[x], properties={"indices": i64_array(indices),
-                                                   "axis": IntegerAttr(axis, i64)},
-                         result_types=[result_type])
+        super().__init__(x, result_type, indices=i64_array(indices), axis=IntegerAttr(axis, i64))
 
     def verify_(self) -> None:
         x = shape_of(self.input)
@@ -145,18 +141,11 @@ class GatherOp(IRDLOperation):
 
 
 @irdl_op_definition
-class ExpandOp(IRDLOperation):
+class ExpandOp(_OneInputOp):
     """Broadcast the input to the result type's shape (numpy rules; the result may add
     leading axes)."""
 
     name = "nn.expand"
-    input = operand_def(TensorType)
-    output = result_def(TensorType)
-    traits = traits_def(NoMemoryEffect())
-    assembly_format = OPERANDS_FORMAT
-
-    def __init__(self, x: SSAValue, result_type: TensorType):
-        super().__init__(operands=[x], result_types=[result_type])
 
     def verify_(self) -> None:
         x, y = shape_of(self.input), shape_of(self.output)
@@ -166,19 +155,14 @@ class ExpandOp(IRDLOperation):
 
 
 @irdl_op_definition
-class TileOp(IRDLOperation):
+class TileOp(_OneInputOp):
     """Repeat the input `repeats[i]` times along each axis `i` (every repeat >= 1)."""
 
     name = "nn.tile"
-    input = operand_def(TensorType)
-    output = result_def(TensorType)
     repeats = prop_def(DenseArrayBase)
-    traits = traits_def(NoMemoryEffect())
-    irdl_options = (ParsePropInAttrDict(),)
-    assembly_format = OPERANDS_FORMAT
 
     def __init__(self, x: SSAValue, repeats: Sequence[int], result_type: TensorType):
-        super().__init__(operands=[x], properties={"repeats": i64_array(repeats)}, result_types=[result_type])
+        super().__init__(x, result_type, repeats=i64_array(repeats))
 
     def verify_(self) -> None:
         x, repeats = shape_of(self.input), self.repeats.get_values()
@@ -214,17 +198,10 @@ class WhereOp(IRDLOperation):
 
 
 @irdl_op_definition
-class CastOp(IRDLOperation):
+class CastOp(_OneInputOp):
     """The input converted to the result's element type (float to int truncates toward zero)."""
 
     name = "nn.cast"
-    input = operand_def(TensorType)
-    output = result_def(TensorType)
-    traits = traits_def(NoMemoryEffect())
-    assembly_format = OPERANDS_FORMAT
-
-    def __init__(self, x: SSAValue, result_type: TensorType):
-        super().__init__(operands=[x], result_types=[result_type])
 
     def verify_(self) -> None:
         check_result_shape(self, shape_of(self.input))
