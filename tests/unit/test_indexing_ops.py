@@ -227,3 +227,15 @@ def test_no_op_forms_vanish(tmp_path):
         ([helper.make_node("Tile", ["x", "r"], ["y"])], {"r": ints([1, 1, 1, 1])}),
     ):
         assert "nn." not in imported_ops(tmp_path, nodes + [], initializers, opset=13).replace("func.return", "")
+
+
+def test_data_movement_keeps_integer_ids(tmp_path):
+    ids = np.array([[4, 0, 9]], np.int64)
+    nodes = [helper.make_node("Concat", ["ids", "bos"], ["joined"], axis=1),
+             helper.make_node("Unsqueeze", ["joined", "axes"], ["column"]),
+             helper.make_node("Transpose", ["column"], ["row"], perm=[2, 1, 0]),
+             helper.make_node("Gather", ["W", "row"], ["y"])]
+    path = model_file(tmp_path / "ids.onnx", nodes, {"ids": ids},
+                      {"bos": ints([[1]]), "axes": ints([2]), "W": RNG.standard_normal((10, 4)).astype(np.float32)})
+    assert ops_of(check_against_onnxruntime(path, {"ids": ids})) == [
+        "nn.concat", "nn.reshape", "nn.transpose", "nn.embedding"]

@@ -19,25 +19,14 @@ from collections.abc import Sequence
 
 import numpy as np
 from xdsl.dialects.builtin import IntegerType
-from xdsl.ir import Attribute, SSAValue
+from xdsl.ir import SSAValue
 
 from compiler.frontend.loader import Constant
-from compiler.frontend.node import NodeImport, Unsupported, Value, shape
+from compiler.frontend.node import NodeImport, Unsupported, shape
 from compiler.frontend.ops.registry import handles
+from compiler.frontend.ops.shared import typed
 from compiler.ir import element_type_for, tensor_type
 from dialects import nn
-
-
-def element_type(value: Value) -> Attribute:
-    """The IR element type `value` has (or gets when materialised: floats become f32)."""
-    if isinstance(value, Constant):
-        return element_type_for(np.float32 if value.dtype.kind == "f" else value.dtype)
-    return nn.element_type_of(value)
-
-
-def typed(shape_: Sequence[int], like: Value):
-    """A tensor type of `shape_` with the element type of `like`."""
-    return tensor_type(shape_, element_type(like))
 
 
 def int_list(n: NodeImport, index: int, role: str) -> list[int]:

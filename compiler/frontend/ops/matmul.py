@@ -15,8 +15,8 @@ from xdsl.ir import SSAValue
 
 from compiler.frontend.loader import Constant
 from compiler.frontend.node import NodeImport, Unsupported, Value, shape
-from compiler.frontend.ops.indexing import emit_reshape, typed
-from compiler.frontend.ops.shared import derived, emit_binary
+from compiler.frontend.ops.indexing import emit_reshape
+from compiler.frontend.ops.shared import derived, emit_binary, typed
 from dialects import nn
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from xdsl.dialects.builtin import IntegerType
-from xdsl.ir import SSAValue
+from xdsl.dialects.builtin import IntegerType, TensorType
+from xdsl.ir import Attribute, SSAValue
 
 from compiler.frontend.loader import Constant
-from compiler.frontend.node import NodeImport, Unsupported, shape
-from compiler.ir import tensor_type
+from compiler.frontend.node import NodeImport, Unsupported, Value, shape
+from compiler.ir import element_type_for, tensor_type
 from dialects import nn
 
 
@@ -40,3 +40,15 @@ def broadcasts_into(small: Sequence[int], target: Sequence[int]) -> bool:
         return np.broadcast_shapes(tuple(small), tuple(target)) == tuple(target)
     except ValueError:
         return False
+
+
+def element_type(value: Value) -> Attribute:
+    """The IR element type `value` has (or gets when materialised: floats become f32)."""
+    if isinstance(value, Constant):
+        return element_type_for(np.float32 if value.dtype.kind == "f" else value.dtype)
+    return value.type.get_element_type()
+
+
+def typed(shape_: Sequence[int], like: Value) -> TensorType:
+    """A tensor type of `shape_` with the element type of `like` (data movement keeps it)."""
+    return tensor_type(shape_, element_type(like))
