@@ -4,7 +4,8 @@
 The kernels live in modules by idea: `linear_kernels` (dense and the
 convolution algorithms, GEMM heads), `elementwise_kernels` (batch norm,
 activations, softmax, binary ops; the epilogues fused into heads),
-`pool_kernels`, `shape_kernels` (data movement), sharing `windows` (window
+`pool_kernels`, `shape_kernels` (data movement), `indexing_kernels` (embedding,
+slices, gathers, broadcasts, casts, matmul of activations), sharing `windows` (window
 geometry and padding) and `op_inputs`. Each follows the three-stage protocol of
 `kernel_table.py`. Activations are NCHW, as in the IR.
 

@@ -9,6 +9,9 @@ ONNX's many spellings into one form per op:
 * `nn.conv`, `nn.max_pool` and `nn.average_pool` carry explicit `pads`
   (`[begin..., end...]`, ONNX order); `auto_pad` never reaches the dialect;
 * activation tensors are NCHW (ONNX order); batch is axis 0.
+* the float level's indexing ops (`nn.embedding`, `nn.slice`, `nn.gather`,
+  `nn.expand`, `nn.tile`, `nn.where`, `nn.cast`; module `indexing`) and
+  `nn.matmul` of two activations (module `matmul`) have one form each too.
 
 Constants are either inline (`nn.constant dense<...>`) or a reference into the
 module's weight store (`nn.weight "key"`), so that the IR of a large model

@@ -9,6 +9,8 @@ Handlers only run for nodes that touch an activation: nodes whose inputs are
 all constants were folded before (see `folding.py`). Every handler normalises
 ONNX's spellings (negative axes, auto_pad, opset differences) so that the
 `nn` dialect sees one form per op. `docs/operators.md` documents this table.
+Indexing and broadcasting on activations (Gather, Slice, Split, Expand, Tile,
+Where, Cast) live in `indexing`, products of two activations in `matmul`.
 
 The handlers live in modules by family (`passthrough`, `layers`, `windows`,
 `elementwise`, `movement`); `registry` holds the table they register in.
