@@ -239,3 +239,17 @@ def test_data_movement_keeps_integer_ids(tmp_path):
                       {"bos": ints([[1]]), "axes": ints([2]), "W": RNG.standard_normal((10, 4)).astype(np.float32)})
     assert ops_of(check_against_onnxruntime(path, {"ids": ids})) == [
         "nn.concat", "nn.reshape", "nn.transpose", "nn.embedding"]
+
+
+def test_cast_of_int_ids_to_float(tmp_path):
+    ids = np.array([[4, -3, 9]], np.int64)
+    path = model_file(tmp_path / "c.onnx", [helper.make_node("Cast", ["ids"], ["y"], to=TensorProto.FLOAT)],
+                      {"ids": ids}, {})
+    assert ops_of(check_against_onnxruntime(path, {"ids": ids})) == ["nn.cast"]
+
+
+def test_where_between_two_activations(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Where", ["c", "x", "r"], ["y"])]
+    path = model_file(tmp_path / "w.onnx", nodes, {"x": X}, {"c": RNG.random((1, 4, 1, 8)) > 0.5})
+    assert ops_of(check_against_onnxruntime(path, {"x": X})) == ["nn.relu", "nn.where"]
