@@ -164,3 +164,21 @@ def load_arrays(path: Path | str, what: str) -> tuple[str, object]:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as error:
         raise HwcError(f"{label}: not a readable .npz or .npy file ({' '.join(str(error).split())[:200]})") from None
     raise HwcError(f"{label}: not a readable .npz or .npy file (neither format begins it)")
+
+
+def check_input_dtype(name: str, array, dtype) -> None:
+    """HwcError (one line) unless `array` can feed graph input `name` of numpy `dtype`:
+    float data for a float input; for an integer input (token ids) integer data whose
+    values fit `dtype` (float data is refused even when its values are whole)."""
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        if array.dtype.kind != "f":
+            raise HwcError(f"input {name!r}: expected {dtype} data, got {array.dtype}")
+        return
+    if array.dtype.kind not in "iu":
+        raise HwcError(f"input {name!r}: expected integer ids ({dtype}), got {array.dtype} data")
+    info = np.iinfo(dtype)
+    if array.size and (int(array.min()) < info.min or int(array.max()) > info.max):
+        raise HwcError(f"input {name!r}: values outside the range of {dtype} [{info.min}, {info.max}]")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import AnyFloat, ModuleOp
 from xdsl.printer import Printer
 
 from compiler.errors import HwcError
@@ -81,6 +81,7 @@ class Design:
         if self._rom_module is None:
             from compiler.pipelines import rom_pipeline, run_pipeline
 
+            check_float_inputs(self.nn_module)
             module = self.nn_module.clone()
             run_pipeline(module, rom_pipeline(self.options.wbits, self.options.abits, self.options.calib))
             self._rom_module = module
@@ -214,6 +215,21 @@ class Design:
         if (staging / "rom").is_dir():
             written += sorted(directory / "rom" / p.name for p in (staging / "rom").iterdir())
         return written
+
+
+def check_float_inputs(module: ModuleOp) -> None:
+    """HwcError (one line) when a graph input is not float: the integer levels
+    quantize their inputs, and do not take integer token ids yet."""
+    from compiler.executor.host import port_names
+    from compiler.ir import main_function
+
+    function = main_function(module)
+    args = function.body.block.args
+    for name, arg in zip(port_names(function.arg_attrs, len(args), "input"), args):
+        element = arg.type.get_element_type()
+        if not isinstance(element, AnyFloat):
+            raise HwcError(f"input '{name}' holds {element} integers (token ids): only the float level "
+                           "supports integer inputs so far; use --level float (or --emit nn)")
 
 
 def _write_level(module: ModuleOp, ir_path: Path, weights_path: Path) -> None:

@@ -96,6 +96,8 @@ def element_type_for(dtype: np.dtype) -> Attribute:
         return f32
     if dtype == np.float64:
         return f64
+    if dtype == np.bool_:
+        return IntegerType(1)
     if dtype.kind in "iu":
         signedness = Signedness.UNSIGNED if dtype.kind == "u" else Signedness.SIGNLESS
         return IntegerType(dtype.itemsize * 8, signedness)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.driver import Design
+from compiler.driver import Design, check_float_inputs
 from compiler.oracle import onnxruntime_run
 
 FLOAT_RTOL = 1e-4
@@ -225,6 +225,7 @@ def run_ladder(design: Design, samples: int, seed: int = 0, rtl: bool = True) ->
     """Every rung the pipeline reaches. The int rung runs on the calibration samples when
     the design has a calibration file (inputs like the ones it was quantized for), else on
     the same random inputs as the float rung."""
+    check_float_inputs(design.nn_module)
     inputs = random_inputs(design, samples, seed)
     rungs = [float_rung(design, inputs)]
     int_inputs = calibration_inputs(design, samples) if design.options.calib else inputs

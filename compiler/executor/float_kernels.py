@@ -4,7 +4,8 @@
 The kernels live in modules by idea: `linear_kernels` (dense and the
 convolution algorithms, GEMM heads), `elementwise_kernels` (batch norm,
 activations, softmax, binary ops; the epilogues fused into heads),
-`pool_kernels`, `shape_kernels` (data movement), sharing `windows` (window
+`pool_kernels`, `shape_kernels` (data movement), `indexing_kernels` (embedding,
+slices, gathers, broadcasts, casts, matmul of activations), sharing `windows` (window
 geometry and padding) and `op_inputs`. Each follows the three-stage protocol of
 `kernel_table.py`. Activations are NCHW, as in the IR.
 
@@ -16,10 +17,11 @@ on weights is done in the weights' own dtype cast to the result dtype.
 from __future__ import annotations
 
 from compiler.executor import elementwise_kernels as elementwise
+from compiler.executor import indexing_kernels as indexing
 from compiler.executor import linear_kernels as linear
 from compiler.executor import pool_kernels as pools
 from compiler.executor import shape_kernels as shapes
-from compiler.executor.kernel_table import KernelTable
+from compiler.executor.kernel_table import KernelTable, broadcast_rule
 from dialects import nn
 
 FLOAT_KERNELS = KernelTable("float executor")
@@ -45,3 +47,12 @@ FLOAT_KERNELS.register(nn.ReshapeOp)(shapes.reshape)
 FLOAT_KERNELS.register(nn.TransposeOp)(shapes.transpose)
 FLOAT_KERNELS.register(nn.ConcatOp)(shapes.concat)
 FLOAT_KERNELS.register(nn.PadOp)(shapes.pad)
+
+FLOAT_KERNELS.register(nn.EmbeddingOp)(indexing.embedding)
+FLOAT_KERNELS.register(nn.SliceOp, batch_rule=indexing.slice_rule)(indexing.slice_)
+FLOAT_KERNELS.register(nn.GatherOp, batch_rule=indexing.gather_rule)(indexing.gather)
+FLOAT_KERNELS.register(nn.ExpandOp, batch_rule=indexing.expand_rule)(indexing.expand)
+FLOAT_KERNELS.register(nn.TileOp, batch_rule=indexing.tile_rule)(indexing.tile)
+FLOAT_KERNELS.register(nn.WhereOp, batch_rule=broadcast_rule)(indexing.where)
+FLOAT_KERNELS.register(nn.CastOp)(indexing.cast)
+FLOAT_KERNELS.register(nn.MatMulOp, batch_rule=indexing.matmul_rule)(indexing.matmul)

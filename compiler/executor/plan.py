@@ -25,6 +25,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.ir import Operation, SSAValue
 
+from compiler.boundary import check_input_dtype
 from compiler.errors import HwcError
 from compiler.executor.host import port_names
 from compiler.executor.kernel_table import Binding, Instantiate, Kernel, KernelTable, Shape, evaluate
@@ -323,13 +324,17 @@ class GraphPlan:
                     f"input {name!r}: expected samples of shape {list(expected)} stacked on axis 0 "
                     f"(IR shape {list(self.ir_input_shapes[name])}), got shape {list(array.shape)}"
                 )
-            if array.dtype.kind != dtype.kind:
-                raise HwcError(f"input {name!r}: expected {dtype} data, got {array.dtype}")
-            if count is not None and array.shape[0] != count:
+            check_input_dtype(name, array, dtype)
+            if count is not None and array.shape[0] != count and not self._at_ir_shapes(inputs):
                 raise HwcError(f"input {name!r} has {array.shape[0]} samples, other inputs have {count}")
-            count = array.shape[0]
+            count = array.shape[0] if count is None else count
             arrays.append(np.ascontiguousarray(array, dtype=dtype))
         return arrays, count or 0
+
+    def _at_ir_shapes(self, inputs: Mapping[str, np.ndarray]) -> bool:
+        """Every input given exactly at its IR shape: one run of the IR batch, even when
+        the inputs' leading dimensions differ (a graph whose axis 0 is not a batch)."""
+        return all(np.shape(inputs.get(n)) == self.ir_input_shapes[n] for n in self.input_names)
 
     def _chunk_rows(self) -> int:
         """Rows per batched run, bounded by MAX_BATCH_BYTES of activations."""
@@ -356,6 +361,8 @@ class GraphPlan:
                     f"not a multiple of {self.batch}"
                 )
             step = self.batch
+        if count <= step:
+            return dict(zip(self.output_names, self._run_rows(arrays)))
         pieces: list[list[np.ndarray]] = [[] for _ in self._output_slots]
         for begin in range(0, count, step):
             chunk = [a[begin:begin + step] for a in arrays]

@@ -111,7 +111,7 @@ class GraphImporter:
         self.inference_error = inference_error
         self.opset = loader.opset_version(model)
         self.store = new_memory_store()
-        self.block = Block(arg_types=[tensor_type(i.shape) for i in inputs])
+        self.block = Block(arg_types=[tensor_type(i.shape, element_type_for(i.dtype)) for i in inputs])
         self.values: dict[str, Value | _Poison] = dict(constants)
         self.values.update({i.name: arg for i, arg in zip(inputs, self.block.args)})
         self.uses: Counter[str] = Counter()

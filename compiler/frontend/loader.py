@@ -369,6 +369,12 @@ def check_finite(constants: Mapping[str, Constant], source: Mapping[str, Path]) 
 class GraphInput:
     name: str
     shape: tuple[int, ...]
+    dtype: np.dtype = np.dtype(np.float32)
+
+
+INPUT_TYPES = {TensorProto.FLOAT: np.dtype(np.float32), TensorProto.INT64: np.dtype(np.int64),
+               TensorProto.INT32: np.dtype(np.int32)}
+"""Element types a graph input may have: float32 activations, int64/int32 ids."""
 
 
 def resolve_inputs(
@@ -377,8 +383,8 @@ def resolve_inputs(
 ) -> list[GraphInput]:
     """The model's real inputs (graph inputs that are not weights), with static shapes.
 
-    Guarantees every returned input is float32 and fully static; a dynamic
-    dimension must be given in `shapes`.
+    Guarantees every returned input is float32, int64 or int32 (token ids) and
+    fully static; a dynamic dimension must be given in `shapes`.
     """
     inputs = [v for v in model.graph.input if v.name not in known]
     names = {v.name for v in inputs}
@@ -395,13 +401,14 @@ def _resolve_input(value: onnx.ValueInfoProto, path: Path, given: list[int] | No
     if not value.type.HasField("tensor_type"):
         raise HwcError(f"{path}: input '{name}' is not a tensor")
     tensor_type = value.type.tensor_type
-    if tensor_type.elem_type != TensorProto.FLOAT:
+    dtype = INPUT_TYPES.get(tensor_type.elem_type)
+    if dtype is None:
         type_name = data_type_name(tensor_type.elem_type).lower()
         raise HwcError(f"{path}: input '{name}' has element type {type_name}, "
-                       "which is not supported (inputs must be float32)")
+                       "which is not supported (inputs must be float32, or int64/int32 ids)")
     dims = list(tensor_type.shape.dim) if tensor_type.HasField("shape") else None
     if given is not None:
-        return GraphInput(name, _check_given_shape(name, path, dims, given))
+        return GraphInput(name, _check_given_shape(name, path, dims, given), dtype)
     if dims is None:
         raise HwcError(f"{path}: input '{name}' has no shape; give it with --shape {name}=...")
     if any(_static_dim(d) is None for d in dims):
@@ -415,8 +422,8 @@ def _resolve_input(value: onnx.ValueInfoProto, path: Path, given: list[int] | No
         raise HwcError(f"{path}: input '{name}' has a negative dimension {list(shape)}")
     if any(d == 0 for d in shape):
         raise HwcError(f"{path}: input '{name}': zero-size dimensions are not supported")
-    check_fits(math.prod(shape), 4, f"{path}: input '{name}' of shape {list(shape)}")
-    return GraphInput(name, shape)
+    check_fits(math.prod(shape), dtype.itemsize, f"{path}: input '{name}' of shape {list(shape)}")
+    return GraphInput(name, shape, dtype)
 
 
 def _check_given_shape(name: str, path: Path, dims, given: list[int]) -> tuple[int, ...]:

@@ -9,6 +9,9 @@ ONNX's many spellings into one form per op:
 * `nn.conv`, `nn.max_pool` and `nn.average_pool` carry explicit `pads`
   (`[begin..., end...]`, ONNX order); `auto_pad` never reaches the dialect;
 * activation tensors are NCHW (ONNX order); batch is axis 0.
+* the float level's indexing ops (`nn.embedding`, `nn.slice`, `nn.gather`,
+  `nn.expand`, `nn.tile`, `nn.where`, `nn.cast`; module `indexing`) and
+  `nn.matmul` of two activations (module `matmul`) have one form each too.
 
 Constants are either inline (`nn.constant dense<...>`) or a reference into the
 module's weight store (`nn.weight "key"`), so that the IR of a large model
@@ -51,7 +54,9 @@ from dialects.nn.elementwise import (
     SubOp,
     TanhOp,
 )
+from dialects.nn.indexing import CastOp, EmbeddingOp, ExpandOp, GatherOp, SliceOp, TileOp, WhereOp
 from dialects.nn.layers import BatchNormOp, ConvOp, DenseOp
+from dialects.nn.matmul import MatMulOp
 from dialects.nn.movement import PAD_MODES, ConcatOp, PadOp, ReshapeOp, TransposeOp
 from dialects.nn.pooling import AveragePoolOp, GlobalAveragePoolOp, GlobalSumPoolOp, MaxPoolOp, SumPoolOp
 from dialects.nn.quantized import LookupOp, RequantOp
@@ -63,6 +68,7 @@ NN = Dialect(
         BatchNormOp, ReluOp, LeakyReluOp, ClipOp, SigmoidOp, TanhOp, SoftmaxOp, LogSoftmaxOp,
         AddOp, SubOp, MulOp, DivOp, ConcatOp, ReshapeOp, TransposeOp, PadOp,
         RequantOp, SumPoolOp, GlobalSumPoolOp, LookupOp,
+        EmbeddingOp, GatherOp, SliceOp, ExpandOp, TileOp, WhereOp, CastOp, MatMulOp,
     ],
 )
 

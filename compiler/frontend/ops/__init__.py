@@ -9,6 +9,8 @@ Handlers only run for nodes that touch an activation: nodes whose inputs are
 all constants were folded before (see `folding.py`). Every handler normalises
 ONNX's spellings (negative axes, auto_pad, opset differences) so that the
 `nn` dialect sees one form per op. `docs/operators.md` documents this table.
+Indexing and broadcasting on activations (Gather, Slice, Split, Expand, Tile,
+Where, Cast) live in `indexing`, products of two activations in `matmul`.
 
 The handlers live in modules by family (`passthrough`, `layers`, `windows`,
 `elementwise`, `movement`); `registry` holds the table they register in.
@@ -17,6 +19,7 @@ The handlers live in modules by family (`passthrough`, `layers`, `windows`,
 from __future__ import annotations
 
 from compiler.frontend.ops import elementwise, layers, movement, passthrough, windows
+from compiler.frontend.ops import indexing
 from compiler.frontend.ops.layers import dense_weight
 from compiler.frontend.ops.movement import reshape_target
 from compiler.frontend.ops.registry import FOLDED_ONLY, HANDLERS, SUPPORTED_OPS, Handler, handles
@@ -28,4 +31,5 @@ for _op, _note in FOLDED_ONLY.items():
 __all__ = [
     "FOLDED_ONLY", "HANDLERS", "SUPPORTED_OPS", "Handler", "dense_weight", "handles",
     "reshape_target", "resolve_pads", "elementwise", "layers", "movement", "passthrough", "windows",
+    "indexing",
 ]

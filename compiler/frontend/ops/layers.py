@@ -1,5 +1,5 @@
 """Layers with constant parameters: Gemm and MatMul (as `nn.dense`), Conv, and
-inference BatchNormalization.
+inference BatchNormalization. (MatMul and Gemm of two activations: `matmul`.)
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from xdsl.ir import SSAValue
 
 from compiler.frontend.loader import Constant
 from compiler.frontend.node import NodeImport, Unsupported, shape
+from compiler.frontend.ops.matmul import gemm_of_activations, matmul_of_activations
 from compiler.frontend.ops.registry import handles
 from compiler.frontend.ops.shared import broadcasts_into, derived, emit_binary
 from compiler.frontend.ops.windows import check_spatial_rank, output_spatial, window_attributes
@@ -50,9 +51,11 @@ def as_bias(c: Constant, out: int, scale: float, max_rank: int) -> Constant | No
     return derived(f"{c.name}_bias", (out,), load)
 
 
-@handles("Gemm", note="B (the weight) must be a constant; transA/transB/alpha/beta folded; "
-                      "C becomes the bias when it is an [N] vector, else an add")
+@handles("Gemm", note="a constant B (the weight): transA/transB/alpha/beta folded, C becomes "
+                      "the bias when it is an [N] vector, else an add; an activation B: a matmul")
 def _gemm(n: NodeImport):
+    if n.has_input(1) and not n.is_constant(1):
+        return [gemm_of_activations(n)]
     b = n.constant_input(1, "B (the weight)")
     if len(b.shape) != 2 or n.rank(0) != 2:
         raise Unsupported("A and B must be 2-D")
@@ -78,16 +81,13 @@ def _gemm(n: NodeImport):
     return [emit_binary(n, nn.AddOp, y, addend)]
 
 
-@handles("MatMul", note="the right operand must be a constant 2-D weight [in, out] "
-                        "(a following Add of an [out] constant becomes the bias)")
+@handles("MatMul", note="a constant 2-D right operand is a dense weight [in, out] (a following "
+                        "Add of an [out] constant becomes the bias); otherwise a matmul of two "
+                        "tensors (numpy broadcasting of batch axes, 1-D operands)")
 def _matmul(n: NodeImport):
-    if not n.is_constant(1):
-        if n.is_constant(0):
-            raise Unsupported("the constant must be the right operand")
-        raise Unsupported("both operands are activations; the right one must be a constant weight")
+    if not n.is_constant(1) or len(n.shape(1)) != 2:
+        return [matmul_of_activations(n)]
     b = n.constant_input(1, "the weight")
-    if len(b.shape) != 2:
-        raise Unsupported(f"the weight must be 2-D, it is {len(b.shape)}-D")
     x = n.activation(0)
     if shape(x)[-1] != b.shape[0]:
         raise Unsupported(f"the input has {shape(x)[-1]} features but the weight has {b.shape[0]} rows")

@@ -12,6 +12,7 @@ from xdsl.ir import SSAValue
 
 from compiler.frontend.node import NodeImport, Unsupported, shape
 from compiler.frontend.ops.registry import handles
+from compiler.frontend.ops.shared import typed
 from dialects import nn
 
 
@@ -23,14 +24,14 @@ def _concat(n: NodeImport):
     values = [n.activation(i) for i in present]
     result = list(shape(values[0]))
     result[axis] = sum(shape(v)[axis] for v in values)
-    return [n.emit(nn.ConcatOp(values, axis, n.type(result)))]
+    return [n.emit(nn.ConcatOp(values, axis, typed(result, values[0])))]
 
 
 def _reshape_to(n: NodeImport, target: Sequence[int]) -> SSAValue:
     x = n.activation(0)
     if tuple(target) == shape(x):
         return x
-    return n.emit(nn.ReshapeOp(x, n.type(target)))
+    return n.emit(nn.ReshapeOp(x, typed(target, x)))
 
 
 def reshape_target(source: Sequence[int], requested: Sequence[int], allowzero: bool) -> list[int]:
@@ -106,7 +107,7 @@ def _transpose(n: NodeImport):
         raise Unsupported(f"perm {perm} is not a permutation")
     if perm == list(range(rank)):
         return [x]
-    return [n.emit(nn.TransposeOp(x, perm, n.type([shape(x)[p] for p in perm])))]
+    return [n.emit(nn.TransposeOp(x, perm, typed([shape(x)[p] for p in perm], x)))]
 
 
 @handles("Pad", note="constant, reflect and edge modes; non-negative constant pads "

@@ -1,4 +1,5 @@
-"""Ops that vanish at import: Identity, inference-time Dropout, float-to-float Cast."""
+"""Ops that vanish at import: Identity and inference-time Dropout (a Cast to the
+same element type vanishes too, see `indexing`)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,3 @@ def _dropout(n: NodeImport):
     if n.output_used(1):
         raise Unsupported("the mask output is used")
     return [n.inputs[0], None]
-
-
-@handles("Cast", note="float32 to float32 only on activations (removed)")
-def _cast(n: NodeImport):
-    to = n.attr("to")
-    if to != 1:  # TensorProto.FLOAT
-        raise Unsupported("an activation can only be cast to float")
-    return [n.inputs[0]]
