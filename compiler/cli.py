@@ -91,6 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--samples", type=int, default=16, help="random input samples (default 16)")
     verify_cmd.add_argument("--seed", type=int, default=0)
 
+    generate_cmd = commands.add_parser("generate", help="generate tokens greedily, one at a time with a K/V cache")
+    _add_model_options(generate_cmd)
+    generate_cmd.add_argument("--prompt", required=True, metavar="5,17,99",
+                              help="the prompt's token ids, comma-separated")
+    generate_cmd.add_argument("--max-new-tokens", type=int, default=16, metavar="N",
+                              help="tokens to generate (default 16)")
+    generate_cmd.add_argument("--end-token", type=int, metavar="ID", help="stop after generating this id")
+    generate_cmd.add_argument("--context", type=int, default=0, metavar="N",
+                              help="cache capacity in positions (default: the exported sequence length)")
+    generate_cmd.add_argument("--level", default="float", help="pipeline level to generate at (float)")
+    generate_cmd.add_argument("-o", "--output", type=Path, help=".npy to write the generated ids to")
+
     report_cmd = commands.add_parser("report", help="print the report of a build folder")
     report_cmd.add_argument("build", type=Path, help="a folder written by 'hwc compile --emit spatial' or later")
 
@@ -181,6 +193,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_prompt(text: str) -> list[int]:
+    """`5,17,99` -> [5, 17, 99]; HwcError (one line) for anything else."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or not all(p.lstrip("-").isdigit() for p in parts):
+        raise HwcError(f"--prompt {text!r}: give token ids as integers separated by commas, e.g. 5,17,99")
+    return [int(p) for p in parts]
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from compiler.output import atomic_file, check_output_file
+
+    prompt = parse_prompt(args.prompt)
+    if args.output is not None:
+        check_output_file(args.output)
+    design = _compile(args)
+    with _progress("generating") as status:
+        def progress(done: int, total: int) -> None:
+            status.update(f"generating: {done}/{total} positions")
+
+        tokens = design.generate(prompt, args.max_new_tokens, level=args.level, context=args.context,
+                                 end_token=args.end_token, progress=progress)
+    if args.output is not None:
+        with atomic_file(args.output) as staging:
+            with open(staging, "wb") as f:
+                np.save(f, np.array(tokens, dtype=np.int64))
+    print(",".join(str(t) for t in tokens))
+    return 0
+
+
 def _check_finite_inputs(inputs: dict[str, np.ndarray], path: Path, level: str) -> None:
     """Integer levels quantize their inputs: NaN or infinity has no integer, so refuse it."""
     if level == "float":
@@ -231,7 +272,8 @@ def cmd_ops(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"compile": cmd_compile, "run": cmd_run, "verify": cmd_verify, "report": cmd_report, "ops": cmd_ops}
+COMMANDS = {"compile": cmd_compile, "run": cmd_run, "verify": cmd_verify, "generate": cmd_generate,
+            "report": cmd_report, "ops": cmd_ops}
 
 
 DEBUG_VARIABLE = "HWC_DEBUG"

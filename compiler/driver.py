@@ -162,6 +162,24 @@ class Design:
             inputs = {executor.input_names[0]: inputs}
         return executor.run(inputs)
 
+    def generate(self, prompt: list[int], max_new_tokens: int, level: str = "float", context: int = 0,
+                 end_token: int | None = None, progress=None) -> list[int]:
+        """Greedy decoding of a causal transformer one token at a time, with its K/V
+        caches (`compiler.generate`): the `max_new_tokens` ids that follow `prompt`
+        (fewer if `end_token` comes first). `context` (default: the exported
+        sequence length) is the caches' capacity."""
+        if level not in LEVELS:
+            raise HwcError(f"level '{level}' is not available; choose one of {', '.join(LEVELS)}")
+        if level != "float":
+            raise HwcError(f"generate --level {level}: token-by-token generation runs at the float level "
+                           "only so far (transformers have no integer level yet)")
+        key = ("generator", context)
+        if key not in self._executors:
+            from compiler.generate import Generator
+
+            self._executors[key] = Generator(self.nn_module, context)
+        return self._executors[key].generate(prompt, max_new_tokens, end_token, progress).tokens
+
     def write(self, directory: Path, emit: str = "nn") -> list[Path]:
         """Write the IR of every level up to `emit`, each beside its weights, atomically.
 

@@ -85,6 +85,11 @@ def hw_pipeline(rom: str = "logic") -> str:
     return f"lower-spatial-to-hw{{rom={rom}}}"
 
 
+def step_pipeline(context: int = 0) -> str:
+    """Add the token-by-token `@step` graph to a whole-sequence nn module."""
+    return f"sequence-to-stream{{context={context}}}" if context else "sequence-to-stream"
+
+
 def run_pipeline(module: ModuleOp, spec: str) -> tuple[ModulePass, ...]:
     """Apply the passes of `spec` (hwc-opt syntax) to `module` in place; the passes run."""
     from compiler.ir import make_context

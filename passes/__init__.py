@@ -79,6 +79,12 @@ def _lower_spatial_to_hw() -> type[ModulePass]:
     return LowerSpatialToHwPass
 
 
+def _sequence_to_stream() -> type[ModulePass]:
+    from passes.sequence_to_stream import SequenceToStream
+
+    return SequenceToStream
+
+
 ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "fold-constants": _fold_constants,
     "fold-batchnorm": _fold_batchnorm,
@@ -91,4 +97,5 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "size-fifos": _size_fifos,
     "map-to-spatial": _map_to_spatial,
     "lower-spatial-to-hw": _lower_spatial_to_hw,
+    "sequence-to-stream": _sequence_to_stream,
 }

@@ -178,3 +178,33 @@ def matmul(op: Operation, constants) -> Instantiate:
         return lambda a, b: np.matmul(a, b, out=result)
 
     return instantiate
+
+
+def cache_write_rule(op: nn.CacheWriteOp, batched: Sequence[bool]) -> bool:
+    """The cache's batch axis is not the one written."""
+    return op.axis.value.data != 0
+
+
+def cache_write(op: nn.CacheWriteOp, constants) -> Instantiate:
+    """A copy of the cache with the value at `position` along the axis; HwcError
+    when the position lies outside the cache."""
+    axis = op.axis.value.data
+    capacity = nn.shape_of(op.cache)[axis]
+
+    def instantiate(binding: Binding):
+        result = _fresh(binding)
+
+        def kernel(cache, value, position):
+            index = int(position.reshape(-1)[0])
+            if not 0 <= index < capacity:
+                raise HwcError(f"{op.name}: position {index} is outside the cache of {capacity} positions")
+            np.copyto(result, cache)
+            where = [slice(None)] * result.ndim
+            where[axis] = slice(index, index + 1)
+            result[tuple(where)] = value
+            return result
+
+        return kernel
+
+    return instantiate
+

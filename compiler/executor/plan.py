@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation, SSAValue
 
 from compiler.boundary import check_input_dtype
@@ -49,9 +50,10 @@ class Body:
     dtype_of: Callable[[SSAValue], np.dtype]
 
 
-def function_body(module: ModuleOp) -> Body:
-    """`main` of an nn module: tensors named by the arguments' and results' `nn.name`."""
-    function = main_function(module)
+def function_body(module: ModuleOp, function: FuncOp | None = None) -> Body:
+    """`function` (default `main`) of an nn module: tensors named by the arguments'
+    and results' `nn.name`."""
+    function = function or main_function(module)
     block = function.body.block
     terminator = block.last_op
     for arg in block.args:

@@ -60,6 +60,7 @@ from dialects.nn.matmul import MatMulOp
 from dialects.nn.movement import PAD_MODES, ConcatOp, PadOp, ReshapeOp, TransposeOp
 from dialects.nn.pooling import AveragePoolOp, GlobalAveragePoolOp, GlobalSumPoolOp, MaxPoolOp, SumPoolOp
 from dialects.nn.quantized import LookupOp, RequantOp
+from dialects.nn.state import CacheWriteOp
 
 NN = Dialect(
     "nn",
@@ -69,6 +70,7 @@ NN = Dialect(
         AddOp, SubOp, MulOp, DivOp, ConcatOp, ReshapeOp, TransposeOp, PadOp,
         RequantOp, SumPoolOp, GlobalSumPoolOp, LookupOp,
         EmbeddingOp, GatherOp, SliceOp, ExpandOp, TileOp, WhereOp, CastOp, MatMulOp,
+        CacheWriteOp,
     ],
 )
 
