@@ -11,12 +11,14 @@ ONNX's spellings (negative axes, auto_pad, opset differences) so that the
 `nn` dialect sees one form per op. `docs/operators.md` documents this table.
 
 The handlers live in modules by family (`passthrough`, `layers`, `windows`,
-`elementwise`, `movement`); `registry` holds the table they register in.
+`elementwise`, `movement`, and the float-level `math`, `reductions`, `norms`,
+`deconv`); `registry` holds the table they register in.
 """
 
 from __future__ import annotations
 
 from compiler.frontend.ops import elementwise, layers, movement, passthrough, windows
+from compiler.frontend.ops import deconv, math, norms, reductions
 from compiler.frontend.ops.layers import dense_weight
 from compiler.frontend.ops.movement import reshape_target
 from compiler.frontend.ops.registry import FOLDED_ONLY, HANDLERS, SUPPORTED_OPS, Handler, handles
@@ -28,4 +30,5 @@ for _op, _note in FOLDED_ONLY.items():
 __all__ = [
     "FOLDED_ONLY", "HANDLERS", "SUPPORTED_OPS", "Handler", "dense_weight", "handles",
     "reshape_target", "resolve_pads", "elementwise", "layers", "movement", "passthrough", "windows",
+    "deconv", "math", "norms", "reductions",
 ]
