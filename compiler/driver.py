@@ -244,6 +244,9 @@ def compile(model: str | Path, options: CompileOptions | None = None, **kwargs) 
     options.check()
     model = Path(model)
     module = import_onnx(model, weights=options.weights, shapes=options.shapes or None)
+    from compiler.pipelines import FLOAT_PIPELINE, run_pipeline
+
+    run_pipeline(module, FLOAT_PIPELINE)
     return Design(model=model, options=options, nn_module=module)
 
 

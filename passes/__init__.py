@@ -49,6 +49,12 @@ def _absorb_clamps() -> type[ModulePass]:
     return AbsorbClampsPass
 
 
+def _recognise_norms() -> type[ModulePass]:
+    from passes.recognise_norms import RecogniseNormsPass
+
+    return RecogniseNormsPass
+
+
 def _quantize() -> type[ModulePass]:
     from passes.quantize import QuantizePass
 
@@ -91,4 +97,5 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "size-fifos": _size_fifos,
     "map-to-spatial": _map_to_spatial,
     "lower-spatial-to-hw": _lower_spatial_to_hw,
+    "recognise-norms": _recognise_norms,
 }
