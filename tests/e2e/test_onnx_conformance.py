@@ -41,9 +41,9 @@ ATOL = 1e-5
 SUITES = ("pytorch-converted", "pytorch-operator", "simple")
 BACKEND_DATA = Path(onnx.__file__).resolve().parent / "backend" / "test" / "data"
 UNSUPPORTED = re.compile(r"\bunsupported\b|\bnot supported\b", re.IGNORECASE)
-SUPPORTED_FLOOR = 60
-PASSING_FLOOR = 60
-"""Of the 140 cases, 60 import and all 60 pass (onnx 1.16-1.19, opsets 11-21)."""
+SUPPORTED_FLOOR = 91
+PASSING_FLOOR = 91
+"""Of the 140 cases, 91 import and all 91 pass (onnx 1.16-1.19, opsets 11-21)."""
 
 
 def conformance_cases() -> list[Path]:
