@@ -1,0 +1,83 @@
+"""The norms of real LLM exports (the `llm` fixtures of `tests/fixtures/llm/`,
+made by `make_llm_fixtures.py` with torch's dynamo exporter), cut out of the
+graph with `onnx.utils.extract_model`:
+
+* every RMSNorm of the Llama export, from its input to its weight
+  multiplication, becomes one `nn.rms_norm` with that weight (`recognise-norms`);
+* every `LayerNormalization` of the GPT-2 export becomes one `nn.layer_norm`;
+
+and each still computes what onnxruntime computes on the cut-out graph. Cutting
+keeps these tests to the norms: the whole graphs also need the integer token
+input, Gather and the attention ops, which other tests cover.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+import compiler
+from compiler.ir import main_function
+from dialects import nn
+from tests.support import FIXTURES, onnxruntime_session
+
+LLAMA = FIXTURES / "llm" / "llama.onnx"
+GPT2 = FIXTURES / "llm" / "gpt2.onnx"
+
+
+def rms_norm_spans(model: onnx.ModelProto) -> list[tuple[str, str]]:
+    """(input, output) of every RMSNorm: from Pow's input to the Mul by the norm weight."""
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    initializers = {t.name for t in model.graph.initializer}
+    spans = []
+    for node in model.graph.node:
+        if node.op_type != "ReduceMean":
+            continue
+        x = next(n for n in model.graph.node if node.input[0] in n.output).input[0]
+        normed = [n for n in consumers[x] if n.op_type == "Mul"
+                  and any(c.op_type == "Reciprocal" for c in _producers(model, n.input))]
+        (scaled,) = [n for n in consumers[normed[0].output[0]] if n.op_type == "Mul"
+                     and any(i in initializers for i in n.input)]
+        spans.append((x, scaled.output[0]))
+    return spans
+
+
+def _producers(model, names):
+    return [n for n in model.graph.node if set(n.output) & set(names)]
+
+
+def check_span_is_one_op(source, path, start: str, end: str, op_name: str, rng):
+    """The graph of `source` from `start` to `end` compiles to `op_name` alone and matches onnxruntime."""
+    onnx.utils.extract_model(str(source), str(path), [start], [end])
+    design = compiler.compile(path)
+    ops = [op for op in main_function(design.nn_module).body.block.ops
+           if not isinstance(op, (nn.ConstantOp, nn.WeightOp)) and op.name.startswith("nn.")]
+    assert [op.name for op in ops] == [op_name], [op.name for op in ops]
+    shape = [d.dim_value for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim]
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(np.float32)
+    ours = design.run({start: x}, level="float")[end]
+    (theirs,) = onnxruntime_session(path).run(None, {start: x})
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    return ops[0]
+
+
+def test_every_rms_norm_of_the_llama_export_is_named(tmp_path):
+    spans = rms_norm_spans(onnx.load(str(LLAMA)))
+    assert len(spans) == 5  # two layers x (input, post-attention) + the final norm
+    rng = np.random.default_rng(3)
+    for index, (start, end) in enumerate(spans):
+        op = check_span_is_one_op(LLAMA, tmp_path / f"norm{index}.onnx", start, end, "nn.rms_norm", rng)
+        assert op.weight is not None
+
+
+def test_every_layer_norm_of_the_gpt2_export_imports(tmp_path):
+    nodes = [n for n in onnx.load(str(GPT2)).graph.node if n.op_type == "LayerNormalization"]
+    assert len(nodes) == 5  # two layers x (ln_1, ln_2) + ln_f
+    rng = np.random.default_rng(4)
+    for index, node in enumerate(nodes):
+        op = check_span_is_one_op(GPT2, tmp_path / f"ln{index}.onnx", node.input[0], node.output[0],
+                                  "nn.layer_norm", rng)
+        assert op.bias is not None
