@@ -312,3 +312,19 @@ def test_conv_transpose_matches_onnxruntime(tmp_path, x_shape, w_shape, attribut
                       [("x", list(x_shape))], None, initializers)
     module = check_against_onnxruntime(path, {"x": x}, rtol=1e-5, atol=1e-5)
     assert len(ops_of(module, nn.ConvTransposeOp)) == 1
+
+
+@pytest.mark.parametrize("op_type, attributes", [("Erf", {}), ("Elu", {"alpha": 0.7}), ("Softplus", {}),
+                                                 ("HardSwish", {}), ("Neg", {})])
+def test_unary_math_fused_after_conv_and_dense(tmp_path, op_type, attributes):
+    """The float executor applies these as epilogues of a conv or dense head."""
+    w = normal(4, 3, 3, 3, scale=0.5)
+    dense_w = normal(4 * 6 * 6, 5, scale=0.1)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node(op_type, ["c"], ["a"], **attributes),
+             helper.make_node("Flatten", ["a"], ["f"]),
+             helper.make_node("MatMul", ["f", "dw"], ["d"]),
+             helper.make_node(op_type, ["d"], ["y"], **attributes)]
+    path = make_model(tmp_path / "m.onnx", nodes, [("x", [1, 3, 8, 8])], [1, 5],
+                      [("w", w), ("dw", dense_w)], opset=14)
+    check_against_onnxruntime(path, {"x": normal(1, 3, 8, 8)}, rtol=1e-4, atol=1e-5)
