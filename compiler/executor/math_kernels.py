@@ -56,6 +56,11 @@ def _fixed(function):
     return lambda op: lambda x, out: np.copyto(out, function(x), casting="unsafe")
 
 
+def _ufunc(ufunc):
+    """`compute(op)` for a numpy ufunc, computed straight into `out` (no temporary)."""
+    return lambda op: lambda x, out: ufunc(x, out=out)
+
+
 def _elu(op):
     alpha = _float(op, "alpha")
     return lambda x, out: np.copyto(out, np.where(x >= 0, x, alpha * np.expm1(np.minimum(x, 0))),
@@ -95,10 +100,10 @@ def _softplus(x):
 
 
 MATH_FUNCTIONS = {
-    nn.NegOp: _fixed(np.negative), nn.AbsOp: _fixed(np.abs), nn.SignOp: _fixed(np.sign),
-    nn.ExpOp: _fixed(np.exp), nn.LogOp: _fixed(np.log), nn.SqrtOp: _fixed(np.sqrt),
-    nn.ReciprocalOp: _fixed(np.reciprocal), nn.ErfOp: _fixed(erf),
-    nn.SinOp: _fixed(np.sin), nn.CosOp: _fixed(np.cos),
+    nn.NegOp: _ufunc(np.negative), nn.AbsOp: _ufunc(np.abs), nn.SignOp: _ufunc(np.sign),
+    nn.ExpOp: _ufunc(np.exp), nn.LogOp: _ufunc(np.log), nn.SqrtOp: _ufunc(np.sqrt),
+    nn.ReciprocalOp: _ufunc(np.reciprocal), nn.ErfOp: _fixed(erf),
+    nn.SinOp: _ufunc(np.sin), nn.CosOp: _ufunc(np.cos),
     nn.SoftplusOp: _fixed(_softplus), nn.SoftsignOp: _fixed(lambda x: x / (1 + np.abs(x))),
     nn.HardSwishOp: _fixed(lambda x: x * np.clip(x / 6 + 0.5, 0, 1)),
     nn.EluOp: _elu, nn.SeluOp: _selu, nn.HardSigmoidOp: _hard_sigmoid, nn.ShrinkOp: _shrink,
