@@ -55,6 +55,12 @@ def _recognise_norms() -> type[ModulePass]:
     return RecogniseNormsPass
 
 
+def _decompose_norms() -> type[ModulePass]:
+    from passes.decompose_norms import DecomposeNormsPass
+
+    return DecomposeNormsPass
+
+
 def _quantize() -> type[ModulePass]:
     from passes.quantize import QuantizePass
 
@@ -98,4 +104,5 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "map-to-spatial": _map_to_spatial,
     "lower-spatial-to-hw": _lower_spatial_to_hw,
     "recognise-norms": _recognise_norms,
+    "decompose-norms": _decompose_norms,
 }

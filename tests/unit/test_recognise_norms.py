@@ -128,3 +128,18 @@ def test_written_out_layer_norm_is_named(tmp_path):
     ours = design.run({"x": x}, level="float")["y"]
     (theirs,) = onnxruntime_session(path).run(None, {"x": x})
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_decomposed_norms_compute_the_same(tmp_path):
+    """`decompose-norms` writes the named norms out again; the float executor agrees."""
+    from compiler.pipelines import run_pipeline
+
+    path = llama_like_model(tmp_path / "llama_like.onnx")
+    named = compiler.compile(path).nn_module
+    decomposed = named.clone()
+    run_pipeline(decomposed, "decompose-norms")
+    assert ops_of(named, nn.RmsNormOp) and not ops_of(decomposed, nn.RmsNormOp)
+    assert len(ops_of(decomposed, nn.ReduceMeanOp)) == 2
+    x = RNG.standard_normal((1, TOKENS, HIDDEN)).astype(np.float32)
+    np.testing.assert_allclose(FloatExecutor(decomposed).run({"x": x})["logits"],
+                               FloatExecutor(named).run({"x": x})["logits"], rtol=1e-5, atol=1e-6)
