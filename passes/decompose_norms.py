@@ -66,7 +66,7 @@ def replace_by(rewriter: PatternRewriter, norm: Operation, y: SSAValue) -> None:
     """Replace `norm` by the last op of its decomposition, which takes its attributes."""
     assert isinstance(y.owner, Operation)
     y.owner.attributes.update(norm.attributes)
-    rewriter.replace_op(norm, [], [y])
+    rewriter.replace(norm, [], [y])
 
 
 class DecomposeRmsNorm(RewritePattern):
