@@ -55,6 +55,12 @@ def _recognise_norms() -> type[ModulePass]:
     return RecogniseNormsPass
 
 
+def _recognise_gelu() -> type[ModulePass]:
+    from passes.recognise_gelu import RecogniseGeluPass
+
+    return RecogniseGeluPass
+
+
 def _decompose_norms() -> type[ModulePass]:
     from passes.decompose_norms import DecomposeNormsPass
 
@@ -105,4 +111,5 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "lower-spatial-to-hw": _lower_spatial_to_hw,
     "recognise-norms": _recognise_norms,
     "decompose-norms": _decompose_norms,
+    "recognise-gelu": _recognise_gelu,
 }

@@ -1,7 +1,8 @@
-"""`recognise-norms` on whole models: the RMSNorm of a Llama block as torch's
-dynamo exporter writes it, and a LayerNorm written out op by op, become
-`nn.rms_norm` / `nn.layer_norm` in the `nn` module `compiler.compile` builds,
-and the model still computes what onnxruntime computes.
+"""The float pipeline's `recognise-norms` and `recognise-gelu` on whole models:
+the RMSNorm of a Llama block as torch's dynamo exporter writes it, a LayerNorm
+and GELUs (tanh and erf) written out op by op become `nn.rms_norm`,
+`nn.layer_norm` and `nn.gelu` in the `nn` module `compiler.compile` builds, and
+the model still computes what onnxruntime computes.
 
 The Llama graph is built by hand with the exporter's op sequence (Cast to
 float32, Pow by a Constant 2, ReduceMean with constant axes [-1] and keepdims,
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import compiler
@@ -143,3 +145,37 @@ def test_decomposed_norms_compute_the_same(tmp_path):
     x = RNG.standard_normal((1, TOKENS, HIDDEN)).astype(np.float32)
     np.testing.assert_allclose(FloatExecutor(decomposed).run({"x": x})["logits"],
                                FloatExecutor(named).run({"x": x})["logits"], rtol=1e-5, atol=1e-6)
+
+
+def _written_out_gelu_model(path, exact: bool):
+    """GPT-2's tanh GELU or BERT's erf GELU, as exporters write them, after a MatMul."""
+    constants = {"w": (RNG.standard_normal((8, 8)) * 0.8).astype(np.float32),
+                 "half": np.array(0.5, np.float32), "one": np.array(1.0, np.float32),
+                 "three": np.array(3.0, np.float32), "k": np.array(0.044715, np.float32),
+                 "c": np.array(0.7978845834732056, np.float32), "root2": np.array(1.4142135, np.float32)}
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Mul", ["h", "half"], ["m1"])]
+    if exact:
+        nodes += [helper.make_node("Div", ["h", "root2"], ["d"]), helper.make_node("Erf", ["d"], ["t"])]
+    else:
+        nodes += [helper.make_node("Pow", ["h", "three"], ["p"]), helper.make_node("Mul", ["p", "k"], ["m2"]),
+                  helper.make_node("Add", ["h", "m2"], ["a"]), helper.make_node("Mul", ["a", "c"], ["m3"]),
+                  helper.make_node("Tanh", ["m3"], ["t"])]
+    nodes += [helper.make_node("Add", ["t", "one"], ["a2"]), helper.make_node("Mul", ["m1", "a2"], ["y"])]
+    graph = helper.make_graph(nodes, "gelu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 8])],
+                              [numpy_helper.from_array(a, n) for n, a in constants.items()])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return path
+
+
+@pytest.mark.parametrize("exact", [False, True], ids=["tanh", "erf"])
+def test_written_out_gelu_is_named(tmp_path, exact):
+    path = _written_out_gelu_model(tmp_path / "gelu.onnx", exact)
+    design = compiler.compile(path)
+    (gelu,) = ops_of(design.nn_module, nn.GeluOp)
+    assert gelu.approximate.data == ("none" if exact else "tanh")
+    assert not ops_of(design.nn_module, nn.TanhOp) and not ops_of(design.nn_module, nn.ErfOp)
+    x = (RNG.standard_normal((4, 8)) * 2).astype(np.float32)
+    ours = design.run({"x": x}, level="float")["y"]
+    (theirs,) = onnxruntime_session(path).run(None, {"x": x})
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)

@@ -1,13 +1,15 @@
-"""The norms of real LLM exports (the `llm` fixtures of `tests/fixtures/llm/`,
-made by `make_llm_fixtures.py` with torch's dynamo exporter), cut out of the
-graph with `onnx.utils.extract_model`:
+"""Norms and GELUs of real LLM exports (the `llm` fixtures of
+`tests/fixtures/llm/`, made by `make_llm_fixtures.py` with torch's dynamo
+exporter), cut out of the graph with `onnx.utils.extract_model`:
 
 * every RMSNorm of the Llama export, from its input to its weight
   multiplication, becomes one `nn.rms_norm` with that weight (`recognise-norms`);
 * every `LayerNormalization` of the GPT-2 export becomes one `nn.layer_norm`;
+* every tanh GELU of the GPT-2 export (Pow 3, Tanh, ...) becomes one
+  `nn.gelu{approximate="tanh"}` (`recognise-gelu`);
 
 and each still computes what onnxruntime computes on the cut-out graph. Cutting
-keeps these tests to the norms: the whole graphs also need the integer token
+keeps these tests to the patterns: the whole graphs also need the integer token
 input, Gather and the attention ops, which other tests cover.
 """
 
@@ -81,3 +83,21 @@ def test_every_layer_norm_of_the_gpt2_export_imports(tmp_path):
         op = check_span_is_one_op(GPT2, tmp_path / f"ln{index}.onnx", node.input[0], node.output[0],
                                   "nn.layer_norm", rng)
         assert op.bias is not None
+
+
+def test_every_tanh_gelu_of_the_gpt2_export_is_named(tmp_path):
+    model = onnx.load(str(GPT2))
+    producers = {output: node for node in model.graph.node for output in node.output}
+    spans = []
+    for node in model.graph.node:
+        if node.op_type == "Tanh":
+            x = producers[producers[node.input[0]].input[0]].input[0]  # tanh(mul(add(x, ...), c))
+            consumers = [n for n in model.graph.node if n.op_type == "Mul"
+                         and any(producers.get(i) is not None and producers[i].op_type == "Add"
+                                 and node.output[0] in producers[i].input for i in n.input)]
+            spans.append((x, consumers[0].output[0]))
+    assert len(spans) == 2  # one MLP per layer
+    rng = np.random.default_rng(5)
+    for index, (start, end) in enumerate(spans):
+        op = check_span_is_one_op(GPT2, tmp_path / f"gelu{index}.onnx", start, end, "nn.gelu", rng)
+        assert op.approximate.data == "tanh"
