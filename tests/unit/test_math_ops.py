@@ -254,11 +254,17 @@ def test_layer_normalization(tmp_path, axis, scale_shape, with_bias):
 
 
 def test_instance_normalization(tmp_path):
-    x = normal(2, 3, 5, 4, scale=2.0)
-    path = make_model(tmp_path / "m.onnx",
-                      [helper.make_node("InstanceNormalization", ["x", "s", "b"], ["y"], epsilon=1e-4)],
-                      [("x", [2, 3, 5, 4])], [2, 3, 5, 4], [("s", normal(3)), ("b", normal(3))])
-    check_against_onnxruntime(path, {"x": x}, rtol=1e-4, atol=1e-5)
+    """Several models in a row: each import derives its per-channel constants anew
+    (the importer once confused a freed derived constant with a later one of the same id)."""
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        path = make_model(tmp_path / f"m{seed}.onnx",
+                          [helper.make_node("InstanceNormalization", ["x", "s", "b"], ["y"], epsilon=1e-4)],
+                          [("x", [2, 3, 5, 4])], [2, 3, 5, 4],
+                          [("s", rng.standard_normal(3).astype(np.float32)),
+                           ("b", rng.standard_normal(3).astype(np.float32))])
+        check_against_onnxruntime(path, {"x": (rng.standard_normal((2, 3, 5, 4)) * 2).astype(np.float32)},
+                                  rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("size, attributes", [(3, {}), (5, {"alpha": 0.1, "beta": 0.5, "bias": 2.0})])
