@@ -9,9 +9,9 @@ in `hwc-opt -p` syntax, so that what the driver runs can be re-run by hand:
     hwc-opt model.spatial.mlir -p "$(python -m compiler.pipelines hw --rom memory)"
 
 Levels, in pipeline order, each pipeline starting from the level before:
-`nn` (the imported float graph, after the float pipeline: recognise-norms and
-recognise-gelu, which name RMS/layer norms and GELUs written out op by op); `rom` (integer graph, every weight
-a ROM): fold-batchnorm, fold-constants, calibrate{calib}, quantize{wbits abits},
+`nn` (the imported float graph, after the float pipeline `FLOAT_PIPELINE`:
+recognise-norms, recognise-gelu, which name RMS/layer norms and GELUs written
+out op by op); `rom` (integer graph, every weight a ROM): fold-batchnorm, fold-constants, calibrate{calib}, quantize{wbits abits},
 weights-to-rom; `spatial` (one PE per layer, folded, FIFOs sized):
 map-to-spatial, fold-parallelism{...}, size-fifos; `hw` (CIRCT hw/comb/seq,
 one module per PE): lower-spatial-to-hw{rom=logic|memory}.

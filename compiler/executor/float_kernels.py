@@ -5,8 +5,8 @@ The kernels live in modules by idea: `linear_kernels` (dense and the
 convolution algorithms, GEMM heads), `elementwise_kernels` (batch norm,
 activations, softmax, binary ops; the epilogues fused into heads),
 `pool_kernels`, `shape_kernels` (data movement), `math_kernels` (element-wise
-math, reductions), `norm_kernels` (layer/RMS norm, LRN, transposed conv), sharing `windows` (window
-geometry and padding) and `op_inputs`. Each follows the three-stage protocol of
+math, reductions), `norm_kernels` (layer/RMS norm, LRN, transposed conv),
+sharing `windows` (window geometry and padding) and `op_inputs`. Each follows the three-stage protocol of
 `kernel_table.py`. Activations are NCHW, as in the IR.
 
 The kernels are dtype-agnostic where the computation is (data movement, max
