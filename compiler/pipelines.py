@@ -11,8 +11,9 @@ in `hwc-opt -p` syntax, so that what the driver runs can be re-run by hand:
 Levels, in pipeline order, each pipeline starting from the level before:
 `nn` (the imported float graph, after the float pipeline `FLOAT_PIPELINE`:
 recognise-norms, recognise-gelu, which name RMS/layer norms and GELUs written
-out op by op); `rom` (integer graph, every weight a ROM): fold-batchnorm, fold-constants, calibrate{calib}, quantize{wbits abits},
-weights-to-rom; `spatial` (one PE per layer, folded, FIFOs sized):
+out op by op); `rom` (integer graph, every weight a ROM): fold-batchnorm,
+fold-constants, calibrate{calib}, quantize{wbits abits}, weights-to-rom;
+`spatial` (one PE per layer, folded, FIFOs sized):
 map-to-spatial, fold-parallelism{...}, size-fifos; `hw` (CIRCT hw/comb/seq,
 one module per PE): lower-spatial-to-hw{rom=logic|memory}.
 """
