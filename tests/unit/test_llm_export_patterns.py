@@ -2,7 +2,7 @@
 `tests/fixtures/llm/`, made by `make_llm_fixtures.py` with torch's dynamo
 exporter), cut out of the graph with `onnx.utils.extract_model`:
 
-* every RMSNorm of the Llama export, from its input to its weight
+* every RMSNorm of the Llama, Qwen2 and Mistral exports, from its input to its weight
   multiplication, becomes one `nn.rms_norm` with that weight (`recognise-norms`);
 * every `LayerNormalization` of the GPT-2 export becomes one `nn.layer_norm`;
 * every tanh GELU of the GPT-2 export (Pow 3, Tanh, ...) becomes one
@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 
 import compiler
 from compiler.ir import main_function
 from dialects import nn
 from tests.support import FIXTURES, onnxruntime_session
 
-LLAMA = FIXTURES / "llm" / "llama.onnx"
 GPT2 = FIXTURES / "llm" / "gpt2.onnx"
 
 
@@ -66,12 +66,14 @@ def check_span_is_one_op(source, path, start: str, end: str, op_name: str, rng):
     return ops[0]
 
 
-def test_every_rms_norm_of_the_llama_export_is_named(tmp_path):
-    spans = rms_norm_spans(onnx.load(str(LLAMA)))
+@pytest.mark.parametrize("name", ["llama", "qwen2", "mistral"])
+def test_every_rms_norm_of_the_llama_family_exports_is_named(tmp_path, name):
+    source = FIXTURES / "llm" / f"{name}.onnx"
+    spans = rms_norm_spans(onnx.load(str(source)))
     assert len(spans) == 5  # two layers x (input, post-attention) + the final norm
     rng = np.random.default_rng(3)
     for index, (start, end) in enumerate(spans):
-        op = check_span_is_one_op(LLAMA, tmp_path / f"norm{index}.onnx", start, end, "nn.rms_norm", rng)
+        op = check_span_is_one_op(source, tmp_path / f"norm{index}.onnx", start, end, "nn.rms_norm", rng)
         assert op.weight is not None
 
 
