@@ -6,7 +6,8 @@ weight` (its `rsqrt` becomes Reciprocal∘Sqrt, float32 Casts vanish at import),
 and older exports write LayerNorm as `ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/
 Div/Mul/Add`. The patterns replace each chain by the one op that names it:
 
-* `x * reciprocal(sqrt(reduce_mean(x²) + eps))`, also `x / sqrt(...)`, with x²
+* `x * reciprocal(sqrt(reduce_mean(x²) + eps))`, also `x * (1 / sqrt(...))` (the
+  classic TorchScript exporter's rsqrt) and `x / sqrt(...)`, with x²
   as `pow(x, 2)` or `x * x`, operands of `mul` and `add` in either order
   -> `nn.rms_norm(x)`;
 * `rms_norm(x) * weight` -> `nn.rms_norm(x, weight)` and `layer_norm(x, s) + bias`
@@ -104,17 +105,28 @@ def root_mean_square(value: SSAValue) -> MeanSquare | None:
     return None
 
 
+def reciprocal_of(value: SSAValue) -> SSAValue | None:
+    """y when `value` is `reciprocal(y)` or `1 / y` (the classic exporter's rsqrt)."""
+    owner = value.owner
+    if isinstance(owner, nn.ReciprocalOp):
+        return owner.input
+    if isinstance(owner, nn.DivOp) and scalar_constant(owner.lhs) == 1.0:
+        return owner.rhs
+    return None
+
+
 def divided_by_rms(op: Operation) -> tuple[SSAValue, MeanSquare] | None:
-    """`(x, stats)` when `op` is `x * reciprocal(sqrt(...))` or `x / sqrt(...)` of x's own mean square."""
+    """`(x, stats)` when `op` is `x * reciprocal(sqrt(...))` (or `x * (1 / sqrt(...))`)
+    or `x / sqrt(...)` of x's own mean square."""
     if isinstance(op, nn.DivOp):
         stats = root_mean_square(op.rhs)
         return (op.lhs, stats) if stats is not None and stats.x is op.lhs else None
     if isinstance(op, nn.MulOp):
         for x, other in operand_pairs(op):
-            if isinstance(other.owner, nn.ReciprocalOp):
-                stats = root_mean_square(other.owner.input)
-                if stats is not None and stats.x is x:
-                    return x, MeanSquare(x, stats.axis, stats.epsilon, (other.owner, *stats.chain))
+            root = reciprocal_of(other)
+            stats = root_mean_square(root) if root is not None else None
+            if stats is not None and stats.x is x:
+                return x, MeanSquare(x, stats.axis, stats.epsilon, (other.owner, *stats.chain))
     return None
 
 

@@ -2,11 +2,13 @@
 `tests/fixtures/llm/`, made by `make_llm_fixtures.py` with torch's dynamo
 exporter), cut out of the graph with `onnx.utils.extract_model`:
 
-* every RMSNorm of the Llama, Qwen2 and Mistral exports, from its input to its weight
-  multiplication, becomes one `nn.rms_norm` with that weight (`recognise-norms`);
-* every `LayerNormalization` of the GPT-2 export becomes one `nn.layer_norm`;
-* every tanh GELU of the GPT-2 export (Pow 3, Tanh, ...) becomes one
-  `nn.gelu{approximate="tanh"}` (`recognise-gelu`);
+* every RMSNorm written out in the Llama, Qwen2, Mistral exports (and the classic
+  TorchScript exporter's Llama), from its input to its weight multiplication,
+  becomes one `nn.rms_norm` with that weight (`recognise-norms`);
+* every `RMSNormalization` (Llama at opset 23) and `LayerNormalization` (GPT-2,
+  both exporters, and BERT) becomes one `nn.rms_norm` / `nn.layer_norm`;
+* every GELU written out (GPT-2's tanh form, both exporters; BERT's erf form)
+  becomes one `nn.gelu` of that approximation (`recognise-gelu`);
 
 and each still computes what onnxruntime computes on the cut-out graph. Cutting
 keeps these tests to the patterns: the whole graphs also need the integer token
@@ -24,31 +26,69 @@ from compiler.ir import main_function
 from dialects import nn
 from tests.support import FIXTURES, onnxruntime_session
 
-GPT2 = FIXTURES / "llm" / "gpt2.onnx"
 
 
-def rms_norm_spans(model: onnx.ModelProto) -> list[tuple[str, str]]:
-    """(input, output) of every RMSNorm: from Pow's input to the Mul by the norm weight."""
+def consumers_of(model: onnx.ModelProto) -> dict[str, list[onnx.NodeProto]]:
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in model.graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
+    return consumers
+
+
+def producers_of(model: onnx.ModelProto) -> dict[str, onnx.NodeProto]:
+    return {output: node for node in model.graph.node for output in node.output}
+
+
+def past_casts(name: str, consumers) -> str:
+    """`name`, or the output of the Cast chain that is its only consumer."""
+    while len(consumers.get(name, [])) == 1 and consumers[name][0].op_type == "Cast":
+        name = consumers[name][0].output[0]
+    return name
+
+
+def rms_norm_spans(model: onnx.ModelProto) -> list[tuple[str, str]]:
+    """(input, output) of every written-out RMSNorm: from Pow's input to the Mul by the norm weight."""
+    consumers, producers = consumers_of(model), producers_of(model)
     initializers = {t.name for t in model.graph.initializer}
     spans = []
     for node in model.graph.node:
         if node.op_type != "ReduceMean":
             continue
-        x = next(n for n in model.graph.node if node.input[0] in n.output).input[0]
-        normed = [n for n in consumers[x] if n.op_type == "Mul"
-                  and any(c.op_type == "Reciprocal" for c in _producers(model, n.input))]
-        (scaled,) = [n for n in consumers[normed[0].output[0]] if n.op_type == "Mul"
-                     and any(i in initializers for i in n.input)]
+        x = producers[node.input[0]].input[0]
+        (normed,) = [n for n in consumers[x] if n.op_type == "Mul" and any(
+            producers.get(i) is not None and producers[i].op_type in ("Reciprocal", "Div") for i in n.input)]
+        (scaled,) = [n for n in consumers[past_casts(normed.output[0], consumers)]
+                     if n.op_type == "Mul" and any(i in initializers for i in n.input)]
         spans.append((x, scaled.output[0]))
     return spans
 
 
-def _producers(model, names):
-    return [n for n in model.graph.node if set(n.output) & set(names)]
+def node_spans(model: onnx.ModelProto, op_type: str) -> list[tuple[str, str]]:
+    """(first input, first output) of every node of `op_type`."""
+    return [(n.input[0], n.output[0]) for n in model.graph.node if n.op_type == op_type]
+
+
+def gelu_spans(model: onnx.ModelProto) -> list[tuple[str, str, str]]:
+    """(input, output, approximation) of every written-out GELU: x is the Tanh's
+    argument's Add term (tanh form) or the Erf's dividend; the output is the last
+    of the Muls that follow the `1 + ...`."""
+    consumers, producers = consumers_of(model), producers_of(model)
+    spans = []
+    for node in model.graph.node:
+        if node.op_type == "Tanh":
+            add = producers[producers[node.input[0]].input[0]]  # tanh(mul(add(x, cubic), c))
+            x = next(i for i in add.input if producers.get(i) is None or producers[i].op_type != "Mul")
+            approximation = "tanh"
+        elif node.op_type == "Erf":
+            x, approximation = producers[node.input[0]].input[0], "none"
+        else:
+            continue
+        (end,) = [n for n in consumers[node.output[0]] if n.op_type == "Add"]
+        while len(consumers[end.output[0]]) == 1 and consumers[end.output[0]][0].op_type == "Mul":
+            end = consumers[end.output[0]][0]
+        spans.append((x, end.output[0], approximation))
+    return spans
 
 
 def check_span_is_one_op(source, path, start: str, end: str, op_name: str, rng):
@@ -66,40 +106,42 @@ def check_span_is_one_op(source, path, start: str, end: str, op_name: str, rng):
     return ops[0]
 
 
-@pytest.mark.parametrize("name", ["llama", "qwen2", "mistral"])
-def test_every_rms_norm_of_the_llama_family_exports_is_named(tmp_path, name):
-    source = FIXTURES / "llm" / f"{name}.onnx"
-    spans = rms_norm_spans(onnx.load(str(source)))
+def fixture(name: str):
+    return FIXTURES / "llm" / f"{name}.onnx"
+
+
+@pytest.mark.parametrize("name", ["llama", "qwen2", "mistral", "llama_classic"])
+def test_every_written_out_rms_norm_is_named(tmp_path, name):
+    spans = rms_norm_spans(onnx.load(str(fixture(name))))
     assert len(spans) == 5  # two layers x (input, post-attention) + the final norm
     rng = np.random.default_rng(3)
     for index, (start, end) in enumerate(spans):
-        op = check_span_is_one_op(source, tmp_path / f"norm{index}.onnx", start, end, "nn.rms_norm", rng)
+        op = check_span_is_one_op(fixture(name), tmp_path / f"norm{index}.onnx", start, end, "nn.rms_norm", rng)
         assert op.weight is not None
 
 
-def test_every_layer_norm_of_the_gpt2_export_imports(tmp_path):
-    nodes = [n for n in onnx.load(str(GPT2)).graph.node if n.op_type == "LayerNormalization"]
-    assert len(nodes) == 5  # two layers x (ln_1, ln_2) + ln_f
+@pytest.mark.parametrize("name, op_type, op_name, count", [
+    ("llama_opset23", "RMSNormalization", "nn.rms_norm", 5),
+    ("gpt2", "LayerNormalization", "nn.layer_norm", 5),
+    ("gpt2_classic", "LayerNormalization", "nn.layer_norm", 5),
+    ("bert", "LayerNormalization", "nn.layer_norm", 6),
+])
+def test_every_norm_op_imports(tmp_path, name, op_type, op_name, count):
+    spans = node_spans(onnx.load(str(fixture(name))), op_type)
+    assert len(spans) == count
     rng = np.random.default_rng(4)
-    for index, node in enumerate(nodes):
-        op = check_span_is_one_op(GPT2, tmp_path / f"ln{index}.onnx", node.input[0], node.output[0],
-                                  "nn.layer_norm", rng)
-        assert op.bias is not None
-
-
-def test_every_tanh_gelu_of_the_gpt2_export_is_named(tmp_path):
-    model = onnx.load(str(GPT2))
-    producers = {output: node for node in model.graph.node for output in node.output}
-    spans = []
-    for node in model.graph.node:
-        if node.op_type == "Tanh":
-            x = producers[producers[node.input[0]].input[0]].input[0]  # tanh(mul(add(x, ...), c))
-            consumers = [n for n in model.graph.node if n.op_type == "Mul"
-                         and any(producers.get(i) is not None and producers[i].op_type == "Add"
-                                 and node.output[0] in producers[i].input for i in n.input)]
-            spans.append((x, consumers[0].output[0]))
-    assert len(spans) == 2  # one MLP per layer
-    rng = np.random.default_rng(5)
     for index, (start, end) in enumerate(spans):
-        op = check_span_is_one_op(GPT2, tmp_path / f"gelu{index}.onnx", start, end, "nn.gelu", rng)
-        assert op.approximate.data == "tanh"
+        check_span_is_one_op(fixture(name), tmp_path / f"n{index}.onnx", start, end, op_name, rng)
+
+
+@pytest.mark.parametrize("name, approximation, count", [
+    ("gpt2", "tanh", 2), ("gpt2_classic", "tanh", 2),
+    ("bert", "none", 3),  # two layers' MLPs and the masked-LM head's transform
+])
+def test_every_written_out_gelu_is_named(tmp_path, name, approximation, count):
+    spans = gelu_spans(onnx.load(str(fixture(name))))
+    assert len(spans) == count and {a for _, _, a in spans} == {approximation}
+    rng = np.random.default_rng(5)
+    for index, (start, end, _) in enumerate(spans):
+        op = check_span_is_one_op(fixture(name), tmp_path / f"gelu{index}.onnx", start, end, "nn.gelu", rng)
+        assert op.approximate.data == approximation

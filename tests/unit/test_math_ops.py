@@ -253,6 +253,17 @@ def test_layer_normalization(tmp_path, axis, scale_shape, with_bias):
     assert op.axis.value.data == axis % 3
 
 
+@pytest.mark.parametrize("axis, scale_shape", [(-1, (8,)), (1, (3, 8)), (-2, (1, 8))])
+def test_rms_normalization_of_opset_23(tmp_path, axis, scale_shape):
+    x = normal(2, 3, 8, scale=3.0)
+    path = make_model(tmp_path / "m.onnx",
+                      [helper.make_node("RMSNormalization", ["x", "scale"], ["y"], axis=axis, epsilon=1e-3)],
+                      [("x", [2, 3, 8])], [2, 3, 8], [("scale", normal(*scale_shape))], opset=23)
+    module = check_against_onnxruntime(path, {"x": x}, rtol=1e-4, atol=1e-5)
+    (op,) = ops_of(module, nn.RmsNormOp)
+    assert op.axis.value.data == axis % 3
+
+
 def test_instance_normalization(tmp_path):
     """Several models in a row: each import derives its per-channel constants anew
     (the importer once confused a freed derived constant with a later one of the same id)."""

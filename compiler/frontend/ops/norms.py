@@ -1,5 +1,5 @@
 """Normalisations on activations: `LayerNormalization` (as `nn.layer_norm`),
-`InstanceNormalization` (a layer norm over the spatial axes, then the
+`RMSNormalization` (opset 23, as `nn.rms_norm`), `InstanceNormalization` (a layer norm over the spatial axes, then the
 per-channel affine as `nn.mul`/`nn.add`) and `LRN` (as `nn.lrn`). Float level.
 """
 
@@ -23,6 +23,12 @@ def _layer_norm(n: NodeImport):
     y = n.emit(nn.LayerNormOp(n.activation(0), n.activation(1), bias,
                               axis=axis, epsilon=n.attr("epsilon", 1e-5)))
     return [y, None, None]
+
+
+@handles("RMSNormalization", note="float level (opset 23); any axis, epsilon, scale")
+def _rms_norm(n: NodeImport):
+    axis = n.axis(n.attr("axis", -1), n.rank(0))
+    return [n.emit(nn.RmsNormOp(n.activation(0), n.activation(1), axis=axis, epsilon=n.attr("epsilon", 1e-5)))]
 
 
 @handles("InstanceNormalization", note="float level; constant scale and bias (a layer norm "

@@ -24,6 +24,29 @@ func.func @llama_rms_norm(%x: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
 
 // -----
 
+// The classic TorchScript exporter's rsqrt: 1 / sqrt(...).
+
+// CHECK-LABEL: func.func @classic_rms_norm
+// CHECK-NEXT:    %w = nn.constant
+// CHECK-NEXT:    %y = nn.rms_norm %x, %w {axis = 1 : i64, epsilon = 1.000000e-05 : f32} : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+// CHECK-NEXT:    func.return %y
+func.func @classic_rms_norm(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %two = nn.constant dense<2.0> : tensor<f32>
+  %eps = nn.constant dense<1.0e-05> : tensor<f32>
+  %one = nn.constant dense<1.0> : tensor<f32>
+  %w = nn.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
+  %p = nn.pow %x, %two : (tensor<2x4xf32>, tensor<f32>) -> tensor<2x4xf32>
+  %m = nn.reduce_mean %p {axes = array<i64: 1>, keepdims = 1 : i64} : (tensor<2x4xf32>) -> tensor<2x1xf32>
+  %a = nn.add %m, %eps : (tensor<2x1xf32>, tensor<f32>) -> tensor<2x1xf32>
+  %s = nn.sqrt %a : (tensor<2x1xf32>) -> tensor<2x1xf32>
+  %r = nn.div %one, %s : (tensor<f32>, tensor<2x1xf32>) -> tensor<2x1xf32>
+  %n = nn.mul %x, %r : (tensor<2x4xf32>, tensor<2x1xf32>) -> tensor<2x4xf32>
+  %y = nn.mul %w, %n : (tensor<4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  func.return %y : tensor<2x4xf32>
+}
+
+// -----
+
 // Divided by the root mean square, x² as x * x, eps first, no weight; the
 // mean over the last two axes gives axis 1.
 
