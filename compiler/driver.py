@@ -273,11 +273,13 @@ def _point_at(module: ModuleOp, weights_path: Path) -> None:
 def compile(model: str | Path, options: CompileOptions | None = None, **kwargs) -> Design:
     """Import `model` (an .onnx file) and build it as far as the pipeline reaches."""
     from compiler.frontend import import_onnx
+    from compiler.pipelines import FLOAT_PIPELINE, run_pipeline
 
     options = options or CompileOptions(**kwargs)
     options.check()
     model = Path(model)
     module = import_onnx(model, weights=options.weights, shapes=options.shapes or None)
+    run_pipeline(module, FLOAT_PIPELINE)
     return Design(model=model, options=options, nn_module=module)
 
 

@@ -9,9 +9,11 @@ in `hwc-opt -p` syntax, so that what the driver runs can be re-run by hand:
     hwc-opt model.spatial.mlir -p "$(python -m compiler.pipelines hw --rom memory)"
 
 Levels, in pipeline order, each pipeline starting from the level before:
-`nn` (the imported float graph, no passes); `rom` (integer graph, every weight
-a ROM): fold-batchnorm, fold-constants, calibrate{calib}, quantize{wbits abits},
-weights-to-rom; `spatial` (one PE per layer, folded, FIFOs sized):
+`nn` (the imported float graph, after the float pipeline `FLOAT_PIPELINE`:
+recognise-norms, recognise-gelu, which name RMS/layer norms and GELUs written
+out op by op); `rom` (integer graph, every weight a ROM): fold-batchnorm,
+fold-constants, calibrate{calib}, quantize{wbits abits}, weights-to-rom;
+`spatial` (one PE per layer, folded, FIFOs sized):
 map-to-spatial, fold-parallelism{...}, size-fifos; `hw` (CIRCT hw/comb/seq,
 one module per PE): lower-spatial-to-hw{rom=logic|memory}.
 """
@@ -29,6 +31,10 @@ from compiler.errors import HwcError
 from compiler.hw.context import ROM_STYLES
 from compiler.hw.lowering import HwLowering
 from compiler.numerics import check_bits
+
+
+FLOAT_PIPELINE = "recognise-norms,recognise-gelu"
+"""The passes the driver runs on the imported float graph (the `nn` level)."""
 
 
 def quantize_spec(wbits: int = 8, abits: int = 8) -> str:

@@ -49,6 +49,24 @@ def _absorb_clamps() -> type[ModulePass]:
     return AbsorbClampsPass
 
 
+def _recognise_norms() -> type[ModulePass]:
+    from passes.recognise_norms import RecogniseNormsPass
+
+    return RecogniseNormsPass
+
+
+def _recognise_gelu() -> type[ModulePass]:
+    from passes.recognise_gelu import RecogniseGeluPass
+
+    return RecogniseGeluPass
+
+
+def _decompose_norms() -> type[ModulePass]:
+    from passes.decompose_norms import DecomposeNormsPass
+
+    return DecomposeNormsPass
+
+
 def _quantize() -> type[ModulePass]:
     from passes.quantize import QuantizePass
 
@@ -98,4 +116,7 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "map-to-spatial": _map_to_spatial,
     "lower-spatial-to-hw": _lower_spatial_to_hw,
     "sequence-to-stream": _sequence_to_stream,
+    "recognise-norms": _recognise_norms,
+    "decompose-norms": _decompose_norms,
+    "recognise-gelu": _recognise_gelu,
 }

@@ -43,6 +43,7 @@ from xdsl.ir import Operation, SSAValue
 from compiler.ir import constant_value, is_constant
 from compiler.weights import WeightStore
 from dialects import nn
+from dialects.nn.elementwise import BinaryOp, UnaryOp
 
 QUERY, KEY = "query", "key"
 FUTURE, MASKED, ZERO = "future", "masked", "zero"
@@ -85,9 +86,9 @@ class Analysis:
     cached_operands: list[tuple[Operation, int]] = field(default_factory=list)
 
 
-ELEMENTWISE = (nn.ReluOp, nn.SigmoidOp, nn.TanhOp, nn.LeakyReluOp, nn.ClipOp, nn.AddOp, nn.SubOp,
-               nn.MulOp, nn.DivOp, nn.CastOp, nn.WhereOp)
-"""Ops whose every result entry reads the same entry of each (broadcast) operand."""
+ELEMENTWISE = (UnaryOp, BinaryOp, nn.CastOp, nn.WhereOp)
+"""Ops whose every result entry reads the same entry of each (broadcast) operand
+(those of them that name an axis, the softmaxes, are axis ops)."""
 MOVEMENT = (nn.ReshapeOp, nn.TransposeOp, nn.ExpandOp, nn.TileOp, nn.CastOp, nn.SliceOp, nn.GatherOp)
 """Single-input ops that only move entries: a cached operand's chain back to its cache."""
 
@@ -111,7 +112,7 @@ def infer(op: Operation, analysis: Analysis) -> list[SequenceAxes]:
     """The sequence axes of `op`'s results (see module doc)."""
     rule = RULES.get(type(op))
     if rule is None:
-        rule = _elementwise if isinstance(op, ELEMENTWISE) else _axis_preserving if _is_axis_op(op) else None
+        rule = _axis_preserving if _is_axis_op(op) else _elementwise if isinstance(op, ELEMENTWISE) else None
     if rule is None:
         raise NotCausal(op, "is not known to act position by position, so the graph cannot run token by token")
     result = rule(op, analysis)
@@ -238,7 +239,10 @@ def _is_axis_op(op: Operation) -> bool:
 
 
 def _named_axes(op: Operation) -> list[int]:
+    """The axes `op` acts along (a layer or RMS norm: its axis and every later one)."""
     rank = len(nn.shape_of(op.operands[0]))
+    if isinstance(op, (nn.LayerNormOp, nn.RmsNormOp)):
+        return list(range(op.axis.value.data, rank))
     if "axes" in op.properties:
         values = list(op.properties["axes"].get_values())
     else:

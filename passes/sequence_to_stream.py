@@ -36,7 +36,7 @@ from compiler.ir import constant_value, is_constant, main_function, make_constan
 from compiler.weights import WeightStore, store_for
 from dialects import nn
 from dialects.nn.state import CACHE_PREFIX, CONTEXT_ATTR, POSITION_INPUT, STEP_FUNCTION
-from passes.sequence_axes import KEY, MOVEMENT, QUERY, Analysis, NotCausal, analyse
+from passes.sequence_axes import ELEMENTWISE, KEY, MOVEMENT, QUERY, Analysis, NotCausal, analyse
 
 
 
@@ -144,7 +144,7 @@ class StepBuilder:
             return self.cached(value)
         if value in self.analysis.axes:
             return self.values[value]
-        if is_constant(value.owner):
+        if is_constant(value.owner) and isinstance(op, ELEMENTWISE):
             return self.position_indexed(value, op)
         return self.values[value]
 
@@ -185,7 +185,8 @@ class StepBuilder:
     # ------------------------------------------------------------------ constants by position
 
     def position_indexed(self, value: SSAValue, op: Operation) -> SSAValue:
-        """A constant operand of `op` as the step graph needs it: its row at `position`
+        """A constant operand of element-wise `op` (broadcast against the others) as
+        the step graph needs it: its row at `position`
         along a query axis it is T long on, the first `capacity` entries along a key
         axis, itself otherwise."""
         shape = nn.shape_of(value)

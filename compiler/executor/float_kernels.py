@@ -5,8 +5,10 @@ The kernels live in modules by idea: `linear_kernels` (dense and the
 convolution algorithms, GEMM heads), `elementwise_kernels` (batch norm,
 activations, softmax, binary ops; the epilogues fused into heads),
 `pool_kernels`, `shape_kernels` (data movement), `indexing_kernels` (embedding,
-slices, gathers, broadcasts, casts, matmul of activations), sharing `windows` (window
-geometry and padding) and `op_inputs`. Each follows the three-stage protocol of
+slices, gathers, broadcasts, casts, matmul of activations, cache writes),
+`math_kernels` (element-wise math, reductions), `norm_kernels` (layer/RMS norm,
+LRN, transposed conv), sharing `windows` (window geometry and padding) and
+`op_inputs`. Each follows the three-stage protocol of
 `kernel_table.py`. Activations are NCHW, as in the IR.
 
 The kernels are dtype-agnostic where the computation is (data movement, max
@@ -19,6 +21,8 @@ from __future__ import annotations
 from compiler.executor import elementwise_kernels as elementwise
 from compiler.executor import indexing_kernels as indexing
 from compiler.executor import linear_kernels as linear
+from compiler.executor import math_kernels as math_ops
+from compiler.executor import norm_kernels as norms
 from compiler.executor import pool_kernels as pools
 from compiler.executor import shape_kernels as shapes
 from compiler.executor.kernel_table import KernelTable, broadcast_rule
@@ -57,3 +61,14 @@ FLOAT_KERNELS.register(nn.WhereOp, batch_rule=broadcast_rule)(indexing.where)
 FLOAT_KERNELS.register(nn.CastOp)(indexing.cast)
 FLOAT_KERNELS.register(nn.MatMulOp, batch_rule=indexing.matmul_rule)(indexing.matmul)
 FLOAT_KERNELS.register(nn.CacheWriteOp, batch_rule=indexing.cache_write_rule)(indexing.cache_write)
+for _op_type, _compute in math_ops.MATH_FUNCTIONS.items():
+    FLOAT_KERNELS.register(_op_type)(elementwise.unary(_compute))
+    FLOAT_KERNELS.register_epilogue(_op_type)(elementwise.unary_epilogue(_compute))
+for _op_type, _function in math_ops.MATH_BINARY.items():
+    FLOAT_KERNELS.register(_op_type, batch_rule=broadcast_rule)(elementwise.binary(_function))
+for _op_type in math_ops.REDUCTIONS:
+    FLOAT_KERNELS.register(_op_type, batch_rule=math_ops.reduction_rule)(math_ops.reduction)
+FLOAT_KERNELS.register(nn.LayerNormOp, batch_rule=norms.trailing_norm_rule)(norms.layer_norm)
+FLOAT_KERNELS.register(nn.RmsNormOp, batch_rule=norms.trailing_norm_rule)(norms.rms_norm)
+FLOAT_KERNELS.register(nn.LrnOp)(norms.lrn)
+FLOAT_KERNELS.register(nn.ConvTransposeOp)(norms.conv_transpose)

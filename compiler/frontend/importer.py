@@ -117,7 +117,9 @@ class GraphImporter:
         self.uses: Counter[str] = Counter()
         _count_uses(model.graph, self.uses)
         self.unsupported: list[str] = []
-        self._materialised: dict[int, SSAValue] = {}
+        self._materialised: dict[int, tuple[Constant, SSAValue]] = {}
+        """By the id of the constant, which the entry keeps alive: a derived constant
+        freed after use could otherwise hand its id, and its SSA value, to another."""
 
     # ---------------------------------------------------------------- GraphBuilder
 
@@ -142,8 +144,8 @@ class GraphImporter:
                 self.store.add_lazy(key, _loader_as(constant, dtype))
                 op = WeightOp(key, tensor_type(constant.shape, element_type_for(dtype)))
             self.emit(op)
-            self._materialised[id(constant)] = op.results[0]
-        return self._materialised[id(constant)]
+            self._materialised[id(constant)] = (constant, op.results[0])
+        return self._materialised[id(constant)][1]
 
     # ---------------------------------------------------------------- the walk
 

@@ -18,7 +18,8 @@ module's weight store (`nn.weight "key"`), so that the IR of a large model
 stays small (see `compiler/weights.py`).
 
 The ops live in modules by family: `constants`, `layers`, `pooling`,
-`elementwise`, `movement` and `quantized`; `common` holds what they share and
+`elementwise`, `movement`, `quantized`, and the float-level `math`,
+`reductions`, `norms` and `deconv`; `common` holds what they share and
 `attributes` the attribute names. Everything public is importable from
 `dialects.nn` itself.
 """
@@ -57,10 +58,51 @@ from dialects.nn.elementwise import (
 from dialects.nn.indexing import CastOp, EmbeddingOp, ExpandOp, GatherOp, SliceOp, TileOp, WhereOp
 from dialects.nn.layers import BatchNormOp, ConvOp, DenseOp
 from dialects.nn.matmul import MatMulOp
+from dialects.nn.deconv import ConvTransposeOp, transposed_output_size
+from dialects.nn.math import (
+    GELU_APPROXIMATIONS,
+    AbsOp,
+    CosOp,
+    EluOp,
+    ErfOp,
+    ExpOp,
+    GeluOp,
+    HardSigmoidOp,
+    HardSwishOp,
+    LogOp,
+    MaxOp,
+    MinOp,
+    NegOp,
+    PowOp,
+    PReluOp,
+    ReciprocalOp,
+    SeluOp,
+    ShrinkOp,
+    SignOp,
+    SinOp,
+    SoftplusOp,
+    SoftsignOp,
+    SqrtOp,
+)
 from dialects.nn.movement import PAD_MODES, ConcatOp, PadOp, ReshapeOp, TransposeOp
 from dialects.nn.pooling import AveragePoolOp, GlobalAveragePoolOp, GlobalSumPoolOp, MaxPoolOp, SumPoolOp
+from dialects.nn.norms import LayerNormOp, LrnOp, RmsNormOp
 from dialects.nn.quantized import LookupOp, RequantOp
 from dialects.nn.state import CacheWriteOp
+from dialects.nn.reductions import (
+    ReduceL1Op,
+    ReduceL2Op,
+    ReduceLogSumExpOp,
+    ReduceLogSumOp,
+    ReduceMaxOp,
+    ReduceMeanOp,
+    ReduceMinOp,
+    ReduceOp,
+    ReduceProdOp,
+    ReduceSumOp,
+    ReduceSumSquareOp,
+    reduced_shape,
+)
 
 NN = Dialect(
     "nn",
@@ -71,6 +113,14 @@ NN = Dialect(
         RequantOp, SumPoolOp, GlobalSumPoolOp, LookupOp,
         EmbeddingOp, GatherOp, SliceOp, ExpandOp, TileOp, WhereOp, CastOp, MatMulOp,
         CacheWriteOp,
+        # element-wise math (float level)
+        NegOp, AbsOp, SignOp, ExpOp, LogOp, SqrtOp, ReciprocalOp, ErfOp, SinOp, CosOp,
+        SoftplusOp, SoftsignOp, EluOp, SeluOp, HardSigmoidOp, HardSwishOp, ShrinkOp, GeluOp,
+        PowOp, MaxOp, MinOp, PReluOp,
+        # reductions, normalisations, transposed convolution (float level)
+        ReduceSumOp, ReduceMeanOp, ReduceMaxOp, ReduceMinOp, ReduceProdOp, ReduceL1Op, ReduceL2Op,
+        ReduceSumSquareOp, ReduceLogSumOp, ReduceLogSumExpOp,
+        LayerNormOp, RmsNormOp, LrnOp, ConvTransposeOp,
     ],
 )
 

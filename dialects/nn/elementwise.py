@@ -27,7 +27,9 @@ from xdsl.utils.exceptions import VerifyException
 from dialects.nn.common import OPERANDS_FORMAT, check_result_shape, check_same_element_type, shape_of
 
 
-class _UnaryOp(IRDLOperation):
+class UnaryOp(IRDLOperation):
+    """One operand, one result of the same type (the base of every element-wise activation)."""
+
     T: ClassVar = VarConstraint("T", AnyAttr())
     input = operand_def(T)
     output = result_def(T)
@@ -40,22 +42,22 @@ class _UnaryOp(IRDLOperation):
 
 
 @irdl_op_definition
-class ReluOp(_UnaryOp):
+class ReluOp(UnaryOp):
     name = "nn.relu"
 
 
 @irdl_op_definition
-class SigmoidOp(_UnaryOp):
+class SigmoidOp(UnaryOp):
     name = "nn.sigmoid"
 
 
 @irdl_op_definition
-class TanhOp(_UnaryOp):
+class TanhOp(UnaryOp):
     name = "nn.tanh"
 
 
 @irdl_op_definition
-class LeakyReluOp(_UnaryOp):
+class LeakyReluOp(UnaryOp):
     """`x if x >= 0 else alpha * x`."""
 
     name = "nn.leaky_relu"
@@ -63,7 +65,7 @@ class LeakyReluOp(_UnaryOp):
 
 
 @irdl_op_definition
-class ClipOp(_UnaryOp):
+class ClipOp(UnaryOp):
     """`min(max(x, min), max)`; a missing bound is unbounded."""
 
     name = "nn.clip"
@@ -76,7 +78,7 @@ class ClipOp(_UnaryOp):
                 raise VerifyException("nn.clip: min is greater than max")
 
 
-class _AxisOp(_UnaryOp):
+class _AxisOp(UnaryOp):
     axis = prop_def(IntegerAttr[I64])
 
     def verify_(self) -> None:
@@ -98,7 +100,9 @@ class LogSoftmaxOp(_AxisOp):
     name = "nn.log_softmax"
 
 
-class _BinaryOp(IRDLOperation):
+class BinaryOp(IRDLOperation):
+    """Two operands with numpy/ONNX broadcasting, one result of the broadcast shape."""
+
     lhs = operand_def(TensorType)
     rhs = operand_def(TensorType)
     output = result_def(TensorType)
@@ -121,20 +125,20 @@ class _BinaryOp(IRDLOperation):
 
 
 @irdl_op_definition
-class AddOp(_BinaryOp):
+class AddOp(BinaryOp):
     name = "nn.add"
 
 
 @irdl_op_definition
-class SubOp(_BinaryOp):
+class SubOp(BinaryOp):
     name = "nn.sub"
 
 
 @irdl_op_definition
-class MulOp(_BinaryOp):
+class MulOp(BinaryOp):
     name = "nn.mul"
 
 
 @irdl_op_definition
-class DivOp(_BinaryOp):
+class DivOp(BinaryOp):
     name = "nn.div"

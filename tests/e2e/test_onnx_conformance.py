@@ -41,11 +41,14 @@ ATOL = 1e-5
 SUITES = ("pytorch-converted", "pytorch-operator", "simple")
 BACKEND_DATA = Path(onnx.__file__).resolve().parent / "backend" / "test" / "data"
 UNSUPPORTED = re.compile(r"\bunsupported\b|\bnot supported\b", re.IGNORECASE)
-SUPPORTED_FLOOR = 71
-PASSING_FLOOR = 71
-"""Of the 140 cases, 71 import and all 71 pass (onnx 1.16-1.19, opsets 11-21): 60, plus
+SUPPORTED_FLOOR = 102
+PASSING_FLOOR = 102
+"""Of the 140 cases, 102 import and all 102 pass (onnx 1.16-1.19, opsets 11-21): 60, plus
 Embedding (2), GLU (2), chunk, index, repeat (2), addmm, mm and non_float_params from
-integer inputs, Gather, Slice, Split, Tile and matmul of activations."""
+integer inputs, Gather, Slice, Split, Tile and matmul of activations; PReLU (6), ELU,
+SELU (2), Softplus, Softsign, Softmin, PoissonNLLLoss, exp, sqrt, pow, max, min,
+reductions (4), ConvTranspose (3), InstanceNorm, Sum/Neg (3), shrink and sign from the
+element-wise math, reduction and normalisation families."""
 
 
 def conformance_cases() -> list[Path]:
