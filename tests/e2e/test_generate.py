@@ -46,7 +46,7 @@ def test_step_graph_equals_the_whole_sequence_at_every_position(decoder):
     state = {n: np.zeros(generator.plan.ir_input_shapes[n], np.float32) for n in generator.cache_names}
     for position, token in enumerate(ids):
         logits, state = generator.step(int(token), position, state)
-        np.testing.assert_allclose(logits[0, 0], whole[position], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(logits[0, 0], whole[position], **TOLERANCE)
 
 
 def test_generate_reproduces_transformers_greedy_tokens(decoder):
