@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import compiler
+from compiler.errors import HwcError
 from compiler.generate import Generator
 from tests.support import onnxruntime_session, run_hwc_command
 
@@ -90,3 +91,15 @@ def test_a_bidirectional_encoder_runs_whole_sequence_but_does_not_generate():
     result = run_hwc_command("generate", FIXTURES / "bert.onnx", "--prompt", "1,2")
     assert result.returncode == 1
     assert "does not run token by token" in result.stderr and "not causally masked" in result.stderr
+
+
+def test_a_smaller_context_gives_the_same_tokens():
+    # Caches of 8 positions instead of the exported 16: the position tables and the
+    # mask are cut to 8; 3 prompt tokens and 5 new ones fit.
+    design = compiler.compile(FIXTURES / "llama.onnx")
+    data = np.load(FIXTURES / "llama.npz")
+    prompt, length, expected = data["prompts"][1], data["prompt_lengths"][1], data["generated"][1]
+    assert length == 3
+    assert design.generate(list(prompt[:3]), 5, context=8) == list(expected[:5])
+    with pytest.raises(HwcError, match="more than the context of 8"):
+        design.generate(list(prompt[:3]), 7, context=8)
