@@ -19,6 +19,14 @@ workers) wait for one another instead of colliding; a build goes to a temporary
 folder renamed into place when complete, so an interrupted build leaves no
 half-made cache entry. `$readmemh` files are read when the simulator starts,
 relative to its working folder (`run_dir`), so they are not part of the key.
+
+Verilator's runtime library (`verilated.o`, `verilated_threads.o`: most of a
+small design's build time) is the same for every design, so it has a cache
+entry of its own, `$HWC_CACHE/verilator/runtime-<key>`, built once and linked
+into every simulator (see `runtime_objects`). A build therefore runs Verilator
+in two steps: generate the C++ (`--cc --exe`), then compile and link it
+(`--build --no-verilate`), telling make to link the cached runtime objects
+instead of compiling its own.
 """
 
 from __future__ import annotations
@@ -28,12 +36,14 @@ import functools
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +80,7 @@ BUILD_OPTIONS = (
     "-MAKEFLAGS", "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0 VK_PCH_I_FAST= VK_PCH_I_SLOW=",
     "-j", "2",
 )
+RUNTIME_ENTRY_PREFIX = "runtime-"
 
 SIMULATOR_NAME = "sim"
 REFUSE_BUILDS_ENV = "HWC_REFUSE_VERILATOR_BUILDS"
@@ -188,12 +199,19 @@ def build(
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     entry = root / key
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _locked(root / f"{key}.lock"):
         cache_hit = (entry / SIMULATOR_NAME).is_file()
         if not cache_hit:
             _build_into(entry, files, top, testbench)
     return Simulator(entry / SIMULATOR_NAME, in_width, out_width, run_dir, cache_hit=cache_hit)
+
+
+@contextmanager
+def _locked(lock_path: Path):
+    """Hold an exclusive lock on `lock_path` (created if missing) while the block runs."""
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _build_into(entry: Path, files: Sequence[Path], top: str, testbench: str) -> None:
@@ -211,25 +229,147 @@ def _build_into(entry: Path, files: Sequence[Path], top: str, testbench: str) ->
         copied = [shutil.copy(f, sources / Path(f).name) for f in files]
         (scratch / "tb.cpp").write_text(testbench)
         args = [
-            "--cc", "--exe", "--build", *BUILD_OPTIONS,
+            "--cc", "--exe", *BUILD_OPTIONS,
             "--top-module", top, "--prefix", "Vtop", "--Mdir", "obj", "-o", SIMULATOR_NAME,
             "tb.cpp", *(str(Path(c).relative_to(scratch)) for c in copied),
         ]
-        result = _run_verilator(args, cwd=scratch)
+        _build_step(args, scratch, top)  # the C++ in obj/
+        runtime = runtime_objects(entry.parent, scratch, args, top)
+        _make(_linking(runtime), scratch, args, top)
         binary = scratch / "obj" / SIMULATOR_NAME
-        if result.returncode != 0 or not binary.is_file():
-            errors = [line for line in (result.stderr + result.stdout).splitlines()
-                      if "rror" in line] or [result.stderr + result.stdout]
-            raise HwcError(f"Verilator build of '{top}' failed: {_first_lines(chr(10).join(errors))}")
+        if not binary.is_file():
+            raise HwcError(f"Verilator build of '{top}' failed: no {SIMULATOR_NAME} was made")
         shutil.move(str(binary), scratch / SIMULATOR_NAME)
         shutil.rmtree(scratch / "obj")
-        if entry.exists():  # left by a builder that ignored the lock: replace it
-            shutil.rmtree(entry)
-        scratch.rename(entry)
+        _publish(scratch, entry)
     finally:
         progress.cancel()
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _build_step(args: Sequence[str], scratch: Path, top: str) -> str:
+    """Run Verilator with `args` in `scratch`; its output, or HwcError if it failed."""
+    result = _run_verilator(args, cwd=scratch)
+    if result.returncode != 0:
+        errors = [line for line in (result.stderr + result.stdout).splitlines()
+                  if "rror" in line] or [result.stderr + result.stdout]
+        raise HwcError(f"Verilator build of '{top}' failed: {_first_lines(chr(10).join(errors))}")
+    return result.stdout
+
+
+def _make(make_args: str, scratch: Path, args: Sequence[str], top: str) -> str:
+    """Run make, with `make_args` added, on the C++ that Verilator (run with
+    `args`) generated in `scratch`/obj; its output. Verilator runs it
+    (`--build --no-verilate`): make then gets the same command line, variables
+    and environment (the wheel's `CXXFLAGS`) as a one-step `--build`."""
+    return _build_step([*args, "--build", "--no-verilate", "-MAKEFLAGS", make_args], scratch, top)
+
+
+def _publish(scratch: Path, entry: Path) -> None:
+    """Rename the finished `scratch` folder to the cache entry `entry`."""
+    if entry.exists():  # left by a builder that ignored the lock: replace it
+        shutil.rmtree(entry)
+    scratch.rename(entry)
+
+
+def _linking(runtime: Sequence[Path]) -> str:
+    """Make variables that link the cached `runtime` objects instead of
+    compiling the runtime: emptied `VM_GLOBAL_*` lists leave verilated.mk no
+    runtime object to make, and the objects go where those would have been,
+    before the design's archive on the link line."""
+    paths = " ".join(str(path) for path in runtime)
+    return f"VM_GLOBAL_FAST= VM_GLOBAL_SLOW= USER_LDFLAGS={shlex.quote(paths)}"
+
+
+# --------------------------------------------------------------------------- the runtime library
+
+
+def runtime_objects(root: Path, scratch: Path, args: Sequence[str], top: str) -> list[Path]:
+    """The compiled Verilator runtime objects that the design generated in
+    `scratch`/obj (by Verilator run with `args`) links with, from the cache
+    entry `root`/runtime-<key>, compiled there first if missing.
+
+    Guarantees: the key hashes the exact commands make would compile the
+    objects with (compiler, flags and options as Verilator's environment sets
+    them, source paths), the compiler's `--version` and the Verilator version
+    (the sources), so an entry is only shared by builds that would have compiled
+    the same objects: the runtime is a library shared by any models linked
+    together, so it includes no design header, only Verilator's and the
+    system's. The entry is compiled under its lock and renamed into place
+    complete, so concurrent builders wait for one compile and never link a
+    half-written object; once in place it is never changed."""
+    names = runtime_object_names(scratch / "obj")
+    # make -n -B: print the commands without running them; OBJCACHE= drops a
+    # compiler cache (ccache), which changes no object, from the front of them.
+    dry_run = " ".join(["-n", "-B", "OBJCACHE=", *names])
+    commands = _compile_commands(_make(dry_run, scratch, args, top))
+    entry = root / f"{RUNTIME_ENTRY_PREFIX}{runtime_key(commands)}"
+    with _locked(root / f"{entry.name}.lock"):
+        if not entry.is_dir():
+            _build_runtime_into(entry, names, scratch, args, top)
+    return [entry / name for name in names]
+
+
+def runtime_object_names(obj: Path) -> list[str]:
+    """The runtime objects a generated design needs: the `VM_GLOBAL_FAST` and
+    `VM_GLOBAL_SLOW` lists of its `Vtop_classes.mk`, each name + ".o"."""
+    makefile = obj / "Vtop_classes.mk"
+    names = []
+    for line in makefile.read_text().replace("\\\n", " ").splitlines():
+        listed = re.match(r"VM_GLOBAL_(?:FAST|SLOW)\s*\+?=(.*)", line)
+        if listed:
+            names += [f"{word}.o" for word in listed.group(1).split()]
+    if not names:
+        raise HwcError(f"no Verilator runtime object is listed in {makefile}")
+    return names
+
+
+def _compile_commands(make_output: str) -> list[str]:
+    """The commands of `make -n` as Verilator prints them: without make's own
+    'Entering directory' lines and Verilator's report (both name folders or times
+    that vary from build to build)."""
+    return [line for line in make_output.splitlines()
+            if line.strip() and not line.startswith(("make", "- "))]
+
+
+def runtime_key(commands: Sequence[str]) -> str:
+    """The content hash that names a runtime entry: its compile `commands`, the
+    compiler they run, the Verilator version (the sources' content) and the
+    build options."""
+    if not commands:
+        raise HwcError("make printed no command to compile the Verilator runtime")
+    digest = hashlib.sha256()
+    compiler = shlex.split(commands[0])[0]
+    for part in (verilator_version(), compiler_version(compiler), *BUILD_OPTIONS, *commands):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=None)
+def compiler_version(compiler: str) -> str:
+    """`compiler --version`, which names the compiler and its release."""
+    try:
+        result = subprocess.run([compiler, "--version"], capture_output=True, text=True)
+    except OSError as error:
+        raise HwcError(f"cannot run the C++ compiler '{compiler}': {error}") from None
+    return result.stdout.strip() or result.stderr.strip()
+
+
+def _build_runtime_into(entry: Path, names: Sequence[str], scratch: Path, args: Sequence[str],
+                        top: str) -> None:
+    """Compile the runtime objects `names` in the generated design's obj/ (with
+    the same Verilator, make variables and environment as the design), and copy
+    them to a scratch folder beside `entry`, then rename it into place."""
+    _make(" ".join(names), scratch, args, top)
+    runtime = Path(tempfile.mkdtemp(prefix=f"{entry.name}.", dir=entry.parent))
+    try:
+        for name in names:
+            shutil.copy2(scratch / "obj" / name, runtime / name)
+        _publish(runtime, entry)
+    finally:
+        if runtime.exists():
+            shutil.rmtree(runtime, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- simulate

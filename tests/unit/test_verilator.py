@@ -110,6 +110,44 @@ def test_wide_beats(tmp_path):
         simulator.run([1 << WIDE], expected_output_beats=1)
 
 
+@pytest.mark.rtl
+def test_designs_share_one_runtime_build(tmp_path, monkeypatch):
+    """Verilator's runtime is compiled once per cache: a second, different
+    design links the cached objects, which no step of its build compiles."""
+    cache = tmp_path / "cache"
+    mac_files = export(mac_unit_text("array"), tmp_path / "mac", TOP)
+    verilator.build(mac_files, TOP, in_width=IN_WIDTH, out_width=OUT_WIDTH, cache_dir=cache)
+    [runtime] = runtime_entries(cache)
+    made = {path.name: path.stat().st_mtime_ns for path in runtime.iterdir()}
+    assert set(made) == {"verilated.o", "verilated_threads.o"}
+
+    outputs = []
+    run_verilator = verilator._run_verilator
+
+    def recording(args, cwd):
+        result = run_verilator(args, cwd)
+        outputs.append((list(args), result.stdout))
+        return result
+
+    monkeypatch.setattr(verilator, "_run_verilator", recording)
+    wide_files = export(wide_adder_text(WIDE), tmp_path / "wide", "wide")
+    simulator = verilator.build(wide_files, "wide", in_width=WIDE, out_width=WIDE, cache_dir=cache)
+    assert not simulator.cache_hit
+    assert runtime_entries(cache) == [runtime]
+    assert {path.name: path.stat().st_mtime_ns for path in runtime.iterdir()} == made
+    compiled = [out for args, out in outputs if "-n -B" not in " ".join(args)]  # not the dry run
+    assert any("tb.o" in out for out in compiled)  # make's commands are in the output ...
+    assert not any("verilated.cpp" in out or "verilated_threads.cpp" in out for out in compiled)
+    assert all(str(runtime / "verilated.o") in out for out in compiled if "tb.o" in out)  # ... linked
+    beats = random_beats(20, WIDE, seed=4)
+    result = simulator.run(beats, stall_in=0.2, stall_out=0.2, seed=1, expected_output_beats=len(beats))
+    assert result.output_beats == wide_model(beats, WIDE)
+
+
+def runtime_entries(cache: Path) -> list[Path]:
+    return [path for path in cache.glob(f"{verilator.RUNTIME_ENTRY_PREFIX}*") if path.is_dir()]
+
+
 def test_build_key_follows_content(tmp_path):
     source = tmp_path / "m.sv"
     source.write_text("module m; endmodule\n")
