@@ -70,6 +70,13 @@ def _compile(model: onnx.ModelProto, *extra: str, emit: str = "spatial") -> Call
     return make
 
 
+def _generate(model: onnx.ModelProto, *extra: str) -> Callable[[Path], list[str]]:
+    def make(folder: Path) -> list[str]:
+        return ["generate", _save(model, folder), "--prompt", "1,2,3", "--max-new-tokens", "3", *extra]
+
+    return make
+
+
 def _run(model: onnx.ModelProto, x_shape, *extra: str, level: str = "float") -> Callable[[Path], list[str]]:
     def make(folder: Path) -> list[str]:
         return ["run", _save(model, folder), "--input", _x(folder, x_shape), "--level", level, *extra]
@@ -380,6 +387,13 @@ def _mutate_bytes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     return bytes(data) + bytes(rng.randrange(256) for _ in range(rng.randint(1, 64))), "trailing garbage"
 
 
+BAD_GENERATE_OPTIONS = [
+    ["--prompt", ""], ["--prompt", ","], ["--prompt", "1,-2"], ["--prompt", "99999999999999999999999"],
+    ["--prompt", "1.5"], ["--prompt", "1", "--max-new-tokens", "0"], ["--prompt", "1", "--max-new-tokens", "-4"],
+    ["--prompt", "1", "--context", "-3"], ["--prompt", "1", "--context", "100000"], ["--prompt", "1", "--end-token", "x"],
+    ["--prompt", ",".join(["1"] * 40)], ["--prompt", "1", "--level", "rtl"], ["--prompt", "1", "-o", "/proc/tokens.npy"],
+]
+
 BAD_OPTIONS = [
     ["--wbits", "1"], ["--wbits", "9"], ["--abits", "x"], ["--fold", "half"], ["--target-fps", "-1"],
     ["--clock-mhz", "0"], ["--max-multipliers", "0"], ["--rom", "flash"], ["--emit", "gds"],
@@ -394,6 +408,7 @@ def random_cases(seed: int, count: int, emits: tuple[str, ...] = ("rom",)) -> It
     cases compile to a level drawn from `emits`."""
     rng = random.Random(seed)
     fixtures = {name: fixture(name) for name in ("mlp", "cnn")}
+    fixtures["llama"] = fixture("llm/llama")
     for index in range(count):
         kind = rng.random()
         name = rng.choice(sorted(fixtures))
@@ -403,10 +418,15 @@ def random_cases(seed: int, count: int, emits: tuple[str, ...] = ("rom",)) -> It
             what = _mutate_protobuf(model, rng)
             if rng.random() < 0.3:
                 what += "; " + _mutate_protobuf(model, rng)
-            yield f"{index} proto {name}: {what}", _with_loop(_compile(model, emit=emit))
+            command = _generate(model) if name == "llama" else _compile(model, emit=emit)
+            yield f"{index} proto {name}: {what}", _with_loop(command)
         elif kind < 0.85:
             data, what = _mutate_bytes(fixtures[name].SerializeToString(), rng)
-            yield f"{index} bytes {name}: {what}", _compile(_with_bytes(data), emit=emit)
+            command = _generate(_with_bytes(data)) if name == "llama" else _compile(_with_bytes(data), emit=emit)
+            yield f"{index} bytes {name}: {what}", command
+        elif name == "llama":
+            options = rng.choice(BAD_GENERATE_OPTIONS)
+            yield f"{index} options generate {' '.join(options)}", _bad_generate(options)
         else:
             options = rng.choice(BAD_OPTIONS)
             command = rng.choice(["compile", "run", "verify"])
@@ -432,3 +452,11 @@ def _options_case(command: str, name: str, options: list[str]) -> Callable[[Path
         return ["compile", model, "-o", str(folder / "build"), "--emit", "rom", *options]
 
     return make
+
+
+def _bad_generate(options: list[str]) -> Callable[[Path], list[str]]:
+    def make(folder: Path) -> list[str]:
+        return ["generate", str(FIXTURES / "llm" / "llama.onnx"), *options]
+
+    return make
+
