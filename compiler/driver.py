@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from xdsl.dialects.builtin import AnyFloat, ModuleOp
+from xdsl.dialects.builtin import AnyFloat, ModuleOp, f32
 from xdsl.printer import Printer
 
 from compiler.errors import HwcError
@@ -236,8 +236,8 @@ class Design:
 
 
 def check_float_inputs(module: ModuleOp) -> None:
-    """HwcError (one line) when a graph input is not float: the integer levels
-    quantize their inputs, and do not take integer token ids yet."""
+    """HwcError (one line) when a graph input is not float32: the integer levels
+    quantize float32 inputs, and take neither integer token ids nor float64 yet."""
     from compiler.executor.host import port_names
     from compiler.ir import main_function
 
@@ -248,6 +248,9 @@ def check_float_inputs(module: ModuleOp) -> None:
         if not isinstance(element, AnyFloat):
             raise HwcError(f"input '{name}' holds {element} integers (token ids): only the float level "
                            "supports integer inputs so far; use --level float (or --emit nn)")
+        if element != f32:
+            raise HwcError(f"input '{name}' holds {element} values: the integer levels quantize float32 "
+                           "graphs only; use --level float (or --emit nn)")
 
 
 def _write_level(module: ModuleOp, ir_path: Path, weights_path: Path) -> None:

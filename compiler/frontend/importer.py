@@ -11,6 +11,12 @@ and inputs, runs ONNX shape inference, then walks the nodes in order:
 Weights go into a fresh in-memory weight store (`memory:N`, attribute
 `nn.weights`), loaded lazily: small constants are inlined as `nn.constant`,
 larger ones become `nn.weight "key"`.
+
+Float precision: a graph computes in one float type, float32, or float64 when
+its float inputs are float64 (`graph_float_dtype`); float constants take that
+type (ONNX types both operands of an op alike). In a float64 graph a node whose
+handler emits a float32 value is refused (its family computes in float32 only),
+so no value silently loses precision.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr, TensorType, f32
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.utils.exceptions import VerifyException
@@ -111,6 +117,7 @@ class GraphImporter:
         self.inference_error = inference_error
         self.opset = loader.opset_version(model)
         self.store = new_memory_store()
+        self.float_dtype = graph_float_dtype(inputs, path)
         self.block = Block(arg_types=[tensor_type(i.shape, element_type_for(i.dtype)) for i in inputs])
         self.values: dict[str, Value | _Poison] = dict(constants)
         self.values.update({i.name: arg for i, arg in zip(inputs, self.block.args)})
@@ -133,10 +140,10 @@ class GraphImporter:
     def materialise(self, constant: Constant) -> SSAValue:
         """The SSA value of a constant: inline when small, else a lazy weight-store entry.
 
-        Float constants become float32. Each constant is materialised once.
+        Float constants take the graph's float type. Each constant is materialised once.
         """
         if id(constant) not in self._materialised:
-            dtype = np.dtype(np.float32) if constant.dtype.kind == "f" else constant.dtype
+            dtype = self.float_dtype if constant.dtype.kind == "f" else constant.dtype
             if constant.size <= INLINE_LIMIT:
                 op = make_constant(np.asarray(constant.value(), dtype=dtype), self.store, constant.name)
             else:
@@ -278,7 +285,14 @@ class GraphImporter:
                 op.verify()
             except VerifyException as error:
                 raise Unsupported(loader.first_line(error)) from None
+            self._check_precision(op)
             op = op.next_op
+
+    def _check_precision(self, op: Operation) -> None:
+        """In a float64 graph, Unsupported for an op with a float32 result."""
+        if self.float_dtype == np.float64 and any(
+                isinstance(r.type, TensorType) and r.type.get_element_type() == f32 for r in op.results):
+            raise Unsupported(f"float64 operands: {op.name} is imported in float32 only")
 
     def _check_shape(self, node: onnx.NodeProto, name: str, output: str, value: Value) -> None:
         """Cross-check a converted output's shape against ONNX shape inference, and
@@ -323,6 +337,17 @@ class GraphImporter:
 
 WINDOW_ATTRIBUTES = {"strides": 1, "dilations": 1, "kernel_shape": 1, "pads": 0, "group": 1}
 """Attributes whose every value must be at least this (ONNX semantics)."""
+
+
+def graph_float_dtype(inputs: list[GraphInput], path: Path) -> np.dtype:
+    """The float type a graph computes in: float64 when its float inputs are float64,
+    else float32; HwcError when they mix both (hwc computes a graph in one precision)."""
+    floats = {i.dtype for i in inputs if i.dtype.kind == "f"}
+    if len(floats) > 1:
+        names = ", ".join(f"'{i.name}' {i.dtype}" for i in inputs if i.dtype.kind == "f")
+        raise HwcError(f"{path}: float inputs of mixed precision ({names}) are not supported; "
+                       "a graph computes in float32 or in float64")
+    return floats.pop() if floats else np.dtype(np.float32)
 
 
 def malformed_attribute(node: onnx.NodeProto) -> str:

@@ -372,9 +372,9 @@ class GraphInput:
     dtype: np.dtype = np.dtype(np.float32)
 
 
-INPUT_TYPES = {TensorProto.FLOAT: np.dtype(np.float32), TensorProto.INT64: np.dtype(np.int64),
-               TensorProto.INT32: np.dtype(np.int32)}
-"""Element types a graph input may have: float32 activations, int64/int32 ids."""
+INPUT_TYPES = {TensorProto.FLOAT: np.dtype(np.float32), TensorProto.DOUBLE: np.dtype(np.float64),
+               TensorProto.INT64: np.dtype(np.int64), TensorProto.INT32: np.dtype(np.int32)}
+"""Element types a graph input may have: float32 or float64 activations, int64/int32 ids."""
 
 
 def resolve_inputs(
@@ -383,8 +383,8 @@ def resolve_inputs(
 ) -> list[GraphInput]:
     """The model's real inputs (graph inputs that are not weights), with static shapes.
 
-    Guarantees every returned input is float32, int64 or int32 (token ids) and
-    fully static; a dynamic dimension must be given in `shapes`.
+    Guarantees every returned input is float32, float64, int64 or int32 (token
+    ids) and fully static; a dynamic dimension must be given in `shapes`.
     """
     inputs = [v for v in model.graph.input if v.name not in known]
     names = {v.name for v in inputs}
@@ -405,7 +405,7 @@ def _resolve_input(value: onnx.ValueInfoProto, path: Path, given: list[int] | No
     if dtype is None:
         type_name = data_type_name(tensor_type.elem_type).lower()
         raise HwcError(f"{path}: input '{name}' has element type {type_name}, "
-                       "which is not supported (inputs must be float32, or int64/int32 ids)")
+                       "which is not supported (inputs must be float32 or float64, or int64/int32 ids)")
     dims = list(tensor_type.shape.dim) if tensor_type.HasField("shape") else None
     if given is not None:
         return GraphInput(name, _check_given_shape(name, path, dims, given), dtype)

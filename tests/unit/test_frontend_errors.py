@@ -185,7 +185,7 @@ def test_input_of_another_element_type_is_refused(tmp_path):
                       [("x", [2])], [("y", [2])], elem=TensorProto.INT16)
     message = error_of(path)
     assert "input 'x' has element type int16" in message
-    assert "inputs must be float32, or int64/int32 ids" in message
+    assert "inputs must be float32 or float64, or int64/int32 ids" in message
 
 
 # --------------------------------------------------------------------------- weights

@@ -21,3 +21,11 @@ func.func @f(%a: tensor<3xf32>, %b: tensor<3xi32>) -> tensor<3xf32> {
   %y = nn.add %a, %b : (tensor<3xf32>, tensor<3xi32>) -> tensor<3xf32>
   func.return %y : tensor<3xf32>
 }
+
+// -----
+
+func.func @f(%a: tensor<3xf64>, %b: tensor<3xf32>) -> tensor<3xf64> {
+  // CHECK: nn.add: element types differ: ['f32', 'f64']
+  %y = nn.add %a, %b : (tensor<3xf64>, tensor<3xf32>) -> tensor<3xf64>
+  func.return %y : tensor<3xf64>
+}
