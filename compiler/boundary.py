@@ -168,8 +168,10 @@ def load_arrays(path: Path | str, what: str) -> tuple[str, object]:
 
 def check_input_dtype(name: str, array, dtype) -> None:
     """HwcError (one line) unless `array` can feed graph input `name` of numpy `dtype`:
-    float data for a float input; for an integer input (token ids) integer data whose
-    values fit `dtype` (float data is refused even when its values are whole)."""
+    float data of any precision for a float input (float32 or float64; the caller
+    converts it, exactly when widening, rounded to nearest when narrowing); for an
+    integer input (token ids) integer data whose values fit `dtype` (float data is
+    refused even when its values are whole)."""
     import numpy as np
 
     dtype = np.dtype(dtype)

@@ -15,8 +15,8 @@ larger ones become `nn.weight "key"`.
 Float precision: a graph computes in one float type, float32, or float64 when
 its float inputs are float64 (`graph_float_dtype`); float constants take that
 type (ONNX types both operands of an op alike). In a float64 graph a node whose
-handler emits a float32 value is refused (its family computes in float32 only),
-so no value silently loses precision.
+handler emits a float32 value or materialises a float32 constant is refused (its
+family is imported in float32 only), so no value silently loses precision.
 """
 
 from __future__ import annotations
@@ -140,8 +140,13 @@ class GraphImporter:
     def materialise(self, constant: Constant) -> SSAValue:
         """The SSA value of a constant: inline when small, else a lazy weight-store entry.
 
-        Float constants take the graph's float type. Each constant is materialised once.
+        Float constants take the graph's float type; in a float64 graph a float32
+        constant (an initializer, or one a handler derived in float32) is Unsupported,
+        as it would hold fewer digits than the graph computes with. Each constant is
+        materialised once.
         """
+        if self.float_dtype == np.float64 and constant.dtype == np.float32:
+            raise Unsupported(f"float64 operands: constant '{constant.name}' is float32")
         if id(constant) not in self._materialised:
             dtype = self.float_dtype if constant.dtype.kind == "f" else constant.dtype
             if constant.size <= INLINE_LIMIT:
@@ -329,7 +334,11 @@ class GraphImporter:
     def _output_value(self, name: str) -> SSAValue:
         value = self.values.get(name)
         if isinstance(value, Constant):
-            return self.materialise(value)
+            try:
+                return self.materialise(value)
+            except Unsupported as unsupported:
+                raise HwcError(f"{self.path}: graph output '{name}' is not supported "
+                               f"({unsupported.reason})") from None
         if not isinstance(value, SSAValue):
             raise HwcError(f"{self.path}: graph output '{name}' is not produced by any node")
         return value

@@ -408,7 +408,7 @@ def _resolve_input(value: onnx.ValueInfoProto, path: Path, given: list[int] | No
                        "which is not supported (inputs must be float32 or float64, or int64/int32 ids)")
     dims = list(tensor_type.shape.dim) if tensor_type.HasField("shape") else None
     if given is not None:
-        return GraphInput(name, _check_given_shape(name, path, dims, given), dtype)
+        return GraphInput(name, _check_given_shape(name, path, dims, given, dtype.itemsize), dtype)
     if dims is None:
         raise HwcError(f"{path}: input '{name}' has no shape; give it with --shape {name}=...")
     if any(_static_dim(d) is None for d in dims):
@@ -426,13 +426,13 @@ def _resolve_input(value: onnx.ValueInfoProto, path: Path, given: list[int] | No
     return GraphInput(name, shape, dtype)
 
 
-def _check_given_shape(name: str, path: Path, dims, given: list[int]) -> tuple[int, ...]:
+def _check_given_shape(name: str, path: Path, dims, given: list[int], itemsize: int) -> tuple[int, ...]:
     shape = tuple(int(d) for d in given)
     if any(d < 0 for d in shape):
         raise HwcError(f"{path}: --shape for input '{name}' must have positive dimensions")
     if any(d == 0 for d in shape):
         raise HwcError(f"{path}: input '{name}': zero-size dimensions are not supported")
-    check_fits(math.prod(shape), 4, f"{path}: input '{name}' of shape {list(shape)}")
+    check_fits(math.prod(shape), itemsize, f"{path}: input '{name}' of shape {list(shape)}")
     if dims is None:
         return shape
     declared = tuple(_static_dim(d) for d in dims)
