@@ -300,15 +300,17 @@ def runtime_objects(root: Path, scratch: Path, args: Sequence[str], top: str) ->
     complete, so concurrent builders wait for one compile and never link a
     half-written object; once in place it is never changed."""
     names = runtime_object_names(scratch / "obj")
-    # make -n -B: print the commands without running them; OBJCACHE= drops a
-    # compiler cache (ccache), which changes no object, from the front of them.
-    dry_run = " ".join(["-n", "-B", "OBJCACHE=", *names])
+    # make -n -B: print the commands without running them (nor the folder they
+    # run in); OBJCACHE= drops a compiler cache (ccache), which changes no
+    # object, from the front of them.
+    dry_run = " ".join(["-n", "-B", "--no-print-directory", "OBJCACHE=", *names])
     commands = _compile_commands(_make(dry_run, scratch, args, top))
     entry = root / f"{RUNTIME_ENTRY_PREFIX}{runtime_key(commands)}"
+    objects = [entry / name for name in names]
     with _locked(root / f"{entry.name}.lock"):
-        if not entry.is_dir():
+        if not all(path.is_file() for path in objects):
             _build_runtime_into(entry, names, scratch, args, top)
-    return [entry / name for name in names]
+    return objects
 
 
 def runtime_object_names(obj: Path) -> list[str]:
@@ -326,11 +328,9 @@ def runtime_object_names(obj: Path) -> list[str]:
 
 
 def _compile_commands(make_output: str) -> list[str]:
-    """The commands of `make -n` as Verilator prints them: without make's own
-    'Entering directory' lines and Verilator's report (both name folders or times
-    that vary from build to build)."""
-    return [line for line in make_output.splitlines()
-            if line.strip() and not line.startswith(("make", "- "))]
+    """The commands of `make -n` as Verilator prints them, without Verilator's
+    report after them (its '- ' lines tell times, which vary)."""
+    return [line for line in make_output.splitlines() if line.strip() and not line.startswith("- ")]
 
 
 def runtime_key(commands: Sequence[str]) -> str:
