@@ -400,8 +400,9 @@ class GraphPlan:
         slots = program.slots
         for slot, array in zip(self._input_slots, arrays):
             slots[slot] = array
-        for step in program.steps:
-            step(slots)
+        with np.errstate(all="ignore"):  # IEEE semantics (sqrt(-1) is NaN, as in ONNX): no warnings
+            for step in program.steps:
+                step(slots)
         results = [np.array(slots[s], copy=True) for s in self._output_slots]
         for slot in self._input_slots:
             slots[slot] = None
