@@ -91,6 +91,20 @@ def infer_shapes(model: onnx.ModelProto, path: Path) -> tuple[dict[str, tuple[in
     return shapes, None
 
 
+ATTENTION_MASK = "attention_mask"
+"""transformers' name for the padding-mask input."""
+
+
+def _nodes_reading(graph: onnx.GraphProto, name: str) -> set[str]:
+    """The names (as the importer gives them) of the nodes computing from value `name`."""
+    derived, found = {name}, set()
+    for index, node in enumerate(graph.node):
+        if any(i in derived for i in node.input):
+            derived.update(node.output)
+            found.add(node.name or f"{node.op_type}_{index}")
+    return found
+
+
 class _Poison:
     """The value of an output of a node that could not be imported."""
 
@@ -117,6 +131,7 @@ class GraphImporter:
         self.uses: Counter[str] = Counter()
         _count_uses(model.graph, self.uses)
         self.unsupported: list[str] = []
+        self.refused: list[str] = []
         self._materialised: dict[int, tuple[Constant, SSAValue]] = {}
         """By the id of the constant, which the entry keeps alive: a derived constant
         freed after use could otherwise hand its id, and its SSA value, to another."""
@@ -153,6 +168,7 @@ class GraphImporter:
         for index, node in enumerate(self.model.graph.node):
             self._import_node(node, node.name or f"{node.op_type}_{index}")
         if self.unsupported:
+            self._check_attention_mask()
             count = len(self.unsupported)
             raise HwcError(
                 f"{self.path}: {count} unsupported node{'s' if count > 1 else ''}: "
@@ -262,7 +278,20 @@ class GraphImporter:
     def _refuse(self, node: onnx.NodeProto, name: str, reason: str) -> None:
         detail = f"{node.op_type}: {reason}" if reason else node.op_type
         self.unsupported.append(f"'{name}' ({detail})")
+        self.refused.append(name)
         self._poison(node)
+
+    def _check_attention_mask(self) -> None:
+        """One clear line when the refused nodes compute from an `attention_mask`
+        input (transformers' mask code: boolean ops on activations)."""
+        if ATTENTION_MASK not in {i.name for i in self.inputs}:
+            return
+        from_mask = set(self.refused) & _nodes_reading(self.model.graph, ATTENTION_MASK)
+        if from_mask:
+            raise HwcError(
+                f"{self.path}: input '{ATTENTION_MASK}' is not supported ({len(from_mask)} of the unsupported "
+                f"nodes compute from it); export the model with input_ids as its only input (transformers "
+                "then builds the all-ones mask of an unpadded sequence inside the graph)")
 
     def _poison(self, node: onnx.NodeProto) -> None:
         for output in node.output:
