@@ -91,6 +91,13 @@ def infer_shapes(model: onnx.ModelProto, path: Path) -> tuple[dict[str, tuple[in
     return shapes, None
 
 
+def _finite_or_masking(value) -> bool:
+    """No NaN and no +inf: -inf is allowed, the score of a masked position (the classic
+    exporter's SDPA attention writes its causal mask as where(mask, 0, -inf))."""
+    data = np.asarray(value)
+    return bool(np.all(np.isfinite(data) | (data == -np.inf)))
+
+
 ATTENTION_MASK = "attention_mask"
 """transformers' name for the padding-mask input."""
 
@@ -265,9 +272,9 @@ class GraphImporter:
             return
         for output, value in zip(node.output, results):
             if output and value is not None:
-                if value.dtype.kind == "f" and not np.all(np.isfinite(value.value())):
+                if value.dtype.kind == "f" and not _finite_or_masking(value.value()):
                     raise HwcError(f"{self.path}: node '{name}' ({node.op_type}) computes NaN or "
-                                   f"infinite values in '{output}' from constants")
+                                   f"+infinite values in '{output}' from constants")
                 self.values[output] = value
 
     def _unsupported_reason(self, node: onnx.NodeProto) -> str:

@@ -277,3 +277,23 @@ def test_isnan_is_refused_by_quantize(tmp_path):
     path = model_file(tmp_path / "nan.onnx", nodes, {"x": X}, {"zero": np.float32(0.0)})
     with pytest.raises(HwcError, match=r"^quantize: unsupported ops nn\.is_nan\b"):
         check_quantizable(main_function(import_onnx(path)))
+
+
+def test_a_minus_infinity_mask_from_constants_imports(tmp_path):
+    # The classic exporter's SDPA attention: the causal mask as where(mask, 0, -inf) of constants.
+    nodes = [helper.make_node("Constant", [], ["low"], value=numpy_helper.from_array(np.array([-np.inf], np.float32))),
+             helper.make_node("Where", ["causal", "zero", "low"], ["mask"]),
+             helper.make_node("Add", ["x", "mask"], ["s"]),
+             helper.make_node("Softmax", ["s"], ["y"], axis=-1)]
+    scores = RNG.standard_normal((1, 2, 8, 8)).astype(np.float32)
+    path = model_file(tmp_path / "mask.onnx", nodes, {"x": scores},
+                      {"causal": np.tril(np.ones((8, 8), bool)), "zero": np.float32(0.0)})
+    check_against_onnxruntime(path, {"x": scores})
+
+
+def test_plus_infinity_from_constants_is_still_refused(tmp_path):
+    nodes = [helper.make_node("Constant", [], ["high"], value=numpy_helper.from_array(np.array([np.inf], np.float32))),
+             helper.make_node("Add", ["x", "high"], ["y"])]
+    path = model_file(tmp_path / "inf.onnx", nodes, {"x": X}, {})
+    with pytest.raises(HwcError, match=r"computes NaN or \+infinite values in 'high' from constants"):
+        import_onnx(path)
