@@ -20,7 +20,7 @@ from tests.support import onnxruntime_session, run_hwc_command
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "llm"
 DECODERS = ["llama", "qwen2", "mistral", "gpt2", "llama_classic", "gpt2_classic", "llama_opset23",
-            "llama_sdpa", "qwen2_sdpa", "mistral_sdpa", "gpt2_sdpa"]
+            "llama_sdpa", "qwen2_sdpa", "mistral_sdpa", "gpt2_sdpa", "llama_sdpa_opset23", "gpt2_sdpa_classic"]
 TOLERANCE = dict(rtol=1e-4, atol=1e-4)
 
 

@@ -19,7 +19,7 @@ from tests.support import FIXTURES, onnxruntime_session
 LLM_FIXTURES = FIXTURES / "llm"
 TOLERANCE = 1e-4
 EXPECTED = {"llama", "qwen2", "mistral", "gpt2", "bert"}
-SDPA = {"llama_sdpa", "qwen2_sdpa", "mistral_sdpa", "gpt2_sdpa"}
+SDPA = {"llama_sdpa", "qwen2_sdpa", "mistral_sdpa", "gpt2_sdpa", "gpt2_sdpa_classic", "llama_sdpa_opset23"}
 """Exported with transformers' default attention code (SDPA), not eager."""
 WHOLE_SEQUENCE_ONLY = {"bert"}
 MODELS = sorted(LLM_FIXTURES.glob("*.onnx"))
@@ -84,7 +84,8 @@ def test_stored_generations_are_greedy_argmax_of_onnxruntime(model):
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda path: path.stem)
-def test_sdpa_exports_carry_the_nan_guard_and_eager_ones_do_not(model):
-    # SDPA attention exports as where(isnan(softmax), 0, softmax); eager as the softmax alone.
+def test_sdpa_exports_carry_the_nan_guard_or_the_attention_op_and_eager_ones_neither(model):
+    # SDPA attention exports as where(isnan(softmax), 0, softmax), or at opset 23 as the
+    # fused Attention op; eager attention as the softmax alone.
     ops = {node.op_type for node in onnx.load(str(model), load_external_data=False).graph.node}
-    assert ("IsNaN" in ops) == (model.stem in SDPA), sorted(ops)
+    assert bool(ops & {"IsNaN", "Attention"}) == (model.stem in SDPA), sorted(ops)
