@@ -23,7 +23,9 @@ Rules (`infer`; anything else is refused with the op named, see `NotCausal`):
   entries past the diagonal are not those the step graph computes ("future");
   adding a constant causal mask (every entry past the diagonal <= `MASKED_BELOW`)
   or `nn.where` selecting such a constant there makes them "masked"; a softmax
-  over the key axis of masked scores makes them exactly zero ("zero");
+  over the key axis of masked scores makes them exactly zero ("zero"), and so
+  does `nn.where` between two values zero there (SDPA's NaN guard
+  `where(isnan(p), 0, p)`);
 * `nn.matmul(p, v)` with a zero key axis as the contraction and the right
   operand's query axis as its rows sums over earlier positions: a query axis.
 
@@ -86,7 +88,7 @@ class Analysis:
     cached_operands: list[tuple[Operation, int]] = field(default_factory=list)
 
 
-ELEMENTWISE = (UnaryOp, BinaryOp, nn.CastOp, nn.WhereOp)
+ELEMENTWISE = (UnaryOp, BinaryOp, nn.CastOp, nn.WhereOp, nn.IsNanOp)
 """Ops whose every result entry reads the same entry of each (broadcast) operand
 (those of them that name an axis, the softmaxes, are axis ops)."""
 MOVEMENT = (nn.ReshapeOp, nn.TransposeOp, nn.ExpandOp, nn.TileOp, nn.CastOp, nn.SliceOp, nn.GatherOp)
@@ -149,6 +151,8 @@ def _state_after(op: Operation, roles: dict[int, str], analysis: Analysis) -> st
         return MASKED
     if isinstance(op, nn.WhereOp) and _where_masks(op, roles, analysis):
         return MASKED
+    if isinstance(op, nn.WhereOp) and all(_zero_past_diagonal(v, roles, op, analysis) for v in (op.x, op.y)):
+        return ZERO
     if isinstance(op, nn.CastOp) or (isinstance(op, (nn.MulOp, nn.DivOp)) and _positive_scalar(constants, analysis.store)):
         return states[0]
     if ZERO in states or MASKED in states:
@@ -197,6 +201,20 @@ def _where_masks(op: nn.WhereOp, roles: dict[int, str], analysis: Analysis) -> b
         if np.all(np.broadcast_to(low, np.broadcast_shapes(low.shape, condition.shape))[past] <= MASKED_BELOW):
             return True
     return False
+
+
+def _zero_past_diagonal(value: SSAValue, roles: dict[int, str], op: Operation, analysis: Analysis) -> bool:
+    """`value` is exactly 0 past the diagonal: a ZERO value, or a constant that is 0
+    there (SDPA's `where(isnan(p), 0, p)` after the softmax keeps p ZERO)."""
+    if value in analysis.axes:
+        return analysis.axes[value].state == ZERO
+    if not is_constant(value.owner):
+        return False
+    data = np.asarray(constant_value(value, analysis.store), dtype=np.float64)
+    if data.size == 1:
+        return float(data.reshape(-1)[0]) == 0.0
+    past = _past_diagonal(data.shape, roles, len(nn.shape_of(op.results[0])))
+    return past is not None and bool(np.all(data[past] == 0))
 
 
 def _positive_scalar(constants: list[SSAValue], store: WeightStore) -> bool:

@@ -64,6 +64,7 @@ FLOAT_KERNELS.register(nn.CacheWriteOp, batch_rule=indexing.cache_write_rule)(in
 for _op_type, _compute in math_ops.MATH_FUNCTIONS.items():
     FLOAT_KERNELS.register(_op_type)(elementwise.unary(_compute))
     FLOAT_KERNELS.register_epilogue(_op_type)(elementwise.unary_epilogue(_compute))
+FLOAT_KERNELS.register(nn.IsNanOp)(elementwise.unary(math_ops.is_nan))
 for _op_type, _function in math_ops.MATH_BINARY.items():
     FLOAT_KERNELS.register(_op_type, batch_rule=broadcast_rule)(elementwise.binary(_function))
 for _op_type in math_ops.REDUCTIONS:

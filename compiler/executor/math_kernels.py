@@ -112,6 +112,11 @@ MATH_FUNCTIONS = {
 """The unary math functions by op: `compute(op) -> fn(x, out)`, for `unary` and `unary_epilogue`."""
 
 
+def is_nan(op: nn.IsNanOp):
+    """`compute(op)` of `nn.is_nan` for `unary` (a bool result: never an epilogue)."""
+    return lambda x, out: np.isnan(x, out=out)
+
+
 # --------------------------------------------------------------------------- binary functions
 
 

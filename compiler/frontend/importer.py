@@ -97,6 +97,27 @@ def infer_shapes(model: onnx.ModelProto, path: Path) -> tuple[dict[str, tuple[in
     return shapes, None
 
 
+def _finite_or_masking(value) -> bool:
+    """No NaN and no +inf: -inf is allowed, the score of a masked position (the classic
+    exporter's SDPA attention writes its causal mask as where(mask, 0, -inf))."""
+    data = np.asarray(value)
+    return bool(np.all(np.isfinite(data) | (data == -np.inf)))
+
+
+ATTENTION_MASK = "attention_mask"
+"""transformers' name for the padding-mask input."""
+
+
+def _nodes_reading(graph: onnx.GraphProto, name: str) -> set[str]:
+    """The names (as the importer gives them) of the nodes computing from value `name`."""
+    derived, found = {name}, set()
+    for index, node in enumerate(graph.node):
+        if any(i in derived for i in node.input):
+            derived.update(node.output)
+            found.add(node.name or f"{node.op_type}_{index}")
+    return found
+
+
 class _Poison:
     """The value of an output of a node that could not be imported."""
 
@@ -124,6 +145,7 @@ class GraphImporter:
         self.uses: Counter[str] = Counter()
         _count_uses(model.graph, self.uses)
         self.unsupported: list[str] = []
+        self.refused: list[str] = []
         self._materialised: dict[int, tuple[Constant, SSAValue]] = {}
         """By the id of the constant, which the entry keeps alive: a derived constant
         freed after use could otherwise hand its id, and its SSA value, to another."""
@@ -165,6 +187,7 @@ class GraphImporter:
         for index, node in enumerate(self.model.graph.node):
             self._import_node(node, node.name or f"{node.op_type}_{index}")
         if self.unsupported:
+            self._check_attention_mask()
             count = len(self.unsupported)
             raise HwcError(
                 f"{self.path}: {count} unsupported node{'s' if count > 1 else ''}: "
@@ -261,9 +284,9 @@ class GraphImporter:
             return
         for output, value in zip(node.output, results):
             if output and value is not None:
-                if value.dtype.kind == "f" and not np.all(np.isfinite(value.value())):
+                if value.dtype.kind == "f" and not _finite_or_masking(value.value()):
                     raise HwcError(f"{self.path}: node '{name}' ({node.op_type}) computes NaN or "
-                                   f"infinite values in '{output}' from constants")
+                                   f"+infinite values in '{output}' from constants")
                 self.values[output] = value
 
     def _unsupported_reason(self, node: onnx.NodeProto) -> str:
@@ -274,7 +297,20 @@ class GraphImporter:
     def _refuse(self, node: onnx.NodeProto, name: str, reason: str) -> None:
         detail = f"{node.op_type}: {reason}" if reason else node.op_type
         self.unsupported.append(f"'{name}' ({detail})")
+        self.refused.append(name)
         self._poison(node)
+
+    def _check_attention_mask(self) -> None:
+        """One clear line when the refused nodes compute from an `attention_mask`
+        input (transformers' mask code: boolean ops on activations)."""
+        if ATTENTION_MASK not in {i.name for i in self.inputs}:
+            return
+        from_mask = set(self.refused) & _nodes_reading(self.model.graph, ATTENTION_MASK)
+        if from_mask:
+            raise HwcError(
+                f"{self.path}: input '{ATTENTION_MASK}' is not supported ({len(from_mask)} of the unsupported "
+                f"nodes compute from it); export the model with input_ids as its only input (transformers "
+                "then builds the all-ones mask of an unpadded sequence inside the graph)")
 
     def _poison(self, node: onnx.NodeProto) -> None:
         for output in node.output:

@@ -69,6 +69,7 @@ from dialects.nn.math import (
     GeluOp,
     HardSigmoidOp,
     HardSwishOp,
+    IsNanOp,
     LogOp,
     MaxOp,
     MinOp,
@@ -116,7 +117,7 @@ NN = Dialect(
         # element-wise math (float level)
         NegOp, AbsOp, SignOp, ExpOp, LogOp, SqrtOp, ReciprocalOp, ErfOp, SinOp, CosOp,
         SoftplusOp, SoftsignOp, EluOp, SeluOp, HardSigmoidOp, HardSwishOp, ShrinkOp, GeluOp,
-        PowOp, MaxOp, MinOp, PReluOp,
+        PowOp, MaxOp, MinOp, PReluOp, IsNanOp,
         # reductions, normalisations, transposed convolution (float level)
         ReduceSumOp, ReduceMeanOp, ReduceMaxOp, ReduceMinOp, ReduceProdOp, ReduceL1Op, ReduceL2Op,
         ReduceSumSquareOp, ReduceLogSumOp, ReduceLogSumExpOp,

@@ -9,10 +9,13 @@ the binary ones.
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import FloatAttr, StringAttr
-from xdsl.irdl import irdl_op_definition, prop_def
+from xdsl.dialects.builtin import FloatAttr, IntegerType, StringAttr, TensorType
+from xdsl.ir import SSAValue
+from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, prop_def, result_def, traits_def
+from xdsl.traits import NoMemoryEffect
 from xdsl.utils.exceptions import VerifyException
 
+from dialects.nn.common import OPERANDS_FORMAT, check_result_shape, element_type_of, shape_of
 from dialects.nn.elementwise import BinaryOp, UnaryOp
 
 
@@ -145,6 +148,27 @@ class GeluOp(UnaryOp):
                 f"nn.gelu: approximate must be one of {', '.join(GELU_APPROXIMATIONS)}, "
                 f"got '{self.approximate.data}'"
             )
+
+
+@irdl_op_definition
+class IsNanOp(IRDLOperation):
+    """True (i1) where the float operand is NaN, element-wise; the result has the
+    operand's shape (the usual reader is `nn.where`)."""
+
+    name = "nn.is_nan"
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+    assembly_format = OPERANDS_FORMAT
+
+    def __init__(self, x: SSAValue):
+        super().__init__(operands=[x], result_types=[TensorType(IntegerType(1), shape_of(x))])
+
+    def verify_(self) -> None:
+        result = element_type_of(self.output)
+        if not (isinstance(result, IntegerType) and result.width.data == 1):
+            raise VerifyException("nn.is_nan: the result must be i1")
+        check_result_shape(self, shape_of(self.input))
 
 
 @irdl_op_definition

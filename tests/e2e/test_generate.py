@@ -19,7 +19,8 @@ from compiler.generate import Generator
 from tests.support import onnxruntime_session, run_hwc_command
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "llm"
-DECODERS = ["llama", "qwen2", "mistral", "gpt2", "llama_classic", "gpt2_classic", "llama_opset23"]
+DECODERS = ["llama", "qwen2", "mistral", "gpt2", "llama_classic", "gpt2_classic", "llama_opset23",
+            "llama_sdpa", "qwen2_sdpa", "mistral_sdpa", "gpt2_sdpa", "llama_sdpa_opset23", "gpt2_sdpa_classic"]
 TOLERANCE = dict(rtol=1e-4, atol=1e-4)
 
 
@@ -103,3 +104,48 @@ def test_a_smaller_context_gives_the_same_tokens():
     assert design.generate(list(prompt[:3]), 5, context=8) == list(expected[:5])
     with pytest.raises(HwcError, match="more than the context of 8"):
         design.generate(list(prompt[:3]), 7, context=8)
+
+
+def masked_decoder(path: Path, mask_as_bool: bool) -> Path:
+    """input_ids [1, 4] and attention_mask [1, 4] -> logits [1, 4, 5]: an embedding whose rows
+    are kept where the mask is set, as transformers' mask code does (Cast to bool, Where), or
+    scaled by the mask in float arithmetic (Cast to float, Mul), which hwc imports."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    table = np.arange(5 * 5, dtype=np.float32).reshape(5, 5) / 10
+    mask_nodes = ([helper.make_node("Cast", ["attention_mask"], ["m"], to=TensorProto.BOOL),
+                   helper.make_node("Unsqueeze", ["m", "axes"], ["m3"]),
+                   helper.make_node("Where", ["m3", "e", "zero"], ["logits"])] if mask_as_bool else
+                  [helper.make_node("Cast", ["attention_mask"], ["m"], to=TensorProto.FLOAT),
+                   helper.make_node("Unsqueeze", ["m", "axes"], ["m3"]),
+                   helper.make_node("Mul", ["e", "m3"], ["logits"])])
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "input_ids"], ["e"]), *mask_nodes], "masked",
+        [helper.make_tensor_value_info(n, TensorProto.INT64, [1, 4]) for n in ("input_ids", "attention_mask")],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 4, 5])],
+        [numpy_helper.from_array(table, "table"), numpy_helper.from_array(np.array([2], np.int64), "axes"),
+         numpy_helper.from_array(np.float32(0), "zero")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+    return path
+
+
+def test_an_attention_mask_input_computed_on_with_boolean_ops_is_refused_in_one_line(tmp_path):
+    # What torch.onnx exports from transformers when the wrapper passes attention_mask as an input.
+    model = masked_decoder(tmp_path / "masked.onnx", mask_as_bool=True)
+    for command in (["generate", model, "--prompt", "1,2"], ["compile", model, "-o", tmp_path / "build"]):
+        result = run_hwc_command(*command)
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "input 'attention_mask' is not supported" in result.stderr
+        assert "export the model with input_ids as its only input" in result.stderr
+
+
+def test_an_attention_mask_input_in_float_arithmetic_runs_whole_sequence_but_does_not_generate(tmp_path):
+    model = masked_decoder(tmp_path / "masked.onnx", mask_as_bool=False)
+    design = compiler.compile(model)
+    feeds = {"input_ids": np.array([[1, 4, 0, 2]]), "attention_mask": np.array([[1, 1, 0, 1]])}
+    np.testing.assert_allclose(design.run(feeds, level="float")["logits"],
+                               onnxruntime_session(model).run(None, feeds)[0], **TOLERANCE)
+    result = run_hwc_command("generate", model, "--prompt", "1,2")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "needs exactly one input, integer token ids" in result.stderr

@@ -130,7 +130,7 @@ def test_all_unsupported_nodes_are_listed_at_once(tmp_path):
     (helper.make_node("Gemm", ["x", "b"], ["y"], name="g"), [("x", [2, 3]), ("b", [3, 3, 1])], [],
      "A and B must be 2-D"),
     (helper.make_node("Where", ["c", "x", "x"], ["y"], name="g"), [("x", [2, 3]), ("c", [2, 3])], [],
-     "the condition must be a constant"),
+     "the condition must be a constant or a boolean activation"),
     (helper.make_node("BatchNormalization", ["x", "s", "s", "s", "s"], ["y"], name="g",
                       training_mode=1), [("x", [2, 3])], [("s", np.ones(3, np.float32))],
      "training_mode=1"),

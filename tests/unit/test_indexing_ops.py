@@ -253,3 +253,48 @@ def test_where_between_two_activations(tmp_path):
              helper.make_node("Where", ["c", "x", "r"], ["y"])]
     path = model_file(tmp_path / "w.onnx", nodes, {"x": X}, {"c": RNG.random((1, 4, 1, 8)) > 0.5})
     assert ops_of(check_against_onnxruntime(path, {"x": X})) == ["nn.relu", "nn.where"]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the all -inf row
+def test_where_on_an_isnan_condition_is_the_sdpa_nan_guard(tmp_path):
+    # transformers' SDPA attention exported by torch.onnx: where(isnan(p), 0, p) after
+    # the softmax; here one row of scores is all -inf, so its softmax is NaN.
+    scores = X.copy()
+    scores[0, 1, 2, :] = -np.inf
+    nodes = [helper.make_node("Softmax", ["x"], ["p"], axis=-1),
+             helper.make_node("IsNaN", ["p"], ["nan"]),
+             helper.make_node("Where", ["nan", "zero", "p"], ["y"])]
+    path = model_file(tmp_path / "guard.onnx", nodes, {"x": scores}, {"zero": np.float32(0.0)})
+    module = check_against_onnxruntime(path, {"x": scores})
+    assert ops_of(module) == ["nn.softmax", "nn.is_nan", "nn.where"]
+    ours = FloatExecutor(module).run({"x": scores})["y"]
+    assert np.all(ours[0, 1, 2] == 0) and np.all(np.isfinite(ours))
+
+
+def test_isnan_is_refused_by_quantize(tmp_path):
+    from passes.quantize import check_quantizable
+    nodes = [helper.make_node("IsNaN", ["x"], ["nan"]),
+             helper.make_node("Where", ["nan", "zero", "x"], ["y"])]
+    path = model_file(tmp_path / "nan.onnx", nodes, {"x": X}, {"zero": np.float32(0.0)})
+    with pytest.raises(HwcError, match=r"^quantize: unsupported ops nn\.is_nan\b"):
+        check_quantizable(main_function(import_onnx(path)))
+
+
+def test_a_minus_infinity_mask_from_constants_imports(tmp_path):
+    # The classic exporter's SDPA attention: the causal mask as where(mask, 0, -inf) of constants.
+    nodes = [helper.make_node("Constant", [], ["low"], value=numpy_helper.from_array(np.array([-np.inf], np.float32))),
+             helper.make_node("Where", ["causal", "zero", "low"], ["mask"]),
+             helper.make_node("Add", ["x", "mask"], ["s"]),
+             helper.make_node("Softmax", ["s"], ["y"], axis=-1)]
+    scores = RNG.standard_normal((1, 2, 8, 8)).astype(np.float32)
+    path = model_file(tmp_path / "mask.onnx", nodes, {"x": scores},
+                      {"causal": np.tril(np.ones((8, 8), bool)), "zero": np.float32(0.0)})
+    check_against_onnxruntime(path, {"x": scores})
+
+
+def test_plus_infinity_from_constants_is_still_refused(tmp_path):
+    nodes = [helper.make_node("Constant", [], ["high"], value=numpy_helper.from_array(np.array([np.inf], np.float32))),
+             helper.make_node("Add", ["x", "high"], ["y"])]
+    path = model_file(tmp_path / "inf.onnx", nodes, {"x": X}, {})
+    with pytest.raises(HwcError, match=r"computes NaN or \+infinite values in 'high' from constants"):
+        import_onnx(path)

@@ -19,6 +19,8 @@ from tests.support import FIXTURES, onnxruntime_session
 LLM_FIXTURES = FIXTURES / "llm"
 TOLERANCE = 1e-4
 EXPECTED = {"llama", "qwen2", "mistral", "gpt2", "bert"}
+SDPA = {"llama_sdpa", "qwen2_sdpa", "mistral_sdpa", "gpt2_sdpa", "gpt2_sdpa_classic", "llama_sdpa_opset23"}
+"""Exported with transformers' default attention code (SDPA), not eager."""
 WHOLE_SEQUENCE_ONLY = {"bert"}
 MODELS = sorted(LLM_FIXTURES.glob("*.onnx"))
 
@@ -29,7 +31,7 @@ def fixture_data(model: Path) -> dict[str, np.ndarray]:
 
 
 def test_every_family_has_a_fixture_and_every_model_its_data():
-    assert EXPECTED <= {path.stem for path in MODELS}
+    assert EXPECTED | SDPA <= {path.stem for path in MODELS}
     for model in MODELS:
         assert model.with_suffix(".npz").is_file(), model.name
 
@@ -79,3 +81,11 @@ def test_stored_generations_are_greedy_argmax_of_onnxruntime(model):
         padded[0, :len(prefix)] = prefix
         (logits,) = session.run(["logits"], {"input_ids": padded})
         assert int(np.argmax(logits[0, len(prefix) - 1])) == token, f"prompt {row}, step {step}"
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda path: path.stem)
+def test_sdpa_exports_carry_the_nan_guard_or_the_attention_op_and_eager_ones_neither(model):
+    # SDPA attention exports as where(isnan(softmax), 0, softmax), or at opset 23 as the
+    # fused Attention op; eager attention as the softmax alone.
+    ops = {node.op_type for node in onnx.load(str(model), load_external_data=False).graph.node}
+    assert bool(ops & {"IsNaN", "Attention"}) == (model.stem in SDPA), sorted(ops)

@@ -1,6 +1,6 @@
 """Indexing and broadcasting on activations: Gather (an embedding lookup, or
-constant indices), Slice, Split, Expand, Tile and Where with a constant
-condition.
+constant indices), Slice, Split, Expand, Tile and Where (a constant condition or
+a boolean activation).
 
 Normal forms (see `dialects/nn/indexing.py`): a `Slice`, every output of a
 `Split`, and a `Gather` of an evenly spaced run of indices are all one
@@ -219,18 +219,30 @@ def _tile(n: NodeImport):
     return [n.emit(nn.TileOp(x, repeats, typed([d * r for d, r in zip(shape(x), repeats)], x)))]
 
 
-@handles("Where", note="a constant condition; the two branches constants or activations")
+@handles("Where", note="a constant condition, or a boolean activation (from `IsNaN`); the two branches "
+                       "constants or activations")
 def _where(n: NodeImport):
+    condition = _where_condition(n)
+    x, y = n.activation(1), n.activation(2)
+    branch = next((v for v in n.inputs[1:3] if isinstance(v, SSAValue)), x)
+    try:
+        result = np.broadcast_shapes(shape(condition), shape(x), shape(y))
+    except ValueError:
+        raise Unsupported("the condition and branches do not broadcast") from None
+    return [n.emit(nn.WhereOp(condition, x, y, typed(result, branch)))]
+
+
+def _where_condition(n: NodeImport) -> SSAValue:
+    """The condition as an i1 value: a constant (any dtype, made boolean) or an i1 activation."""
+    if isinstance(n.inputs[0], SSAValue):
+        element = n.inputs[0].type.get_element_type()
+        if not (isinstance(element, IntegerType) and element.width.data == 1):
+            raise Unsupported("the condition must be a constant or a boolean activation")
+        return n.inputs[0]
     condition = n.constant_input(0, "the condition")
     boolean = Constant(condition.name, condition.shape, np.dtype(np.bool_),
                        lambda: np.asarray(condition.value(), dtype=np.bool_))
-    branch = n.inputs[1] if isinstance(n.inputs[1], SSAValue) else n.inputs[2]
-    x, y = n.activation(1), n.activation(2)
-    try:
-        result = np.broadcast_shapes(condition.shape, shape(x), shape(y))
-    except ValueError:
-        raise Unsupported("the condition and branches do not broadcast") from None
-    return [n.emit(nn.WhereOp(n.graph.materialise(boolean), x, y, typed(result, branch)))]
+    return n.graph.materialise(boolean)
 
 
 CAST_TARGETS = {1: np.dtype(np.float32), 6: np.dtype(np.int32), 7: np.dtype(np.int64)}

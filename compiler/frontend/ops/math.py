@@ -56,6 +56,11 @@ handles("Shrink", note="float level; bias (default 0), lambd (default 0.5)")(
     _with_floats(nn.ShrinkOp, bias=0.0, lambd=0.5))
 
 
+@handles("IsNaN", note="float level; a boolean result (read by `Where`)")
+def _is_nan(n: NodeImport):
+    return [n.emit(nn.IsNanOp(n.activation(0)))]
+
+
 @handles("Gelu", note="float level; approximate 'none' (erf) or 'tanh' (opset 20)")
 def _gelu(n: NodeImport):
     approximate = n.attr("approximate", "none")

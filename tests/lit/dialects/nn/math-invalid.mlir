@@ -29,3 +29,19 @@ func.func @f(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %y = nn.elu %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
   func.return %y : tensor<2x3xf32>
 }
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // CHECK: nn.is_nan: the result must be i1
+  %y = nn.is_nan %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return %y : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<2x3xf32>) -> tensor<3x2xi1> {
+  // CHECK: nn.is_nan: result shape [3, 2] should be [2, 3]
+  %y = nn.is_nan %x : (tensor<2x3xf32>) -> tensor<3x2xi1>
+  func.return %y : tensor<3x2xi1>
+}

@@ -59,3 +59,13 @@ func.func @binary(%x: tensor<2x3xf32>, %e: tensor<f32>, %c: tensor<3xf32>) -> te
   %3 = nn.prelu %2, %c : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
   func.return %3 : tensor<2x3xf32>
 }
+
+// nn.is_nan: an i1 of the operand's shape, read by nn.where (SDPA's NaN guard).
+// CHECK-LABEL: func.func @is_nan
+// CHECK:         %0 = nn.is_nan %x : (tensor<2x3xf32>) -> tensor<2x3xi1>
+// CHECK-NEXT:    %1 = nn.where %0, %z, %x : (tensor<2x3xi1>, tensor<f32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+func.func @is_nan(%x: tensor<2x3xf32>, %z: tensor<f32>) -> tensor<2x3xf32> {
+  %0 = nn.is_nan %x : (tensor<2x3xf32>) -> tensor<2x3xi1>
+  %1 = nn.where %0, %z, %x : (tensor<2x3xi1>, tensor<f32>, tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return %1 : tensor<2x3xf32>
+}
