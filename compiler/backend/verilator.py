@@ -268,7 +268,7 @@ def _make(make_args: str, scratch: Path, args: Sequence[str], top: str) -> str:
 
 def _publish(scratch: Path, entry: Path) -> None:
     """Rename the finished `scratch` folder to the cache entry `entry`."""
-    if entry.exists():  # left by a builder that ignored the lock: replace it
+    if entry.exists():  # left by a builder that ignored the lock, or damaged: replace it
         shutil.rmtree(entry)
     scratch.rename(entry)
 
