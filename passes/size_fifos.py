@@ -396,6 +396,10 @@ def window_depths(graph: GraphOp, rate: dict[SSAValue, int]) -> dict[SSAValue, i
     return depths
 
 
+TIME_EPSILON = 1e-6
+"""Fractional cycles that differ by less than this are the same instant (the fluid
+schedule's rates are not exact binary fractions)."""
+
 STREAM_REGISTERS = 2
 """Beats held between an SWU and its reader besides a FIFO: the output registers
 of the SWU and of a resize or reshape between them."""
@@ -417,7 +421,7 @@ def _reader_fifo_depth(swu: SWUOp, arrivals: list[float], reads: list[float], be
     def on_time(depth: int) -> bool:
         held_back = _held_back(reads, beat_of, depth + STREAM_REGISTERS)
         _, emitted = timed_beats(swu, [arrivals], TIMED_FRAMES, whole_cycles=False, not_before=held_back)
-        return all(t <= reads[j] for t, j in zip(emitted, beat_of))
+        return all(t <= reads[j] + TIME_EPSILON for t, j in zip(emitted, beat_of))
 
     if on_time(floor):
         return floor

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from tests.property.graphs import lenet5, random_model
+from tests.property.graphs import LENET5_DENSE, lenet5, random_model
 
 SAMPLES = 6
 
@@ -65,8 +65,9 @@ def check(seed: int) -> Check:
     return check_model(drawn.model, drawn.description, drawn.fold, drawn.target_fps, seed)
 
 
-def check_lenet(target_fps: float) -> Check:
-    return check_model(lenet5(), f"LeNet-5 [--target-fps {target_fps:g}]", target_fps=target_fps)
+def check_lenet(target_fps: float, dense: tuple[int, int] = LENET5_DENSE) -> Check:
+    name = "LeNet-5" if dense == LENET5_DENSE else f"LeNet-5 with dense widths {dense}"
+    return check_model(lenet5(dense), f"{name} [--target-fps {target_fps:g}]", target_fps=target_fps)
 
 
 def _seeds(text: str) -> list[int]:

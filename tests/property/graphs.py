@@ -113,18 +113,25 @@ def random_model(seed: int) -> RandomModel:
     return RandomModel(model, shape, target, fold, f"seed {seed}: {' '.join(parts)} [{folding}]")
 
 
-def lenet5() -> onnx.ModelProto:
+LENET5_DENSE = (120, 84)
+"""LeNet-5's hidden dense widths (400 -> 120 -> 84 -> 10)."""
+LENET5_SLIM_DENSE = (32, 16)
+"""The same network with narrower dense layers (a quarter of the weights): the
+windows, pools and rates the cycle model must get right are LeNet-5's own."""
+
+
+def lenet5(dense: tuple[int, int] = LENET5_DENSE) -> onnx.ModelProto:
     """LeNet-5 as usually written: 5x5 convolutions (the first padded), tanh,
-    average pools, three dense layers (28x28 input)."""
+    average pools, three dense layers (28x28 input; hidden widths `dense`)."""
     b = _Builder(random.Random(5))
     c1 = b.node("Conv", ["x", b.weight((6, 1, 5, 5)), b.weight((6,))], kernel_shape=[5, 5], pads=[2] * 4)
     p1 = b.node("AveragePool", [b.node("Tanh", [c1])], kernel_shape=[2, 2], strides=[2, 2])
     c2 = b.node("Conv", [p1, b.weight((16, 6, 5, 5)), b.weight((16,))], kernel_shape=[5, 5])
     p2 = b.node("AveragePool", [b.node("Tanh", [c2])], kernel_shape=[2, 2], strides=[2, 2])
     x = b.node("Flatten", [p2])
-    for features, out in ((400, 120), (120, 84)):
+    for features, out in ((400, dense[0]), (dense[0], dense[1])):
         x = b.node("Tanh", [b.node("Gemm", [x, b.weight((out, features)), b.weight((out,))], transB=1)])
-    y = b.node("Gemm", [x, b.weight((10, 84)), b.weight((10,))], transB=1)
+    y = b.node("Gemm", [x, b.weight((10, dense[1])), b.weight((10,))], transB=1)
     graph = helper.make_graph(b.nodes, "lenet5", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 1, 28, 28))],
                               [helper.make_tensor_value_info(y, TensorProto.FLOAT, (1, 10))], b.inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
