@@ -61,6 +61,9 @@ def pytest_configure(config):
     # A plugin, not conftest hooks: it then guards every collected test (examples/ too).
     if not config.pluginmanager.has_plugin("hwc-rtl-guard"):
         config.pluginmanager.register(RtlGuard(), "hwc-rtl-guard")
+    if not config.pluginmanager.has_plugin("hwc-conformance-tally"):
+        config.stash[_TALLY_KEY] = ConformanceTally()
+        config.pluginmanager.register(TallyCollector(config.stash[_TALLY_KEY]), "hwc-conformance-tally")
 
 
 # --------------------------------------------------------------------------- fixture models
@@ -119,10 +122,26 @@ _TALLY_KEY = pytest.StashKey[ConformanceTally]()
 @pytest.fixture(scope="session")
 def conformance_tally(request) -> ConformanceTally:
     """The run's conformance tally; the terminal summary prints it."""
-    config = request.config
-    if _TALLY_KEY not in config.stash:
-        config.stash[_TALLY_KEY] = ConformanceTally()
-    return config.stash[_TALLY_KEY]
+    return request.config.stash[_TALLY_KEY]
+
+
+TALLY_PROPERTY = "onnx_conformance"
+"""Each conformance case's report carries (case, supported, passed) under this
+name, so that the tally also reaches the summary when pytest-xdist runs the cases
+in worker processes."""
+
+
+class TallyCollector:
+    """Records every conformance case's report into the run's tally (in the process
+    that prints the summary: the only one without pytest-xdist, the controller with it)."""
+
+    def __init__(self, tally: ConformanceTally):
+        self.tally = tally
+
+    def pytest_runtest_logreport(self, report):
+        for name, value in report.user_properties:
+            if name == TALLY_PROPERTY and report.when == "call":
+                self.tally.record(*value)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

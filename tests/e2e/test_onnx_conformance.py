@@ -66,6 +66,9 @@ with the shape input bound through `--weights` (see above). The 29 refused: 3-D
 convolution and pooling (13), sequences (8), strings (6), training (Gradient, 2)."""
 
 
+from tests.conftest import TALLY_PROPERTY  # noqa: E402 - the report property the summary reads
+
+
 def conformance_cases() -> list[Path]:
     """Every case folder of the chosen suites that has a model and at least one data set."""
     return sorted(
@@ -241,9 +244,10 @@ def outcome(case: Path) -> Outcome:
 
 
 @pytest.mark.parametrize("case", conformance_cases(), ids=case_id)
-def test_backend_case(case: Path, conformance_tally):
+def test_backend_case(case: Path, conformance_tally, record_property):
     result = outcome(case)
     conformance_tally.record(case_id(case), result.supported, result.passed)
+    record_property(TALLY_PROPERTY, (case_id(case), result.supported, result.passed))
     # An unsupported case passes only as `outcome` accepted it: a clean refusal that
     # says "unsupported" and names the model (anything else is a failure); the floor
     # test below keeps supported cases from quietly becoming refusals.
