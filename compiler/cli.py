@@ -206,7 +206,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     prompt = parse_prompt(args.prompt)
     if args.output is not None:
-        check_output_file(args.output)
+        check_output_file(args.output, example="tokens.npy")
     design = _compile(args)
     with _progress("generating") as status:
         def progress(done: int, total: int) -> None:

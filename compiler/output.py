@@ -117,11 +117,12 @@ def check_output_folder(target: Path | str) -> Path:
     return target
 
 
-def check_output_file(target: Path | str) -> Path:
-    """The absolute output file for `target`, or HwcError when it cannot be written."""
+def check_output_file(target: Path | str, example: str = "outputs.npz") -> Path:
+    """The absolute output file for `target`, or HwcError when it cannot be written
+    (`example`: a file name to suggest when `target` is a folder)."""
     target = _absolute(target)
     if target.is_dir():
-        raise HwcError(f"-o {target}: is a folder; give a file name such as outputs.npz")
+        raise HwcError(f"-o {target}: is a folder; give a file name such as {example}")
     if target.exists() and not target.is_file():
         raise HwcError(f"-o {target}: exists and is not a regular file")
     _check_creatable(target, "-o")
