@@ -2,8 +2,9 @@
 exports from our hw IR, simulated by Verilator behind the AXI4-Stream test bench,
 computes exactly what the spatial executor says.
 
-For the MLP and CNN fixtures and the digits example, at full folding and at two
-folded settings, with both ROM styles: ≥ 100 inputs streamed with the test bench
+For the MLP and CNN fixtures at full folding and at two folded settings, with
+both ROM styles (the CNN's slowest setting with logic ROMs only), and the digits
+example (the MLP's architecture) at its README folding: ≥ 100 inputs streamed with the test bench
 withholding `s_axis_tvalid` and `m_axis_tready` at random (backpressure must
 not change a bit), and without stalls the measured cycles per inference within
 5% of the report's prediction. Each design is a Verilator build (cached by
@@ -32,12 +33,13 @@ MODELS = {
 }
 FOLDINGS = {
     "mlp": [{"fold": "full"}, {"target_fps": 1e6}, {"target_fps": 1e5}],
-    "digits": [{"fold": "full"}, {"target_fps": 1e6}, {"target_fps": 1e5}],
+    "digits": [{"target_fps": 1e6}],  # the MLP's architecture: the README's folding only
     "cnn": [{"fold": "full"}, {"target_fps": 2e5}, {"target_fps": 5e4}],
 }
 CASES = [
     pytest.param(name, folding, rom, id=f"{name}-{'-'.join(f'{k}={v:g}' if isinstance(v, float) else v for k, v in folding.items())}-{rom}")
     for name in MODELS for folding in FOLDINGS[name] for rom in ("logic", "memory")
+    if (name, folding.get("target_fps"), rom) != ("cnn", 5e4, "memory")  # memory ROMs: the CNN at 2e5
 ]
 
 _designs: dict = {}
