@@ -13,10 +13,10 @@ import pytest
 from tests.property.cycles import check, check_lenet
 from tests.property.graphs import LENET5_SLIM_DENSE
 
-SEEDS = [1, 3, 16, 17, 18, 29, 36, 40, 41, 54]
+SEEDS = [1, 3, 16, 17, 20, 29, 36, 40, 41, 54]
 """Ten random designs: a strided 3x3 conv with max pool (1), the fully unrolled
 conv-pool-conv (3), every PE at one rate with a start-up transient (16), an MLP (17),
-residuals (18, 29), 5x5 windows whose line buffer sets the period (36, 40), and
+residuals (a 1x1 one, 20; a 3x3 one, 29), 5x5 windows whose line buffer sets the period (36, 40), and
 two conv-pool stages at a slow target (41, 54)."""
 
 
