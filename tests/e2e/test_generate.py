@@ -8,6 +8,7 @@ step graph's logits at every position; transformers' own greedy `generate`
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +150,18 @@ def test_an_attention_mask_input_in_float_arithmetic_runs_whole_sequence_but_doe
     result = run_hwc_command("generate", model, "--prompt", "1,2")
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert "needs exactly one input, integer token ids" in result.stderr
+
+
+@pytest.mark.parametrize("variants", [("llama", "llama_classic", "llama_opset23")])
+def test_exporters_and_opsets_land_in_the_same_ir(variants):
+    # The same weights exported by the dynamo and the classic exporter, at opsets
+    # 17, 18 and 23 (RMSNormalization), import to the same nn ops. (GPT-2's classic
+    # export keeps two more reshapes: consecutive reshapes are not merged yet.)
+    def ops(name):
+        module = compiler.compile(FIXTURES / f"{name}.onnx").nn_module
+        return Counter(op.name for op in module.walk()
+                       if op.name.startswith("nn.") and op.name not in ("nn.constant", "nn.weight"))
+
+    first, *others = [ops(name) for name in variants]
+    for name, other in zip(variants[1:], others):
+        assert other == first, (name, other - first, first - other)
