@@ -155,9 +155,7 @@ def _state_after(op: Operation, roles: dict[int, str], analysis: Analysis) -> st
         return ZERO
     if isinstance(op, nn.CastOp) or (isinstance(op, (nn.MulOp, nn.DivOp)) and _positive_scalar(constants, analysis.store)):
         return states[0]
-    if ZERO in states or MASKED in states:
-        return FUTURE  # conservative: past-diagonal entries no longer known
-    return FUTURE
+    return FUTURE  # conservative: past-diagonal entries no longer known
 
 
 def _past_diagonal(shape: tuple[int, ...], roles: dict[int, str], rank: int) -> np.ndarray | None:

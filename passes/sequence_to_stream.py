@@ -30,6 +30,7 @@ from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, Intege
 from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
+from xdsl.transforms.dead_code_elimination import region_dce
 
 from compiler.errors import HwcError
 from compiler.ir import constant_value, is_constant, main_function, make_constant
@@ -97,7 +98,6 @@ class StepBuilder:
                 self.copy(op)
         cache_outputs = [written for _, written in self.caches]
         self.block.add_op(ReturnOp(*outputs, *cache_outputs))
-        _erase_unused(self.block)
         main_inputs = _names(self.main.arg_attrs)
         main_outputs = _names(self.main.res_attrs)
         cache_names = [f"{CACHE_PREFIX}{n}" for n in range(len(self.caches))]
@@ -109,6 +109,7 @@ class StepBuilder:
             res_attrs=_name_attrs([*main_outputs, *cache_names]),
         )
         function.attributes[CONTEXT_ATTR] = IntegerAttr(self.capacity, i64)
+        region_dce(function.body)  # the copied constants nothing reads any more
         return function
 
     # ------------------------------------------------------------------ types
@@ -222,13 +223,6 @@ class StepBuilder:
         op = make_constant(np.ascontiguousarray(data), self.store, "step.position_table", element)
         self.block.add_op(op)
         return op.results[0]
-
-
-def _erase_unused(block: Block) -> None:
-    """Remove the copied constants (and pure ops) nothing reads any more, last first."""
-    for op in reversed(list(block.ops)):
-        if not isinstance(op, ReturnOp) and all(not r.uses for r in op.results):
-            block.erase_op(op)
 
 
 def _names(attrs: ArrayAttr | None) -> list[str]:

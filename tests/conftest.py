@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from compiler.backend.verilator import REFUSE_BUILDS_ENV
@@ -64,6 +65,24 @@ def pytest_configure(config):
     if not config.pluginmanager.has_plugin("hwc-conformance-tally"):
         config.stash[_TALLY_KEY] = ConformanceTally()
         config.pluginmanager.register(TallyCollector(config.stash[_TALLY_KEY]), "hwc-conformance-tally")
+
+
+# --------------------------------------------------------------------------- order-independent data
+
+_FIRST_RNG_STATE: dict[str, dict] = {}
+
+
+@pytest.fixture(autouse=True)
+def _order_independent_rng(request):
+    """Test modules draw their data from a module-level `RNG`; every test starts from
+    that generator's state before the module's first test, so a test's data does not
+    depend on which tests ran before it in the same process (pytest-xdist gives each
+    worker a different set): the same data as when the test runs alone."""
+    rng = getattr(request.module, "RNG", None)
+    if isinstance(rng, np.random.Generator):
+        state = _FIRST_RNG_STATE.setdefault(request.module.__name__, rng.bit_generator.state)
+        rng.bit_generator.state = state
+    yield
 
 
 # --------------------------------------------------------------------------- fixture models
