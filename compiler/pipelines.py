@@ -10,8 +10,9 @@ in `hwc-opt -p` syntax, so that what the driver runs can be re-run by hand:
 
 Levels, in pipeline order, each pipeline starting from the level before:
 `nn` (the imported float graph, after the float pipeline `FLOAT_PIPELINE`:
-recognise-norms, recognise-gelu, which name RMS/layer norms and GELUs written
-out op by op); `rom` (integer graph, every weight a ROM): fold-batchnorm,
+recognise-norms, recognise-gelu, recognise-silu, which name RMS/layer norms,
+GELUs and SiLUs written out op by op, and mask-softmax, which turns additive
+attention masks into masked softmaxes); `rom` (integer graph, every weight a ROM): fold-batchnorm,
 fold-constants, calibrate{calib}, quantize{wbits abits}, weights-to-rom;
 `spatial` (one PE per layer, folded, FIFOs sized):
 map-to-spatial, fold-parallelism{...}, size-fifos; `hw` (CIRCT hw/comb/seq,
@@ -33,7 +34,7 @@ from compiler.hw.lowering import HwLowering
 from compiler.numerics import check_bits
 
 
-FLOAT_PIPELINE = "recognise-norms,recognise-gelu"
+FLOAT_PIPELINE = "recognise-norms,recognise-gelu,recognise-silu,mask-softmax"
 """The passes the driver runs on the imported float graph (the `nn` level)."""
 
 

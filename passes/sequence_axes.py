@@ -91,6 +91,9 @@ class Analysis:
 ELEMENTWISE = (UnaryOp, BinaryOp, nn.CastOp, nn.WhereOp, nn.IsNanOp)
 """Ops whose every result entry reads the same entry of each (broadcast) operand
 (those of them that name an axis, the softmaxes, are axis ops)."""
+POSITION_INDEXED = (*ELEMENTWISE, nn.MaskedSoftmaxOp)
+"""Ops whose constant operands broadcast against the result: a constant T long on
+a query axis is read at the token's position (RoPE tables, masks)."""
 MOVEMENT = (nn.ReshapeOp, nn.TransposeOp, nn.ExpandOp, nn.TileOp, nn.CastOp, nn.SliceOp, nn.GatherOp)
 """Single-input ops that only move entries: a cached operand's chain back to its cache."""
 
@@ -243,6 +246,24 @@ def _axis_preserving(op: Operation, analysis: Analysis) -> SequenceAxes:
     return SequenceAxes(kept, FUTURE if KEY in kept.values() else None)
 
 
+def _masked_softmax(op: nn.MaskedSoftmaxOp, analysis: Analysis) -> SequenceAxes:
+    """A softmax that applies its own (constant) mask: along the key axis of scores
+    it gives ZERO past the diagonal when the mask drops every entry there."""
+    axes = analysis.axes[op.input]
+    axis = op.axis.value.data
+    if op.mask in analysis.axes:
+        raise NotCausal(op, "takes its mask from the tokens")
+    if axis not in axes.roles:
+        return SequenceAxes(dict(axes.roles), FUTURE if KEY in axes.roles.values() else None)
+    if axes.roles[axis] != KEY:
+        raise NotCausal(op, f"acts along the sequence axis {axis}")
+    keep = np.asarray(constant_value(op.mask, analysis.store), dtype=bool)
+    past = _past_diagonal(keep.shape, axes.roles, len(nn.shape_of(op.output)))
+    if axes.state == ZERO or (past is not None and not np.any(keep[past])):
+        return SequenceAxes(axes.roles, ZERO)
+    raise NotCausal(op, "takes a softmax over keys that are not causally masked")
+
+
 def _single_or_common(op: Operation, analysis: Analysis) -> SequenceAxes:
     found = [analysis.axes[v] for v in op.operands if v in analysis.axes]
     if any(f.roles != found[0].roles for f in found):
@@ -387,6 +408,7 @@ def _matmul(op: nn.MatMulOp, analysis: Analysis) -> SequenceAxes:
 
 
 RULES = {
+    nn.MaskedSoftmaxOp: _masked_softmax,
     nn.DenseOp: _dense,
     nn.EmbeddingOp: _embedding,
     nn.ReshapeOp: _reshape,

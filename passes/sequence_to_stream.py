@@ -37,7 +37,7 @@ from compiler.ir import constant_value, is_constant, main_function, make_constan
 from compiler.weights import WeightStore, store_for
 from dialects import nn
 from dialects.nn.state import CACHE_PREFIX, CONTEXT_ATTR, POSITION_INPUT, STEP_FUNCTION
-from passes.sequence_axes import ELEMENTWISE, KEY, MOVEMENT, QUERY, Analysis, NotCausal, analyse
+from passes.sequence_axes import KEY, MOVEMENT, POSITION_INDEXED, QUERY, Analysis, NotCausal, analyse
 
 
 
@@ -145,7 +145,7 @@ class StepBuilder:
             return self.cached(value)
         if value in self.analysis.axes:
             return self.values[value]
-        if is_constant(value.owner) and isinstance(op, ELEMENTWISE):
+        if is_constant(value.owner) and isinstance(op, POSITION_INDEXED):
             return self.position_indexed(value, op)
         return self.values[value]
 

@@ -48,6 +48,7 @@ from dialects.nn.elementwise import (
     DivOp,
     LeakyReluOp,
     LogSoftmaxOp,
+    MaskedSoftmaxOp,
     MulOp,
     ReluOp,
     SigmoidOp,
@@ -67,6 +68,7 @@ from dialects.nn.math import (
     ErfOp,
     ExpOp,
     GeluOp,
+    SiluOp,
     HardSigmoidOp,
     HardSwishOp,
     IsNanOp,
@@ -109,14 +111,14 @@ NN = Dialect(
     "nn",
     [
         ConstantOp, WeightOp, DenseOp, ConvOp, MaxPoolOp, AveragePoolOp, GlobalAveragePoolOp,
-        BatchNormOp, ReluOp, LeakyReluOp, ClipOp, SigmoidOp, TanhOp, SoftmaxOp, LogSoftmaxOp,
+        BatchNormOp, ReluOp, LeakyReluOp, ClipOp, SigmoidOp, TanhOp, SoftmaxOp, LogSoftmaxOp, MaskedSoftmaxOp,
         AddOp, SubOp, MulOp, DivOp, ConcatOp, ReshapeOp, TransposeOp, PadOp,
         RequantOp, SumPoolOp, GlobalSumPoolOp, LookupOp,
         EmbeddingOp, GatherOp, SliceOp, ExpandOp, TileOp, WhereOp, CastOp, MatMulOp,
         CacheWriteOp,
         # element-wise math (float level)
         NegOp, AbsOp, SignOp, ExpOp, LogOp, SqrtOp, ReciprocalOp, ErfOp, SinOp, CosOp,
-        SoftplusOp, SoftsignOp, EluOp, SeluOp, HardSigmoidOp, HardSwishOp, ShrinkOp, GeluOp,
+        SoftplusOp, SoftsignOp, EluOp, SeluOp, HardSigmoidOp, HardSwishOp, ShrinkOp, GeluOp, SiluOp,
         PowOp, MaxOp, MinOp, PReluOp, IsNanOp,
         # reductions, normalisations, transposed convolution (float level)
         ReduceSumOp, ReduceMeanOp, ReduceMaxOp, ReduceMinOp, ReduceProdOp, ReduceL1Op, ReduceL2Op,
