@@ -236,18 +236,24 @@ class Design:
 
 
 def check_float_inputs(module: ModuleOp) -> None:
-    """HwcError (one line) when a graph input is not float32: the integer levels
-    quantize float32 inputs, and take neither integer token ids nor float64 yet."""
+    """HwcError (one line) when a graph input is neither float32 nor token ids an
+    embedding table reads: the integer levels quantize float32 inputs and take
+    token ids as they are, but not other integers or float64 yet."""
     from compiler.executor.host import port_names
     from compiler.ir import main_function
 
+    from compiler.calibration import token_vocabularies
+
     function = main_function(module)
     args = function.body.block.args
+    vocabularies = token_vocabularies(function)
     for name, arg in zip(port_names(function.arg_attrs, len(args), "input"), args):
         element = arg.type.get_element_type()
+        if name in vocabularies:
+            continue
         if not isinstance(element, AnyFloat):
-            raise HwcError(f"input '{name}' holds {element} integers (token ids): only the float level "
-                           "supports integer inputs so far; use --level float (or --emit nn)")
+            raise HwcError(f"input '{name}' holds {element} integers that no embedding table reads: only "
+                           "the float level supports such inputs; use --level float (or --emit nn)")
         if element != f32:
             raise HwcError(f"input '{name}' holds {element} values: the integer levels quantize float32 "
                            "graphs only; use --level float (or --emit nn)")

@@ -72,7 +72,8 @@ from compiler.ir import is_constant, main_function
 from compiler.numerics import check_bits
 from compiler.weights import forget_unused_memory_store, store_for
 from passes.absorb_clamps import absorb_clamps
-from passes.quantize_graph import GraphQuantizer
+from dialects import nn
+from passes.quantize_graph import GraphQuantizer, is_index_input
 from passes.quantize_ops import HANDLERS
 from passes.softmax_to_host import softmax_to_host
 
@@ -92,6 +93,8 @@ def check_quantizable(function: FuncOp) -> None:
         supported = ", ".join(sorted(t.name for t in HANDLERS))
         raise HwcError(f"quantize: unsupported ops {', '.join(unsupported)} (supported: {supported})")
     for arg in block.args:
+        if is_index_input(arg) and arg.uses and all(isinstance(u.operation, nn.EmbeddingOp) for u in arg.uses):
+            continue
         if not isinstance(arg.type, TensorType) or not isinstance(arg.type.get_element_type(), AnyFloat):
             raise HwcError(f"quantize: graph input {arg.type} is not a float tensor (already quantized?)")
 

@@ -44,6 +44,11 @@ Handler = Callable[["GraphQuantizer", Operation], None]
 """Appends the integer ops standing for one float op to the quantizer's new body."""
 
 
+def is_index_input(arg: SSAValue) -> bool:
+    """A graph input of integers (token ids): kept as it is, read only by lookups."""
+    return isinstance(arg.type, TensorType) and isinstance(arg.type.get_element_type(), IntegerType)
+
+
 @dataclass
 class QTensor:
     """The integer value standing for a float activation: `float ≈ value * scale`, |value| <= bound."""
@@ -65,6 +70,7 @@ class GraphQuantizer:
     handlers: Mapping[type[Operation], Handler]
     block: Block = field(init=False)
     quantized: dict[SSAValue, QTensor] = field(default_factory=dict)
+    indices: dict[SSAValue, SSAValue] = field(default_factory=dict)
     constants: dict[SSAValue, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -79,9 +85,13 @@ class GraphQuantizer:
 
     def run(self) -> None:
         old = self.function.body.block
-        self.block = Block(arg_types=[self.int_tensor(arg, self.abits) for arg in old.args])
+        self.block = Block(arg_types=[arg.type if is_index_input(arg) else self.int_tensor(arg, self.abits)
+                                      for arg in old.args])
         for arg, new in zip(old.args, self.block.args):
-            self.quantized[arg] = QTensor(new, self.scale_of(arg), self.limit)
+            if is_index_input(arg):
+                self.indices[arg] = new
+            else:
+                self.quantized[arg] = QTensor(new, self.scale_of(arg), self.limit)
         for op in list(old.ops):
             if isinstance(op, ReturnOp):
                 self._finish(op)
@@ -92,7 +102,7 @@ class GraphQuantizer:
         old.drop_all_references()
 
     def _rewrite(self, op: Operation) -> None:
-        if not any(v in self.quantized for v in op.operands):
+        if not any(v in self.quantized or v in self.indices for v in op.operands):
             from compiler.executor import evaluate_op
 
             self.constants[op.results[0]] = evaluate_op(op, [self.const(v) for v in op.operands])
@@ -118,7 +128,9 @@ class GraphQuantizer:
         arg_attrs = []
         for index, arg in enumerate(self.block.args):
             entries = {k: v for k, v in old_args[index].data.items() if k != ABSMAX_ATTR} if old_args else {}
-            entries[SCALE_ATTR] = FloatAttr(self.quantized[self.function.body.block.args[index]].scale, f64)
+            old_arg = self.function.body.block.args[index]
+            if old_arg in self.quantized:
+                entries[SCALE_ATTR] = FloatAttr(self.quantized[old_arg].scale, f64)
             arg_attrs.append(DictionaryAttr(entries))
         self.function.function_type = FunctionType.from_lists(
             [a.type for a in self.block.args], [v.type for v in values])
@@ -131,6 +143,9 @@ class GraphQuantizer:
         return scale_from_absmax(self.absmax[value], self.abits)
 
     def act(self, value: SSAValue, op: Operation) -> QTensor:
+        if value in self.indices:
+            raise HwcError(f"quantize: {op.name}: integer graph inputs (token ids) can only be "
+                           "looked up in an embedding table")
         if value not in self.quantized:
             raise HwcError(f"quantize: {op.name}: operand must be an activation, not a constant")
         return self.quantized[value]

@@ -18,6 +18,7 @@ from compiler.numerics import (
 )
 from dialects import nn
 from passes.quantize_graph import GraphQuantizer, Handler, QTensor
+from passes.quantize_transformer import HANDLERS as TRANSFORMER_HANDLERS
 
 def unary_values(op: Operation, inputs: np.ndarray) -> np.ndarray:
     """What the float kernel of the unary op `op` computes on the 1-D `inputs`, in float64
@@ -113,9 +114,16 @@ def quantize_mul_div(g: GraphQuantizer, op: nn.MulOp | nn.DivOp) -> None:
         constant = np.asarray(g.const(lhs if g.is_const(lhs) else rhs), np.float64)
         if isinstance(op, nn.DivOp):
             constant = 1.0 / constant
-        constant_q, constant_scale = quantize_tensor(constant, g.wbits)
-        factor = g.emit_constant(constant_q, g.wbits, "constant.q")
-        operands, bound = (activation.value, factor), activation.bound * narrow_limit(g.wbits)
+        if constant.size == 1 and float(constant.reshape(-1)[0]) > 0 and \
+                nn.shape_of(op.output) == nn.shape_of(activation.value):
+            # a positive scalar factor is a change of scale: one requant
+            g.requant(activation.value, activation.scale * float(constant.reshape(-1)[0]),
+                      len(nn.shape_of(op.output)) - 1, op.output, op)
+            return
+        bits = max(g.wbits, CONSTANT_FACTOR_BITS)
+        constant_q, constant_scale = quantize_tensor(constant, bits)
+        factor = g.emit_constant(constant_q, bits, "constant.q")
+        operands, bound = (activation.value, factor), activation.bound * narrow_limit(bits)
         scale = activation.scale * constant_scale
     else:
         a, b = g.act(lhs, op), g.act(rhs, op)
@@ -123,6 +131,11 @@ def quantize_mul_div(g: GraphQuantizer, op: nn.MulOp | nn.DivOp) -> None:
     bits = g.accumulator_bits(bound, op)
     product = g.emit(nn.MulOp(*operands, g.int_tensor(op.output, bits)), acc_bits=bits)
     g.requant(product, scale, len(nn.shape_of(op.output)) - 1, op.output, op)
+
+
+CONSTANT_FACTOR_BITS = 8
+"""A constant factor of an element-wise product (RoPE's cos/sin tables) is quantized
+per tensor to at least this many bits, whatever `wbits` is."""
 
 
 def _rebuilt(op: Operation, operands: list[SSAValue], bits: int, drop: tuple[str, ...] = (),
@@ -288,5 +301,7 @@ HANDLERS: dict[type[Operation], Handler] = {
     nn.SigmoidOp: quantize_lookup, nn.TanhOp: quantize_lookup, nn.LeakyReluOp: quantize_lookup,
     nn.ConcatOp: quantize_concat, nn.BatchNormOp: quantize_batch_norm,
     nn.SoftmaxOp: refuse_softmax, nn.LogSoftmaxOp: refuse_softmax,
+    nn.SiluOp: quantize_lookup, nn.GeluOp: quantize_lookup,
+    **TRANSFORMER_HANDLERS,
 }
 """How each float op becomes integer ops (a handler appends to the new body)."""
