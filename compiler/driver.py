@@ -170,14 +170,15 @@ class Design:
         sequence length) is the caches' capacity."""
         if level not in LEVELS:
             raise HwcError(f"level '{level}' is not available; choose one of {', '.join(LEVELS)}")
-        if level != "float":
-            raise HwcError(f"generate --level {level}: token-by-token generation runs at the float level "
-                           "only so far (transformers have no integer level yet)")
-        key = ("generator", context)
+        if level not in ("float", "int"):
+            raise HwcError(f"generate --level {level}: token-by-token generation runs at the float and int "
+                           "levels so far (the LLM chip is not built yet)")
+        key = ("generator", level, context)
         if key not in self._executors:
             from compiler.generate import Generator
 
-            self._executors[key] = Generator(self.nn_module, context)
+            module = self.nn_module if level == "float" else self.rom_module
+            self._executors[key] = Generator(module, context, integer=level == "int")
         return self._executors[key].generate(prompt, max_new_tokens, end_token, progress).tokens
 
     def write(self, directory: Path, emit: str = "nn") -> list[Path]:

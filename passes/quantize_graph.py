@@ -142,6 +142,9 @@ class GraphQuantizer:
     def scale_of(self, value: SSAValue) -> float:
         return scale_from_absmax(self.absmax[value], self.abits)
 
+    def scale_of_bits(self, value: SSAValue, bits: int) -> float:
+        return scale_from_absmax(self.absmax[value], bits)
+
     def act(self, value: SSAValue, op: Operation) -> QTensor:
         if value in self.indices:
             raise HwcError(f"quantize: {op.name}: integer graph inputs (token ids) can only be "
@@ -211,7 +214,7 @@ class GraphQuantizer:
         final = self.requant_target(result)
         bits = self.output_bits if self.is_graph_output(final) else self.abits
         limit = narrow_limit(bits)
-        out_scale = scale_from_absmax(self.absmax[final], bits)
+        out_scale = self.scale_of_bits(final, bits)
         ratio = np.atleast_1d(np.asarray(acc_scale, np.float64) / out_scale)
         multipliers, shift = requant_parameters(ratio, op.name)
         rank = len(nn.shape_of(acc))

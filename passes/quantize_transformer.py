@@ -26,7 +26,7 @@ from xdsl.ir import Operation, SSAValue
 
 from compiler.errors import HwcError
 from compiler.ir import tensor_type
-from compiler.numerics import MAX_ACC_BITS, narrow_limit, quantize_input, width_for
+from compiler.numerics import MAX_ACC_BITS, narrow_limit, quantize_input, requant_parameters, width_for
 from dialects import nn
 from passes.quantize_graph import GraphQuantizer, QTensor
 
@@ -139,41 +139,68 @@ def _sum_of_squares(g: GraphQuantizer, value: SSAValue, bound: int, n: int, op: 
     return g.emit(nn.ReduceSumOp(square, axes, True, _shaped(g, value, axes, bits)), acc_bits=bits)
 
 
-def inv_sqrt_shift(largest: int, value_bound: int) -> int:
-    """K for r = floor(2^K / sqrt(v)): INV_SQRT_BITS significant bits at the largest v, but
-    no more than keeps `value_bound * r` (r at most 2^K) within MAX_ACC_BITS - 2 bits."""
-    wanted = INV_SQRT_BITS + math.ceil(math.log2(math.sqrt(largest)))
-    room = MAX_ACC_BITS - 2 - width_for(value_bound)
-    return max(1, min(wanted, room))
+def inv_sqrt_shift(largest: int, op: Operation) -> int:
+    """K for r = floor(2^K / sqrt(v)): INV_SQRT_BITS significant bits at the largest v."""
+    shift = INV_SQRT_BITS + math.ceil(math.log2(math.sqrt(largest)))
+    if shift > MAX_ACC_BITS - 2:
+        raise HwcError(f"quantize: {op.name}: the sum of squares needs a {shift}-bit reciprocal square root")
+    return shift
+
+
+NORM_BIAS_MARGIN_BITS = 12
+"""A norm's output before its bias is added may exceed the output range by this many bits."""
 
 
 def _normalise(g: GraphQuantizer, op: nn.RmsNormOp | nn.LayerNormOp, value: SSAValue, bound: int,
                squares: SSAValue, largest: int, epsilon: int, n: int) -> None:
-    """value · inv_sqrt(squares + epsilon) · sign(γ) [+ β], requantized per channel."""
-    shift = inv_sqrt_shift(largest + epsilon, bound)
+    """value · inv_sqrt(squares + epsilon) · sign(γ), requantized by |γ|·sqrt(n)/2^K per
+    channel; with a bias β, requantized wide, β added at the output scale, clamped.
+
+    |value · r| <= 2^K: value² <= squares < squares + epsilon (Cauchy–Schwarz), so
+    the product never needs more than K + 1 bits."""
+    shift = inv_sqrt_shift(largest + epsilon, op)
     sum_bits = g.accumulator_bits(largest + epsilon, op)
     eps_value = g.emit_constant(np.array([epsilon]), width_for(epsilon), "norm.epsilon")
     shifted = g.emit(nn.AddOp(squares, eps_value, g.int_tensor(squares, sum_bits)), acc_bits=sum_bits)
-    root_bound = 1 << shift
-    root = g.emit(nn.InvSqrtOp(shifted, shift=shift, result_type=g.int_tensor(shifted, width_for(root_bound))))
-    acc_bound = bound * root_bound
-    bits = g.accumulator_bits(acc_bound, op)
+    root = g.emit(nn.InvSqrtOp(shifted, shift=shift, result_type=g.int_tensor(shifted, shift + 2)))
+    bits = g.accumulator_bits(1 << shift, op)
     acc = g.emit(nn.MulOp(value, root, g.int_tensor(op.input, bits)), acc_bits=bits)
     channels = nn.shape_of(op.input)[-1]
     weight = _channel_vector(g, op.operands[1] if len(op.operands) > 1 else None, channels, 1.0, op)
-    magnitude = np.where(weight == 0, 1e-30, np.abs(weight))
-    acc_scales = magnitude * math.sqrt(n) / (1 << shift)
-    if np.any(weight < 0) or np.any(weight == 0):
+    acc_scales = np.where(weight == 0, 1.0, np.abs(weight)) * math.sqrt(n) / (1 << shift)
+    if np.any(weight <= 0):
         sign = g.emit_constant(np.sign(weight).astype(np.int64), 2, "norm.sign")
         acc = g.emit(nn.MulOp(acc, sign, g.int_tensor(op.input, bits)), acc_bits=bits)
+    axis = len(nn.shape_of(op.output)) - 1
     bias = getattr(op, "bias", None)
-    if bias is not None:
-        offset = np.floor(_channel_vector(g, bias, channels, 0.0, op) / acc_scales + 0.5)
-        offset = np.clip(offset, -(2.0 ** (MAX_ACC_BITS - 2)), 2.0 ** (MAX_ACC_BITS - 2)).astype(np.int64)
-        bits = g.accumulator_bits(acc_bound + int(np.abs(offset).max(initial=0)), op)
-        acc = g.emit(nn.AddOp(acc, g.emit_constant(offset, bits, "norm.bias"), g.int_tensor(op.input, bits)),
-                     acc_bits=bits)
-    g.requant(acc, acc_scales, len(nn.shape_of(op.output)) - 1, op.output, op)
+    if bias is None:
+        g.requant(acc, acc_scales, axis, op.output, op)
+        return
+    _requant_plus_bias(g, op, acc, acc_scales, _channel_vector(g, bias, channels, 0.0, op), axis)
+
+
+def _requant_plus_bias(g: GraphQuantizer, op: Operation, acc: SSAValue, acc_scales: np.ndarray,
+                       bias: np.ndarray, axis: int) -> None:
+    """requant(acc) to the output scale, `NORM_BIAS_MARGIN_BITS` wider than the output,
+    + round(β / s_out), then clamped to the output range (two roundings: within 1 LSB)."""
+    final = g.requant_target(op.output)
+    bits = g.output_bits if g.is_graph_output(final) else g.abits
+    out_scale = g.scale_of_bits(final, bits)
+    limit = narrow_limit(bits)
+    wide = limit << NORM_BIAS_MARGIN_BITS
+    multipliers, shift = requant_parameters(acc_scales / out_scale, op.name)
+    multiplier = g.emit_constant(multipliers, 16, "requant.multiplier")
+    wide_bits = width_for(wide)
+    scaled = g.emit(nn.RequantOp(acc, multiplier, shift=shift, lo=-wide, hi=wide, axis=axis,
+                                 result_type=g.int_tensor(op.output, wide_bits)), scale=out_scale)
+    offset = np.clip(np.floor(bias / out_scale + 0.5), -wide, wide).astype(np.int64)
+    total_bits = width_for(2 * wide)
+    total = g.emit(nn.AddOp(scaled, g.emit_constant(offset, wide_bits, "norm.bias"),
+                            g.int_tensor(op.output, total_bits)), acc_bits=total_bits)
+    one = g.emit_constant(np.array([1]), 16, "requant.multiplier")
+    value = g.emit(nn.RequantOp(total, one, shift=0, lo=-limit, hi=limit, axis=axis,
+                                result_type=g.int_tensor(op.output, bits)), scale=out_scale)
+    g.quantized[final] = QTensor(value, out_scale, limit)
 
 
 def _channel_vector(g: GraphQuantizer, value: SSAValue | None, channels: int, default: float,
