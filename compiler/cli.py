@@ -54,6 +54,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="static shape for an input with dynamic dimensions (repeatable)")
     parser.add_argument("--wbits", type=int, default=8, help="weight bits, 2..8 (default 8)")
     parser.add_argument("--abits", type=int, default=8, help="activation bits, 2..16 (default 8)")
+    parser.add_argument("--group-size", type=int, default=0, metavar="G",
+                        help="dense weights get one small integer scale per G inputs (16..256) under their "
+                             "channel's scale; default 0: one scale per output channel")
+    parser.add_argument("--layer-wbits", action="append", default=[], metavar="NAME=BITS[:G]",
+                        help="another weight format for the layers NAME names: dense<i> (i-th weight layer), "
+                             "first, last, a weight or ONNX node name, or a glob of these (repeatable)")
     parser.add_argument("--calib", type=Path, metavar="C.npz",
                         help="calibration inputs (.npz keyed by input name); default: random normal, with a warning")
     parser.add_argument("--fold", default="auto", metavar="full|min|auto",
@@ -117,6 +123,7 @@ def _compile(args: argparse.Namespace):
     with _progress(f"importing {args.model}"):
         return compiler.compile(args.model, weights=args.weights, shapes=shapes,
                                 wbits=args.wbits, abits=args.abits, calib=args.calib,
+                                group_size=args.group_size, layer_wbits=args.layer_wbits,
                                 fold=args.fold, target_fps=args.target_fps, clock_mhz=args.clock_mhz,
                                 max_multipliers=args.max_multipliers, rom=args.rom)
 

@@ -41,6 +41,8 @@ class CompileOptions:
     shapes: dict[str, list[int]] = field(default_factory=dict)
     wbits: int = 8
     abits: int = 8
+    group_size: int = 0
+    layer_wbits: str | dict | list = ""
     calib: Path | None = None
     fold: str = "auto"
     target_fps: float | None = None
@@ -50,9 +52,12 @@ class CompileOptions:
 
     def check(self) -> None:
         """HwcError (one line) for out-of-range options or a missing calibration file."""
-        from compiler.pipelines import check_bits, fold_spec, hw_pipeline
+        from compiler.pipelines import check_bits, fold_spec, hw_pipeline, quantize_spec
+        from compiler.weight_formats import format_overrides
 
         check_bits(self.wbits, self.abits)
+        self.layer_wbits = format_overrides(self.layer_wbits)
+        quantize_spec(self.wbits, self.abits, self.group_size, self.layer_wbits)
         fold_spec(self.fold, self.target_fps, self.clock_mhz, self.max_multipliers)
         if not 0 < self.clock_mhz < float("inf"):
             raise HwcError(f"--clock-mhz {self.clock_mhz}: the clock must be a positive number")
@@ -83,7 +88,9 @@ class Design:
 
             check_float_inputs(self.nn_module)
             module = self.nn_module.clone()
-            run_pipeline(module, rom_pipeline(self.options.wbits, self.options.abits, self.options.calib))
+            options = self.options
+            run_pipeline(module, rom_pipeline(options.wbits, options.abits, options.calib, options.group_size,
+                                              options.layer_wbits))
             self._rom_module = module
         return self._rom_module
 

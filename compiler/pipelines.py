@@ -32,19 +32,28 @@ from compiler.errors import HwcError
 from compiler.hw.context import ROM_STYLES
 from compiler.hw.lowering import HwLowering
 from compiler.numerics import check_bits
+from compiler.weight_formats import WeightFormat, parse_overrides
 
 
 FLOAT_PIPELINE = "recognise-norms,recognise-gelu,recognise-silu,mask-softmax"
 """The passes the driver runs on the imported float graph (the `nn` level)."""
 
 
-def quantize_spec(wbits: int = 8, abits: int = 8) -> str:
-    """`quantize{...}` with the options."""
+def quantize_spec(wbits: int = 8, abits: int = 8, group_size: int = 0, layer_wbits: str = "") -> str:
+    """`quantize{...}` with the options (the defaults left out)."""
     check_bits(wbits, abits)
-    return f"quantize{{wbits={wbits} abits={abits}}}"
+    WeightFormat(wbits, group_size).check("--group-size")
+    options = f"wbits={wbits} abits={abits}"
+    if group_size:
+        options += f" group_size={group_size}"
+    if layer_wbits:
+        parse_overrides(layer_wbits)
+        options += f' layer_wbits="{layer_wbits}"'
+    return f"quantize{{{options}}}"
 
 
-def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None) -> str:
+def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None, group_size: int = 0,
+                 layer_wbits: str = "") -> str:
     """The pipeline from the float `nn` level to the integer `nn + rom` level; a
     calibration path is made absolute."""
     calibrate = "calibrate"
@@ -53,7 +62,8 @@ def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None
         if '"' in path:
             raise HwcError(f"--calib {calib}: the path must not contain '\"'")
         calibrate = f'calibrate{{calib="{path}"}}'
-    return ",".join(["fold-batchnorm", "fold-constants", calibrate, quantize_spec(wbits, abits), "weights-to-rom"])
+    return ",".join(["fold-batchnorm", "fold-constants", calibrate, quantize_spec(wbits, abits, group_size, layer_wbits),
+                     "weights-to-rom"])
 
 
 FOLD_MODES = ("auto", "full", "min")
@@ -132,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     rom.add_argument("--wbits", type=int, default=8)
     rom.add_argument("--abits", type=int, default=8)
     rom.add_argument("--calib", type=Path)
+    rom.add_argument("--group-size", type=int, default=0)
+    rom.add_argument("--layer-wbits", action="append", default=[])
     spatial = levels.add_parser("spatial", help="rom -> spatial: one PE per layer, folded")
     spatial.add_argument("--fold", default="auto", choices=FOLD_MODES)
     spatial.add_argument("--target-fps", type=float)
@@ -142,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         if args.level == "rom":
-            print(rom_pipeline(args.wbits, args.abits, args.calib))
+            print(rom_pipeline(args.wbits, args.abits, args.calib, args.group_size, ",".join(args.layer_wbits)))
         elif args.level == "spatial":
             print(spatial_pipeline(args.fold, args.target_fps, args.clock_mhz, args.max_multipliers))
         else:

@@ -7,6 +7,9 @@ Scales (all chosen at compile time, rounding half up: `floor(x + 0.5)`):
 * activations: symmetric per tensor, narrow range `[-(2^(abits-1)-1), 2^(abits-1)-1]`,
   `s = absmax / (2^(abits-1)-1)` with the recorded `nn.absmax` (0 -> s = 1);
 * weights: symmetric per output channel with `wbits`, `s_w[c] = max|W[c]| / (2^(wbits-1)-1)`;
+  with `group_size` (dense layers), per group of inputs under one channel scale
+  (`compiler/weight_formats.py`, `nn.group_dense`); `layer_wbits`
+  (`"last=8,dense0=6:64"`) gives named layers another format;
 * accumulators and biases: exact integers at scale `s_x * s_w[c]`, their width
   computed from the value bounds so that overflow is impossible.
 
@@ -70,6 +73,7 @@ from compiler.calibration import activation_absmax, record_ranges, recorded_rang
 from compiler.errors import HwcError
 from compiler.ir import is_constant, main_function
 from compiler.numerics import check_bits
+from compiler.weight_formats import WeightFormat, parse_overrides
 from compiler.weights import forget_unused_memory_store, store_for
 from passes.absorb_clamps import absorb_clamps
 from dialects import nn
@@ -107,13 +111,18 @@ class QuantizePass(ModulePass):
 
     wbits: int = 8
     abits: int = 8
+    group_size: int = 0
+    layer_wbits: str = ""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         check_bits(self.wbits, self.abits, self.name)
+        WeightFormat(self.wbits, self.group_size).check(self.name)
+        overrides = parse_overrides(self.layer_wbits)
         function = main_function(op)
         check_quantizable(function)
         softmax_to_host(op)
-        GraphQuantizer(function, store_for(op), recorded_ranges(op), self.wbits, self.abits, HANDLERS).run()
+        GraphQuantizer(function, store_for(op), recorded_ranges(op), self.wbits, self.abits, HANDLERS,
+                       self.group_size, overrides).run()
         absorb_clamps(op)
         forget_unused_memory_store(op)
 

@@ -36,6 +36,7 @@ from compiler.ir import constant_value, is_constant, make_constant, numpy_dtype,
 from compiler.numerics import (
     MAX_ACC_BITS, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, scale_from_absmax, width_for,
 )
+from compiler.weight_formats import LayerNames, WeightFormat, check_overrides_match, format_for
 from compiler.weights import INLINE_LIMIT, WeightStore
 from dialects import nn
 from dialects.nn import ABSMAX_ATTR, ACC_BITS_ATTR, AXIS_ATTR, HOST_OP_ATTR, SCALE_ATTR, SCALE_KEY_ATTR
@@ -68,7 +69,10 @@ class GraphQuantizer:
     wbits: int
     abits: int
     handlers: Mapping[type[Operation], Handler]
+    group_size: int = 0
+    overrides: list[tuple[str, WeightFormat]] = field(default_factory=list)
     block: Block = field(init=False)
+    layer_names: dict[Operation, LayerNames] = field(default_factory=dict)
     quantized: dict[SSAValue, QTensor] = field(default_factory=dict)
     indices: dict[SSAValue, SSAValue] = field(default_factory=dict)
     constants: dict[SSAValue, np.ndarray] = field(default_factory=dict)
@@ -83,8 +87,22 @@ class GraphQuantizer:
 
     # ------------------------------------------------------------------ driving
 
+    def weight_format(self, op: Operation) -> WeightFormat:
+        """The format of `op`'s weights: `wbits` / `group_size`, or an override naming the layer."""
+        return format_for(self.layer_names[op], WeightFormat(self.wbits, self.group_size), self.overrides)
+
+    def _name_layers(self, block: Block) -> None:
+        layers = [op for op in block.ops if isinstance(op, (nn.DenseOp, nn.ConvOp))]
+        for ordinal, op in enumerate(layers):
+            others = [op.weight.owner.key.data] if isinstance(op.weight.owner, nn.WeightOp) else []
+            others += [a.data for key in (nn.ONNX_NODE_ATTR, nn.ONNX_TENSOR_ATTR)
+                       if isinstance(a := op.attributes.get(key), StringAttr)]
+            self.layer_names[op] = LayerNames(ordinal, len(layers), tuple(others))
+        check_overrides_match(self.overrides, list(self.layer_names.values()))
+
     def run(self) -> None:
         old = self.function.body.block
+        self._name_layers(old)
         self.block = Block(arg_types=[arg.type if is_index_input(arg) else self.int_tensor(arg, self.abits)
                                       for arg in old.args])
         for arg, new in zip(old.args, self.block.args):

@@ -16,6 +16,7 @@ from compiler.numerics import (
     batch_norm_affine, common_scale, dot_bounds, narrow_limit, quantize_input, quantize_tensor, quantize_weight,
     requant_parameters, round_half_up,
 )
+from compiler.weight_formats import GROUP_SCALE_BITS, quantize_groups
 from dialects import nn
 from passes.quantize_graph import GraphQuantizer, Handler, QTensor
 from passes.quantize_transformer import HANDLERS as TRANSFORMER_HANDLERS
@@ -42,30 +43,46 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
     x = g.act(op.input, op)
     if not g.is_const(op.weight) or (op.bias is not None and not g.is_const(op.bias)):
         raise HwcError(f"quantize: {op.name}: the weight and bias must be constants")
-    weight_q, weight_scales = quantize_weight(g.const(op.weight), g.wbits)
-    acc_scales = x.scale * weight_scales
-    bias_q = None
-    if op.bias is not None:
-        bias = np.asarray(g.const(op.bias), np.float64)
-        bias_q = round_half_up(bias / acc_scales)
-        if not np.all(np.abs(bias_q) < 2.0 ** 62):
-            raise HwcError(f"quantize: {op.name}: bias is too large for its accumulator scale")
-        bias_q = bias_q.astype(np.int64)
-    bounds = dot_bounds(weight_q, x.bound, bias_q)
-    acc_bits = g.accumulator_bits(int(bounds.max(initial=0)), op)
+    weight_format = g.weight_format(op)
     stem = _weight_stem(op)
-    weight = g.emit_constant(weight_q, g.wbits, f"{stem}.q")
+    if weight_format.group_size and isinstance(op, nn.DenseOp):
+        weight_q, groups, weight_scales = quantize_groups(g.const(op.weight), weight_format.bits,
+                                                          weight_format.group_size)
+        effective = weight_q.astype(np.int64) * np.repeat(groups, weight_format.group_size, axis=1)
+    else:
+        weight_q, weight_scales = quantize_weight(g.const(op.weight), weight_format.bits)
+        groups, effective = None, weight_q
+    acc_scales = x.scale * weight_scales
+    bias_q = _bias_at(g, op, acc_scales)
+    bounds = dot_bounds(effective, x.bound, bias_q)
+    acc_bits = g.accumulator_bits(int(bounds.max(initial=0)), op)
+    weight = g.emit_constant(weight_q, weight_format.bits, f"{stem}.q")
     g.record_channel_scales(weight.owner, weight_scales, f"{stem}.scale")
     operands = [x.value, weight]
+    if groups is not None:
+        operands.append(g.emit_constant(groups, GROUP_SCALE_BITS + 1, f"{stem}.group_scale"))
     if bias_q is not None:
         operands.append(g.emit_constant(bias_q, acc_bits, f"{stem}.bias_q"))
-    layer = type(op).create(
-        operands=operands, properties=dict(op.properties),
-        result_types=[g.int_tensor(op.output, acc_bits)],
-    )
+    result_type = g.int_tensor(op.output, acc_bits)
+    if groups is not None:
+        layer = nn.GroupDenseOp(*operands[:3], operands[3] if len(operands) > 3 else None,
+                                group_size=weight_format.group_size, result_type=result_type)
+    else:
+        layer = type(op).create(operands=operands, properties=dict(op.properties), result_types=[result_type])
     acc = g.emit(layer, acc_bits=acc_bits)
     axis = 1 if isinstance(op, nn.ConvOp) else len(nn.shape_of(op.output)) - 1
     g.requant(acc, acc_scales, axis, op.output, op)
+
+
+def _bias_at(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray) -> np.ndarray | None:
+    """The bias as integers at the accumulator's per-channel scale (None without one)."""
+    if op.bias is None:
+        return None
+    bias = np.asarray(g.const(op.bias), np.float64)
+    bias_q = round_half_up(bias / acc_scales)
+    if not np.all(np.abs(bias_q) < 2.0 ** 62):
+        raise HwcError(f"quantize: {op.name}: bias is too large for its accumulator scale")
+    return bias_q.astype(np.int64)
 
 
 def _scaled(g: GraphQuantizer, q: QTensor, multiplier: int, op: Operation) -> tuple[SSAValue, int]:

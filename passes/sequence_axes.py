@@ -427,6 +427,7 @@ RULES = {
     nn.LookupOp: _first_operand,
     nn.InvSqrtOp: _first_operand,
     nn.DenseOp: _dense,
+    nn.GroupDenseOp: _dense,
     nn.EmbeddingOp: _embedding,
     nn.ReshapeOp: _reshape,
     nn.TransposeOp: _transpose,

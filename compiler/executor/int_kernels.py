@@ -360,3 +360,29 @@ def inv_sqrt(op: nn.InvSqrtOp, constants) -> Instantiate:
         return lambda v: wrap(inv_sqrt_values(v, shift), width).astype(binding.dtype)
 
     return instantiate
+
+
+@INT_KERNELS.register(nn.GroupDenseOp)
+def group_dense(op: nn.GroupDenseOp, constants) -> Instantiate:
+    """The grouped accumulator as a dense layer of the exact effective integers W·G."""
+    weight = _constant(op, constants, 1, "weight")
+    groups = _constant(op, constants, 2, "group scales")
+    bias = _constant(op, constants, 3, "bias") if op.bias is not None else None
+    effective = weight * np.repeat(groups, op.group_size.value.data, axis=1)
+    width = integer_width(op.output)
+    compute = np.float64 if accumulator_bound(effective, bias, integer_width(op.input)) < FLOAT64_EXACT_BOUND \
+        else np.int64
+
+    def instantiate(binding: Binding):
+        matrix = effective.T.astype(compute)
+        offset = None if bias is None else bias.astype(compute)
+
+        def kernel(x, *_):
+            acc = x.astype(compute) @ matrix
+            if offset is not None:
+                acc += offset
+            return wrap(acc.astype(np.int64), width).astype(binding.dtype)
+
+        return kernel
+
+    return instantiate

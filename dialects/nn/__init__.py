@@ -90,7 +90,7 @@ from dialects.nn.math import (
 from dialects.nn.movement import PAD_MODES, ConcatOp, PadOp, ReshapeOp, TransposeOp
 from dialects.nn.pooling import AveragePoolOp, GlobalAveragePoolOp, GlobalSumPoolOp, MaxPoolOp, SumPoolOp
 from dialects.nn.norms import LayerNormOp, LrnOp, RmsNormOp
-from dialects.nn.quantized import IntSoftmaxOp, InvSqrtOp, LookupOp, RequantOp
+from dialects.nn.quantized import GroupDenseOp, IntSoftmaxOp, InvSqrtOp, LookupOp, RequantOp
 from dialects.nn.state import CacheWriteOp
 from dialects.nn.reductions import (
     ReduceL1Op,
@@ -113,7 +113,7 @@ NN = Dialect(
         ConstantOp, WeightOp, DenseOp, ConvOp, MaxPoolOp, AveragePoolOp, GlobalAveragePoolOp,
         BatchNormOp, ReluOp, LeakyReluOp, ClipOp, SigmoidOp, TanhOp, SoftmaxOp, LogSoftmaxOp, MaskedSoftmaxOp,
         AddOp, SubOp, MulOp, DivOp, ConcatOp, ReshapeOp, TransposeOp, PadOp,
-        RequantOp, SumPoolOp, GlobalSumPoolOp, LookupOp, IntSoftmaxOp, InvSqrtOp,
+        RequantOp, SumPoolOp, GlobalSumPoolOp, LookupOp, IntSoftmaxOp, InvSqrtOp, GroupDenseOp,
         EmbeddingOp, GatherOp, SliceOp, ExpandOp, TileOp, WhereOp, CastOp, MatMulOp,
         CacheWriteOp,
         # element-wise math (float level)

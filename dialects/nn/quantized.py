@@ -10,6 +10,7 @@ from xdsl.irdl import (
     ParsePropInAttrDict,
     irdl_op_definition,
     operand_def,
+    opt_operand_def,
     prop_def,
     result_def,
     traits_def,
@@ -172,3 +173,44 @@ class InvSqrtOp(IRDLOperation):
             if not isinstance(element_type_of(value), IntegerType):
                 raise VerifyException("nn.inv_sqrt: operand and result must be integer tensors")
         check_result_shape(self, shape_of(self.input))
+
+
+@irdl_op_definition
+class GroupDenseOp(IRDLOperation):
+    """A dense layer whose integer weights have a small integer scale per group of
+    `group_size` inputs: X is [..., in], W is [out, in], G is [out, in/group_size],
+    b is [out], and exactly
+
+        Y[..., c] = Σ_k G[c, k] · Σ_{i in group k} X[..., i] · W[c, i] + b[c]
+
+    (`compiler/weight_formats.py` writes it for `--group-size`)."""
+
+    name = "nn.group_dense"
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    group_scale = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    output = result_def(TensorType)
+    group_size = prop_def(IntegerAttr[I64])
+    traits = traits_def(NoMemoryEffect())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = OPERANDS_FORMAT
+
+    def __init__(self, x: SSAValue, w: SSAValue, g: SSAValue, b: SSAValue | None, *, group_size: int,
+                 result_type: TensorType):
+        super().__init__(operands=[x, w, g, b], properties={"group_size": IntegerAttr(group_size, i64)},
+                         result_types=[result_type])
+
+    def verify_(self) -> None:
+        x, w, g = shape_of(self.input), shape_of(self.weight), shape_of(self.group_scale)
+        size = self.group_size.value.data
+        if len(w) != 2 or not x or x[-1] != w[1]:
+            raise VerifyException("nn.group_dense: weight must be [out, in] with in the input's last axis")
+        if size < 1 or w[1] % size or g != (w[0], w[1] // size):
+            raise VerifyException(f"nn.group_dense: group scales must be [{w[0]}, {w[1]}/group_size]")
+        if self.bias is not None and shape_of(self.bias) != (w[0],):
+            raise VerifyException(f"nn.group_dense: bias must have shape [{w[0]}]")
+        for value in (self.input, self.weight, self.group_scale, self.output):
+            if not isinstance(element_type_of(value), IntegerType):
+                raise VerifyException("nn.group_dense: operands and result must be integer tensors")
+        check_result_shape(self, (*x[:-1], w[0]))
