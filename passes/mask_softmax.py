@@ -83,9 +83,9 @@ class MaskedSoftmaxPattern(RewritePattern):
             softmax.attributes.update(op.attributes)
             rewriter.insert_op(constant, InsertPoint.before(add))
             rewriter.replace_op(op, softmax)
-            rewriter.erase_op(add)
+            rewriter.erase(add)
             if mask.owner.parent is not None and not mask.uses:
-                rewriter.erase_op(mask.owner)
+                rewriter.erase(mask.owner)
             drop_nan_guard(softmax.output, rewriter, self.store)
             return
 
@@ -103,7 +103,7 @@ def drop_nan_guard(probabilities: SSAValue, rewriter: PatternRewriter, store: We
         if zero is None or np.any(np.asarray(zero) != 0) or where.output.type != probabilities.type:
             continue
         rewriter.replace_op(where, [], [probabilities])
-        rewriter.erase_op(is_nan)
+        rewriter.erase(is_nan)
 
 
 def mask_softmax(module: ModuleOp) -> None:

@@ -34,7 +34,7 @@ EXP_FRACTION_BITS = 15
 """F: the softmax's exp table holds round(2^F * exp(-d * s)), so its first entry is 2^F."""
 SOFTMAX_GUARD_BITS = 10
 """The softmax's reciprocal has F + this many fraction bits: p is within 2^-10 of exact before rounding."""
-INV_SQRT_BITS = 15
+INV_SQRT_BITS = 18
 """The norms' 1/sqrt has at least this many significant bits at the largest sum of squares."""
 
 
@@ -98,8 +98,7 @@ def quantize_rms_norm(g: GraphQuantizer, op: nn.RmsNormOp) -> None:
     x = g.act(op.input, op)
     n = _normalised_size(op)
     squares = _sum_of_squares(g, x.value, x.bound, n, op)
-    epsilon = max(1, round(op.epsilon.value.data * n / x.scale ** 2))
-    _normalise(g, op, x.value, x.bound, squares, n * x.bound ** 2, epsilon, n)
+    _normalise(g, op, x.value, x.bound, squares, n * x.bound ** 2, op.epsilon.value.data * n / x.scale ** 2, n)
 
 
 def quantize_layer_norm(g: GraphQuantizer, op: nn.LayerNormOp) -> None:
@@ -116,8 +115,8 @@ def quantize_layer_norm(g: GraphQuantizer, op: nn.LayerNormOp) -> None:
     scaled = g.emit(nn.MulOp(x.value, g.emit_int_scalar(n), g.int_tensor(op.input, bits)), acc_bits=bits)
     centred = g.emit(nn.SubOp(scaled, total, g.int_tensor(op.input, bits)), acc_bits=bits)
     squares = _sum_of_squares(g, centred, centred_bound, n, op)
-    epsilon = max(1, round(op.epsilon.value.data * n ** 3 / x.scale ** 2))
-    _normalise(g, op, centred, centred_bound, squares, n * centred_bound ** 2, epsilon, n)
+    _normalise(g, op, centred, centred_bound, squares, n * centred_bound ** 2,
+               op.epsilon.value.data * n ** 3 / x.scale ** 2, n)
 
 
 def _normalised_size(op: nn.RmsNormOp | nn.LayerNormOp) -> int:
@@ -139,12 +138,24 @@ def _sum_of_squares(g: GraphQuantizer, value: SSAValue, bound: int, n: int, op: 
     return g.emit(nn.ReduceSumOp(square, axes, True, _shaped(g, value, axes, bits)), acc_bits=bits)
 
 
-def inv_sqrt_shift(largest: int, op: Operation) -> int:
-    """K for r = floor(2^K / sqrt(v)): INV_SQRT_BITS significant bits at the largest v."""
-    shift = INV_SQRT_BITS + math.ceil(math.log2(math.sqrt(largest)))
-    if shift > MAX_ACC_BITS - 2:
-        raise HwcError(f"quantize: {op.name}: the sum of squares needs a {shift}-bit reciprocal square root")
-    return shift
+def inv_sqrt_shift(largest: int) -> int:
+    """K for r = floor(2^K / sqrt(v)): INV_SQRT_BITS significant bits at the largest v
+    (fewer when the product value · r, up to 2^K, would not fit MAX_ACC_BITS)."""
+    return min(INV_SQRT_BITS + math.ceil(math.log2(math.sqrt(largest))), MAX_ACC_BITS - 2)
+
+
+EPSILON_BITS = 8
+"""The sum of squares is scaled by 4^P so that the epsilon term has this many integer bits."""
+MAX_SQUARES_BITS = 60
+
+
+def epsilon_scaling(epsilon: float, largest: int) -> tuple[int, int]:
+    """(P, round(epsilon · 4^P)): the smallest P >= 0 giving the epsilon term EPSILON_BITS
+    bits, as long as `largest · 4^P` fits MAX_SQUARES_BITS; the term is at least 1."""
+    power = 0
+    while epsilon * 4 ** power < (1 << EPSILON_BITS) and (largest << (2 * power + 2)).bit_length() <= MAX_SQUARES_BITS:
+        power += 1
+    return power, max(1, math.floor(epsilon * 4 ** power + 0.5))
 
 
 NORM_BIAS_MARGIN_BITS = 12
@@ -152,17 +163,24 @@ NORM_BIAS_MARGIN_BITS = 12
 
 
 def _normalise(g: GraphQuantizer, op: nn.RmsNormOp | nn.LayerNormOp, value: SSAValue, bound: int,
-               squares: SSAValue, largest: int, epsilon: int, n: int) -> None:
-    """value · inv_sqrt(squares + epsilon) · sign(γ), requantized by |γ|·sqrt(n)/2^K per
-    channel; with a bias β, requantized wide, β added at the output scale, clamped.
+               squares: SSAValue, largest: int, epsilon: float, n: int) -> None:
+    """value · inv_sqrt(squares·4^P + e) · sign(γ), e = round(epsilon·4^P), requantized by
+    |γ|·sqrt(n)/2^K per channel (the 4^P cancels: r = 2^(K+P) / sqrt(...)); with a
+    bias β, requantized wide, β added at the output scale, clamped.
 
-    |value · r| <= 2^K: value² <= squares < squares + epsilon (Cauchy–Schwarz), so
-    the product never needs more than K + 1 bits."""
-    shift = inv_sqrt_shift(largest + epsilon, op)
-    sum_bits = g.accumulator_bits(largest + epsilon, op)
-    eps_value = g.emit_constant(np.array([epsilon]), width_for(epsilon), "norm.epsilon")
+    |value · r| <= 2^K: value² <= squares (Cauchy–Schwarz), so the product never
+    needs more than K + 1 bits."""
+    power, epsilon_q = epsilon_scaling(epsilon, largest)
+    shift = inv_sqrt_shift(largest + epsilon_q / 4 ** power)
+    if power:
+        scaled_bits = width_for(largest << (2 * power))
+        factor = g.emit_int_scalar(1 << (2 * power))
+        squares = g.emit(nn.MulOp(squares, factor, g.int_tensor(squares, scaled_bits)), acc_bits=scaled_bits)
+    total = (largest << (2 * power)) + epsilon_q
+    sum_bits = width_for(total)
+    eps_value = g.emit_constant(np.array([epsilon_q]), width_for(epsilon_q), "norm.epsilon")
     shifted = g.emit(nn.AddOp(squares, eps_value, g.int_tensor(squares, sum_bits)), acc_bits=sum_bits)
-    root = g.emit(nn.InvSqrtOp(shifted, shift=shift, result_type=g.int_tensor(shifted, shift + 2)))
+    root = g.emit(nn.InvSqrtOp(shifted, shift=shift + power, result_type=g.int_tensor(shifted, shift + 2)))
     bits = g.accumulator_bits(1 << shift, op)
     acc = g.emit(nn.MulOp(value, root, g.int_tensor(op.input, bits)), acc_bits=bits)
     channels = nn.shape_of(op.input)[-1]
