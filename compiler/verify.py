@@ -36,12 +36,19 @@ class Rung:
 
 
 def random_inputs(design: Design, samples: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Standard-normal inputs, `samples` stacked on axis 0 of each input."""
+    """Standard-normal inputs (uniform ids for token inputs), `samples` stacked on axis 0 of each input."""
+    from compiler.calibration import token_vocabularies
+    from compiler.ir import main_function
+
+    vocabularies = token_vocabularies(main_function(design.nn_module))
     rng = np.random.default_rng(seed)
     inputs = {}
     for name, shape in design.input_shapes().items():
         stacked = (samples * shape[0], *shape[1:])
-        inputs[name] = rng.standard_normal(stacked).astype(np.float32)
+        if name in vocabularies:
+            inputs[name] = rng.integers(0, vocabularies[name], stacked)
+        else:
+            inputs[name] = rng.standard_normal(stacked).astype(np.float32)
     return inputs
 
 
@@ -221,12 +228,17 @@ def rtl_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
     )
 
 
-def run_ladder(design: Design, samples: int, seed: int = 0, rtl: bool = True) -> list[Rung]:
+def run_ladder(design: Design, samples: int, seed: int = 0, rtl: bool = True, text=None) -> list[Rung]:
     """Every rung the pipeline reaches. The int rung runs on the calibration samples when
     the design has a calibration file (inputs like the ones it was quantized for), else on
-    the same random inputs as the float rung."""
+    the same random inputs as the float rung. A language model (token-id input) gets
+    the rungs of `compiler.verify_llm` instead, scored on `text` when given."""
     check_float_inputs(design.nn_module)
     inputs = random_inputs(design, samples, seed)
+    from compiler.verify_llm import is_language_model, language_model_ladder
+
+    if is_language_model(design):
+        return language_model_ladder(design, inputs, samples, text)
     rungs = [float_rung(design, inputs)]
     int_inputs = calibration_inputs(design, samples) if design.options.calib else inputs
     rungs.append(int_rung(design, int_inputs))
