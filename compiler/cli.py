@@ -254,12 +254,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from compiler.verify import run_ladder
+    from compiler.verify_llm import is_language_model, language_model_ladder
 
     if args.samples < 1:
         raise HwcError("--samples must be at least 1")
     design = _compile(args)
+    language_model = is_language_model(design)
+    if args.text is not None and not language_model:
+        raise HwcError("--text: only a language model (token-id input) is scored on text")
     with _progress(f"running the ladder on {args.samples} samples"):
-        rungs = run_ladder(design, args.samples, args.seed, text=args.text)
+        if language_model:
+            rungs = language_model_ladder(design, args.samples, args.seed, args.text)
+        else:
+            rungs = run_ladder(design, args.samples, args.seed)
     table = Table(title=f"verification ladder: {args.model.name}, {args.samples} samples")
     for column in ("level", "oracle", "contract", "result", "detail"):
         table.add_column(column)
@@ -267,9 +274,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         result = "[green]agree[/green]" if rung.agreed else "[red]DIFFER[/red]"
         table.add_row(rung.level, rung.oracle, rung.contract, result, rung.detail)
     _console().print(table)
-    from compiler.verify_llm import is_language_model
-
-    if is_language_model(design):
+    if language_model:
         print("note: a language model has no spatial or RTL rung yet (the LLM chip is not built)")
     failed = [rung for rung in rungs if not rung.agreed]
     if failed:

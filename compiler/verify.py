@@ -228,17 +228,13 @@ def rtl_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
     )
 
 
-def run_ladder(design: Design, samples: int, seed: int = 0, rtl: bool = True, text=None) -> list[Rung]:
+def run_ladder(design: Design, samples: int, seed: int = 0, rtl: bool = True) -> list[Rung]:
     """Every rung the pipeline reaches. The int rung runs on the calibration samples when
     the design has a calibration file (inputs like the ones it was quantized for), else on
-    the same random inputs as the float rung. A language model (token-id input) gets
-    the rungs of `compiler.verify_llm` instead, scored on `text` when given."""
+    the same random inputs as the float rung. (A language model's ladder is
+    `compiler.verify_llm.language_model_ladder`.)"""
     check_float_inputs(design.nn_module)
     inputs = random_inputs(design, samples, seed)
-    from compiler.verify_llm import is_language_model, language_model_ladder
-
-    if is_language_model(design):
-        return language_model_ladder(design, inputs, samples, text)
     rungs = [float_rung(design, inputs)]
     int_inputs = calibration_inputs(design, samples) if design.options.calib else inputs
     rungs.append(int_rung(design, int_inputs))

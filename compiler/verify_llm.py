@@ -19,7 +19,7 @@ import numpy as np
 
 from compiler.driver import Design
 from compiler.llm_eval import load_token_ids, score_text, text_windows
-from compiler.verify import INT_TOP1_AGREEMENT, Rung, float_rung
+from compiler.verify import INT_TOP1_AGREEMENT, Rung, float_rung, random_inputs
 
 EVAL_WINDOWS = 64
 """At most this many windows of the text are scored."""
@@ -39,7 +39,9 @@ def vocabulary(design: Design) -> int:
     return next(iter(token_vocabularies(main_function(design.nn_module)).values()))
 
 
-def language_model_ladder(design: Design, inputs: dict[str, np.ndarray], samples: int, text=None) -> list[Rung]:
+def language_model_ladder(design: Design, samples: int, seed: int = 0, text=None) -> list[Rung]:
+    """The rungs above, on `samples` random windows or on `text` (at most EVAL_WINDOWS windows)."""
+    inputs = random_inputs(design, samples, seed)
     rungs = [float_rung(design, inputs)]
     length = design.input_shapes()[design.input_names[0]][-1]
     if text is not None:

@@ -97,3 +97,25 @@ def test_bad_integer_generate_requests_are_one_line(args, message):
                              "--level", "int", *args)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_hwc_verify_a_language_model_on_text(tmp_path):
+    """The ladder of a language model: onnxruntime on random ids, the int rung on the
+    given ids (agreement and both perplexities), the step rung bit-exact. (This random-weight
+    model's int agreement may fall under the contract; the step rung must agree.)"""
+    data = np.load(FIXTURES / "llama.npz")
+    np.save(tmp_path / "ids.npy", data["input_ids"].reshape(-1))
+    result = run_hwc_command("verify", str(FIXTURES / "llama.onnx"), "--samples", "2", "--text",
+                             str(tmp_path / "ids.npy"), "--calib", str(calibration("llama", tmp_path)))
+    assert result.returncode in (0, 1) and "Traceback" not in result.stderr
+    lines = [line for line in result.stdout.splitlines() if "│" in line]
+    assert any("float" in line and "agree" in line for line in lines)
+    assert any("int step" in line and "agree" in line for line in lines)
+    assert "perplexity" in result.stdout and "no spatial or RTL rung yet" in result.stdout
+
+
+def test_verify_text_is_for_language_models_only(tmp_path):
+    np.save(tmp_path / "ids.npy", np.arange(10))
+    result = run_hwc_command("verify", str(Path(__file__).resolve().parents[1] / "fixtures" / "mlp.onnx"),
+                             "--text", str(tmp_path / "ids.npy"))
+    assert result.returncode == 1 and "only a language model" in result.stderr
