@@ -68,6 +68,8 @@ def load_calibration(path: str | Path, input_shapes: Mapping[str, tuple[int, ...
         if name not in arrays:
             raise HwcError(f"{path}: no key '{name}' for graph input '{name}'")
         array = arrays[name]
+        if array.ndim == len(shape) + 2 and array.shape[1] == 1 and tuple(array.shape[2:]) == tuple(shape):
+            array = array.reshape(array.shape[0], *shape)  # samples given with their batch axis of 1
         if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != tuple(shape) or not array.shape[0]:
             raise HwcError(
                 f"{path}: key '{name}' has shape {list(array.shape)}; expected samples of "

@@ -2,8 +2,8 @@
 group of inputs, and the per-layer overrides a user gives.
 
 A format is `wbits` and a `group_size` (0: one scale per output channel). With
-groups, a weight row is cut along the input axis into groups of `group_size`
-and stored as
+groups, a weight row is cut along the input axis into groups of `group_size` (the
+last one shorter when the row does not divide) and stored as
 
     W[c, i] ≈ q[c, i] · g[c, i // group_size] · S[c]
 
@@ -118,22 +118,29 @@ def check_overrides_match(overrides: list[tuple[str, WeightFormat]], layers: lis
 
 
 def quantize_groups(weight: np.ndarray, bits: int, group_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`weight` [C, I] as (q int8 [C, I], g int64 [C, I/group], S float64 [C]) (see the module doc).
+    """`weight` [C, I] as (q int8 [C, I], g int64 [C, ceil(I/group)], S float64 [C]) (see the module
+    doc; when I is not a multiple of the group size the last group is shorter).
 
     g[c,k] = max(1, round(s[c,k] / S[c])) with s[c,k] = max|W[c, group k]| / (2^(bits-1)-1)
     and S[c] = max_k s[c,k] / (2^GROUP_SCALE_BITS - 1); q = clamp(round(W / (g·S))).
     """
     channels, inputs = weight.shape
-    if inputs % group_size:
-        raise HwcError(f"quantize: a layer with {inputs} inputs does not split into groups of {group_size}")
+    groups_per_row = -(-inputs // group_size)
     limit = narrow_limit(bits)
-    grouped = np.asarray(weight, np.float64).reshape(channels, inputs // group_size, group_size)
-    if not np.all(np.isfinite(grouped)):
+    padded = np.zeros((channels, groups_per_row * group_size))
+    padded[:, :inputs] = np.asarray(weight, np.float64)
+    if not np.all(np.isfinite(padded)):
         raise HwcError("quantize: a weight holds NaN or infinite values")
+    grouped = padded.reshape(channels, groups_per_row, group_size)
     ideal = np.abs(grouped).max(axis=2) / limit
     channel = ideal.max(axis=1) / ((1 << GROUP_SCALE_BITS) - 1)
     channel = np.where(channel > 0, channel, 1.0)
     groups = np.clip(round_half_up(ideal / channel[:, None]), 1, (1 << GROUP_SCALE_BITS) - 1).astype(np.int64)
     steps = groups * channel[:, None]
     q = np.clip(round_half_up(grouped / steps[:, :, None]), -limit, limit).astype(np.int8)
-    return q.reshape(channels, inputs), groups, channel
+    return q.reshape(channels, -1)[:, :inputs], groups, channel
+
+
+def expand_groups(groups: np.ndarray, group_size: int, inputs: int) -> np.ndarray:
+    """Each group's scale repeated over its inputs: [C, inputs]."""
+    return np.repeat(groups, group_size, axis=1)[:, :inputs]

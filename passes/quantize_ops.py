@@ -16,7 +16,7 @@ from compiler.numerics import (
     batch_norm_affine, common_scale, dot_bounds, narrow_limit, quantize_input, quantize_tensor, quantize_weight,
     requant_parameters, round_half_up,
 )
-from compiler.weight_formats import GROUP_SCALE_BITS, quantize_groups
+from compiler.weight_formats import GROUP_SCALE_BITS, expand_groups, quantize_groups
 from dialects import nn
 from passes.quantize_graph import GraphQuantizer, Handler, QTensor
 from passes.quantize_transformer import HANDLERS as TRANSFORMER_HANDLERS
@@ -48,7 +48,7 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
     if weight_format.group_size and isinstance(op, nn.DenseOp):
         weight_q, groups, weight_scales = quantize_groups(g.const(op.weight), weight_format.bits,
                                                           weight_format.group_size)
-        effective = weight_q.astype(np.int64) * np.repeat(groups, weight_format.group_size, axis=1)
+        effective = weight_q.astype(np.int64) * expand_groups(groups, weight_format.group_size, weight_q.shape[1])
     else:
         weight_q, weight_scales = quantize_weight(g.const(op.weight), weight_format.bits)
         groups, effective = None, weight_q

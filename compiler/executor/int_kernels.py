@@ -368,7 +368,7 @@ def group_dense(op: nn.GroupDenseOp, constants) -> Instantiate:
     weight = _constant(op, constants, 1, "weight")
     groups = _constant(op, constants, 2, "group scales")
     bias = _constant(op, constants, 3, "bias") if op.bias is not None else None
-    effective = weight * np.repeat(groups, op.group_size.value.data, axis=1)
+    effective = weight * np.repeat(groups, op.group_size.value.data, axis=1)[:, :weight.shape[1]]
     width = integer_width(op.output)
     compute = np.float64 if accumulator_bound(effective, bias, integer_width(op.input)) < FLOAT64_EXACT_BOUND \
         else np.int64

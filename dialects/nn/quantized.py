@@ -178,7 +178,8 @@ class InvSqrtOp(IRDLOperation):
 @irdl_op_definition
 class GroupDenseOp(IRDLOperation):
     """A dense layer whose integer weights have a small integer scale per group of
-    `group_size` inputs: X is [..., in], W is [out, in], G is [out, in/group_size],
+    `group_size` inputs (the last group shorter when `in` does not divide): X is
+    [..., in], W is [out, in], G is [out, ceil(in/group_size)],
     b is [out], and exactly
 
         Y[..., c] = Σ_k G[c, k] · Σ_{i in group k} X[..., i] · W[c, i] + b[c]
@@ -206,8 +207,8 @@ class GroupDenseOp(IRDLOperation):
         size = self.group_size.value.data
         if len(w) != 2 or not x or x[-1] != w[1]:
             raise VerifyException("nn.group_dense: weight must be [out, in] with in the input's last axis")
-        if size < 1 or w[1] % size or g != (w[0], w[1] // size):
-            raise VerifyException(f"nn.group_dense: group scales must be [{w[0]}, {w[1]}/group_size]")
+        if size < 1 or g != (w[0], -(-w[1] // size)):
+            raise VerifyException(f"nn.group_dense: group scales must be [{w[0]}, ceil({w[1]}/group_size)]")
         if self.bias is not None and shape_of(self.bias) != (w[0],):
             raise VerifyException(f"nn.group_dense: bias must have shape [{w[0]}]")
         for value in (self.input, self.weight, self.group_scale, self.output):

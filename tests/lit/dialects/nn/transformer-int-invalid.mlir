@@ -1,7 +1,7 @@
 // RUN: hwc-opt %s --split-input-file --verify-diagnostics | filecheck %s
 
 func.func @f(%x: tensor<2x4xi8>, %w: tensor<3x4xi4>, %g: tensor<3x3xi9>) -> tensor<2x3xi24> {
-  // CHECK: nn.group_dense: group scales must be [3, 4/group_size]
+  // CHECK: nn.group_dense: group scales must be [3, ceil(4/group_size)]
   %d = nn.group_dense %x, %w, %g {group_size = 2 : i64} : (tensor<2x4xi8>, tensor<3x4xi4>, tensor<3x3xi9>) -> tensor<2x3xi24>
   func.return %d : tensor<2x3xi24>
 }
