@@ -241,17 +241,34 @@ def record_ranges(module: ModuleOp, ranges: Mapping[SSAValue, float]) -> None:
             owner.attributes[ABSMAX_ATTR] = FloatAttr(absmax, f64)
 
 
-def recorded_ranges(module: ModuleOp) -> dict[SSAValue, float]:
+def recorded_ranges(module: ModuleOp, missing_ok: bool = False) -> dict[SSAValue, float]:
     """The `nn.absmax` ranges `record_ranges` wrote, for every graph input and
-    activation of `module`'s main; HwcError (one line) naming the first one without."""
+    activation of `module`'s main; HwcError (one line) naming the first one without.
+    With `missing_ok`, that error comes only when a value without a range is looked
+    up (a model that gives its own scales needs no ranges for those values)."""
     function = main_function(module)
-    ranges: dict[SSAValue, float] = {}
+    ranges = _Ranges()
     attrs = function.arg_attrs.data if function.arg_attrs else [DictionaryAttr({})] * len(function.body.block.args)
-    for name, arg, entries in zip(graph_input_shapes(function), function.body.block.args, attrs):
-        ranges[arg] = _range(entries.data.get(ABSMAX_ATTR), f"graph input '{name}'")
-    for value in activations(module):
-        ranges[value] = _range(value.owner.attributes.get(ABSMAX_ATTR), value.owner.name)
+    named = [(arg, entries.data.get(ABSMAX_ATTR), f"graph input '{name}'") for name, arg, entries
+             in zip(graph_input_shapes(function), function.body.block.args, attrs)]
+    named += [(value, value.owner.attributes.get(ABSMAX_ATTR), value.owner.name) for value in activations(module)]
+    for value, attr, what in named:
+        if isinstance(attr, FloatAttr) or not missing_ok:
+            ranges[value] = _range(attr, what)
+        else:
+            ranges.missing[value] = what
     return ranges
+
+
+class _Ranges(dict):
+    """Ranges by value; looking up one recorded as missing raises its HwcError."""
+
+    def __init__(self):
+        super().__init__()
+        self.missing: dict[SSAValue, str] = {}
+
+    def __missing__(self, value: SSAValue) -> float:
+        return _range(None, self.missing.get(value, "a value"))
 
 
 def _range(attr, what: str) -> float:

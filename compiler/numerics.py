@@ -32,6 +32,11 @@ MULTIPLIER_LIMIT = 1 << 15
 """Requant multipliers are below this (they fit a signed 16-bit constant)."""
 MULTIPLIER_BITS = 16
 """Width of the constants holding requant multipliers."""
+GIVEN_MULTIPLIER_LIMIT = 1 << 24
+"""Requant multipliers into a scale the model gives (QDQ, QONNX) are below this: as
+many significant bits as float32, so that the integer requant rounds like the
+model's own float32 arithmetic except within ~2^-24 of a rounding boundary
+(docs/prequantized.md)."""
 MAX_SHIFT = 62
 MAX_ACC_BITS = 48
 """Widest accumulator accepted: acc * M (M < 2^15) then stays within 64 bits."""
@@ -164,10 +169,11 @@ def batch_norm_affine(scale: np.ndarray, bias: np.ndarray, mean: np.ndarray, var
 # --------------------------------------------------------------------------- requantization
 
 
-def requant_parameters(ratio: np.ndarray, what: str) -> tuple[np.ndarray, int]:
+def requant_parameters(ratio: np.ndarray, what: str, limit: int = MULTIPLIER_LIMIT) -> tuple[np.ndarray, int]:
     """Integer multipliers M and one shift S with `M / 2^S ≈ ratio`.
 
-    S is the largest value <= 62 such that max M < 2^15, `M = floor(ratio * 2^S + 0.5)`.
+    S is the largest value <= 62 such that max M < `limit` (2^15 unless the
+    scales are the model's own), `M = floor(ratio * 2^S + 0.5)`.
     HwcError when the ratios cannot be represented (not finite or positive, too
     large even at S = 0, or all rounding to zero).
     """
@@ -176,12 +182,12 @@ def requant_parameters(ratio: np.ndarray, what: str) -> tuple[np.ndarray, int]:
         raise HwcError(f"quantize: {what}: degenerate scale ratio {ratio.min()} (not a positive number)")
     for shift in range(MAX_SHIFT, -1, -1):
         multipliers = round_half_up(ratio * 2.0 ** shift)
-        if multipliers.max() < MULTIPLIER_LIMIT:
+        if multipliers.max() < limit:
             break
     else:
         raise HwcError(
             f"quantize: {what}: scale ratio {ratio.max():.6g} is too large for a requant "
-            f"multiplier below 2^15 (the calibration ranges are degenerate)"
+            f"multiplier below 2^{limit.bit_length() - 1} (the calibration ranges are degenerate)"
         )
     if multipliers.max() == 0:
         raise HwcError(f"quantize: {what}: scale ratio {ratio.max():.3g} rounds to zero even at shift {MAX_SHIFT}")

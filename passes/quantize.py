@@ -77,6 +77,7 @@ from compiler.weight_formats import WeightFormat, parse_overrides
 from compiler.weights import forget_unused_memory_store, store_for
 from passes.absorb_clamps import absorb_clamps
 from dialects import nn
+from passes.quantize_given import given_activations, report_chosen
 from passes.quantize_graph import GraphQuantizer, is_index_input
 from passes.quantize_ops import HANDLERS
 from passes.softmax_to_host import softmax_to_host
@@ -121,8 +122,11 @@ class QuantizePass(ModulePass):
         function = main_function(op)
         check_quantizable(function)
         softmax_to_host(op)
-        GraphQuantizer(function, store_for(op), recorded_ranges(op), self.wbits, self.abits, HANDLERS,
-                       self.group_size, overrides).run()
+        given = given_activations(function)
+        quantizer = GraphQuantizer(function, store_for(op), recorded_ranges(op, missing_ok=bool(given)), self.wbits,
+                                   self.abits, HANDLERS, self.group_size, overrides, given=given)
+        quantizer.run()
+        report_chosen(quantizer)
         absorb_clamps(op)
         forget_unused_memory_store(op)
 

@@ -34,7 +34,8 @@ from xdsl.ir import Block, Operation, SSAValue
 from compiler.errors import HwcError
 from compiler.ir import constant_value, is_constant, make_constant, numpy_dtype, numpy_to_dense, tensor_type
 from compiler.numerics import (
-    MAX_ACC_BITS, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, scale_from_absmax, width_for,
+    FINE_SCALE_BITS, GIVEN_MULTIPLIER_LIMIT, MAX_ACC_BITS, MULTIPLIER_BITS, MULTIPLIER_LIMIT, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, scale_from_absmax, signed_bits,
+    width_for,
 )
 from compiler.weight_formats import LayerNames, WeightFormat, check_overrides_match, format_for
 from compiler.weights import INLINE_LIMIT, WeightStore
@@ -59,6 +60,24 @@ class QTensor:
     bound: int
 
 
+@dataclass(frozen=True)
+class GivenScale:
+    """An activation's quantization as the model states it (`nn.fake_quant`):
+    `float = value * scale`, value in [lo, hi]."""
+
+    scale: float
+    lo: int
+    hi: int
+
+    @property
+    def bits(self) -> int:
+        return max(2, signed_bits(self.lo, self.hi))
+
+    @property
+    def bound(self) -> int:
+        return max(abs(self.lo), abs(self.hi))
+
+
 @dataclass
 class GraphQuantizer:
     """Builds the integer body of `main` from the float one, op by op (see the module docstring)."""
@@ -71,6 +90,10 @@ class GraphQuantizer:
     handlers: Mapping[type[Operation], Handler]
     group_size: int = 0
     overrides: list[tuple[str, WeightFormat]] = field(default_factory=list)
+    given: dict[SSAValue, GivenScale] = field(default_factory=dict)
+    """Activations whose scale the model gives (`passes/quantize_given.py`); the others get
+    scales from their calibrated ranges, and are counted in `chosen`."""
+    chosen: list[SSAValue] = field(default_factory=list)
     block: Block = field(init=False)
     layer_names: dict[Operation, LayerNames] = field(default_factory=dict)
     quantized: dict[SSAValue, QTensor] = field(default_factory=dict)
@@ -103,13 +126,13 @@ class GraphQuantizer:
     def run(self) -> None:
         old = self.function.body.block
         self._name_layers(old)
-        self.block = Block(arg_types=[arg.type if is_index_input(arg) else self.int_tensor(arg, self.abits)
+        self.block = Block(arg_types=[arg.type if is_index_input(arg) else self.int_tensor(arg, self.input_bits(arg))
                                       for arg in old.args])
         for arg, new in zip(old.args, self.block.args):
             if is_index_input(arg):
                 self.indices[arg] = new
             else:
-                self.quantized[arg] = QTensor(new, self.scale_of(arg), self.limit)
+                self.quantized[arg] = QTensor(new, self.scale_of(arg), narrow_limit(self.input_bits(arg)))
         for op in list(old.ops):
             if isinstance(op, ReturnOp):
                 self._finish(op)
@@ -158,10 +181,18 @@ class GraphQuantizer:
     # ------------------------------------------------------------------ values
 
     def scale_of(self, value: SSAValue) -> float:
-        return scale_from_absmax(self.absmax[value], self.abits)
+        return self.scale_of_bits(value, self.abits)
 
     def scale_of_bits(self, value: SSAValue, bits: int) -> float:
+        if value in self.given:
+            return self.given[value].scale
+        if value not in self.chosen:
+            self.chosen.append(value)
         return scale_from_absmax(self.absmax[value], bits)
+
+    def input_bits(self, arg: SSAValue) -> int:
+        """Width of a float graph input's integers: its given range's, else `abits`."""
+        return self.given[arg].bits if arg in self.given else self.abits
 
     def act(self, value: SSAValue, op: Operation) -> QTensor:
         if value in self.indices:
@@ -231,26 +262,44 @@ class GraphQuantizer:
         """
         final = self.requant_target(result)
         bits = self.output_bits if self.is_graph_output(final) else self.abits
-        limit = narrow_limit(bits)
+        lo, hi = -narrow_limit(bits), narrow_limit(bits)
+        if final in self.given:
+            lo, hi, bits = self.given[final].lo, self.given[final].hi, self.given[final].bits
         out_scale = self.scale_of_bits(final, bits)
         ratio = np.atleast_1d(np.asarray(acc_scale, np.float64) / out_scale)
-        multipliers, shift = requant_parameters(ratio, op.name)
+        multiplier, shift = self.requant_multiplier(ratio, final, op)
         rank = len(nn.shape_of(acc))
-        axis = axis if multipliers.size > 1 else rank - 1
-        multiplier = self.emit_constant(multipliers, 16, "requant.multiplier")
+        axis = axis if nn.shape_of(multiplier) != (1,) else rank - 1
         value = self.emit(nn.RequantOp(
-            acc, multiplier, shift=shift, lo=-limit, hi=limit, axis=axis,
+            acc, multiplier, shift=shift, lo=lo, hi=hi, axis=axis,
             result_type=self.int_tensor(acc, bits),
         ), scale=out_scale)
-        self.quantized[result] = QTensor(value, out_scale, limit)
+        self.quantized[result] = QTensor(value, out_scale, max(-lo, hi))
+
+    def requant_multiplier(self, ratio: np.ndarray, target: SSAValue, op: Operation) -> tuple[SSAValue, int]:
+        """The multiplier constant and shift of a requant by `ratio` into `target`:
+        float32's precision into a scale the model gives, else hwc's 15 bits."""
+        given = target in self.given
+        limit = GIVEN_MULTIPLIER_LIMIT if given else MULTIPLIER_LIMIT
+        multipliers, shift = requant_parameters(ratio, op.name, limit)
+        bits = max(MULTIPLIER_BITS, width_for(int(multipliers.max())))
+        return self.emit_constant(multipliers, bits, "requant.multiplier"), shift
+
+    def common_scale_bits(self, result: SSAValue) -> int:
+        """The `bits` of `common_scale` for a sum producing `result`: `abits`, or as
+        fine as float32's significand when the model gives the sum's scale."""
+        if self.requant_target(result) in self.given:
+            return GIVEN_MULTIPLIER_LIMIT.bit_length() - 1 - FINE_SCALE_BITS
+        return self.abits
 
     @staticmethod
     def requant_target(result: SSAValue) -> SSAValue:
         """The value a requant producing `result` stands for: the result of
         `result`'s only user when that is a relu or clip (which `absorb-clamps`
-        folds into the requant), else `result` itself."""
+        folds into the requant) or the model's own quantization (`nn.fake_quant`,
+        which then keeps the value), else `result` itself."""
         users = [use.operation for use in result.uses]
-        if len(users) == 1 and isinstance(users[0], (nn.ReluOp, nn.ClipOp)):
+        if len(users) == 1 and isinstance(users[0], (nn.ReluOp, nn.ClipOp, nn.FakeQuantOp)):
             return users[0].results[0]
         return result
 

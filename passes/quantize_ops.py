@@ -16,8 +16,9 @@ from compiler.numerics import (
     batch_norm_affine, common_scale, dot_bounds, narrow_limit, quantize_input, quantize_tensor, quantize_weight,
     requant_parameters, round_half_up,
 )
-from compiler.weight_formats import GROUP_SCALE_BITS, expand_groups, quantize_groups
+from compiler.weight_formats import GROUP_SCALE_BITS, WeightFormat, expand_groups, quantize_groups
 from dialects import nn
+from passes.quantize_given import given_weights, quantize_fake_quant
 from passes.quantize_graph import GraphQuantizer, Handler, QTensor
 from passes.quantize_transformer import HANDLERS as TRANSFORMER_HANDLERS
 
@@ -45,7 +46,11 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
         raise HwcError(f"quantize: {op.name}: the weight and bias must be constants")
     weight_format = g.weight_format(op)
     stem = _weight_stem(op)
-    if weight_format.group_size and isinstance(op, nn.DenseOp):
+    given = given_weights(g, op)
+    if given is not None:
+        weight_q, weight_scales, bits = given
+        weight_format, groups, effective = WeightFormat(bits), None, weight_q
+    elif weight_format.group_size and isinstance(op, nn.DenseOp):
         weight_q, groups, weight_scales = quantize_groups(g.const(op.weight), weight_format.bits,
                                                           weight_format.group_size)
         effective = weight_q.astype(np.int64) * expand_groups(groups, weight_format.group_size, weight_q.shape[1])
@@ -101,7 +106,7 @@ def quantize_add_sub(g: GraphQuantizer, op: nn.AddOp | nn.SubOp) -> None:
     if g.is_const(lhs) or g.is_const(rhs):
         activation = g.act(rhs if g.is_const(lhs) else lhs, op)
         constant = np.asarray(g.const(lhs if g.is_const(lhs) else rhs), np.float64)
-        fine, (multiplier,) = common_scale([activation.scale], g.abits)
+        fine, (multiplier,) = common_scale([activation.scale], g.common_scale_bits(op.output))
         constant_q = round_half_up(constant / fine)
         constant_bound = int(np.abs(constant_q).max(initial=0))
         scaled, bound = _scaled(g, activation, multiplier, op)
@@ -110,7 +115,7 @@ def quantize_add_sub(g: GraphQuantizer, op: nn.AddOp | nn.SubOp) -> None:
         bound += constant_bound
     else:
         a, b = g.act(lhs, op), g.act(rhs, op)
-        fine, (ma, mb) = common_scale([a.scale, b.scale], g.abits)
+        fine, (ma, mb) = common_scale([a.scale, b.scale], g.common_scale_bits(op.output))
         (va, ba), (vb, bb) = _scaled(g, a, ma, op), _scaled(g, b, mb, op)
         operands, bound = (va, vb), ba + bb
     bits = g.accumulator_bits(bound, op)
@@ -319,6 +324,7 @@ HANDLERS: dict[type[Operation], Handler] = {
     nn.ConcatOp: quantize_concat, nn.BatchNormOp: quantize_batch_norm,
     nn.SoftmaxOp: refuse_softmax, nn.LogSoftmaxOp: refuse_softmax,
     nn.SiluOp: quantize_lookup, nn.GeluOp: quantize_lookup,
+    nn.FakeQuantOp: quantize_fake_quant,
     **TRANSFORMER_HANDLERS,
 }
 """How each float op becomes integer ops (a handler appends to the new body)."""

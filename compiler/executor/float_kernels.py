@@ -19,6 +19,7 @@ on weights is done in the weights' own dtype cast to the result dtype.
 from __future__ import annotations
 
 from compiler.executor import elementwise_kernels as elementwise
+from compiler.executor import fake_quant_kernels
 from compiler.executor import indexing_kernels as indexing
 from compiler.executor import linear_kernels as linear
 from compiler.executor import math_kernels as math_ops
@@ -38,6 +39,8 @@ FLOAT_KERNELS.register_epilogue(nn.BatchNormOp)(elementwise.batch_norm_epilogue)
 for _op_type, _compute in elementwise.ACTIVATIONS.items():
     FLOAT_KERNELS.register(_op_type)(elementwise.unary(_compute))
     FLOAT_KERNELS.register_epilogue(_op_type)(elementwise.unary_epilogue(_compute))
+FLOAT_KERNELS.register(nn.FakeQuantOp)(elementwise.unary(fake_quant_kernels.fake_quant))
+FLOAT_KERNELS.register_epilogue(nn.FakeQuantOp)(elementwise.unary_epilogue(fake_quant_kernels.fake_quant))
 FLOAT_KERNELS.register(nn.SoftmaxOp)(elementwise.softmax)
 FLOAT_KERNELS.register(nn.LogSoftmaxOp)(elementwise.log_softmax)
 FLOAT_KERNELS.register(nn.MaskedSoftmaxOp, batch_rule=broadcast_rule)(elementwise.masked_softmax)

@@ -27,6 +27,11 @@ NON_DETERMINISTIC = frozenset({
 })
 
 
+IMPORTED_BY_HANDLER = frozenset({"DequantizeLinear"})
+"""Ops whose handler evaluates them on constants itself, keeping what folding would
+lose (a quantized weight's integers and scales)."""
+
+
 class FoldingError(Exception):
     """The reference evaluator could not evaluate a node."""
 
@@ -34,9 +39,10 @@ class FoldingError(Exception):
 def is_foldable(node: onnx.NodeProto) -> bool:
     """Whether a node may be evaluated at import when its inputs are constant.
 
-    Requires a standard-domain, deterministic op without sub-graphs.
+    Requires a standard-domain, deterministic op without sub-graphs, which its
+    handler does not evaluate itself (`IMPORTED_BY_HANDLER`).
     """
-    if node.domain not in ("", "ai.onnx") or node.op_type in NON_DETERMINISTIC:
+    if node.domain not in ("", "ai.onnx") or node.op_type in NON_DETERMINISTIC | IMPORTED_BY_HANDLER:
         return False
     return not any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
                    for a in node.attribute)

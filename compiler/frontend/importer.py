@@ -40,6 +40,7 @@ from compiler.frontend.folding import SHAPE_OPS, FoldingError, fold, is_foldable
 from compiler.frontend.loader import Constant, GraphInput
 from compiler.frontend.node import NodeImport, Unsupported, Value, shape
 from compiler.frontend.ops import FOLDED_ONLY, HANDLERS
+from compiler.frontend.ops.quantized import annotate_given
 from compiler.ir import element_type_for, make_constant, tensor_type
 from compiler.weights import INLINE_LIMIT, new_memory_store
 from dialects.nn import NAME_ATTR, ONNX_NODE_ATTR, ONNX_TENSOR_ATTR, WEIGHT_STORE_ATTR, WeightOp
@@ -177,6 +178,7 @@ class GraphImporter:
                 key = self.store.unique_key(constant.name)
                 self.store.add_lazy(key, _loader_as(constant, dtype))
                 op = WeightOp(key, tensor_type(constant.shape, element_type_for(dtype)))
+            annotate_given(constant, op, "weight")
             self.emit(op)
             self._materialised[id(constant)] = (constant, op.results[0])
         return self._materialised[id(constant)][1]

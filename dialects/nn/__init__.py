@@ -19,7 +19,7 @@ stays small (see `compiler/weights.py`).
 
 The ops live in modules by family: `constants`, `layers`, `pooling`,
 `elementwise`, `movement`, `quantized`, and the float-level `math`,
-`reductions`, `norms` and `deconv`; `common` holds what they share and
+`reductions`, `norms`, `deconv` and `fake_quant` (quantization a model states); `common` holds what they share and
 `attributes` the attribute names. Everything public is importable from
 `dialects.nn` itself.
 """
@@ -90,6 +90,7 @@ from dialects.nn.math import (
 from dialects.nn.movement import PAD_MODES, ConcatOp, PadOp, ReshapeOp, TransposeOp
 from dialects.nn.pooling import AveragePoolOp, GlobalAveragePoolOp, GlobalSumPoolOp, MaxPoolOp, SumPoolOp
 from dialects.nn.norms import LayerNormOp, LrnOp, RmsNormOp
+from dialects.nn.fake_quant import GIVEN_BITS_ATTR, GIVEN_SCALE_ATTR, FakeQuantOp
 from dialects.nn.quantized import GroupDenseOp, IntSoftmaxOp, InvSqrtOp, LookupOp, RequantOp
 from dialects.nn.state import CacheWriteOp
 from dialects.nn.reductions import (
@@ -116,6 +117,8 @@ NN = Dialect(
         RequantOp, SumPoolOp, GlobalSumPoolOp, LookupOp, IntSoftmaxOp, InvSqrtOp, GroupDenseOp,
         EmbeddingOp, GatherOp, SliceOp, ExpandOp, TileOp, WhereOp, CastOp, MatMulOp,
         CacheWriteOp,
+        # quantization a model states itself (float level)
+        FakeQuantOp,
         # element-wise math (float level)
         NegOp, AbsOp, SignOp, ExpOp, LogOp, SqrtOp, ReciprocalOp, ErfOp, SinOp, CosOp,
         SoftplusOp, SoftsignOp, EluOp, SeluOp, HardSigmoidOp, HardSwishOp, ShrinkOp, GeluOp, SiluOp,

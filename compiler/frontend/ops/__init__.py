@@ -14,7 +14,7 @@ Where, Cast) live in `indexing`, products of two activations in `matmul`.
 
 The handlers live in modules by family (`passthrough`, `layers`, `windows`,
 `elementwise`, `movement`, and the float-level `math`, `reductions`, `norms`,
-`deconv`, `attention`); `registry` holds the table they register in.
+`deconv`, `attention`, and `quantized`: QDQ pairs and quantized weights); `registry` holds the table they register in.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 from compiler.frontend.ops import elementwise, layers, movement, passthrough, windows
 from compiler.frontend.ops import indexing
 from compiler.frontend.ops import attention, deconv, math, norms, reductions
+from compiler.frontend.ops import quantized
 from compiler.frontend.ops.layers import dense_weight
 from compiler.frontend.ops.movement import reshape_target
 from compiler.frontend.ops.registry import FOLDED_ONLY, HANDLERS, SUPPORTED_OPS, Handler, handles
@@ -34,5 +35,5 @@ __all__ = [
     "FOLDED_ONLY", "HANDLERS", "SUPPORTED_OPS", "Handler", "dense_weight", "handles",
     "reshape_target", "resolve_pads", "elementwise", "layers", "movement", "passthrough", "windows",
     "indexing",
-    "attention", "deconv", "math", "norms", "reductions",
+    "attention", "deconv", "math", "norms", "reductions", "quantized",
 ]

@@ -11,6 +11,7 @@ from xdsl.ir import SSAValue
 
 from compiler.frontend.loader import Constant
 from compiler.frontend.node import NodeImport, Unsupported, shape
+from compiler.frontend.ops.quantized import GivenConstant
 from compiler.frontend.ops.matmul import gemm_of_activations, matmul_of_activations
 from compiler.frontend.ops.registry import handles
 from compiler.frontend.ops.shared import broadcasts_into, derived, emit_binary
@@ -21,7 +22,8 @@ from dialects import nn
 def dense_weight(b: Constant, transpose: bool, scale: float) -> Constant:
     """The [out, in] float32 weight of a dense layer from a Gemm/MatMul operand.
 
-    The initializer itself when no change is needed; otherwise a lazy copy.
+    The initializer itself when no change is needed; otherwise a lazy copy (a
+    transposed quantized weight keeps its scales).
     """
     if not transpose and scale == 1.0 and b.dtype == np.float32:
         return b
@@ -33,7 +35,10 @@ def dense_weight(b: Constant, transpose: bool, scale: float) -> Constant:
             w = w * np.float32(scale)
         return np.ascontiguousarray(w, dtype=np.float32)
 
-    return derived(f"{b.name}_t" if transpose else f"{b.name}_scaled", shape_, load)
+    name = f"{b.name}_t" if transpose else f"{b.name}_scaled"
+    if isinstance(b, GivenConstant) and scale == 1.0:
+        return b.transposed(name, load)
+    return derived(name, shape_, load)
 
 
 def as_bias(c: Constant, out: int, scale: float, max_rank: int) -> Constant | None:

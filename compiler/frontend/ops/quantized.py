@@ -1,0 +1,166 @@
+"""Quantization the model states itself (docs/prequantized.md): ONNX's
+QuantizeLinear / DequantizeLinear (QDQ, as onnxruntime's `quantize_static`
+writes it).
+
+* `QuantizeLinear -> DequantizeLinear` on an activation becomes one
+  `nn.fake_quant` (scale, zero point, the integer type's range): QuantizeLinear
+  emits it, and the DequantizeLinear reading it returns the same value. A
+  QuantizeLinear whose integers anything else reads is refused.
+* `DequantizeLinear` of an integer initializer (a quantized weight or bias) is
+  evaluated at import exactly as onnxruntime does, `float32(q - z) * scale`, into
+  a `GivenConstant` that remembers the scales; materialised as a layer's weight,
+  it carries them as `nn.given_scale` (per output channel) for `quantize`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from compiler.frontend.loader import Constant
+from compiler.frontend.node import NodeImport, Unsupported
+from compiler.frontend.ops.registry import handles
+from compiler.ir import numpy_to_dense
+from dialects import nn
+from xdsl.dialects.builtin import f64
+from xdsl.ir import Operation
+
+INTEGER_RANGES = {
+    np.dtype(np.int8): (-128, 127), np.dtype(np.uint8): (0, 255),
+    np.dtype(np.int16): (-32768, 32767), np.dtype(np.uint16): (0, 65535),
+}
+"""The integer types a QuantizeLinear may produce on an activation, and their ranges."""
+ONNX_RANGES = {
+    onnx.TensorProto.INT8: (-128, 127), onnx.TensorProto.UINT8: (0, 255),
+    onnx.TensorProto.INT16: (-32768, 32767), onnx.TensorProto.UINT16: (0, 65535),
+    onnx.TensorProto.INT4: (-8, 7), onnx.TensorProto.UINT4: (0, 15),
+}
+
+
+@dataclass
+class GivenConstant(Constant):
+    """A float constant the model gave as integers times scales: `value = float32(q - z) * scale`.
+    `scale` has the constant's rank (size 1 on every axis but `axis`, or all 1 per tensor)."""
+
+    scale: np.ndarray | None = None
+    symmetric: bool = True
+    """False when a zero point is not 0 (hwc cannot keep such weights as they are)."""
+
+    def transposed(self, name: str, load) -> GivenConstant:
+        """The 2-D constant transposed (a MatMul weight [in, out] as [out, in])."""
+        return GivenConstant(name, self.shape[::-1], np.dtype(np.float32), load,
+                             scale=self.scale.T, symmetric=self.symmetric)
+
+    def output_channel_scales(self) -> np.ndarray | None:
+        """One scale per row (axis 0), or None when the scales vary along another axis."""
+        scale = np.asarray(self.scale, np.float64)
+        if any(d != 1 for d in scale.shape[1:]):
+            return None
+        return np.broadcast_to(scale.reshape(-1), (self.shape[0],)).copy()
+
+
+def annotate_given(constant: Constant, op: Operation, role: str) -> None:
+    """Put `nn.given_scale` on the materialised `op` when `constant` is a given
+    weight; Unsupported when its scales do not run along the output channels."""
+    if not isinstance(constant, GivenConstant):
+        return
+    if not constant.symmetric:
+        raise Unsupported(f"{role} '{constant.name}' has a nonzero zero point; hwc keeps weights "
+                          "symmetric (zero point 0)")
+    scales = constant.output_channel_scales()
+    if scales is None:
+        raise Unsupported(f"{role} '{constant.name}' is quantized along an axis other than its output "
+                          "channels; hwc keeps one scale per output channel")
+    op.attributes[nn.GIVEN_SCALE_ATTR] = numpy_to_dense(scales, f64)
+
+
+def _scale_and_zero(n: NodeImport, what: str) -> tuple[np.ndarray, np.ndarray | None]:
+    if n.has_attr("block_size") and n.attr("block_size"):
+        raise Unsupported(f"blocked scales (block_size {n.attr('block_size')}) on {what} are not supported")
+    scale = np.asarray(n.constant(1, "the scale"))
+    if scale.dtype.kind != "f" or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+        raise Unsupported("the scale must hold positive finite numbers")
+    zero = n.optional_constant(2, "the zero point")
+    return scale, None if zero is None else np.asarray(zero)
+
+
+def _readers(n: NodeImport, tensor: str) -> list[onnx.NodeProto]:
+    graph = n.graph.model.graph
+    return [node for node in graph.node if tensor in node.input]
+
+
+def _is_graph_output(n: NodeImport, tensor: str) -> bool:
+    return any(output.name == tensor for output in n.graph.model.graph.output)
+
+
+def _integer_range(n: NodeImport, zero: np.ndarray | None) -> tuple[int, int]:
+    """The range of QuantizeLinear's output type: the zero point's type, or `output_dtype`, or uint8."""
+    if zero is not None:
+        if zero.dtype not in INTEGER_RANGES:
+            raise Unsupported(f"zero point of type {zero.dtype} (supported: int8, uint8, int16, uint16)")
+        return INTEGER_RANGES[zero.dtype]
+    output_type = n.attr("output_dtype", 0)
+    if output_type and output_type not in ONNX_RANGES:
+        raise Unsupported(f"output_dtype {onnx.TensorProto.DataType.Name(output_type)}")
+    return ONNX_RANGES.get(output_type, ONNX_RANGES[onnx.TensorProto.UINT8]) if output_type else (0, 255)
+
+
+@handles("QuantizeLinear", note="on an activation, read only by DequantizeLinear with the same scale and "
+                                "zero point: one `nn.fake_quant` (per-tensor scale; int8, uint8, int16, uint16); "
+                                "on constants evaluated at import")
+def _quantize_linear(n: NodeImport):
+    scale, zero = _scale_and_zero(n, "an activation")
+    if scale.size != 1 or (zero is not None and zero.size != 1):
+        raise Unsupported("per-axis scales on an activation are not supported (one scale per tensor)")
+    qmin, qmax = _integer_range(n, zero)
+    output = n.node.output[0]
+    others = [r for r in _readers(n, output) if r.op_type != "DequantizeLinear"]
+    if others or _is_graph_output(n, output):
+        reader = f"{others[0].op_type} '{others[0].name}'" if others else "the graph output"
+        raise Unsupported(f"its integers are read by {reader}; hwc reads a QuantizeLinear on an activation "
+                          "only through DequantizeLinear")
+    zero_point = int(zero.reshape(-1)[0]) if zero is not None else 0
+    return [n.emit(nn.FakeQuantOp(n.activation(0), scale=float(np.float32(scale.reshape(-1)[0])),
+                                  zero_point=zero_point, qmin=qmin, qmax=qmax))]
+
+
+@handles("DequantizeLinear", note="of an integer initializer (a quantized weight or bias, zero point 0 for "
+                                  "weights; per-tensor or per-axis scales): its float value, the scales kept "
+                                  "for `quantize`; of a QuantizeLinear's output with the same scale and zero "
+                                  "point: the pair is one `nn.fake_quant`")
+def _dequantize_linear(n: NodeImport):
+    if n.is_constant(0):
+        return [_given_constant(n)]
+    scale, zero = _scale_and_zero(n, "an activation")
+    source = n.activation(0).owner
+    if not isinstance(source, nn.FakeQuantOp):
+        raise Unsupported("its input is neither a constant nor the output of a QuantizeLinear")
+    zero_point = int(zero.reshape(-1)[0]) if zero is not None else 0
+    if scale.size != 1 or float(np.float32(scale.reshape(-1)[0])) != source.scale.value.data \
+            or zero_point != source.zero_point.value.data:
+        raise Unsupported("its scale or zero point differs from its QuantizeLinear's")
+    return [source.output]
+
+
+def _given_constant(n: NodeImport) -> GivenConstant:
+    codes = n.constant_input(0, "the integers")
+    if codes.dtype.kind not in "iu":
+        raise Unsupported(f"input of type {codes.dtype} (an integer initializer is expected)")
+    scale, zero = _scale_and_zero(n, "a constant")
+    rank = len(codes.shape)
+    axis = n.axis(n.attr("axis", 1), rank) if scale.size > 1 else 0
+    shape = [1] * rank
+    if scale.size > 1:
+        if scale.size != codes.shape[axis]:
+            raise Unsupported(f"{scale.size} scales for axis {axis} of length {codes.shape[axis]}")
+        shape[axis] = scale.size
+    scale32 = scale.astype(np.float32).reshape(shape)
+    zero_ = np.zeros(shape, np.int64) if zero is None else zero.astype(np.int64).reshape(shape)
+
+    def load() -> np.ndarray:
+        return ((codes.value().astype(np.int64) - zero_).astype(np.float32) * scale32).astype(np.float32)
+
+    return GivenConstant(n.node.output[0], tuple(codes.shape), np.dtype(np.float32), load,
+                         scale=scale32.astype(np.float64), symmetric=bool(np.all(zero_ == 0)))

@@ -1,0 +1,132 @@
+"""The model's own quantization, honoured by `quantize` (docs/prequantized.md).
+
+* Activations: every `nn.fake_quant` result, and a graph input read only by
+  `nn.fake_quant`s that agree, has its scale and integer range given
+  (`given_activations`); the graph quantizer requantizes straight into them
+  (the requant before a fake quant is its requant target) instead of choosing a
+  scale from the calibrated range. `quantize_fake_quant` is the handler: the
+  value is already there, or one requant (by the ratio of the scales, clamped to
+  the given range) brings it there.
+* Weights: a dense or conv weight carrying `nn.given_scale` (the importer puts it
+  on weights the model gave as integers) is split back into its integers and
+  those scales exactly (`given_weights`); `--wbits` does not apply to it.
+
+When some activations have given scales and others not (a graph mixing
+quantized and float parts), `report_chosen` says in one warning how many
+values hwc chose scales for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
+from xdsl.dialects.func import FuncOp
+from xdsl.ir import BlockArgument, Operation, SSAValue
+
+from compiler.diagnostics import warn
+from compiler.numerics import MULTIPLIER_BITS, signed_bits
+from dialects import nn
+from passes.quantize_graph import GivenScale, GraphQuantizer, QTensor
+
+SAME_SCALE_OPS = (nn.MaxPoolOp, nn.ReshapeOp, nn.TransposeOp)
+"""Ops whose integer result is at their input's scale and within its range."""
+
+
+def _given_scale(op: nn.FakeQuantOp) -> GivenScale:
+    lo, hi = op.levels
+    return GivenScale(op.scale.value.data, lo, hi)
+
+
+def given_activations(function: FuncOp) -> dict[SSAValue, GivenScale]:
+    """The activations of `function` whose quantization the model states."""
+    given: dict[SSAValue, GivenScale] = {}
+    for op in function.body.block.ops:
+        if isinstance(op, nn.FakeQuantOp):
+            given[op.output] = _given_scale(op)
+    for arg in function.body.block.args:
+        users = [use.operation for use in arg.uses]
+        scales = {_given_scale(user) for user in users if isinstance(user, nn.FakeQuantOp)}
+        if users and len(scales) == 1 and all(isinstance(user, nn.FakeQuantOp) for user in users):
+            given[arg] = scales.pop()
+    return given
+
+
+def _range_of(q: QTensor) -> tuple[int, int] | None:
+    """[lo, hi] of an integer activation at `q.scale`: a graph input's, or a
+    requant's at that scale (through max pools, reshapes and transposes), else None."""
+    if isinstance(q.value, BlockArgument):
+        return -q.bound, q.bound
+    value, scale = q.value, q.scale
+    owner = value.owner
+    while isinstance(owner, SAME_SCALE_OPS):
+        owner = owner.operands[0].owner
+    if isinstance(owner, nn.RequantOp) and owner.attributes.get(nn.SCALE_ATTR) is not None \
+            and owner.attributes[nn.SCALE_ATTR].value.data == scale:
+        return owner.lo.value.data, owner.hi.value.data
+    return None
+
+
+def quantize_fake_quant(g: GraphQuantizer, op: nn.FakeQuantOp) -> None:
+    """The integers standing for the fake quant's result: its input's when they are
+    at its scale and within its range already, else one requant into them."""
+    q = g.act(op.input, op)
+    target = _given_scale(op)
+    known = _range_of(q) if q.scale == target.scale else None
+    if known is not None and target.lo <= known[0] and known[1] <= target.hi:
+        g.quantized[op.output] = q
+        return
+    if q.scale == target.scale:  # a clamp only
+        multiplier, shift = g.emit_constant(np.array([1]), MULTIPLIER_BITS, "requant.multiplier"), 0
+    else:
+        multiplier, shift = g.requant_multiplier(np.array([q.scale / target.scale]), op.output, op)
+    value = g.emit(nn.RequantOp(
+        q.value, multiplier, shift=shift, lo=target.lo, hi=target.hi, axis=len(nn.shape_of(op.input)) - 1,
+        result_type=g.int_tensor(op.input, target.bits),
+    ), scale=target.scale)
+    g.quantized[op.output] = QTensor(value, target.scale, target.bound)
+
+
+def given_weights(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(integers, per-output-channel scales, bits) of a weight the model gave as
+    integers, or None. When the float weight is no longer exactly those integers
+    times those scales (a float pass changed it), warns and returns None."""
+    owner = op.weight.owner
+    scales_attr = owner.attributes.get(nn.GIVEN_SCALE_ATTR) if isinstance(owner, Operation) else None
+    if not isinstance(scales_attr, DenseIntOrFPElementsAttr):
+        return None
+    scales = np.asarray(scales_attr.get_values(), np.float64)
+    weight = np.asarray(g.const(op.weight))
+    shape = (-1,) + (1,) * (weight.ndim - 1)
+    codes = np.rint(weight.astype(np.float64) / scales.reshape(shape))
+    rebuilt = (codes * scales.reshape(shape)).astype(weight.dtype)
+    if not np.array_equal(rebuilt, weight) or np.abs(codes).max(initial=0) >= 2 ** 31:
+        warn(f"quantize: {op.name} {_layer_name(op)}: its weights are no longer the model's integers times "
+             "its scales; hwc chose their scales")
+        return None
+    codes = codes.astype(np.int64)
+    bits = signed_bits(int(codes.min(initial=0)), int(codes.max(initial=0)))
+    return codes, scales, max(2, bits)
+
+
+def _layer_name(op: Operation) -> str:
+    name = op.attributes.get(nn.ONNX_NODE_ATTR)
+    return f"'{name.data}'" if name is not None else ""
+
+
+def report_chosen(g: GraphQuantizer) -> None:
+    """One warning when the model gives some scales and hwc chose others."""
+    if not g.given or not g.chosen:
+        return
+    names = [_value_name(v) for v in g.chosen]
+    shown = ", ".join(names[:3])
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    warn(f"quantize: the model quantizes only part of the graph; hwc chose the scales of "
+         f"{len(names)} float value{'s' if len(names) > 1 else ''} from calibration ({shown}{more})")
+
+
+def _value_name(value: SSAValue) -> str:
+    owner = value.owner
+    if isinstance(owner, Operation):
+        name = owner.attributes.get(nn.ONNX_TENSOR_ATTR)
+        return name.data if name is not None else owner.name
+    return "a graph input"

@@ -1,0 +1,176 @@
+"""Pre-quantized models (docs/prequantized.md): QDQ graphs from onnxruntime's
+`quantize_static` (tests/fixtures/quantized/make_qdq.py) keep their own scales
+and integers, and hwc's integer level equals onnxruntime running the QDQ model
+bit for bit; a graph mixing quantized and float parts says so; every quantized
+op or parameter hwc cannot honour is one error line naming it."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import compiler
+from compiler.errors import HwcError
+from compiler.frontend import import_onnx
+from compiler.ir import main_function, rom_contents
+from compiler.weights import store_for
+from dialects import nn
+from dialects.rom import find_rom
+from tests.support import FIXTURES, onnxruntime_session
+
+QUANTIZED = FIXTURES / "quantized"
+SHAPES = {"mlp_qdq_u8": (64,), "cnn_qdq_s8": (3, 8, 8), "mlp_mixed": (64,)}
+SAMPLES = 400
+
+
+def samples(name: str, count: int = SAMPLES, seed: int = 7) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((count, *SHAPES[name])).astype(np.float32)
+
+
+def onnxruntime_outputs(name: str, x: np.ndarray) -> np.ndarray:
+    session = onnxruntime_session(QUANTIZED / f"{name}.onnx")
+    return np.concatenate([session.run(None, {"input": x[i:i + 1]})[0] for i in range(len(x))])
+
+
+def initializer(name: str, tensor: str) -> np.ndarray:
+    model = onnx.load(QUANTIZED / f"{name}.onnx")
+    return next(numpy_helper.to_array(i) for i in model.graph.initializer if i.name == tensor)
+
+
+@pytest.mark.parametrize("name", ["mlp_qdq_u8", "cnn_qdq_s8"])
+def test_qdq_float_level_equals_onnxruntime_and_int_level_is_within_1_lsb_of_it(name):
+    """The int level is exact integer arithmetic; onnxruntime's float32 differs from it
+    only next to a rounding boundary (docs/prequantized.md: ~1 output in 10^4)."""
+    x = samples(name)
+    theirs = onnxruntime_outputs(name, x)
+    design = compiler.compile(QUANTIZED / f"{name}.onnx")
+    np.testing.assert_array_equal(design.run(x, "float")["logits"], theirs)
+    ours = design.run(x, "int")["logits"]
+    step = float(initializer(name, "logits_scale"))
+    lsb = np.abs(ours.astype(np.float64) - theirs) / step
+    assert np.all(np.abs(lsb - np.rint(lsb)) < 1e-3), "the int level is not on the model's output grid"
+    assert lsb.max() <= 1 + 1e-3 and (lsb > 0.5).mean() <= 1e-3, f"{(lsb > 0.5).sum()} outputs differ"
+    assert (ours.argmax(axis=1) == theirs.argmax(axis=1)).mean() >= 0.999
+
+
+def test_qdq_cnn_spatial_level_equals_int():
+    x = samples("cnn_qdq_s8", 8)
+    design = compiler.compile(QUANTIZED / "cnn_qdq_s8.onnx")
+    np.testing.assert_array_equal(design.run(x, "spatial")["logits"], design.run(x, "int")["logits"])
+
+
+@pytest.mark.rtl
+def test_qdq_mlp_rtl_equals_int():
+    x = samples("mlp_qdq_u8", 16)
+    design = compiler.compile(QUANTIZED / "mlp_qdq_u8.onnx", fold="min")
+    np.testing.assert_array_equal(design.run(x, "rtl")["logits"], design.run(x, "int")["logits"])
+
+
+def test_qdq_weights_are_the_models_integers_and_scales_whatever_wbits():
+    design = compiler.compile(QUANTIZED / "cnn_qdq_s8.onnx", wbits=4)
+    module = design.rom_module
+    layers = [op for op in main_function(module).body.block.ops if isinstance(op, (nn.ConvOp, nn.DenseOp))]
+    assert len(layers) == 3
+    for layer, name in zip(layers, ("stem", "conv", "fc")):
+        read = layer.weight.owner
+        np.testing.assert_array_equal(rom_contents(read, store_for(module)),
+                                      initializer("cnn_qdq_s8", f"{name}.weight_quantized"))
+        scales = np.asarray(find_rom(read).scale.get_values(), np.float64)
+        np.testing.assert_array_equal(scales, initializer("cnn_qdq_s8", f"{name}.weight_scale"))
+
+
+def test_mixed_graph_quantizes_its_float_part_and_says_so(capsys):
+    x = samples("mlp_mixed")
+    design = compiler.compile(QUANTIZED / "mlp_mixed.onnx")
+    ours = design.run(x, "int")["logits"]
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "quantizes only part" in line]
+    assert warnings == ["hwc: warning: quantize: the model quantizes only part of the graph; hwc chose the "
+                        "scales of 1 float value from calibration (logits)"]
+    theirs = onnxruntime_outputs("mlp_mixed", x)
+    assert (ours.argmax(axis=1) == theirs.argmax(axis=1)).mean() >= 0.98
+
+
+# --------------------------------------------------------------------------- float level: rounding
+
+
+def qdq_model(path, scale=0.25, zero=np.uint8(3), nodes=(), initializers=(), shape=(2, 8), out="y",
+              opset=17, out_type=TensorProto.FLOAT, out_shape=None):
+    zero_tensor = numpy_helper.from_array(np.asarray(zero), "z")
+    graph = helper.make_graph(
+        [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="quant"),
+         helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dequant"), *nodes],
+        "qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info(out, out_type, list(out_shape or shape))],
+        [numpy_helper.from_array(np.asarray(scale, np.float32), "s"), zero_tensor, *initializers])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("zero", [np.uint8(3), np.int8(-2)])
+def test_fake_quant_rounds_half_to_even_and_saturates_like_onnxruntime(tmp_path, zero):
+    path = qdq_model(tmp_path / "m.onnx", zero=zero)
+    # every tie k + 0.5 of the scale (0.25) in range, and values far beyond it
+    x = np.concatenate([(np.arange(-12, 12) + 0.5) * 0.25, [-100.0, -40.0, 40.0, 100.0], np.linspace(-3, 3, 4)])
+    x = x.astype(np.float32).reshape(4, 8)
+    theirs = np.concatenate([onnxruntime_session(path).run(None, {"x": x[i:i + 2]})[0] for i in (0, 2)])
+    design = compiler.compile(path)
+    np.testing.assert_array_equal(design.run(x, "float")["y"], theirs)
+
+
+# --------------------------------------------------------------------------- what cannot be honoured
+
+
+def _gemm_model(path, weight_zero=0, axis=None, scales=(0.5, 0.25), transB=1, opset=17, block=None):
+    codes = numpy_helper.from_array(np.array([[1, -2, 3], [4, 5, -6]], np.int8), "wq")
+    attrs = {} if axis is None else {"axis": axis}
+    if block:
+        attrs["block_size"] = block
+    scale = np.asarray(scales, np.float32)
+    dq = helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["w"], name="weight_dq", **attrs)
+    gemm = helper.make_node("Gemm", ["y", "w"], ["out"], name="fc", transB=transB)
+    zero = np.full(scale.shape, weight_zero, np.int8)
+    return qdq_model(path, shape=(1, 3), nodes=[dq, gemm], out="out", opset=opset, out_shape=(1, 2),
+                     initializers=[codes, numpy_helper.from_array(scale, "ws"), numpy_helper.from_array(zero, "wz")])
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda p: qdq_model(p, out="q", out_type=TensorProto.UINT8),
+     "'quant' (QuantizeLinear: its integers are read by the graph output; hwc reads a QuantizeLinear on an "
+     "activation only through DequantizeLinear)"),
+    (lambda p: qdq_model(p, nodes=[helper.make_node("Relu", ["q"], ["r"], name="r")], out="r",
+                         out_type=TensorProto.UINT8),
+     "'quant' (QuantizeLinear: its integers are read by Relu 'r'"),
+    (lambda p: qdq_model(p, scale=np.array([0.25] * 8, np.float32), zero=np.zeros(8, np.uint8)),
+     "'quant' (QuantizeLinear: per-axis scales on an activation are not supported (one scale per tensor))"),
+    (lambda p: _gemm_model(p, weight_zero=1, axis=0),
+     "'fc' (Gemm: weight 'w' has a nonzero zero point; hwc keeps weights symmetric (zero point 0))"),
+    (lambda p: _gemm_model(p, axis=1, scales=(0.5, 0.25, 0.125)),
+     "'fc' (Gemm: weight 'w' is quantized along an axis other than its output channels"),
+    (lambda p: _gemm_model(p, axis=1, scales=[[0.5], [0.25]], opset=21, block=3),
+     "'weight_dq' (DequantizeLinear: blocked scales (block_size 3) on a constant are not supported)"),
+])
+def test_quantized_ops_hwc_cannot_honour_are_one_error_naming_them(tmp_path, build, message):
+    path = build(tmp_path / "m.onnx")
+    with pytest.raises(HwcError) as error:
+        import_onnx(path)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_per_axis_weight_of_a_matmul_is_honoured_after_the_transpose(tmp_path):
+    """A MatMul weight [in, out] quantized along axis 1 is an nn.dense weight [out, in] with one scale per row."""
+    codes = numpy_helper.from_array(np.array([[1, -2], [3, 4], [5, -6]], np.int8), "wq")
+    nodes = [helper.make_node("DequantizeLinear", ["wq", "ws"], ["w"], axis=1),
+             helper.make_node("MatMul", ["y", "w"], ["out"], name="mm")]
+    path = qdq_model(tmp_path / "m.onnx", shape=(1, 3), nodes=nodes, out="out", out_shape=(1, 2),
+                     initializers=[codes, numpy_helper.from_array(np.array([0.5, 0.125], np.float32), "ws")])
+    (dense,) = [op for op in main_function(import_onnx(path)).body.block.ops if isinstance(op, nn.DenseOp)]
+    assert list(dense.weight.owner.attributes[nn.GIVEN_SCALE_ATTR].get_values()) == [0.5, 0.125]
+    x = np.random.default_rng(0).standard_normal((50, 3)).astype(np.float32)
+    design = compiler.compile(path)
+    theirs = np.concatenate([onnxruntime_session(path).run(None, {"x": x[i:i + 1]})[0] for i in range(len(x))])
+    np.testing.assert_array_equal(design.run(x, "float")["out"], theirs)
