@@ -141,6 +141,25 @@ def quantize_groups(weight: np.ndarray, bits: int, group_size: int) -> tuple[np.
     return q.reshape(channels, -1)[:, :inputs], groups, channel
 
 
+GIVEN_GROUP_SCALE_BITS = 12
+"""Width of the integer group scales standing for a model's own float block scales
+(MatMulNBits): each block's scale is represented within 2^-13 of its row's largest
+(a 12-bit g keeps the bias and accumulator within a 32-bit ROM word)."""
+
+
+def groups_for_scales(block_scales: np.ndarray, bits: int = GIVEN_GROUP_SCALE_BITS) -> tuple[np.ndarray, np.ndarray]:
+    """A model's float block scales s [C, blocks] as (g int64 [C, blocks], S float64 [C]) with
+    `g · S ≈ s`: S[c] = max_k |s[c,k]| / (2^bits - 1), |g| = clamp(round(|s| / S), 1, 2^bits - 1)
+    with the sign of s (onnxruntime's symmetric quantizer writes negative scales), so
+    |g·S - s| <= S/2 (exact only when every s[c,k] is a multiple of S[c])."""
+    scales = np.asarray(block_scales, np.float64)
+    top = (1 << bits) - 1
+    channel = np.abs(scales).max(axis=1) / top
+    channel = np.where(channel > 0, channel, 1.0)
+    magnitudes = np.clip(round_half_up(np.abs(scales) / channel[:, None]), 1, top).astype(np.int64)
+    return np.where(scales < 0, -magnitudes, magnitudes), channel
+
+
 def expand_groups(groups: np.ndarray, group_size: int, inputs: int) -> np.ndarray:
     """Each group's scale repeated over its inputs: [C, inputs]."""
     return np.repeat(groups, group_size, axis=1)[:, :inputs]

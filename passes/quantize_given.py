@@ -25,6 +25,7 @@ from xdsl.ir import BlockArgument, Operation, SSAValue
 
 from compiler.diagnostics import warn
 from compiler.numerics import MULTIPLIER_BITS, signed_bits
+from compiler.weight_formats import expand_groups, groups_for_scales
 from dialects import nn
 from passes.quantize_graph import GivenScale, GraphQuantizer, QTensor
 
@@ -106,6 +107,32 @@ def given_weights(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> tuple[np.nda
     codes = codes.astype(np.int64)
     bits = signed_bits(int(codes.min(initial=0)), int(codes.max(initial=0)))
     return codes, scales, max(2, bits)
+
+
+def given_block_weights(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) \
+        -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int] | None:
+    """(integers, integer group scales, channel scales, bits, block size) of a dense
+    weight the model gave as integers times block scales (MatMulNBits), or None. The
+    float block scales become integer group scales under a channel scale
+    (`compiler.weight_formats.groups_for_scales`: within half a channel step)."""
+    owner = op.weight.owner
+    attrs = owner.attributes if isinstance(owner, Operation) else {}
+    scales_attr, size_attr = attrs.get(nn.GIVEN_BLOCK_SCALE_ATTR), attrs.get(nn.GIVEN_BLOCK_SIZE_ATTR)
+    if not isinstance(op, nn.DenseOp) or not isinstance(scales_attr, DenseIntOrFPElementsAttr) or size_attr is None:
+        return None
+    size = size_attr.value.data
+    weight = np.asarray(g.const(op.weight))
+    scales = np.asarray(scales_attr.get_values(), np.float64).reshape(weight.shape[0], -1)
+    steps = expand_groups(scales, size, weight.shape[1])
+    codes = np.rint(weight.astype(np.float64) / steps)
+    if not np.array_equal((codes * steps).astype(weight.dtype), weight):
+        warn(f"quantize: {op.name} {_layer_name(op)}: its weights are no longer the model's integers times "
+             "its block scales; hwc chose their scales")
+        return None
+    codes = codes.astype(np.int64)
+    groups, channel = groups_for_scales(scales)
+    bits = max(2, signed_bits(int(codes.min(initial=0)), int(codes.max(initial=0))))
+    return codes, groups, channel, bits, size
 
 
 def _layer_name(op: Operation) -> str:

@@ -14,11 +14,11 @@ from compiler.errors import HwcError
 from compiler.ir import tensor_type
 from compiler.numerics import (
     batch_norm_affine, common_scale, dot_bounds, narrow_limit, quantize_input, quantize_tensor, quantize_weight,
-    requant_parameters, round_half_up,
+    requant_parameters, round_half_up, width_for,
 )
 from compiler.weight_formats import GROUP_SCALE_BITS, WeightFormat, expand_groups, quantize_groups
 from dialects import nn
-from passes.quantize_given import given_weights, quantize_fake_quant
+from passes.quantize_given import given_block_weights, given_weights, quantize_fake_quant
 from passes.quantize_graph import GraphQuantizer, Handler, QTensor
 from passes.quantize_transformer import HANDLERS as TRANSFORMER_HANDLERS
 
@@ -46,10 +46,14 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
         raise HwcError(f"quantize: {op.name}: the weight and bias must be constants")
     weight_format = g.weight_format(op)
     stem = _weight_stem(op)
-    given = given_weights(g, op)
+    given, blocks = given_weights(g, op), given_block_weights(g, op)
     if given is not None:
         weight_q, weight_scales, bits = given
         weight_format, groups, effective = WeightFormat(bits), None, weight_q
+    elif blocks is not None:
+        weight_q, groups, weight_scales, bits, size = blocks
+        weight_format = WeightFormat(bits, size)
+        effective = weight_q * expand_groups(groups, size, weight_q.shape[1])
     elif weight_format.group_size and isinstance(op, nn.DenseOp):
         weight_q, groups, weight_scales = quantize_groups(g.const(op.weight), weight_format.bits,
                                                           weight_format.group_size)
@@ -65,7 +69,8 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
     g.record_channel_scales(weight.owner, weight_scales, f"{stem}.scale")
     operands = [x.value, weight]
     if groups is not None:
-        operands.append(g.emit_constant(groups, GROUP_SCALE_BITS + 1, f"{stem}.group_scale"))
+        group_bits = max(GROUP_SCALE_BITS + 1, width_for(int(np.abs(groups).max())))
+        operands.append(g.emit_constant(groups, group_bits, f"{stem}.group_scale"))
     if bias_q is not None:
         operands.append(g.emit_constant(bias_q, acc_bits, f"{stem}.bias_q"))
     result_type = g.int_tensor(op.output, acc_bits)

@@ -17,7 +17,8 @@ import numpy as np
 from xdsl.dialects.builtin import IntegerAttr, StringAttr, SymbolRefAttr, i64
 from xdsl.ir import Operation, SSAValue
 
-from compiler.numerics import width_for
+from compiler.numerics import signed_bits, width_for
+from compiler.weight_formats import expand_groups
 from dialects import nn, spatial
 from dialects.rom import signed_range
 from dialects.stream_layout import Layout
@@ -98,6 +99,23 @@ def map_dense(m: GraphMapper, op: nn.DenseOp) -> None:
     else:
         weight = m.rom_array(op.weight, op)
         weights = m.new_rom(f"{stem}_weight_stream_order", weight[:, order], element_width(op.weight))
+    bias = m.rom_symbol(op.bias, op) if op.bias is not None else None
+    features = nn.shape_of(op.output)[-1]
+    m.mvu(op, stem, source.value, weights, bias, features, (), Layout.natural((features,)))
+
+
+def map_group_dense(m: GraphMapper, op: nn.GroupDenseOp) -> None:
+    """An MVU whose constant weights are the exact products `W[c, i] · G[c, i // group_size]`
+    (the same accumulator as `nn.group_dense`), in a new ROM in stream order."""
+    stem = m.layer_of(op)
+    if len(nn.shape_of(op.input)) != 2:
+        raise m.fail(op, f"a dense layer on a rank-{len(nn.shape_of(op.input))} input is not supported "
+                         "(only [batch, features])")
+    source = m.input_stream(op, op.input)
+    weight = m.rom_array(op.weight, op)
+    effective = weight * expand_groups(m.rom_array(op.group_scale, op), op.group_size.value.data, weight.shape[1])
+    width = signed_bits(int(effective.min(initial=0)), int(effective.max(initial=0)))
+    weights = m.new_rom(f"{stem}_weight_grouped", effective[:, source.layout.order()], width)
     bias = m.rom_symbol(op.bias, op) if op.bias is not None else None
     features = nn.shape_of(op.output)[-1]
     m.mvu(op, stem, source.value, weights, bias, features, (), Layout.natural((features,)))
@@ -315,7 +333,7 @@ def suffixed(name: str | NamedLater, suffix: str) -> str | NamedLater:
 
 
 HANDLERS: dict[type[Operation], Callable[[GraphMapper, Operation], None]] = {
-    nn.ConvOp: map_conv, nn.DenseOp: map_dense,
+    nn.ConvOp: map_conv, nn.DenseOp: map_dense, nn.GroupDenseOp: map_group_dense,
     nn.MaxPoolOp: map_pool, nn.SumPoolOp: map_pool, nn.GlobalSumPoolOp: map_global_pool,
     nn.PadOp: map_pad, nn.RequantOp: map_requant, nn.ReluOp: map_relu, nn.LookupOp: map_lookup,
     nn.ConcatOp: map_concat, nn.ReshapeOp: map_reshape, nn.TransposeOp: map_transpose,

@@ -152,7 +152,7 @@ class GraphMapper:
     # ------------------------------------------------------------------ names
 
     def layer_of(self, op: Operation) -> str:
-        if isinstance(op, nn.DenseOp | nn.ConvOp) and isinstance(op.weight.owner, ReadOp):
+        if isinstance(op, nn.DenseOp | nn.ConvOp | nn.GroupDenseOp) and isinstance(op.weight.owner, ReadOp):
             symbol = op.weight.owner.rom.root_reference.data  # fc1_weight, fc1_weight_2 -> fc1, fc1_2
             return re.sub(r"_weight(_\d+)?$", r"\1", symbol)
         return self.layer_names.stem(op)

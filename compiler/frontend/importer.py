@@ -39,7 +39,7 @@ from compiler.frontend import loader
 from compiler.frontend.folding import SHAPE_OPS, FoldingError, fold, is_foldable, shape_stand_in
 from compiler.frontend.loader import Constant, GraphInput
 from compiler.frontend.node import NodeImport, Unsupported, Value, shape
-from compiler.frontend.ops import FOLDED_ONLY, HANDLERS
+from compiler.frontend.ops import FOLDED_ONLY, HANDLERS, OTHER_DOMAINS
 from compiler.frontend.ops.quantized import annotate_given
 from compiler.ir import element_type_for, make_constant, tensor_type
 from compiler.weights import INLINE_LIMIT, new_memory_store
@@ -206,7 +206,7 @@ class GraphImporter:
                 self._refuse(node, name, self._unsupported_reason(node))
             self._poison(node)
             return
-        if node.domain not in ("", "ai.onnx"):
+        if node.domain not in ("", "ai.onnx") and OTHER_DOMAINS.get(node.op_type) != node.domain:
             self._refuse(node, name, f"domain '{node.domain}'")
             return
         if node.op_type == "If" and isinstance(inputs[0], Constant):

@@ -16,8 +16,12 @@ from dialects.nn.elementwise import UnaryOp
 GIVEN_SCALE_ATTR = "nn.given_scale"
 """On a float weight constant (import): the model gave it as integers times these
 scales, one per output channel (axis 0 of the dense/conv weight), dense f64."""
-GIVEN_BITS_ATTR = "nn.given_bits"
-"""On a float weight constant with `nn.given_scale`: the width of its integers."""
+
+
+GIVEN_BLOCK_SCALE_ATTR = "nn.given_block_scale"
+"""On a float dense weight [N, K] (import): the model gave it as integers times one
+scale per block of `nn.given_block_size` inputs, dense f64 [N, blocks]."""
+GIVEN_BLOCK_SIZE_ATTR = "nn.given_block_size"
 
 
 @irdl_op_definition

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 import compiler
 from compiler.errors import HwcError
 from compiler.frontend import import_onnx
-from compiler.ir import main_function, rom_contents
+from compiler.ir import constant_value, main_function, rom_contents
 from compiler.weights import store_for
 from dialects import nn
 from dialects.rom import find_rom
@@ -174,3 +174,70 @@ def test_per_axis_weight_of_a_matmul_is_honoured_after_the_transpose(tmp_path):
     design = compiler.compile(path)
     theirs = np.concatenate([onnxruntime_session(path).run(None, {"x": x[i:i + 1]})[0] for i in range(len(x))])
     np.testing.assert_array_equal(design.run(x, "float")["out"], theirs)
+
+
+# --------------------------------------------------------------------------- MatMulNBits
+
+NBITS = ["mlp_nbits_b32_sym", "mlp_nbits_b64_zp", "mlp_nbits_b128_zp"]
+
+
+def onnxruntime_first_layer_weights(name: str) -> np.ndarray:
+    """onnxruntime's own float weights [N, K] of the first MatMulNBits: its output
+    (before the bias) for each one-hot input is one column, exactly."""
+    model = onnx.load(QUANTIZED / f"{name}.onnx")
+    model.graph.output.extend([helper.make_tensor_value_info("mm0", TensorProto.FLOAT, [1, 128])])
+    session = onnxruntime_session(model.SerializeToString())
+    eye = np.eye(128, dtype=np.float32)
+    return np.concatenate([session.run(["mm0"], {"input": eye[i:i + 1]})[0] for i in range(128)]).T
+
+
+@pytest.mark.parametrize("name", NBITS)
+def test_matmul_nbits_float_weights_are_onnxruntimes_and_int_weights_its_integers(name):
+    theirs = onnxruntime_first_layer_weights(name)
+    design = compiler.compile(QUANTIZED / f"{name}.onnx")
+    dense = next(op for op in main_function(design.nn_module).body.block.ops if isinstance(op, nn.DenseOp))
+    np.testing.assert_array_equal(np.asarray(constant_value(dense.weight, store_for(design.nn_module))), theirs)
+
+    module = design.rom_module
+    layer = next(op for op in main_function(module).body.block.ops if isinstance(op, nn.GroupDenseOp))
+    codes = rom_contents(layer.weight.owner, store_for(module))
+    groups = rom_contents(layer.group_scale.owner, store_for(module))
+    rom = find_rom(layer.weight.owner)
+    channel = np.asarray(store_for(module).get(f"{rom.sym_name.data}.scale"), np.float64)  # > INLINE_LIMIT
+    block = layer.group_size.value.data
+    scales = initializer(name, "fc0.weight_scales").reshape(128, -1).astype(np.float64)
+    # the model's integers: onnxruntime's weights divided by their block scales
+    np.testing.assert_array_equal(codes, np.rint(theirs / np.repeat(scales, block, axis=1)))
+    assert rom.width == (4 if name.endswith("sym") else 5)
+    # each float block scale as an integer group scale under the channel scale, within half a step
+    assert np.all(np.abs(groups * channel[:, None] - scales) <= channel[:, None] / 2 * (1 + 1e-9))
+
+
+@pytest.mark.parametrize("name", NBITS)
+def test_matmul_nbits_int_level_agrees_with_onnxruntime_and_spatial_with_int(name):
+    x = np.random.default_rng(5).standard_normal((300, 128)).astype(np.float32)
+    session = onnxruntime_session(QUANTIZED / f"{name}.onnx")
+    theirs = np.concatenate([session.run(None, {"input": x[i:i + 1]})[0] for i in range(len(x))])
+    design = compiler.compile(QUANTIZED / f"{name}.onnx")
+    np.testing.assert_allclose(design.run(x, "float")["logits"], theirs, rtol=1e-4, atol=1e-5)
+    ours = design.run(x, "int")["logits"]
+    assert (ours.argmax(axis=1) == theirs.argmax(axis=1)).mean() >= 0.95
+    np.testing.assert_array_equal(design.run(x[:4], "spatial")["logits"], ours[:4])
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"bits": 3}, "'fc0_q' (MatMulNBits: bits 3 (supported: 2, 4, 8))"),
+    ({"accuracy_level": 4}, "'fc0_q' (MatMulNBits: accuracy_level 4 (onnxruntime then quantizes the input to int8))"),
+])
+def test_matmul_nbits_it_cannot_honour_is_one_error_naming_it(tmp_path, change, message):
+    model = onnx.load(QUANTIZED / "mlp_nbits_b64_zp.onnx")
+    node = next(n for n in model.graph.node if n.op_type == "MatMulNBits")
+    node.name = "fc0_q"
+    for key, value in change.items():
+        kept = [a for a in node.attribute if a.name != key]
+        del node.attribute[:]
+        node.attribute.extend(kept + [helper.make_attribute(key, value)])
+    onnx.save(model, tmp_path / "m.onnx")
+    with pytest.raises(HwcError) as error:
+        import_onnx(tmp_path / "m.onnx")
+    assert message in str(error.value)

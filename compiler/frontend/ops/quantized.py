@@ -21,10 +21,11 @@ import onnx
 
 from compiler.frontend.loader import Constant
 from compiler.frontend.node import NodeImport, Unsupported
+from compiler.frontend.ops.matmul_nbits import GivenBlocks
 from compiler.frontend.ops.registry import handles
 from compiler.ir import numpy_to_dense
 from dialects import nn
-from xdsl.dialects.builtin import f64
+from xdsl.dialects.builtin import IntegerAttr, f64, i64
 from xdsl.ir import Operation
 
 INTEGER_RANGES = {
@@ -64,6 +65,10 @@ class GivenConstant(Constant):
 def annotate_given(constant: Constant, op: Operation, role: str) -> None:
     """Put `nn.given_scale` on the materialised `op` when `constant` is a given
     weight; Unsupported when its scales do not run along the output channels."""
+    if isinstance(constant, GivenBlocks):
+        op.attributes[nn.GIVEN_BLOCK_SCALE_ATTR] = numpy_to_dense(constant.block_scales, f64)
+        op.attributes[nn.GIVEN_BLOCK_SIZE_ATTR] = IntegerAttr(constant.block_size, i64)
+        return
     if not isinstance(constant, GivenConstant):
         return
     if not constant.symmetric:
