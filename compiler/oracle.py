@@ -13,7 +13,10 @@ from compiler.errors import HwcError
 def _model_with_weights(model_path: Path, weights: Path | None) -> bytes | str:
     """The model as onnxruntime should see it: with `--weights` tensors put in."""
     if weights is None:
-        return str(model_path)
+        graph = onnx.load(str(model_path), load_external_data=False).graph
+        if not any(node.domain == QONNX_DOMAIN for node in graph.node):
+            return str(model_path)
+        return qonnx_as_standard_onnx(onnx.load(str(model_path))).SerializeToString()
     from compiler.weights import memmap_safetensors
 
     model = onnx.load(str(model_path))
@@ -27,7 +30,68 @@ def _model_with_weights(model_path: Path, weights: Path | None) -> bytes | str:
     graph_inputs = [i for i in model.graph.input if i.name not in supplied]
     del model.graph.input[:]
     model.graph.input.extend(graph_inputs)
-    return model.SerializeToString()
+    return qonnx_as_standard_onnx(model).SerializeToString()
+
+
+QONNX_DOMAIN = "qonnx.custom_op.general"
+
+
+def qonnx_as_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with each QONNX `Quant`/`IntQuant`/`BipolarQuant` written out in standard
+    ONNX ops, as qonnx defines them, so that onnxruntime runs it: `Quant` is
+    `(Round(Clip(x / s + z, min, max)) - z) * s` (Round: half to even, qonnx's ROUND;
+    Floor/Ceil for FLOOR/CEIL), `BipolarQuant` is `Where(x >= 0, 1, -1) * s`.
+    A model without QONNX nodes is returned as it is."""
+    if not any(node.domain == QONNX_DOMAIN for node in model.graph.node):
+        return model
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    constants = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    nodes: list[onnx.NodeProto] = []
+    for node in model.graph.node:
+        if node.domain != QONNX_DOMAIN:
+            nodes.append(node)
+        elif node.op_type == "BipolarQuant":
+            nodes += _bipolar_nodes(node, result.graph.initializer)
+        else:
+            nodes += _quant_nodes(node, constants, result.graph.initializer)
+    del result.graph.node[:]
+    result.graph.node.extend(nodes)
+    kept = [o for o in result.opset_import if o.domain != QONNX_DOMAIN]
+    del result.opset_import[:]
+    result.opset_import.extend(kept)
+    return result
+
+
+def _constant(initializers, name: str, value: float) -> str:
+    initializers.append(onnx.numpy_helper.from_array(np.float32(value), name))
+    return name
+
+
+def _quant_nodes(node: onnx.NodeProto, constants: dict, initializers) -> list[onnx.NodeProto]:
+    make = onnx.helper.make_node
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    signed, narrow = attrs.get("signed", 1), attrs.get("narrow", 0)
+    bits = int(np.asarray(constants[node.input[3]]).reshape(-1)[0])
+    low = -(2 ** (bits - 1)) + narrow if signed else 0
+    high = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1 - narrow
+    mode = attrs.get("rounding_mode", b"ROUND")
+    rounding = {"ROUND": "Round", "CEIL": "Ceil", "FLOOR": "Floor"}[
+        (mode.decode() if isinstance(mode, bytes) else mode).upper()]
+    x, s, z, out = node.input[0], node.input[1], node.input[2], node.output[0]
+    lo, hi = _constant(initializers, f"{out}/min", low), _constant(initializers, f"{out}/max", high)
+    return [make("Div", [x, s], [f"{out}/div"]), make("Add", [f"{out}/div", z], [f"{out}/shifted"]),
+            make("Clip", [f"{out}/shifted", lo, hi], [f"{out}/clipped"]),
+            make(rounding, [f"{out}/clipped"], [f"{out}/rounded"]),
+            make("Sub", [f"{out}/rounded", z], [f"{out}/centred"]), make("Mul", [f"{out}/centred", s], [out])]
+
+
+def _bipolar_nodes(node: onnx.NodeProto, initializers) -> list[onnx.NodeProto]:
+    make = onnx.helper.make_node
+    x, s, out = node.input[0], node.input[1], node.output[0]
+    zero, one, minus = (_constant(initializers, f"{out}/{n}", v) for n, v in (("zero", 0), ("one", 1), ("minus", -1)))
+    return [make("GreaterOrEqual", [x, zero], [f"{out}/nonnegative"]),
+            make("Where", [f"{out}/nonnegative", one, minus], [f"{out}/sign"]), make("Mul", [f"{out}/sign", s], [out])]
 
 
 def _with_outputs(model: bytes | str, names: list[str]) -> bytes:

@@ -54,16 +54,17 @@ def given_activations(function: FuncOp) -> dict[SSAValue, GivenScale]:
 
 def _range_of(q: QTensor) -> tuple[int, int] | None:
     """[lo, hi] of an integer activation at `q.scale`: a graph input's, or a
-    requant's at that scale (through max pools, reshapes and transposes), else None."""
+    requant's at that scale (through max pools, reshapes, transposes and relus), else None."""
     if isinstance(q.value, BlockArgument):
         return -q.bound, q.bound
-    value, scale = q.value, q.scale
-    owner = value.owner
-    while isinstance(owner, SAME_SCALE_OPS):
+    owner, relu = q.value.owner, False
+    while isinstance(owner, SAME_SCALE_OPS + (nn.ReluOp,)):
+        relu |= isinstance(owner, nn.ReluOp)
         owner = owner.operands[0].owner
     if isinstance(owner, nn.RequantOp) and owner.attributes.get(nn.SCALE_ATTR) is not None \
-            and owner.attributes[nn.SCALE_ATTR].value.data == scale:
-        return owner.lo.value.data, owner.hi.value.data
+            and owner.attributes[nn.SCALE_ATTR].value.data == q.scale:
+        lo, hi = owner.lo.value.data, owner.hi.value.data
+        return (max(lo, 0), max(hi, 0)) if relu else (lo, hi)
     return None
 
 
@@ -133,6 +134,44 @@ def given_block_weights(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) \
     groups, channel = groups_for_scales(scales)
     bits = max(2, signed_bits(int(codes.min(initial=0)), int(codes.max(initial=0))))
     return codes, groups, channel, bits, size
+
+
+FINE_BIAS_BITS = 10
+"""A float bias next to the model's integer weights is added at a scale this many bits
+finer than the output's step (see `add_fine_bias`)."""
+
+
+def off_grid_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray) -> np.ndarray | None:
+    """The float bias of a layer with given weights when it is not a multiple of the
+    accumulator's scale (a bias the model left in float), else None (a bias the model
+    quantized at `s_x · s_w`, as Brevitas' Int32Bias and onnxruntime do, is exact there)."""
+    if op.bias is None:
+        return None
+    bias = np.asarray(g.const(op.bias), np.float64)
+    units = bias / acc_scales
+    return None if np.all(np.abs(units - np.rint(units)) < 1e-3) else bias
+
+
+def add_fine_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc: SSAValue, acc_scales: np.ndarray,
+                  bias: np.ndarray, bound: int, axis: int) -> tuple[SSAValue, np.ndarray]:
+    """`acc · 2^k + round(bias / (acc_scales / 2^k))`, and its scales `acc_scales / 2^k`:
+    the float bias added `FINE_BIAS_BITS` bits below the output's step, so that rounding it
+    moves the output by at most 2^-(FINE_BIAS_BITS+1) of a step instead of up to half a step
+    of the (often coarse) accumulator scale."""
+    target = g.requant_target(op.output)
+    out_scale = g.scale_of_bits(target, g.given[target].bits if target in g.given else g.abits)
+    shift = int(np.clip(np.ceil(np.log2(acc_scales.max() / out_scale)) + FINE_BIAS_BITS, 0, 30))
+    fine = acc_scales / 2.0 ** shift
+    rank = len(nn.shape_of(acc))
+    shape = (-1,) + (1,) * (rank - 1 - axis)
+    bias_q = np.floor(bias / fine + 0.5).astype(np.int64).reshape(shape)
+    scaled_bits = g.accumulator_bits(bound << shift, op)
+    factor = g.emit_int_scalar(1 << shift)
+    scaled = g.emit(nn.MulOp(acc, factor, g.int_tensor(acc, scaled_bits)), acc_bits=scaled_bits)
+    total_bits = g.accumulator_bits((bound << shift) + int(np.abs(bias_q).max(initial=0)), op)
+    offset = g.emit_constant(bias_q, total_bits, "bias.fine")
+    total = g.emit(nn.AddOp(scaled, offset, g.int_tensor(acc, total_bits)), acc_bits=total_bits)
+    return total, fine
 
 
 def _layer_name(op: Operation) -> str:

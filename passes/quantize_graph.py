@@ -297,9 +297,14 @@ class GraphQuantizer:
         """The value a requant producing `result` stands for: the result of
         `result`'s only user when that is a relu or clip (which `absorb-clamps`
         folds into the requant) or the model's own quantization (`nn.fake_quant`,
-        which then keeps the value), else `result` itself."""
+        which then keeps the value), or the fake quant right after such a relu or
+        clip; else `result` itself."""
         users = [use.operation for use in result.uses]
-        if len(users) == 1 and isinstance(users[0], (nn.ReluOp, nn.ClipOp, nn.FakeQuantOp)):
+        if len(users) == 1 and isinstance(users[0], (nn.ReluOp, nn.ClipOp)):
+            clamped = users[0].results[0]
+            after = [use.operation for use in clamped.uses]
+            return after[0].results[0] if len(after) == 1 and isinstance(after[0], nn.FakeQuantOp) else clamped
+        if len(users) == 1 and isinstance(users[0], nn.FakeQuantOp):
             return users[0].results[0]
         return result
 

@@ -18,7 +18,9 @@ from compiler.numerics import (
 )
 from compiler.weight_formats import GROUP_SCALE_BITS, WeightFormat, expand_groups, quantize_groups
 from dialects import nn
-from passes.quantize_given import given_block_weights, given_weights, quantize_fake_quant
+from passes.quantize_given import (
+    add_fine_bias, given_block_weights, given_weights, off_grid_bias, quantize_fake_quant,
+)
 from passes.quantize_graph import GraphQuantizer, Handler, QTensor
 from passes.quantize_transformer import HANDLERS as TRANSFORMER_HANDLERS
 
@@ -62,7 +64,8 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
         weight_q, weight_scales = quantize_weight(g.const(op.weight), weight_format.bits)
         groups, effective = None, weight_q
     acc_scales = x.scale * weight_scales
-    bias_q = _bias_at(g, op, acc_scales)
+    fine_bias = off_grid_bias(g, op, acc_scales) if given is not None or blocks is not None else None
+    bias_q = _bias_at(g, op, acc_scales) if fine_bias is None else None
     bounds = dot_bounds(effective, x.bound, bias_q)
     acc_bits = g.accumulator_bits(int(bounds.max(initial=0)), op)
     weight = g.emit_constant(weight_q, weight_format.bits, f"{stem}.q")
@@ -81,6 +84,8 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
         layer = type(op).create(operands=operands, properties=dict(op.properties), result_types=[result_type])
     acc = g.emit(layer, acc_bits=acc_bits)
     axis = 1 if isinstance(op, nn.ConvOp) else len(nn.shape_of(op.output)) - 1
+    if fine_bias is not None:
+        acc, acc_scales = add_fine_bias(g, op, acc, acc_scales, fine_bias, int(bounds.max(initial=0)), axis)
     g.requant(acc, acc_scales, axis, op.output, op)
 
 

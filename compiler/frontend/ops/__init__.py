@@ -15,7 +15,7 @@ Where, Cast) live in `indexing`, products of two activations in `matmul`.
 The handlers live in modules by family (`passthrough`, `layers`, `windows`,
 `elementwise`, `movement`, and the float-level `math`, `reductions`, `norms`,
 `deconv`, `attention`, and `quantized`: QDQ pairs and quantized weights, `matmul_nbits`:
-com.microsoft's MatMulNBits); `registry` holds the table they register in.
+com.microsoft's MatMulNBits, `qonnx`: QONNX's quantizers); `registry` holds the table they register in.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 from compiler.frontend.ops import elementwise, layers, movement, passthrough, windows
 from compiler.frontend.ops import indexing
 from compiler.frontend.ops import attention, deconv, math, norms, reductions
-from compiler.frontend.ops import matmul_nbits, quantized
+from compiler.frontend.ops import matmul_nbits, qonnx, quantized
 from compiler.frontend.ops.layers import dense_weight
 from compiler.frontend.ops.movement import reshape_target
 from compiler.frontend.ops.registry import FOLDED_ONLY, HANDLERS, OTHER_DOMAINS, SUPPORTED_OPS, Handler, handles
@@ -36,5 +36,5 @@ __all__ = [
     "FOLDED_ONLY", "HANDLERS", "OTHER_DOMAINS", "SUPPORTED_OPS", "Handler", "dense_weight", "handles",
     "reshape_target", "resolve_pads", "elementwise", "layers", "movement", "passthrough", "windows",
     "indexing",
-    "attention", "deconv", "math", "norms", "reductions", "quantized", "matmul_nbits",
+    "attention", "deconv", "math", "norms", "reductions", "quantized", "matmul_nbits", "qonnx",
 ]

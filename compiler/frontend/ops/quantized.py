@@ -48,11 +48,13 @@ class GivenConstant(Constant):
     scale: np.ndarray | None = None
     symmetric: bool = True
     """False when a zero point is not 0 (hwc cannot keep such weights as they are)."""
+    origin: str = ""
+    """The model's name for the tensor this one was derived from (a transposed weight)."""
 
     def transposed(self, name: str, load) -> GivenConstant:
         """The 2-D constant transposed (a MatMul weight [in, out] as [out, in])."""
         return GivenConstant(name, self.shape[::-1], np.dtype(np.float32), load,
-                             scale=self.scale.T, symmetric=self.symmetric)
+                             scale=self.scale.T, symmetric=self.symmetric, origin=self.origin or self.name)
 
     def output_channel_scales(self) -> np.ndarray | None:
         """One scale per row (axis 0), or None when the scales vary along another axis."""
@@ -72,11 +74,11 @@ def annotate_given(constant: Constant, op: Operation, role: str) -> None:
     if not isinstance(constant, GivenConstant):
         return
     if not constant.symmetric:
-        raise Unsupported(f"{role} '{constant.name}' has a nonzero zero point; hwc keeps weights "
+        raise Unsupported(f"{role} '{constant.origin or constant.name}' has a nonzero zero point; hwc keeps weights "
                           "symmetric (zero point 0)")
     scales = constant.output_channel_scales()
     if scales is None:
-        raise Unsupported(f"{role} '{constant.name}' is quantized along an axis other than its output "
+        raise Unsupported(f"{role} '{constant.origin or constant.name}' is quantized along an axis other than its output "
                           "channels; hwc keeps one scale per output channel")
     op.attributes[nn.GIVEN_SCALE_ATTR] = numpy_to_dense(scales, f64)
 

@@ -1,0 +1,110 @@
+"""QONNX quantizers (domain `qonnx.custom_op.general`, as Brevitas' `export_qonnx`
+and hls4ml/FINN tools write them), per qonnx's op definitions:
+
+* `Quant` (also `IntQuant`): `y = (round(clamp(x / s + z, min, max)) - z) · s`, the
+  integer range from `bitwidth`, `signed` and `narrow`, `rounding_mode` ROUND (half
+  to even), CEIL or FLOOR. On a constant (a weight) it is evaluated at import in
+  float32 as qonnx does, into a `GivenConstant` that keeps the scales; on an
+  activation it is an `nn.fake_quant` (per-tensor scale, zero point 0, ROUND: the
+  forms hwc's integer requant honours).
+* `BipolarQuant`: `y = (x >= 0 ? 1 : -1) · s`, on a constant (binary weights).
+
+`Trunc` and `FloatQuant` are refused (docs/prequantized.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.frontend.node import NodeImport, Unsupported
+from compiler.frontend.ops.quantized import GivenConstant
+from compiler.frontend.ops.registry import handles
+from dialects import nn
+
+DOMAIN = "qonnx.custom_op.general"
+ROUNDINGS = {"ROUND": np.round, "CEIL": np.ceil, "FLOOR": np.floor}
+
+
+def integer_range(signed: bool, narrow: bool, bits: int) -> tuple[int, int]:
+    """qonnx's [min_int, max_int] of a `bits`-bit integer."""
+    if signed:
+        return -(1 << (bits - 1)) + (1 if narrow else 0), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - (2 if narrow else 1)
+
+
+def _bits(n: NodeImport) -> int:
+    bitwidth = np.asarray(n.constant(3, "the bit width"))
+    if bitwidth.size != 1 or float(bitwidth.reshape(-1)[0]) != int(bitwidth.reshape(-1)[0]):
+        raise Unsupported("the bit width must be one integer")
+    bits = int(bitwidth.reshape(-1)[0])
+    if not 1 <= bits <= 16:
+        raise Unsupported(f"bit width {bits} (supported: 1..16)")
+    return bits
+
+
+def _scale_shape(scale: np.ndarray, rank: int) -> np.ndarray:
+    if scale.dtype.kind != "f" or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+        raise Unsupported("the scale must hold positive finite numbers")
+    return scale.astype(np.float32).reshape((1,) * (rank - scale.ndim) + scale.shape)
+
+
+@handles("Quant", "IntQuant", domain=DOMAIN,
+         note="qonnx.custom_op.general; any bit width 2..16 (1: bipolar), signed/narrow; on a constant (a weight): "
+              "per-tensor or per-channel scales, zero point 0 for a layer's weight, rounding ROUND/CEIL/FLOOR; on "
+              "an activation: one `nn.fake_quant` (per-tensor scale, zero point 0, ROUND)")
+def _quant(n: NodeImport):
+    bits = _bits(n)
+    signed, narrow = bool(n.attr("signed", 1)), bool(n.attr("narrow", 0))
+    rounding = str(n.attr("rounding_mode", "ROUND")).upper()
+    if rounding not in ROUNDINGS:
+        raise Unsupported(f"rounding_mode {rounding} (supported: {', '.join(ROUNDINGS)})")
+    scale, zero = np.asarray(n.constant(1, "the scale")), np.asarray(n.constant(2, "the zero point"))
+    if n.is_constant(0):
+        return [_quantized_constant(n, bits, signed, narrow, rounding, scale, zero)]
+    if scale.size != 1 or zero.size != 1:
+        raise Unsupported("per-channel scales or zero points on an activation are not supported (one per tensor)")
+    if float(zero.reshape(-1)[0]) != 0:
+        raise Unsupported("a nonzero zero point on an activation is not supported")
+    if rounding != "ROUND" or bits < 2:
+        what = f"rounding_mode {rounding}" if rounding != "ROUND" else "a 1-bit (bipolar) quantizer"
+        raise Unsupported(f"{what} on an activation is not supported (hwc's integer requant rounds to nearest)")
+    qmin, qmax = integer_range(signed, narrow, bits)
+    step = float(_scale_shape(scale, 1).reshape(-1)[0])
+    return [n.emit(nn.FakeQuantOp(n.activation(0), scale=step, zero_point=0, qmin=qmin, qmax=qmax))]
+
+
+def _quantized_constant(n: NodeImport, bits: int, signed: bool, narrow: bool, rounding: str,
+                        scale: np.ndarray, zero: np.ndarray) -> GivenConstant:
+    source = n.constant_input(0, "the input")
+    rank = len(source.shape)
+    steps = _scale_shape(scale, rank)
+    zeros = np.asarray(zero, np.float32).reshape((1,) * (rank - zero.ndim) + zero.shape)
+    if not np.all(zeros == np.round(zeros)):
+        raise Unsupported("the zero point must hold integers")
+
+    def load() -> np.ndarray:
+        scaled = source.value().astype(np.float32) / steps + zeros
+        if bits == 1 and signed:  # qonnx: a 1-bit signed Quant is bipolar
+            levels = np.where(scaled >= 0, np.float32(1), np.float32(-1))
+        else:
+            low, high = integer_range(signed, narrow, bits)
+            levels = ROUNDINGS[rounding](np.clip(scaled, low, high))
+        return ((levels - zeros) * steps).astype(np.float32)
+
+    return GivenConstant(n.node.output[0], source.shape, np.dtype(np.float32), load,
+                         scale=steps.astype(np.float64), symmetric=bool(np.all(zeros == 0)))
+
+
+@handles("BipolarQuant", domain=DOMAIN,
+         note="qonnx.custom_op.general; on a constant (binary weights ±scale, per-tensor or per-channel scale)")
+def _bipolar_quant(n: NodeImport):
+    if not n.is_constant(0):
+        raise Unsupported("on an activation (a sign function) is not supported")
+    source = n.constant_input(0, "the input")
+    steps = _scale_shape(np.asarray(n.constant(1, "the scale")), len(source.shape))
+
+    def load() -> np.ndarray:
+        return (np.where(source.value() >= 0, np.float32(1), np.float32(-1)) * steps).astype(np.float32)
+
+    return [GivenConstant(n.node.output[0], source.shape, np.dtype(np.float32), load,
+                          scale=steps.astype(np.float64))]
