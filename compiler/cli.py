@@ -60,6 +60,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer-wbits", action="append", default=[], metavar="NAME=BITS[:G]",
                         help="another weight format for the layers NAME names: dense<i> (i-th weight layer), "
                              "first, last, a weight or ONNX node name, or a glob of these (repeatable)")
+    parser.add_argument("--smooth", type=float, metavar="ALPHA",
+                        help="before quantizing, move activation range into the weights (SmoothQuant, "
+                             "alpha in 0..1, e.g. 0.5); default off")
     parser.add_argument("--calib", type=Path, metavar="C.npz",
                         help="calibration inputs (.npz keyed by input name); default: random normal, with a warning")
     parser.add_argument("--fold", default="auto", metavar="full|min|auto",
@@ -126,7 +129,7 @@ def _compile(args: argparse.Namespace):
     with _progress(f"importing {args.model}"):
         return compiler.compile(args.model, weights=args.weights, shapes=shapes,
                                 wbits=args.wbits, abits=args.abits, calib=args.calib,
-                                group_size=args.group_size, layer_wbits=args.layer_wbits,
+                                group_size=args.group_size, layer_wbits=args.layer_wbits, smooth=args.smooth,
                                 fold=args.fold, target_fps=args.target_fps, clock_mhz=args.clock_mhz,
                                 max_multipliers=args.max_multipliers, rom=args.rom)
 
