@@ -30,7 +30,7 @@ def test_smoothing_keeps_the_function_and_evens_the_ranges(tmp_path):
     before = design.run({"input_ids": data["input_ids"]}, level="float")["logits"]
     module = design.nn_module
     sites = find_sites(main_function(module))
-X
+    assert len(sites) == 7  # per block (2): two norms and the SwiGLU product; the final norm before the head
     samples = {"input_ids": data["input_ids"]}
     spread_before = [r.max() / np.median(r) for r in channel_ranges(module, [s.value for s in sites], samples)]
     run_pipeline(module, f'smooth-activations{{alpha=0.5 calib="{calib}"}}')
