@@ -119,3 +119,26 @@ def test_verify_text_is_for_language_models_only(tmp_path):
     result = run_hwc_command("verify", str(Path(__file__).resolve().parents[1] / "fixtures" / "mlp.onnx"),
                              "--text", str(tmp_path / "ids.npy"))
     assert result.returncode == 1 and "only a language model" in result.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny_lm"
+
+
+def test_the_trained_example_generates_the_same_bytes_token_by_token_as_whole(tmp_path):
+    """`hwc generate --level int` (the step graph, integer K/V caches) against greedy decoding
+    that reruns the whole sequence (`hwc run --level int`'s integers) for every new byte; causal,
+    so the window is padded with zeros past the text."""
+    prompt, options, new = list(b"def "), ["--wbits", "4", "--group-size", "64"], 12
+    calib = str(EXAMPLE / "calib.npz")
+    generated = run_hwc_command("generate", str(EXAMPLE / "model.onnx"), "--prompt", ",".join(map(str, prompt)),
+                                "--max-new-tokens", str(new), "--level", "int", "--calib", calib, *options)
+    assert generated.returncode == 0, generated.stderr
+    stepped = [int(t) for t in generated.stdout.strip().splitlines()[-1].split(",")]
+    design = compiler.compile(EXAMPLE / "model.onnx", calib=calib, wbits=4, group_size=64)
+    text = list(prompt)
+    for _ in range(new):
+        window = np.zeros((1, 64), np.int64)
+        window[0, :len(text)] = text
+        logits = design.run({"input_ids": window}, level="int")["logits"]
+        text.append(int(logits[0, len(text) - 1].argmax()))
+    assert stepped == text[len(prompt):]
