@@ -138,3 +138,15 @@ def test_the_trained_example_generates_the_same_bytes_token_by_token_as_whole(tm
         logits = design.run({"input_ids": window}, level="int")["logits"]
         text.append(int(logits[0, len(text) - 1].argmax()))
     assert stepped == text[len(prompt):]
+
+
+def test_a_byte_level_model_calibrates_on_a_text_file(tmp_path):
+    from compiler.calibration import calibration_samples
+
+    text = tmp_path / "calib.txt"
+    text.write_bytes(bytes(range(32, 127)) * 3)  # 285 bytes: four windows of 64
+    samples = calibration_samples(text, {"input_ids": (64,)}, None, {"input_ids": 256})
+    assert samples["input_ids"].shape == (4, 64) and samples["input_ids"].dtype == np.int64
+    assert samples["input_ids"][0, :3].tolist() == [32, 33, 34]
+    design = compiler.compile(EXAMPLE / "model.onnx", calib=text)
+    assert len(design.generate(list(b"def "), 3, level="int")) == 3
