@@ -294,8 +294,8 @@ def quantize_batch_norm(g: GraphQuantizer, op: nn.BatchNormOp) -> None:
     g.requant(total, acc_scales, 1, op.output, op)
 
 
-def refuse_softmax(g: GraphQuantizer, op: nn.SoftmaxOp | nn.LogSoftmaxOp) -> None:
-    """A softmax that `softmax-to-host` left in the graph: not supported on integers."""
+def refuse_softmax(g: GraphQuantizer, op: nn.LogSoftmaxOp) -> None:
+    """A log-softmax that `softmax-to-host` left in the graph: not supported on integers."""
     raise HwcError(
         f"quantize: {op.name} is supported only as the graph's last op over the last axis "
         "(it then runs on the host)"
@@ -317,7 +317,7 @@ HANDLERS: dict[type[Operation], Handler] = {
     nn.GlobalAveragePoolOp: quantize_global_average_pool,
     nn.SigmoidOp: quantize_lookup, nn.TanhOp: quantize_lookup, nn.LeakyReluOp: quantize_lookup,
     nn.ConcatOp: quantize_concat, nn.BatchNormOp: quantize_batch_norm,
-    nn.SoftmaxOp: refuse_softmax, nn.LogSoftmaxOp: refuse_softmax,
+    nn.LogSoftmaxOp: refuse_softmax,
     nn.SiluOp: quantize_lookup, nn.GeluOp: quantize_lookup,
     **TRANSFORMER_HANDLERS,
 }
