@@ -26,6 +26,7 @@ What it counts (docs/llm-plan.md states the model in full):
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -69,6 +70,10 @@ class PlanOptions:
 DEFAULT_TARGET_TPS = HC1["tokens_per_s"]
 
 
+_divisors = functools.lru_cache(maxsize=64)(divisors)
+"""`dialects.spatial.divisors`, remembered: a budget search folds the same few sizes many times."""
+
+
 @dataclass(frozen=True)
 class Unit:
     """A multiplying unit of the pipeline: `count` copies of an `outputs` x `inputs` product per token."""
@@ -91,9 +96,9 @@ class Unit:
         """(pe, simd): pe divides outputs, simd divides inputs, (N/pe)·(K/simd) <= cycles, least pe·simd
         (ties: the larger ii, then the larger simd, as `fold-parallelism` breaks them)."""
         best = None
-        for pe in divisors(self.outputs):
+        for pe in _divisors(self.outputs):
             rows = self.outputs // pe
-            simd = next((s for s in divisors(self.inputs) if rows * (self.inputs // s) <= cycles), None)
+            simd = next((s for s in _divisors(self.inputs) if rows * (self.inputs // s) <= cycles), None)
             if simd is not None:
                 key = (pe * simd, -rows * (self.inputs // simd), -simd)
                 best = min(best, (key, (pe, simd))) if best else (key, (pe, simd))
@@ -183,7 +188,7 @@ def cycles_for_budget(pipeline: list[Unit], budget: int, model: str) -> int:
     return low
 
 
-def design(shape: ModelShape, pipeline: list[Unit], cycles: int, clock_hz: Fraction, model: str) -> dict:
+def design(pipeline: list[Unit], cycles: int, clock_hz: Fraction, model: str) -> dict:
     """The chip at `cycles` per token under `model`: its rate and multipliers (weights, attention)."""
     dense = [unit for unit in pipeline if not unit.attention]
     attention = [unit for unit in pipeline if unit.attention]
@@ -206,7 +211,7 @@ def chip(shape: ModelShape, options: PlanOptions, context: int) -> dict:
             raise HwcError(f"--target-tps {target:g}: more than one token per cycle at {options.clock_mhz:g} MHz")
     for model in MODELS:
         at = cycles_for_budget(pipeline, options.max_multipliers, model) if budget_mode else cycles
-        result[model] = design(shape, pipeline, at, clock_hz, model)
+        result[model] = design(pipeline, at, clock_hz, model)
         if options.max_multipliers is not None:
             result[model]["fits_budget"] = result[model]["multipliers"] <= options.max_multipliers
     result["units"] = [unit_row(unit, result) for unit in pipeline]

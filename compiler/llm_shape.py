@@ -30,6 +30,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from compiler.boundary import read_file
 from compiler.errors import HwcError
 
 GPT2 = "gpt2"
@@ -44,6 +45,9 @@ REQUIRED_FIELDS = {
     "max_positions": ("max_position_embeddings", "n_positions"),
 }
 """Each size and the `config.json` keys that give it (Llama names first, then GPT-2's)."""
+
+MAX_SIZE = 1 << 24
+"""The largest size taken (16,777,216: beyond every vocabulary, width and context in use)."""
 
 PARAMETER_KINDS = ("embedding", "attention q", "attention k", "attention v", "attention o",
                    "MLP gate", "MLP up", "MLP down", "norms", "head")
@@ -141,16 +145,19 @@ class ModelShape:
 # --------------------------------------------------------------------------- reading config.json
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""A config.json is a few kilobytes; anything above a megabyte is not one."""
+
+
 def read_config(path: Path) -> ModelShape:
     """The shape in the `config.json` at `path`; HwcError naming the file and the problem."""
+    text = read_file(path, max_bytes=MAX_CONFIG_BYTES)
     try:
-        config = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise HwcError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise HwcError(f"{path}: cannot read it ({getattr(error, 'strerror', None) or error})") from None
-    except json.JSONDecodeError as error:
+        config = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise HwcError(f"{path}: not JSON ({error})") from None
+    except RecursionError:
+        raise HwcError(f"{path}: not a config.json (nested too deeply)") from None
     if not isinstance(config, dict):
         raise HwcError(f"{path}: not a config.json (expected a JSON object of the model's settings)")
     try:
@@ -190,6 +197,8 @@ def _positive(config: dict, keys: tuple[str, ...], default: int | None = None) -
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise HwcError(f"'{key}' is {json.dumps(value)}; expected a positive integer")
+        if value > MAX_SIZE:
+            raise HwcError(f"'{key}' is {value:,}; hwc plan takes sizes up to {MAX_SIZE:,}")
         return value
     if default is None:
         raise HwcError(f"no '{keys[0]}'" + (f" (or '{keys[1]}')" if len(keys) > 1 else "")
