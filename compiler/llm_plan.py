@@ -174,10 +174,9 @@ def cycles_for_budget(pipeline: list[Unit], budget: int, model: str) -> int:
     """The fewest cycles per token whose design under `model` fits `budget` multipliers
     (the count does not grow with the cycles: a binary search)."""
     slowest = max(unit.macs for unit in pipeline)
-    if multipliers(pipeline, slowest, model) > budget:
-        floor = multipliers(pipeline, slowest, model)
-        raise HwcError(f"--max-multipliers {budget}: the chip needs at least {floor:,} "
-                       "(one multiplier per unit)")
+    least = multipliers(pipeline, slowest, model)
+    if least > budget:
+        raise HwcError(f"--max-multipliers {budget}: the chip needs at least {least:,} (one multiplier per unit)")
     low, high = 1, slowest
     while low < high:
         middle = (low + high) // 2
@@ -197,21 +196,27 @@ def design(pipeline: list[Unit], cycles: int, clock_hz: Fraction, model: str) ->
             "multipliers_weights": weights, "multipliers_attention": products, "multipliers": weights + products}
 
 
+def cycles_for_target(tokens_per_s: float, clock_hz: Fraction) -> int:
+    """floor(clock / tokens per s), at least one cycle."""
+    cycles = math.floor(clock_hz / Fraction(repr(float(tokens_per_s))))
+    if cycles < 1:
+        raise HwcError(f"--target-tps {tokens_per_s:g}: more than one token per cycle at "
+                       f"{float(clock_hz) / 1e6:g} MHz")
+    return cycles
+
+
 def chip(shape: ModelShape, options: PlanOptions, context: int) -> dict:
-    """Both designs (`MODELS`), for the target rate or within the budget."""
+    """Both designs (`MODELS`), for the target rate or, given only a budget, within it."""
     clock_hz = Fraction(repr(float(options.clock_mhz))) * 1_000_000
     pipeline = units(shape, context)
     budget_mode = options.max_multipliers is not None and options.target_tps is None
-    target = options.target_tps if options.target_tps is not None else DEFAULT_TARGET_TPS
+    target = None if budget_mode else options.target_tps or DEFAULT_TARGET_TPS
     result = {"mode": "budget" if budget_mode else "target", "clock_mhz": options.clock_mhz,
-              "target_tps": None if budget_mode else target, "max_multipliers": options.max_multipliers}
-    if not budget_mode:
-        cycles = math.floor(clock_hz / Fraction(repr(float(target))))
-        if cycles < 1:
-            raise HwcError(f"--target-tps {target:g}: more than one token per cycle at {options.clock_mhz:g} MHz")
+              "target_tps": target, "max_multipliers": options.max_multipliers}
     for model in MODELS:
-        at = cycles_for_budget(pipeline, options.max_multipliers, model) if budget_mode else cycles
-        result[model] = design(pipeline, at, clock_hz, model)
+        cycles = (cycles_for_budget(pipeline, options.max_multipliers, model) if budget_mode
+                  else cycles_for_target(target, clock_hz))
+        result[model] = design(pipeline, cycles, clock_hz, model)
         if options.max_multipliers is not None:
             result[model]["fits_budget"] = result[model]["multipliers"] <= options.max_multipliers
     result["units"] = [unit_row(unit, result) for unit in pipeline]
@@ -239,7 +244,7 @@ def make_plan(shape: ModelShape, options: PlanOptions) -> dict:
     weight_macs = sum(m.count * m.weights for m in shape.matrices())
     notes = []
     if shape.model_type not in KNOWN_MODEL_TYPES:
-        notes.append(f"model_type {shape.model_type or '(none)'!r} read as Llama-style "
+        notes.append(f"model_type {shape.model_type or '(none)'} read as Llama-style "
                      "(RMSNorm, RoPE, gated MLP, no biases unless attention_bias/mlp_bias)")
     return {
         "model": shape.describe(),

@@ -181,6 +181,12 @@ def test_a_multiplier_budget_gives_the_rate_it_allows():
         small_plan(max_multipliers=9)
 
 
+def test_an_unknown_model_type_is_read_as_llama_with_a_note():
+    plan = make_plan(shape_from_config({**SMALL, "model_type": "phi3"}), W4G64)
+    assert plan["parameters"] == make_plan(shape_from_config(SMALL), W4G64)["parameters"]
+    assert any("phi3" in note for note in plan["notes"])
+
+
 def test_target_and_budget_together_say_whether_it_fits():
     chip = small_plan(target_tps=1e6, max_multipliers=70)["chip"]
     assert chip["mode"] == "target"
@@ -216,6 +222,8 @@ def test_plan_prints_the_tables_and_writes_the_json(run_hwc, tmp_path):
     (json.dumps({**SMALL, "tie_word_embeddings": "yes"}), (), "true or false"),
     (json.dumps(SMALL), ("--context", "5"), "4 positions"),
     (json.dumps(SMALL), ("--target-tps", "0"), "positive"),
+    (json.dumps(SMALL), ("--target-tps", "2e6", "--clock-mhz", "1"), "more than one token per cycle"),
+    (json.dumps(SMALL), ("--max-multipliers", "9"), "at least 10"),
     (json.dumps(SMALL), ("--clock-mhz", "-1"), "positive"),
     (json.dumps(SMALL), ("--wbits", "9"), "weight bits"),
     (json.dumps(SMALL), ("--group-size", "48"), "group size"),
