@@ -81,7 +81,7 @@ def test_gpt2_counts_learned_positions_layer_norm_biases_and_a_tied_head():
     # wte 50,257·768 = 38,597,376, wpe 1,024·768 = 786,432. Per layer: ln_1 and ln_2 2·2·768 = 3,072,
     # c_attn 768·2,304 + 2,304 = 1,771,776, c_proj 768·768 + 768 = 590,592, c_fc 768·3,072 + 3,072 = 2,362,368,
     # mlp c_proj 3,072·768 + 768 = 2,360,064: 7,087,872; 12 layers 85,054,464. ln_f 1,536. Head tied.
-    # 38,597,376 + 786,432 + 85,054,464 + 1,536 = 124,439,808 (GPT-2 small's published count).
+    # 38,597,376 + 786,432 + 85,054,464 + 1,536 = 124,439,808 (published as 124 M).
     parameters = shape_from_config(GPT2).parameters()
     assert parameters["total"] == 124_439_808
     assert parameters["head"] == 0
@@ -91,7 +91,7 @@ def test_gpt2_counts_learned_positions_layer_norm_biases_and_a_tied_head():
 def test_qwen2_has_query_key_value_biases():
     # embedding 151,936·896 = 136,134,656 (tied head). Per layer: q 896·896 + 896 = 803,712,
     # k = v = 896·128 + 128 = 114,816, o 896·896 = 802,816 (no bias), MLP 3·896·4,864 = 13,074,432,
-    # norms 1,792: 14,912,384; 24 layers 357,897,216. Final norm 896. Total 494,032,768 (Qwen2-0.5B's).
+    # norms 1,792: 14,912,384; 24 layers 357,897,216. Final norm 896. Total 494,032,768 (published as 0.49 B).
     assert shape_from_config(QWEN2_05B).parameters()["total"] == 494_032_768
 
 
