@@ -6,6 +6,8 @@ body. The numbers all come from `compiler.numerics`; the module docstring of
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from xdsl.dialects.builtin import IntegerType, TensorType, f64
 from xdsl.ir import Block, Operation, SSAValue
@@ -138,8 +140,8 @@ def quantize_mul_div(g: GraphQuantizer, op: nn.MulOp | nn.DivOp) -> None:
                       len(nn.shape_of(op.output)) - 1, op.output, op)
             return
         bits = max(g.wbits, CONSTANT_FACTOR_BITS)
-        constant_q, constant_scale = quantize_tensor(constant, bits)
-        factor = g.emit_constant(constant_q, bits, "constant.q")
+        key = ("factor", bits, constant.shape, hashlib.sha256(np.ascontiguousarray(constant).tobytes()).hexdigest())
+        factor, constant_scale = g.shared_constant(key, lambda: _quantized_factor(g, constant, bits))
         operands, bound = (activation.value, factor), activation.bound * narrow_limit(bits)
         scale = activation.scale * constant_scale
     else:
@@ -148,6 +150,11 @@ def quantize_mul_div(g: GraphQuantizer, op: nn.MulOp | nn.DivOp) -> None:
     bits = g.accumulator_bits(bound, op)
     product = g.emit(nn.MulOp(*operands, g.int_tensor(op.output, bits)), acc_bits=bits)
     g.requant(product, scale, len(nn.shape_of(op.output)) - 1, op.output, op)
+
+
+def _quantized_factor(g: GraphQuantizer, constant: np.ndarray, bits: int) -> tuple[SSAValue, float]:
+    constant_q, constant_scale = quantize_tensor(constant, bits)
+    return g.emit_constant(constant_q, bits, "constant.q"), constant_scale
 
 
 CONSTANT_FACTOR_BITS = 8
