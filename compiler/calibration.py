@@ -112,6 +112,21 @@ def random_calibration(input_shapes: Mapping[str, tuple[int, ...]], count: int =
             for name, shape in input_shapes.items()}
 
 
+TEXT_WINDOWS = 64
+"""Calibration windows cut from a text file when no sample count is given."""
+
+
+def text_calibration(path: Path, input_shapes: Mapping[str, tuple[int, ...]], vocabularies: Mapping[str, int],
+                     count: int | None) -> dict[str, np.ndarray]:
+    """Token windows cut from a text file's bytes (a byte-level language model: vocabulary >= 256):
+    consecutive windows of the input's length, the first `count` (TEXT_WINDOWS when None)."""
+    from compiler.llm_eval import load_token_ids, text_windows
+
+    (name, shape), = input_shapes.items()
+    ids = load_token_ids(path, vocabularies[name], "--calib")
+    return {name: text_windows(ids, int(np.prod(shape)), count or TEXT_WINDOWS).reshape(-1, *shape)}
+
+
 def calibration_samples(path: str | Path | None, input_shapes: Mapping[str, tuple[int, ...]],
                         count: int | None = None, vocabularies: Mapping[str, int] | None = None,
                         ) -> dict[str, np.ndarray]:
@@ -125,6 +140,8 @@ def calibration_samples(path: str | Path | None, input_shapes: Mapping[str, tupl
     if path is None or str(path) == "":
         return random_calibration(input_shapes, RANDOM_SAMPLES if count is None else count,
                                   vocabularies=vocabularies)
+    if Path(path).suffix not in (".npz", ".npy") and vocabularies and len(input_shapes) == 1:
+        return text_calibration(Path(path).expanduser().absolute(), input_shapes, vocabularies, count)
     samples = load_calibration(Path(path).expanduser().absolute(), input_shapes, vocabularies)
     return {name: array[:count] for name, array in samples.items()}
 

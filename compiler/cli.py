@@ -4,6 +4,8 @@
     hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int|spatial|rtl]
     hwc verify MODEL [--samples N]
     hwc report DIR
+    hwc plan CONFIG.json [--wbits 4] [--group-size 64] [--abits 8] [--target-tps 17000]
+             [--clock-mhz 1000] [--context N] [--max-multipliers N] [--json OUT.json]
     hwc ops
 
 Model options, the same in every subcommand: --weights W.safetensors,
@@ -60,6 +62,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer-wbits", action="append", default=[], metavar="NAME=BITS[:G]",
                         help="another weight format for the layers NAME names: dense<i> (i-th weight layer), "
                              "first, last, a weight or ONNX node name, or a glob of these (repeatable)")
+    parser.add_argument("--smooth", type=float, metavar="ALPHA",
+                        help="before quantizing, move activation range into the weights (SmoothQuant, "
+                             "alpha in 0..1, e.g. 0.5); default off")
     parser.add_argument("--calib", type=Path, metavar="C.npz",
                         help="calibration inputs (.npz keyed by input name); default: random normal, with a warning")
     parser.add_argument("--fold", default="auto", metavar="full|min|auto",
@@ -115,8 +120,24 @@ def build_parser() -> argparse.ArgumentParser:
     report_cmd = commands.add_parser("report", help="print the report of a build folder")
     report_cmd.add_argument("build", type=Path, help="a folder written by 'hwc compile --emit spatial' or later")
 
+    _add_plan_command(commands)
     commands.add_parser("ops", help="list the supported ONNX operators")
     return parser
+
+
+def _add_plan_command(commands) -> None:
+    plan_cmd = commands.add_parser("plan", help="project the LLM chip from a transformers config.json (no weights)")
+    plan_cmd.add_argument("config", type=Path, help="a transformers config.json (Llama, Mistral, Qwen2 or GPT-2)")
+    plan_cmd.add_argument("--wbits", type=int, default=4, help="weight bits, 2..8 (default 4)")
+    plan_cmd.add_argument("--group-size", type=int, default=64, metavar="G",
+                          help="an 8-bit scale per G inputs (16..256), 0: per output channel only (default 64)")
+    plan_cmd.add_argument("--abits", type=int, default=8, help="activation and K/V cache bits (default 8)")
+    plan_cmd.add_argument("--target-tps", type=float, help="tokens/s for one user (default 17000, Taalas HC1's)")
+    plan_cmd.add_argument("--clock-mhz", type=float, default=1000.0, help="clock frequency (default 1000)")
+    plan_cmd.add_argument("--context", type=int, help="K/V cache positions (default: the model's maximum)")
+    plan_cmd.add_argument("--max-multipliers", type=int,
+                          help="a multiplier budget: alone, the tokens/s it allows; with --target-tps, checked")
+    plan_cmd.add_argument("--json", type=Path, metavar="OUT.json", help="also write the figures as JSON")
 
 
 def _compile(args: argparse.Namespace):
@@ -126,7 +147,7 @@ def _compile(args: argparse.Namespace):
     with _progress(f"importing {args.model}"):
         return compiler.compile(args.model, weights=args.weights, shapes=shapes,
                                 wbits=args.wbits, abits=args.abits, calib=args.calib,
-                                group_size=args.group_size, layer_wbits=args.layer_wbits,
+                                group_size=args.group_size, layer_wbits=args.layer_wbits, smooth=args.smooth,
                                 fold=args.fold, target_fps=args.target_fps, clock_mhz=args.clock_mhz,
                                 max_multipliers=args.max_multipliers, rom=args.rom)
 
@@ -283,6 +304,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from compiler.llm_plan import PlanOptions, make_plan
+    from compiler.llm_plan_report import print_plan, write_plan
+    from compiler.llm_shape import read_config
+    from compiler.output import check_output_file
+
+    if args.json is not None:
+        check_output_file(args.json, example="plan.json")
+    options = PlanOptions(args.wbits, args.group_size, args.abits, args.target_tps, args.clock_mhz, args.context,
+                          args.max_multipliers)
+    plan = make_plan(read_config(args.config), options)
+    print_plan(plan, _console())
+    if args.json is not None:
+        write_plan(plan, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_ops(args: argparse.Namespace) -> int:
     from compiler.frontend import SUPPORTED_OPS
 
@@ -292,7 +331,7 @@ def cmd_ops(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"compile": cmd_compile, "run": cmd_run, "verify": cmd_verify, "generate": cmd_generate,
-            "report": cmd_report, "ops": cmd_ops}
+            "report": cmd_report, "plan": cmd_plan, "ops": cmd_ops}
 
 
 DEBUG_VARIABLE = "HWC_DEBUG"

@@ -43,6 +43,7 @@ class CompileOptions:
     abits: int = 8
     group_size: int = 0
     layer_wbits: str | dict | list = ""
+    smooth: float | None = None
     calib: Path | None = None
     fold: str = "auto"
     target_fps: float | None = None
@@ -58,6 +59,8 @@ class CompileOptions:
         check_bits(self.wbits, self.abits)
         self.layer_wbits = format_overrides(self.layer_wbits)
         quantize_spec(self.wbits, self.abits, self.group_size, self.layer_wbits)
+        if self.smooth is not None and not 0 <= self.smooth <= 1:
+            raise HwcError(f"--smooth {self.smooth}: alpha must be in 0..1")
         fold_spec(self.fold, self.target_fps, self.clock_mhz, self.max_multipliers)
         if not 0 < self.clock_mhz < float("inf"):
             raise HwcError(f"--clock-mhz {self.clock_mhz}: the clock must be a positive number")
@@ -90,7 +93,7 @@ class Design:
             module = self.nn_module.clone()
             options = self.options
             run_pipeline(module, rom_pipeline(options.wbits, options.abits, options.calib, options.group_size,
-                                              options.layer_wbits))
+                                              options.layer_wbits, options.smooth))
             self._rom_module = module
         return self._rom_module
 

@@ -50,26 +50,26 @@ class TextScore:
         return float(np.mean(self.choices == other.choices))
 
 
-def load_token_ids(path: Path, vocabulary: int) -> np.ndarray:
+def load_token_ids(path: Path, vocabulary: int, option: str = "--text") -> np.ndarray:
     """1-D int64 token ids from `.npy` or, for a byte-level vocabulary, a text file's bytes."""
     path = Path(path)
     if not path.is_file():
-        raise HwcError(f"--text {path}: no such file")
+        raise HwcError(f"{option} {path}: no such file")
     if path.suffix == ".npy":
         try:
             ids = np.load(path, allow_pickle=False)
         except ValueError as error:
-            raise HwcError(f"--text {path}: not a numpy array file ({error})") from None
+            raise HwcError(f"{option} {path}: not a numpy array file ({error})") from None
         if ids.dtype.kind not in "iu":
-            raise HwcError(f"--text {path}: holds {ids.dtype} data, not token ids")
+            raise HwcError(f"{option} {path}: holds {ids.dtype} data, not token ids")
         ids = ids.astype(np.int64).reshape(-1)
     else:
         if vocabulary < 256:
-            raise HwcError(f"--text {path}: a text file is read as bytes, but the vocabulary has only "
+            raise HwcError(f"{option} {path}: a text file is read as bytes, but the vocabulary has only "
                            f"{vocabulary} ids; give token ids as a .npy")
         ids = np.frombuffer(path.read_bytes(), np.uint8).astype(np.int64)
     if ids.size and (ids.min() < 0 or ids.max() >= vocabulary):
-        raise HwcError(f"--text {path}: token id {int(ids.max())} is outside the vocabulary of {vocabulary}")
+        raise HwcError(f"{option} {path}: token id {int(ids.max())} is outside the vocabulary of {vocabulary}")
     return ids
 
 

@@ -53,17 +53,24 @@ def quantize_spec(wbits: int = 8, abits: int = 8, group_size: int = 0, layer_wbi
 
 
 def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None, group_size: int = 0,
-                 layer_wbits: str = "") -> str:
+                 layer_wbits: str = "", smooth: float | None = None) -> str:
     """The pipeline from the float `nn` level to the integer `nn + rom` level; a
-    calibration path is made absolute."""
-    calibrate = "calibrate"
+    calibration path is made absolute. `smooth` (alpha) adds `smooth-activations`
+    before `calibrate`."""
+    calib_option = ""
     if calib is not None:
         path = os.path.abspath(calib)
         if '"' in path:
             raise HwcError(f"--calib {calib}: the path must not contain '\"'")
-        calibrate = f'calibrate{{calib="{path}"}}'
-    return ",".join(["fold-batchnorm", "fold-constants", calibrate, quantize_spec(wbits, abits, group_size, layer_wbits),
-                     "weights-to-rom"])
+        calib_option = f'calib="{path}"'
+    calibrate = f"calibrate{{{calib_option}}}" if calib_option else "calibrate"
+    passes = ["fold-batchnorm", "fold-constants", calibrate, quantize_spec(wbits, abits, group_size, layer_wbits),
+              "weights-to-rom"]
+    if smooth is not None:
+        if not 0 <= smooth <= 1:
+            raise HwcError(f"--smooth {smooth}: alpha must be in 0..1")
+        passes.insert(2, f"smooth-activations{{alpha={_number(smooth)} {calib_option}}}".replace(" }", "}"))
+    return ",".join(passes)
 
 
 FOLD_MODES = ("auto", "full", "min")
@@ -144,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     rom.add_argument("--calib", type=Path)
     rom.add_argument("--group-size", type=int, default=0)
     rom.add_argument("--layer-wbits", action="append", default=[])
+    rom.add_argument("--smooth", type=float)
     spatial = levels.add_parser("spatial", help="rom -> spatial: one PE per layer, folded")
     spatial.add_argument("--fold", default="auto", choices=FOLD_MODES)
     spatial.add_argument("--target-fps", type=float)
@@ -154,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         if args.level == "rom":
-            print(rom_pipeline(args.wbits, args.abits, args.calib, args.group_size, ",".join(args.layer_wbits)))
+            print(rom_pipeline(args.wbits, args.abits, args.calib, args.group_size, ",".join(args.layer_wbits),
+                               args.smooth))
         elif args.level == "spatial":
             print(spatial_pipeline(args.fold, args.target_fps, args.clock_mhz, args.max_multipliers))
         else:

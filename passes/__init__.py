@@ -73,6 +73,12 @@ def _mask_softmax() -> type[ModulePass]:
     return MaskSoftmaxPass
 
 
+def _smooth_activations() -> type[ModulePass]:
+    from passes.smooth_activations import SmoothActivationsPass
+
+    return SmoothActivationsPass
+
+
 def _decompose_norms() -> type[ModulePass]:
     from passes.decompose_norms import DecomposeNormsPass
 
@@ -133,4 +139,5 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "recognise-gelu": _recognise_gelu,
     "recognise-silu": _recognise_silu,
     "mask-softmax": _mask_softmax,
+    "smooth-activations": _smooth_activations,
 }

@@ -31,7 +31,10 @@ Rewrites, in program order:
 * `nn.concat` -> every input requantized to the output scale, then concat;
 * `nn.batch_norm` (one fold-batchnorm could not fold) -> per-channel integer
   mul and add + requant;
-* `nn.softmax` / `nn.log_softmax`: refused (see below for the final one).
+* `nn.softmax` inside the graph -> `nn.int_softmax` (docs/integer-transformers.md);
+  `nn.log_softmax`: refused (see below for the final one); the transformer ops
+  (embeddings, act x act matmuls, masked softmaxes, norms, SiLU/GELU tables) in
+  `passes/quantize_transformer.py`.
 
 In three steps: the `softmax-to-host` pattern first removes a final softmax
 over the last axis and records it on the result as `nn.host_op` (the host

@@ -96,6 +96,7 @@ class GraphQuantizer:
     chosen: list[SSAValue] = field(default_factory=list)
     block: Block = field(init=False)
     layer_names: dict[Operation, LayerNames] = field(default_factory=dict)
+    shared: dict[tuple, tuple] = field(default_factory=dict)
     quantized: dict[SSAValue, QTensor] = field(default_factory=dict)
     indices: dict[SSAValue, SSAValue] = field(default_factory=dict)
     constants: dict[SSAValue, np.ndarray] = field(default_factory=dict)
@@ -247,6 +248,15 @@ class GraphQuantizer:
         if bits > MAX_ACC_BITS:
             raise HwcError(f"quantize: {op.name}: the accumulator would need {bits} bits (at most {MAX_ACC_BITS})")
         return bits
+
+    def shared_constant(self, key: tuple, make: Callable[[], tuple]) -> tuple:
+        """What `make()` gives (an integer constant emitted once, and its scale), made
+        once per `key` (e.g. the constant's contents): equal float constants read by
+        several ops (RoPE's tables, read by every layer's Q and K) become one integer
+        constant, one ROM."""
+        if key not in self.shared:
+            self.shared[key] = make()
+        return self.shared[key]
 
     def emit_int_scalar(self, value: int) -> SSAValue:
         return self.emit_constant(np.array([value]), width_for(abs(value)), "multiplier")

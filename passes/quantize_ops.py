@@ -6,6 +6,8 @@ body. The numbers all come from `compiler.numerics`; the module docstring of
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from xdsl.dialects.builtin import IntegerType, TensorType, f64
 from xdsl.ir import Block, Operation, SSAValue
@@ -153,8 +155,8 @@ def quantize_mul_div(g: GraphQuantizer, op: nn.MulOp | nn.DivOp) -> None:
                       len(nn.shape_of(op.output)) - 1, op.output, op)
             return
         bits = max(g.wbits, CONSTANT_FACTOR_BITS)
-        constant_q, constant_scale = quantize_tensor(constant, bits)
-        factor = g.emit_constant(constant_q, bits, "constant.q")
+        key = ("factor", bits, constant.shape, hashlib.sha256(np.ascontiguousarray(constant).tobytes()).hexdigest())
+        factor, constant_scale = g.shared_constant(key, lambda: _quantized_factor(g, constant, bits))
         operands, bound = (activation.value, factor), activation.bound * narrow_limit(bits)
         scale = activation.scale * constant_scale
     else:
@@ -163,6 +165,11 @@ def quantize_mul_div(g: GraphQuantizer, op: nn.MulOp | nn.DivOp) -> None:
     bits = g.accumulator_bits(bound, op)
     product = g.emit(nn.MulOp(*operands, g.int_tensor(op.output, bits)), acc_bits=bits)
     g.requant(product, scale, len(nn.shape_of(op.output)) - 1, op.output, op)
+
+
+def _quantized_factor(g: GraphQuantizer, constant: np.ndarray, bits: int) -> tuple[SSAValue, float]:
+    constant_q, constant_scale = quantize_tensor(constant, bits)
+    return g.emit_constant(constant_q, bits, "constant.q"), constant_scale
 
 
 CONSTANT_FACTOR_BITS = 8
@@ -309,8 +316,8 @@ def quantize_batch_norm(g: GraphQuantizer, op: nn.BatchNormOp) -> None:
     g.requant(total, acc_scales, 1, op.output, op)
 
 
-def refuse_softmax(g: GraphQuantizer, op: nn.SoftmaxOp | nn.LogSoftmaxOp) -> None:
-    """A softmax that `softmax-to-host` left in the graph: not supported on integers."""
+def refuse_softmax(g: GraphQuantizer, op: nn.LogSoftmaxOp) -> None:
+    """A log-softmax that `softmax-to-host` left in the graph: not supported on integers."""
     raise HwcError(
         f"quantize: {op.name} is supported only as the graph's last op over the last axis "
         "(it then runs on the host)"
@@ -332,7 +339,7 @@ HANDLERS: dict[type[Operation], Handler] = {
     nn.GlobalAveragePoolOp: quantize_global_average_pool,
     nn.SigmoidOp: quantize_lookup, nn.TanhOp: quantize_lookup, nn.LeakyReluOp: quantize_lookup,
     nn.ConcatOp: quantize_concat, nn.BatchNormOp: quantize_batch_norm,
-    nn.SoftmaxOp: refuse_softmax, nn.LogSoftmaxOp: refuse_softmax,
+    nn.LogSoftmaxOp: refuse_softmax,
     nn.SiluOp: quantize_lookup, nn.GeluOp: quantize_lookup,
     nn.FakeQuantOp: quantize_fake_quant,
     **TRANSFORMER_HANDLERS,

@@ -10,6 +10,8 @@ writes; `docs/integer-transformers.md` gives the widths.
   wide as `inner * bound_a * bound_b` needs) and one requant;
 * `nn.masked_softmax` -> `nn.int_softmax` with an exp table of the input scale
   (`EXP_FRACTION_BITS` fraction bits), probabilities at scale 1/(2^(abits-1)-1);
+  an `nn.softmax` inside the graph (not the final one, which the host applies)
+  the same with every entry kept;
 * `nn.rms_norm` / `nn.layer_norm` -> exact sums of squares, `nn.inv_sqrt`, one
   product, the weight's sign, the bias at the accumulator's scale, and one
   per-channel requant (`norm_ops` below);
@@ -66,8 +68,16 @@ def exp_table(scale: float, largest_distance: int) -> np.ndarray:
 
 
 def quantize_masked_softmax(g: GraphQuantizer, op: nn.MaskedSoftmaxOp) -> None:
+    _int_softmax(g, op, np.asarray(g.const(op.mask)) != 0)
+
+
+def quantize_softmax(g: GraphQuantizer, op: nn.SoftmaxOp) -> None:
+    """A softmax inside the graph (a final one went to the host): every entry kept."""
+    _int_softmax(g, op, np.ones((1,) * len(nn.shape_of(op.input)), bool))
+
+
+def _int_softmax(g: GraphQuantizer, op: nn.SoftmaxOp | nn.MaskedSoftmaxOp, keep: np.ndarray) -> None:
     x = g.act(op.input, op)
-    keep = np.asarray(g.const(op.mask)) != 0
     table = exp_table(x.scale, 2 * x.bound)
     out_max = g.limit
     mask = g.emit_constant(keep.astype(np.int64), 2, "softmax.keep")  # 0 or 1 (signed i1 holds 0, -1)
@@ -240,6 +250,7 @@ HANDLERS = {
     nn.EmbeddingOp: quantize_embedding,
     nn.MatMulOp: quantize_matmul,
     nn.MaskedSoftmaxOp: quantize_masked_softmax,
+    nn.SoftmaxOp: quantize_softmax,
     nn.RmsNormOp: quantize_rms_norm,
     nn.LayerNormOp: quantize_layer_norm,
     nn.NegOp: quantize_same_scale_op,

@@ -109,3 +109,26 @@ def test_integer_norms_are_within_their_error_bound_of_the_float_norm(op_type, r
     inside = np.abs(exact) < limit  # the calibrated output range (an entry just past it saturates)
     assert inside.mean() > 0.99
     assert np.abs(got - exact)[inside].max() <= bound
+
+
+def test_group_dense_by_hand():
+    """acc = Σ_k G[c,k] Σ_{i in k} x_i W[c,i] + b: 3·(1·1 + 2·-1) + 5·(3·2 + 4·0) + 7 = 34,
+    and a shorter last group: groups of 3 over 4 inputs, 2·(1 - 2 + 6) + 9·0 = 10."""
+    from xdsl.parser import Parser
+
+    from compiler.executor import IntExecutor
+    from compiler.ir import make_context
+
+    text = """
+    func.func @main(%x: tensor<1x4xi8> {nn.name = "x"}) -> (tensor<1x2xi16> {nn.name = "y"}) {
+      %w = nn.constant dense<[[1, -1, 2, 0], [1, -1, 2, 0]]> : tensor<2x4xi4>
+      %g = nn.constant dense<[[3, 5], [2, 9]]> : tensor<2x2xi9>
+      %b = nn.constant dense<[7, 0]> : tensor<2xi16>
+      %y = nn.group_dense %x, %w, %g, %b {group_size = GROUP : i64} : (tensor<1x4xi8>, tensor<2x4xi4>, tensor<2x2xi9>, tensor<2xi16>) -> tensor<1x2xi16>
+      func.return %y : tensor<1x2xi16>
+    }"""
+    x = np.array([[1, 2, 3, 4]])
+    pairs = Parser(make_context(), text.replace("GROUP", "2")).parse_module()
+    assert IntExecutor(pairs).run_int({"x": x})["y"][0, 0] == 34
+    threes = Parser(make_context(), text.replace("GROUP", "3")).parse_module()
+    assert IntExecutor(threes).run_int({"x": x})["y"][0, 1] == 2 * (1 - 2 + 6) + 9 * 0
