@@ -13,6 +13,12 @@ Scales (all chosen at compile time, rounding half up: `floor(x + 0.5)`):
 * accumulators and biases: exact integers at scale `s_x * s_w[c]`, their width
   computed from the value bounds so that overflow is impossible.
 
+A model that states its own quantization (QDQ, QONNX, MatMulNBits: `nn.fake_quant`
+and weights with `nn.given_scale` / `nn.given_block_scale`) keeps it: those
+activations and weights take the model's scales and integers, not the ones
+above, and need no calibrated range (`passes/quantize_given.py`,
+docs/prequantized.md); hwc warns once when it chose scales for the rest.
+
 Rewrites, in program order:
 
 * `nn.dense` / `nn.conv` -> the same op on integers (the exact accumulator,

@@ -9,7 +9,11 @@
   the given range) brings it there.
 * Weights: a dense or conv weight carrying `nn.given_scale` (the importer puts it
   on weights the model gave as integers) is split back into its integers and
-  those scales exactly (`given_weights`); `--wbits` does not apply to it.
+  those scales exactly (`given_weights`); `--wbits` does not apply to it. One
+  carrying `nn.given_block_scale` (MatMulNBits) keeps its integers under integer
+  group scales (`given_block_weights`, an `nn.group_dense`).
+* Biases: a float bias beside given weights that is not on the accumulator's grid
+  is added at a finer scale (`off_grid_bias`, `add_fine_bias`).
 
 When some activations have given scales and others not (a graph mixing
 quantized and float parts), `report_chosen` says in one warning how many
