@@ -140,6 +140,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(f"  {entry}")
     if (output / "report.json").exists():
         _print_report(output)
+    if (output / "tb" / "run.py").exists():
+        from compiler.backend.cocotb_bench import run_command
+
+        print(f"cocotb test bench: {run_command(output)}")
     return 0
 
 

@@ -232,7 +232,9 @@ class Design:
         written += [directory / path.relative_to(staging) for path in build.files]
         if (staging / "rom").is_dir():
             written += sorted(directory / "rom" / p.name for p in (staging / "rom").iterdir())
-        return written
+        from compiler.flows import write_flows
+
+        return written + write_flows(self, build, staging, directory)
 
 
 def check_float_inputs(module: ModuleOp) -> None:
