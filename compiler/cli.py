@@ -1,8 +1,8 @@
 """`hwc`: the command-line driver.
 
     hwc compile MODEL [-o DIR] [--emit nn|rom|spatial|hw|sv]   (+ model options)
-    hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int|spatial|rtl]
-    hwc verify MODEL [--samples N]
+    hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int|spatial|rtl] [--trace W.fst]
+    hwc verify MODEL [--samples N] [--trace W.fst]
     hwc report DIR
     hwc ops
 
@@ -17,6 +17,7 @@ stderr and exits with status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(verify_cmd)
     verify_cmd.add_argument("--samples", type=int, default=16, help="random input samples (default 16)")
     verify_cmd.add_argument("--seed", type=int, default=0)
+    for command in (run_cmd, verify_cmd):
+        command.add_argument("--trace", type=Path, metavar="W.fst|W.vcd",
+                             help="write the waveform of the RTL simulation (FST or VCD, by the suffix)")
 
     generate_cmd = commands.add_parser("generate", help="generate tokens greedily, one at a time with a K/V cache")
     _add_model_options(generate_cmd)
@@ -182,10 +186,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.output is not None:
         check_output_file(args.output)
+    _check_trace(args)
     design = _compile(args)
     inputs = load_inputs(args.input, design.input_names)
     _check_finite_inputs(inputs, args.input, args.level)
-    outputs = design.run(inputs, level=args.level)
+    with _traced(args.trace) as trace:
+        outputs = design.run(inputs, level=args.level, trace=trace)
     _warn_non_finite_outputs(outputs)
     if args.output is not None:
         save_npz(args.output, outputs)
@@ -195,6 +201,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         with np.printoptions(precision=5, threshold=20, edgeitems=5, suppress=True):
             print(f"  {array.reshape(len(array), -1)[0] if array.ndim else array}")
     return 0
+
+
+def _check_trace(args: argparse.Namespace) -> None:
+    """`--trace` only with the RTL level, only to a .fst/.vcd file that can be written."""
+    if args.trace is None:
+        return
+    from compiler.output import check_output_file
+    from compiler.rtl import trace_format
+
+    if getattr(args, "level", "rtl") != "rtl":
+        raise HwcError(f"--trace writes the waveform of the Verilator simulation: it needs --level rtl, "
+                       f"not {args.level}")
+    trace_format(args.trace)
+    check_output_file(args.trace, example="out.fst")
+
+
+@contextlib.contextmanager
+def _traced(target: Path | None):
+    """The path the simulator writes the waveform to (renamed to `target` when the
+    command is through, then named on stdout); None without `--trace`."""
+    if target is None:
+        yield None
+        return
+    from compiler.output import atomic_file
+
+    with atomic_file(target) as staging:
+        yield staging
+    print(f"wrote the waveform to {target}")
 
 
 def parse_prompt(text: str) -> list[int]:
@@ -251,9 +285,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     if args.samples < 1:
         raise HwcError("--samples must be at least 1")
+    _check_trace(args)
     design = _compile(args)
-    with _progress(f"running the ladder on {args.samples} samples"):
-        rungs = run_ladder(design, args.samples, args.seed)
+    with _traced(args.trace) as trace, _progress(f"running the ladder on {args.samples} samples"):
+        rungs = run_ladder(design, args.samples, args.seed, trace_file=trace)
     table = Table(title=f"verification ladder: {args.model.name}, {args.samples} samples")
     for column in ("level", "oracle", "contract", "result", "detail"):
         table.add_column(column)

@@ -151,9 +151,18 @@ class Design:
         """The inputs' shapes in the IR (batch axis included, usually 1)."""
         return dict(self.executor("float").plan.ir_input_shapes)
 
-    def run(self, inputs: dict[str, np.ndarray] | np.ndarray, level: str = "float") -> dict[str, np.ndarray]:
-        """Run inputs (any number of samples stacked on axis 0) at `level`."""
+    def run(self, inputs: dict[str, np.ndarray] | np.ndarray, level: str = "float",
+            trace: Path | None = None) -> dict[str, np.ndarray]:
+        """Run inputs (any number of samples stacked on axis 0) at `level`; at the
+        `rtl` level, `trace` (a .fst or .vcd file) receives the simulation's waveform."""
         executor = self.executor(level)
+        if trace is not None:
+            from compiler.rtl import RtlExecutor
+
+            if level != "rtl":
+                raise HwcError(f"--trace writes the waveform of the Verilator simulation: it needs --level rtl, "
+                               f"not {level}")
+            executor = RtlExecutor(self.executor("spatial"), self.rtl_build(), trace_file=Path(trace))
         if isinstance(inputs, np.ndarray):
             if len(executor.input_names) != 1:
                 raise HwcError(

@@ -110,3 +110,58 @@ def test_fusesoc_reads_the_core_and_lints_it_with_verilator(mlp_build, tmp_path)
     linted = fusesoc("--cores-root", str(folder), "run", "--target", "lint", "hwc:model:mlp:0", cwd=tmp_path)
     assert linted.returncode == 0, linted.stdout[-2000:] + linted.stderr[-2000:]
     assert "--lint-only" in (tmp_path / "build" / "hwc_model_mlp_0" / "lint" / "hwc_model_mlp_0.vc").read_text()
+
+
+def vcd_handshakes(path: Path, scope: str) -> tuple[set[str], int]:
+    """The signal names of `scope` in a VCD file (read by pyvcd), and how many of
+    its samples taken after the inputs settle (even times: the bench samples
+    twice a cycle) show an output beat handed over (m_axis_tvalid and tready high)."""
+    from vcd.reader import TokenKind, tokenize
+
+    names, ids, values, scopes = set(), {}, {}, []
+    handshakes, time = 0, None
+
+    def count(at):
+        ready = values.get(ids.get("m_axis_tready")) == "1"
+        return int(at is not None and at % 2 == 0 and ready and values.get(ids.get("m_axis_tvalid")) == "1")
+
+    with open(path, "rb") as stream:
+        for token in tokenize(stream):
+            if token.kind is TokenKind.SCOPE:
+                scopes.append(token.scope.ident)
+            elif token.kind is TokenKind.UPSCOPE:
+                scopes.pop()
+            elif token.kind is TokenKind.VAR and ".".join(scopes) == scope:
+                names.add(token.var.reference)
+                ids[token.var.reference] = token.var.id_code
+            elif token.kind is TokenKind.CHANGE_TIME:
+                handshakes += count(time)
+                time = token.time_change
+            elif token.kind is TokenKind.CHANGE_SCALAR:
+                values[token.scalar_change.id_code] = token.scalar_change.value
+    return names, handshakes + count(time)
+
+
+@pytest.mark.rtl
+def test_run_at_the_rtl_level_writes_a_waveform(tmp_path, fixtures_dir, run_hwc):
+    x = np.random.default_rng(5).standard_normal((3, 64)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    trace = tmp_path / "out.vcd"
+    result = run_hwc("run", str(fixtures_dir / "mlp.onnx"), *FOLDING, "--input", str(tmp_path / "x.npy"),
+                     "--level", "rtl", "--trace", str(trace))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote the waveform to {trace}" in result.stdout
+    ports, handshakes = vcd_handshakes(trace, "TOP.main_top")
+    assert {"clk", "rst", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready",
+            "m_axis_tdata", "m_axis_tvalid", "m_axis_tready"} <= ports
+    assert handshakes == 3 * 10  # three samples of ten output beats each
+
+
+def test_trace_needs_the_rtl_level(tmp_path, fixtures_dir, run_hwc):
+    np.save(tmp_path / "x.npy", np.zeros((1, 64), np.float32))
+    for level, trace, message in (("int", "out.vcd", "needs --level rtl"), ("rtl", "out.txt", ".fst or .vcd")):
+        result = run_hwc("run", str(fixtures_dir / "mlp.onnx"), "--input", str(tmp_path / "x.npy"),
+                         "--level", level, "--trace", str(tmp_path / trace))
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / trace).exists()
