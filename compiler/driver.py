@@ -222,6 +222,10 @@ class Design:
                 extra.append(directory / "report.json")
             if level >= EMIT_LEVELS.index("hw"):
                 extra += self._write_hardware(staging, directory, emit)
+            if level >= EMIT_LEVELS.index("spatial"):
+                from compiler.report_html import write_report_html
+
+                extra.append(directory / write_report_html(staging, self.model.stem).name)
         for _, weights_name, module in files:
             _point_at(module, directory / weights_name)
         return [directory / name for ir_name, weights_name, _ in files for name in (ir_name, weights_name)] + extra
