@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(verify_cmd)
     verify_cmd.add_argument("--samples", type=int, default=16, help="random input samples (default 16)")
     verify_cmd.add_argument("--seed", type=int, default=0)
+    verify_cmd.add_argument("-o", "--output", type=Path, metavar="DIR",
+                            help="also write the build folder (as 'hwc compile -o'), the ladder in its "
+                                 "verify.json and report.html")
     for command in (run_cmd, verify_cmd):
         command.add_argument("--trace", type=Path, metavar="W.fst|W.vcd",
                              help="write the waveform of the RTL simulation (FST or VCD, by the suffix)")
@@ -286,9 +289,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise HwcError("--samples must be at least 1")
     _check_trace(args)
+    if args.output is not None:
+        from compiler.output import check_output_folder
+
+        check_output_folder(args.output)
     design = _compile(args)
     with _traced(args.trace) as trace, _progress(f"running the ladder on {args.samples} samples"):
         rungs = run_ladder(design, args.samples, args.seed, trace_file=trace)
+    if args.output is not None:
+        _write_verified_build(design, rungs, args.output)
     table = Table(title=f"verification ladder: {args.model.name}, {args.samples} samples")
     for column in ("level", "oracle", "contract", "result", "detail"):
         table.add_column(column)
@@ -301,6 +310,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"hwc: error: level '{failed[0].level}' differs from {failed[0].oracle}", file=sys.stderr)
         return 1
     return 0
+
+
+def _write_verified_build(design, rungs, output: Path) -> None:
+    """The build folder of `design` with the ladder's rungs in verify.json and report.html."""
+    import dataclasses
+    import json
+
+    from compiler.report_html import VERIFY_JSON, write_report_html
+
+    with _progress(f"writing {output}"):
+        design.write(output, emit="sv")
+        (output / VERIFY_JSON).write_text(json.dumps([{**dataclasses.asdict(r), "agreed": bool(r.agreed)} for r in rungs], indent=2) + "\n")
+        write_report_html(output, design.model.stem)
+    print(f"wrote {output}/ with the ladder in {output / VERIFY_JSON} and {output / 'report.html'}")
 
 
 def cmd_ops(args: argparse.Namespace) -> int:
