@@ -14,7 +14,10 @@ draws
 - per-layer bars of cycles (II), multipliers and ROM bits, and per synthesised
   module its area (LUTs, FFs, DSPs; gates and transistors for the generic target);
 - each layer's numerics: element widths in and out, accumulator width,
-  requantization shift and clamp range, and the scales of the graph's ports;
+  requantization shift and clamp range, the scale of its output (the integer
+  level's `nn.scale` of the activation the PE computes, found through the PE's
+  `spatial.probe` index into `model.rom.mlir`'s activations) and the scales of
+  the graph's ports;
 - the verification ladder's rungs.
 
 Requires a build folder written with `--emit spatial` or later. Guarantees: the
@@ -217,29 +220,65 @@ def area_bars(report: dict[str, Any]) -> str:
     return "\n".join(parts) or '<p class="note">The synth section lists no modules.</p>'
 
 
-def numerics_table(module, report: dict[str, Any]) -> str:
-    """Per layer: element widths in and out, accumulator width, requantization."""
-    from dialects.spatial import PE_OPS, GraphOp, stream_of
+def numerics_table(module, report: dict[str, Any], rom_module=None) -> str:
+    """Per layer: element widths in and out, accumulator width, requantization,
+    output scale (with `rom_module`, the integer level); the ports' scales."""
+    from dialects.spatial import INPUTS_ATTR, OUTPUTS_ATTR, PE_OPS, GraphOp, stream_of
 
     graph = next(op for op in module.walk() if isinstance(op, GraphOp))
     acc = {layer["layer"]: layer["acc_bits"] for layer in report["layers"]}
+    scales = probe_scales(rom_module) if rom_module is not None else {}
     rows = []
     for op in graph.body.block.ops:
         if not isinstance(op, PE_OPS):
             continue
         widths_in = "/".join(str(stream_of(v).width) for v in op.operands)
         widths_out = "/".join(str(stream_of(v).width) for v in op.results)
-        requant = _requant_text(op)
         bits = acc.get(op.layer.data)
+        scale = scales.get(_probe_index(op))
         rows.append(f"<tr><td>{html.escape(op.layer.data)}</td><td>{html.escape(op.name.removeprefix('spatial.'))}"
                     f"</td><td>{widths_in}</td><td>{widths_out}</td><td>{'' if bits is None else bits}</td>"
-                    f"<td>{html.escape(requant)}</td></tr>")
+                    f"<td>{html.escape(_requant_text(op))}</td><td>{'' if scale is None else f'{scale:.6g}'}</td></tr>")
     ports = [f"<li>{kind[:-1]} '{html.escape(p['name'])}': {p['element_bits']}-bit elements, "
-             f"{p['lanes']} lanes per beat{_scale_text(p)}</li>"
-             for kind in ("inputs", "outputs") for p in report[kind]]
+             f"{p['lanes']} lanes per beat{_scale_text(p, port_scale(graph, key, index))}</li>"
+             for kind, key in (("inputs", INPUTS_ATTR), ("outputs", OUTPUTS_ATTR))
+             for index, p in enumerate(report[kind])]
     return ("<table class=\"grid\"><tr><th>layer</th><th>kind</th><th>bits in</th><th>bits out</th>"
-            "<th>accumulator bits</th><th>requantization</th></tr>" + "\n".join(rows) + "</table>"
-            + "<ul>" + "".join(ports) + "</ul>")
+            "<th>accumulator bits</th><th>requantization</th><th>output scale</th></tr>"
+            + "\n".join(rows) + "</table>" + "<ul>" + "".join(ports) + "</ul>")
+
+
+def probe_scales(rom_module) -> dict[int, float]:
+    """Activation index (`compiler.calibration.activations` of the integer module) ->
+    the `nn.scale` of the op that computes it, for every op that has one."""
+    from compiler.calibration import activations
+    from dialects.nn import SCALE_ATTR
+
+    scales = {}
+    for index, value in enumerate(activations(rom_module)):
+        scale = value.owner.attributes.get(SCALE_ATTR)
+        if scale is not None and hasattr(scale, "value"):
+            scales[index] = float(scale.value.data)
+    return scales
+
+
+def _probe_index(op) -> int | None:
+    from dialects.spatial import PROBE_ATTR
+
+    probe = op.attributes.get(PROBE_ATTR)
+    index = probe.data.get("index") if probe is not None and hasattr(probe, "data") else None
+    return index.value.data if index is not None else None
+
+
+def port_scale(graph, key: str, index: int) -> float | None:
+    """The `nn.scale` of graph input/output `index` (`key`: spatial.inputs/outputs)."""
+    from dialects.nn import SCALE_ATTR
+
+    entries = graph.attributes.get(key)
+    if entries is None or index >= len(entries.data):
+        return None
+    scale = entries.data[index].data.get(SCALE_ATTR)
+    return float(scale.value.data) if scale is not None else None
 
 
 def _requant_text(op) -> str:
@@ -253,8 +292,7 @@ def _requant_text(op) -> str:
     return ", ".join(parts)
 
 
-def _scale_text(port: dict[str, Any]) -> str:
-    scale = port.get("scale")
+def _scale_text(port: dict[str, Any], scale: float | None) -> str:
     host = f", host applies {port['host_op']}" if port.get("host_op") else ""
     return (f", scale {scale:.6g}" if isinstance(scale, (int, float)) else "") + host
 
@@ -298,7 +336,7 @@ tr.bad td:nth-child(4) { color: #c5221f; font-weight: bold; }
 
 
 def render(report: dict[str, Any], module, rungs: list[dict[str, Any]] | None = None,
-           title: str = "hwc design") -> str:
+           title: str = "hwc design", rom_module=None) -> str:
     """The whole page."""
     design = report["design"]
     rate = design.get("inferences_per_second")
@@ -317,7 +355,7 @@ def render(report: dict[str, Any], module, rungs: list[dict[str, Any]] | None = 
         "<h2>Dataflow graph</h2>", graph_svg(dataflow(module, report)),
         "<h2>Per layer</h2>", f'<div class="charts">{layer_bars(report)}</div>',
         "<h2>Area</h2>", f'<div class="charts">{area_bars(report)}</div>',
-        "<h2>Numerics</h2>", numerics_table(module, report),
+        "<h2>Numerics</h2>", numerics_table(module, report, rom_module),
         "<h2>Verification ladder</h2>", ladder_table(rungs),
         "</body></html>", "",
     ])
@@ -333,8 +371,10 @@ def write_report_html(folder: Path, model_name: str) -> Path:
     report = load_report(folder)
     spatial = folder / "model.spatial.mlir"
     module = parse_module(spatial.read_text(), str(spatial), base_dir=folder)
+    rom = folder / "model.rom.mlir"
+    rom_module = parse_module(rom.read_text(), str(rom), base_dir=folder) if rom.is_file() else None
     verified = folder / VERIFY_JSON
     rungs = json.loads(verified.read_text()) if verified.is_file() else None
     path = folder / REPORT_HTML
-    path.write_text(render(report, module, rungs, title=f"hwc design: {model_name}"))
+    path.write_text(render(report, module, rungs, title=f"hwc design: {model_name}", rom_module=rom_module))
     return path

@@ -209,7 +209,7 @@ def first_pe_differing_in_rtl(spatial_executor, spatial_module: ModuleOp, loweri
     Only PEs with one clocked input and one output stream are tried (the harness
     drives one AXI4-Stream input); the answer names the PE's layer. With
     `trace_dir`, that PE's run is simulated again with tracing and its waveform
-    kept there as `<PE module>.fst`, named in the answer.
+    kept there as `<PE module>.vcd`, named in the answer.
     """
     from xdsl.dialects import hw
 
@@ -239,8 +239,8 @@ def first_pe_differing_in_rtl(spatial_executor, spatial_module: ModuleOp, loweri
             layer = op.properties.get("layer")
             answer = f"first differs at layer '{layer.data if layer else name}' (hw.module @{name})"
             if trace_dir is not None:
-                trace = Path(trace_dir) / f"{name}.fst"
-                traced = verilator.build(files, top, run_dir=run_dir, trace="fst", **widths)
+                trace = Path(trace_dir) / f"{name}.vcd"
+                traced = verilator.build(files, top, run_dir=run_dir, trace="vcd", **widths)
                 traced.run(beats_in, expected_output_beats=len(expected), trace_file=trace)
                 answer += f"; its waveform: {trace}"
             return answer

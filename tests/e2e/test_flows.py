@@ -165,3 +165,32 @@ def test_trace_needs_the_rtl_level(tmp_path, fixtures_dir, run_hwc):
         assert result.returncode == 1 and message in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
         assert not (tmp_path / trace).exists()
+
+
+@pytest.mark.rtl
+def test_the_first_differing_pe_leaves_its_waveform(tmp_path, fixtures_dir):
+    """Where the spatial executor expects other beats than a PE's Verilog makes (here:
+    the expectation of the first MVU's output is altered), the PE is named and the
+    waveform of its run alone is kept."""
+    from compiler.rtl import first_pe_differing_in_rtl, lower_to_hw
+    from dialects.spatial import MVUOp
+
+    design = compiler.compile(fixtures_dir / "mlp.onnx", target_fps=1e6)
+    spatial = design.executor("spatial")
+    first_mvu = next(op for op in design.spatial_module.walk() if isinstance(op, MVUOp))
+    honest = spatial.stream_values
+
+    def altered(inputs):
+        streams = honest(inputs)
+        streams[first_mvu.results[0]] = streams[first_mvu.results[0]] ^ 1
+        return streams
+
+    spatial.stream_values = altered
+    ints = spatial.quantize_inputs({"input": np.random.default_rng(2).standard_normal((2, 64)).astype(np.float32)})
+    answer = first_pe_differing_in_rtl(spatial, design.spatial_module, lower_to_hw(design.spatial_module),
+                                       ints, tmp_path / "scratch", trace_dir=tmp_path)
+    trace = tmp_path / "layers_mvu.vcd"
+    assert answer == f"first differs at layer 'layers' (hw.module @layers_mvu); its waveform: {trace}"
+    ports, handshakes = vcd_handshakes(trace, "TOP.axis_top")
+    assert {"s_axis_tdata", "m_axis_tdata", "m_axis_tvalid"} <= ports
+    assert handshakes == 2 * 32 // 4  # two samples of 32 outputs, 4 lanes a beat

@@ -44,6 +44,19 @@ def test_report_html_is_self_contained_and_shows_the_graph(cnn_build):
     assert "Not verified yet" in page and "No area yet" in page
 
 
+def test_report_html_numerics_carry_the_integer_levels_scales(cnn_build):
+    from compiler.executor import IntExecutor
+
+    page = (cnn_build / "report.html").read_text()
+    rom = parse_module((cnn_build / "model.rom.mlir").read_text(), base_dir=cnn_build)
+    executor = IntExecutor(rom)
+    output_scale, input_scale = executor.output_scales["logits"], executor.input_scales["input"]
+    assert f"output 'logits': 16-bit elements, 1 lanes per beat, scale {output_scale:.6g}" in page
+    assert f"input 'input': 8-bit elements, 1 lanes per beat, scale {input_scale:.6g}" in page
+    (classifier,) = re.findall(r"<tr><td>classifier</td>(.*?)</tr>", page)
+    assert classifier.endswith(f"<td>{output_scale:.6g}</td>")  # the last layer computes the output
+
+
 def test_report_html_renders_in_headless_chromium(cnn_build, tmp_path):
     if find_browser() is None:
         pytest.skip("no Chromium installed (apt-get install chromium)")
