@@ -71,6 +71,9 @@ def test_cocotb_bench_passes_and_catches_a_wrong_beat(mlp_build, tmp_path):
     assert passed.returncode == 0, passed.stdout[-3000:] + passed.stderr[-3000:]
     assert "2 of 2 tests passed" in passed.stdout
     assert "cycles per inference: 160 measured, 160 predicted" in passed.stdout + passed.stderr
+    from compiler.output import is_build_folder
+
+    assert (folder / "tb" / "sim_build").is_dir() and is_build_folder(folder)  # hwc compile -o may replace it
 
     expected = folder / "tb" / "out_beats.hex"
     beats = expected.read_text().split()
@@ -194,3 +197,23 @@ def test_the_first_differing_pe_leaves_its_waveform(tmp_path, fixtures_dir):
     ports, handshakes = vcd_handshakes(trace, "TOP.axis_top")
     assert {"s_axis_tdata", "m_axis_tdata", "m_axis_tvalid"} <= ports
     assert handshakes == 2 * 32 // 4  # two samples of 32 outputs, 4 lanes a beat
+
+
+@pytest.mark.rtl
+def test_verify_writes_the_ladder_into_the_build_and_a_waveform(tmp_path, fixtures_dir, run_hwc):
+    import json
+
+    build, trace = tmp_path / "mlp", tmp_path / "verify.vcd"
+    result = run_hwc("verify", str(fixtures_dir / "mlp.onnx"), *FOLDING, "--samples", "4",
+                     "--trace", str(trace), "-o", str(build))
+    assert result.returncode == 0, result.stderr
+    rungs = json.loads((build / "verify.json").read_text())
+    assert [r["level"] for r in rungs] == ["float", "int (w8a8)", "spatial", "rtl (logic ROMs)"]
+    assert all(r["agreed"] for r in rungs)
+    page = (build / "report.html").read_text()
+    assert page.count('<tr class="ok">') == 4 and "Not verified yet" not in page
+    ports, handshakes = vcd_handshakes(trace, "TOP.main_top")
+    assert "m_axis_tdata" in ports and handshakes == 4 * 10
+    from compiler.output import is_build_folder
+
+    assert is_build_folder(build)
