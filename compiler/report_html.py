@@ -311,6 +311,8 @@ def ladder_table(rungs: list[dict[str, Any]] | None) -> str:
 
 # --------------------------------------------------------------------------- the page
 
+TITLE_PREFIX = "hwc design: "
+
 
 STYLE = """
 body { font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 24px; color: #222; }
@@ -361,9 +363,11 @@ def render(report: dict[str, Any], module, rungs: list[dict[str, Any]] | None = 
     ])
 
 
-def write_report_html(folder: Path, model_name: str) -> Path:
+def write_report_html(folder: Path, model_name: str | None = None) -> Path:
     """Render `folder`'s report.json, model.spatial.mlir and verify.json (if any)
-    into `folder/report.html`, titled after `model_name`; its path."""
+    into `folder/report.html`, titled after `model_name` (default: the name the
+    folder's report.html has, else the folder's name); its path. Whatever adds
+    to those files afterwards (`hwc synth`, `hwc verify -o`) calls it again."""
     from compiler.ir import parse_module
     from compiler.report import load_report
 
@@ -376,5 +380,17 @@ def write_report_html(folder: Path, model_name: str) -> Path:
     verified = folder / VERIFY_JSON
     rungs = json.loads(verified.read_text()) if verified.is_file() else None
     path = folder / REPORT_HTML
-    path.write_text(render(report, module, rungs, title=f"hwc design: {model_name}", rom_module=rom_module))
+    if model_name is None:
+        model_name = _previous_title(path) or folder.name
+    path.write_text(render(report, module, rungs, title=f"{TITLE_PREFIX}{model_name}", rom_module=rom_module))
     return path
+
+
+def _previous_title(path: Path) -> str | None:
+    """The model name in the title of an earlier `report.html` at `path`."""
+    import re
+
+    if not path.is_file():
+        return None
+    found = re.search(f"<title>{re.escape(html.escape(TITLE_PREFIX))}(.*?)</title>", path.read_text())
+    return html.unescape(found.group(1)) if found else None

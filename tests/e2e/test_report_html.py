@@ -66,3 +66,26 @@ def test_report_html_renders_in_headless_chromium(cnn_build, tmp_path):
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", header[16:24]) == (1000, 1400)
     assert png.stat().st_size > 20_000  # a blank page compresses to a few kB
+
+
+def test_report_html_draws_the_area_of_a_synth_section(cnn_build, tmp_path):
+    """`hwc synth` adds per-module resources to report.json; re-rendering the page
+    (keeping its title) draws them as bars."""
+    import json
+    import shutil
+
+    from compiler.report_html import write_report_html
+
+    folder = tmp_path / "cnn"
+    shutil.copytree(cnn_build, folder)
+    report = json.loads((folder / "report.json").read_text())
+    report["synth"] = {"xilinx": {"luts": 900, "ffs": 300, "dsps": 2, "layers": [
+        {"module": "stem_mvu", "luts": 600, "ffs": 200, "dsps": 2},
+        {"module": "classifier_mvu", "luts": 300, "ffs": 100, "dsps": 0}]}}
+    (folder / "report.json").write_text(json.dumps(report))
+    page = write_report_html(folder).read_text()
+    assert "<title>hwc design: cnn</title>" in page and "No area yet" not in page
+    assert "LUTs (xilinx; design total 900)" in page
+    assert re.search(r"stem_mvu</td><td class=\"track\"><div class=\"bar\" style=\"width:100.0%\"></div></td>"
+                     r"<td class=\"num\">600</td>", page)
+    assert 'style="width:50.0%"></div></td><td class="num">300</td>' in page
