@@ -25,7 +25,7 @@ def find_browser() -> str | None:
     return next((path for path in map(shutil.which, BROWSERS) if path), None)
 
 
-def screenshot(page: Path, png: Path, width: int = 1200, height: int = 3400) -> None:
+def screenshot(page: Path, png: Path, width: int = 1200, height: int = 4800) -> None:
     """Headless Chromium's screenshot of `page` (a local file) into `png`."""
     browser = find_browser()
     if browser is None:
