@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FloatAttr, ModuleOp, StringAttr, f64
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FloatAttr, IntegerType, ModuleOp, StringAttr, f64
 from xdsl.dialects.func import FuncOp, FunctionType, ReturnOp
 from xdsl.ir import Operation, SSAValue
 
@@ -27,6 +27,7 @@ from compiler.boundary import load_arrays
 from compiler.diagnostics import warn
 from compiler.errors import HwcError
 from compiler.ir import is_constant, main_function
+from dialects import nn
 from dialects.nn import ABSMAX_ATTR, NAME_ATTR
 
 RANDOM_SAMPLES = 64
@@ -41,8 +42,10 @@ CHUNK_BYTES = 64 << 20
 # --------------------------------------------------------------------------- inputs
 
 
-def load_calibration(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-    """The samples of a `.npz` file, as float32 arrays keyed by input name.
+def load_calibration(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]],
+                     vocabularies: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
+    """The samples of a `.npz` file, as float32 arrays keyed by input name (int64
+    for the token-id inputs named in `vocabularies`, each id below its vocabulary).
 
     Requires `input_shapes` to map every graph input to its per-sample shape.
     Guarantees: one array per input, of shape [n, *per-sample shape], the same
@@ -65,6 +68,8 @@ def load_calibration(path: str | Path, input_shapes: Mapping[str, tuple[int, ...
         if name not in arrays:
             raise HwcError(f"{path}: no key '{name}' for graph input '{name}'")
         array = arrays[name]
+        if array.ndim == len(shape) + 2 and array.shape[1] == 1 and tuple(array.shape[2:]) == tuple(shape):
+            array = array.reshape(array.shape[0], *shape)  # samples given with their batch axis of 1
         if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != tuple(shape) or not array.shape[0]:
             raise HwcError(
                 f"{path}: key '{name}' has shape {list(array.shape)}; expected samples of "
@@ -75,23 +80,56 @@ def load_calibration(path: str | Path, input_shapes: Mapping[str, tuple[int, ...
         if count is not None and array.shape[0] != count:
             raise HwcError(f"{path}: key '{name}' has {array.shape[0]} samples, other keys {count}")
         count = array.shape[0]
+        if vocabularies and name in vocabularies:
+            samples[name] = token_ids(array, vocabularies[name], f"{path}: key '{name}'")
+            continue
         samples[name] = array.astype(np.float32)
         if not np.all(np.isfinite(samples[name])):
             raise HwcError(f"{path}: key '{name}' holds NaN or infinite values")
     return samples
 
 
+def token_ids(array: np.ndarray, vocabulary: int, what: str) -> np.ndarray:
+    """`array` as int64 token ids; HwcError unless they are integers in 0..vocabulary-1."""
+    if array.dtype.kind not in "iu" and not np.array_equal(array, np.round(array)):
+        raise HwcError(f"{what} holds token ids that are not integers")
+    ids = array.astype(np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= vocabulary):
+        raise HwcError(f"{what} holds token id {int(ids.max() if ids.max() >= vocabulary else ids.min())}, "
+                       f"outside the vocabulary of {vocabulary}")
+    return ids
+
+
 def random_calibration(input_shapes: Mapping[str, tuple[int, ...]], count: int = RANDOM_SAMPLES,
-                       seed: int = 0) -> dict[str, np.ndarray]:
-    """`count` standard-normal samples per input (deterministic); warns on stderr."""
+                       seed: int = 0, vocabularies: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
+    """`count` standard-normal samples per input (deterministic; uniformly drawn
+    ids for the token-id inputs named in `vocabularies`); warns on stderr."""
     warn(NO_DATA_WARNING.removeprefix("hwc: warning: "))
     rng = np.random.default_rng(seed)
-    return {name: rng.standard_normal((count, *shape)).astype(np.float32)
+    vocabularies = vocabularies or {}
+    return {name: rng.integers(0, vocabularies[name], (count, *shape)) if name in vocabularies
+            else rng.standard_normal((count, *shape)).astype(np.float32)
             for name, shape in input_shapes.items()}
 
 
+TEXT_WINDOWS = 64
+"""Calibration windows cut from a text file when no sample count is given."""
+
+
+def text_calibration(path: Path, input_shapes: Mapping[str, tuple[int, ...]], vocabularies: Mapping[str, int],
+                     count: int | None) -> dict[str, np.ndarray]:
+    """Token windows cut from a text file's bytes (a byte-level language model: vocabulary >= 256):
+    consecutive windows of the input's length, the first `count` (TEXT_WINDOWS when None)."""
+    from compiler.llm_eval import load_token_ids, text_windows
+
+    (name, shape), = input_shapes.items()
+    ids = load_token_ids(path, vocabularies[name], "--calib")
+    return {name: text_windows(ids, int(np.prod(shape)), count or TEXT_WINDOWS).reshape(-1, *shape)}
+
+
 def calibration_samples(path: str | Path | None, input_shapes: Mapping[str, tuple[int, ...]],
-                        count: int | None = None) -> dict[str, np.ndarray]:
+                        count: int | None = None, vocabularies: Mapping[str, int] | None = None,
+                        ) -> dict[str, np.ndarray]:
     """The samples from `path` (relative paths against the cwd), or random ones when None.
 
     `count` keeps the first `count` samples of the file (all when None), or
@@ -100,9 +138,24 @@ def calibration_samples(path: str | Path | None, input_shapes: Mapping[str, tupl
     if count is not None and count < 1:
         raise HwcError(f"calibrate: samples={count}: must be at least 1")
     if path is None or str(path) == "":
-        return random_calibration(input_shapes, RANDOM_SAMPLES if count is None else count)
-    samples = load_calibration(Path(path).expanduser().absolute(), input_shapes)
+        return random_calibration(input_shapes, RANDOM_SAMPLES if count is None else count,
+                                  vocabularies=vocabularies)
+    if Path(path).suffix not in (".npz", ".npy") and vocabularies and len(input_shapes) == 1:
+        return text_calibration(Path(path).expanduser().absolute(), input_shapes, vocabularies, count)
+    samples = load_calibration(Path(path).expanduser().absolute(), input_shapes, vocabularies)
     return {name: array[:count] for name, array in samples.items()}
+
+
+def token_vocabularies(function: FuncOp) -> dict[str, int]:
+    """The integer graph inputs (token ids) by name, each with the rows of the
+    embedding table that reads it."""
+    vocabularies = {}
+    for name, arg in zip(graph_input_shapes(function), function.body.block.args):
+        if isinstance(arg.type.get_element_type(), IntegerType):
+            tables = [nn.shape_of(u.operation.table)[0] for u in arg.uses if isinstance(u.operation, nn.EmbeddingOp)]
+            if tables:
+                vocabularies[name] = min(tables)
+    return vocabularies
 
 
 def graph_input_shapes(function: FuncOp) -> dict[str, tuple[int, ...]]:

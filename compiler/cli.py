@@ -2,8 +2,10 @@
 
     hwc compile MODEL [-o DIR] [--emit nn|rom|spatial|hw|sv]   (+ model options)
     hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int|spatial|rtl] [--trace W.fst]
-    hwc verify MODEL [--samples N] [--trace W.fst]
+    hwc verify MODEL [--samples N] [--trace W.fst] [-o DIR]
     hwc report DIR
+    hwc plan CONFIG.json [--wbits 4] [--group-size 64] [--abits 8] [--target-tps 17000]
+             [--clock-mhz 1000] [--context N] [--max-multipliers N] [--json OUT.json]
     hwc ops
 
 Model options, the same in every subcommand: --weights W.safetensors,
@@ -55,6 +57,15 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="static shape for an input with dynamic dimensions (repeatable)")
     parser.add_argument("--wbits", type=int, default=8, help="weight bits, 2..8 (default 8)")
     parser.add_argument("--abits", type=int, default=8, help="activation bits, 2..16 (default 8)")
+    parser.add_argument("--group-size", type=int, default=0, metavar="G",
+                        help="dense weights get one small integer scale per G inputs (16..256) under their "
+                             "channel's scale; default 0: one scale per output channel")
+    parser.add_argument("--layer-wbits", action="append", default=[], metavar="NAME=BITS[:G]",
+                        help="another weight format for the layers NAME names: dense<i> (i-th weight layer), "
+                             "first, last, a weight or ONNX node name, or a glob of these (repeatable)")
+    parser.add_argument("--smooth", type=float, metavar="ALPHA",
+                        help="before quantizing, move activation range into the weights (SmoothQuant, "
+                             "alpha in 0..1, e.g. 0.5); default off")
     parser.add_argument("--calib", type=Path, metavar="C.npz",
                         help="calibration inputs (.npz keyed by input name); default: random normal, with a warning")
     parser.add_argument("--fold", default="auto", metavar="full|min|auto",
@@ -91,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(verify_cmd)
     verify_cmd.add_argument("--samples", type=int, default=16, help="random input samples (default 16)")
     verify_cmd.add_argument("--seed", type=int, default=0)
+    verify_cmd.add_argument("--text", type=Path, metavar="FILE",
+                            help="language models: text to score next-token agreement and perplexity on "
+                                 "(.npy of token ids, or a text file read as bytes for a byte-level vocabulary)")
     verify_cmd.add_argument("-o", "--output", type=Path, metavar="DIR",
                             help="also write the build folder (as 'hwc compile -o'), the ladder in its "
                                  "verify.json and report.html")
@@ -113,8 +127,24 @@ def build_parser() -> argparse.ArgumentParser:
     report_cmd = commands.add_parser("report", help="print the report of a build folder")
     report_cmd.add_argument("build", type=Path, help="a folder written by 'hwc compile --emit spatial' or later")
 
+    _add_plan_command(commands)
     commands.add_parser("ops", help="list the supported ONNX operators")
     return parser
+
+
+def _add_plan_command(commands) -> None:
+    plan_cmd = commands.add_parser("plan", help="project the LLM chip from a transformers config.json (no weights)")
+    plan_cmd.add_argument("config", type=Path, help="a transformers config.json (Llama, Mistral, Qwen2 or GPT-2)")
+    plan_cmd.add_argument("--wbits", type=int, default=4, help="weight bits, 2..8 (default 4)")
+    plan_cmd.add_argument("--group-size", type=int, default=64, metavar="G",
+                          help="an 8-bit scale per G inputs (16..256), 0: per output channel only (default 64)")
+    plan_cmd.add_argument("--abits", type=int, default=8, help="activation and K/V cache bits (default 8)")
+    plan_cmd.add_argument("--target-tps", type=float, help="tokens/s for one user (default 17000, Taalas HC1's)")
+    plan_cmd.add_argument("--clock-mhz", type=float, default=1000.0, help="clock frequency (default 1000)")
+    plan_cmd.add_argument("--context", type=int, help="K/V cache positions (default: the model's maximum)")
+    plan_cmd.add_argument("--max-multipliers", type=int,
+                          help="a multiplier budget: alone, the tokens/s it allows; with --target-tps, checked")
+    plan_cmd.add_argument("--json", type=Path, metavar="OUT.json", help="also write the figures as JSON")
 
 
 def _compile(args: argparse.Namespace):
@@ -124,6 +154,7 @@ def _compile(args: argparse.Namespace):
     with _progress(f"importing {args.model}"):
         return compiler.compile(args.model, weights=args.weights, shapes=shapes,
                                 wbits=args.wbits, abits=args.abits, calib=args.calib,
+                                group_size=args.group_size, layer_wbits=args.layer_wbits, smooth=args.smooth,
                                 fold=args.fold, target_fps=args.target_fps, clock_mhz=args.clock_mhz,
                                 max_multipliers=args.max_multipliers, rom=args.rom)
 
@@ -285,6 +316,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from compiler.verify import run_ladder
+    from compiler.verify_llm import is_language_model, language_model_ladder
 
     if args.samples < 1:
         raise HwcError("--samples must be at least 1")
@@ -294,8 +326,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         check_output_folder(args.output)
     design = _compile(args)
+    language_model = is_language_model(design)
+    if args.text is not None and not language_model:
+        raise HwcError("--text: only a language model (token-id input) is scored on text")
+    if language_model and (args.trace is not None or args.output is not None):
+        raise HwcError(f"{'--trace' if args.trace is not None else '-o'}: a language model has no RTL "
+                       "level yet (the LLM chip is not built)")
     with _traced(args.trace) as trace, _progress(f"running the ladder on {args.samples} samples"):
-        rungs = run_ladder(design, args.samples, args.seed, trace_file=trace)
+        if language_model:
+            rungs = language_model_ladder(design, args.samples, args.seed, args.text)
+        else:
+            rungs = run_ladder(design, args.samples, args.seed, trace_file=trace)
     if args.output is not None:
         _write_verified_build(design, rungs, args.output)
     table = Table(title=f"verification ladder: {args.model.name}, {args.samples} samples")
@@ -305,6 +346,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         result = "[green]agree[/green]" if rung.agreed else "[red]DIFFER[/red]"
         table.add_row(rung.level, rung.oracle, rung.contract, result, rung.detail)
     _console().print(table)
+    if language_model:
+        print("note: a language model has no spatial or RTL rung yet (the LLM chip is not built)")
     failed = [rung for rung in rungs if not rung.agreed]
     if failed:
         print(f"hwc: error: level '{failed[0].level}' differs from {failed[0].oracle}", file=sys.stderr)
@@ -321,9 +364,28 @@ def _write_verified_build(design, rungs, output: Path) -> None:
 
     with _progress(f"writing {output}"):
         design.write(output, emit="sv")
-        (output / VERIFY_JSON).write_text(json.dumps([{**dataclasses.asdict(r), "agreed": bool(r.agreed)} for r in rungs], indent=2) + "\n")
+        rungs_json = [{**dataclasses.asdict(r), "agreed": bool(r.agreed)} for r in rungs]
+        (output / VERIFY_JSON).write_text(json.dumps(rungs_json, indent=2) + "\n")
         write_report_html(output, design.model.stem)
     print(f"wrote {output}/ with the ladder in {output / VERIFY_JSON} and {output / 'report.html'}")
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from compiler.llm_plan import PlanOptions, make_plan
+    from compiler.llm_plan_report import print_plan, write_plan
+    from compiler.llm_shape import read_config
+    from compiler.output import check_output_file
+
+    if args.json is not None:
+        check_output_file(args.json, example="plan.json")
+    options = PlanOptions(args.wbits, args.group_size, args.abits, args.target_tps, args.clock_mhz, args.context,
+                          args.max_multipliers)
+    plan = make_plan(read_config(args.config), options)
+    print_plan(plan, _console())
+    if args.json is not None:
+        write_plan(plan, args.json)
+        print(f"wrote {args.json}")
+    return 0
 
 
 def cmd_ops(args: argparse.Namespace) -> int:
@@ -335,7 +397,7 @@ def cmd_ops(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"compile": cmd_compile, "run": cmd_run, "verify": cmd_verify, "generate": cmd_generate,
-            "report": cmd_report, "ops": cmd_ops}
+            "report": cmd_report, "plan": cmd_plan, "ops": cmd_ops}
 
 
 DEBUG_VARIABLE = "HWC_DEBUG"

@@ -41,6 +41,9 @@ class CompileOptions:
     shapes: dict[str, list[int]] = field(default_factory=dict)
     wbits: int = 8
     abits: int = 8
+    group_size: int = 0
+    layer_wbits: str | dict | list = ""
+    smooth: float | None = None
     calib: Path | None = None
     fold: str = "auto"
     target_fps: float | None = None
@@ -50,9 +53,14 @@ class CompileOptions:
 
     def check(self) -> None:
         """HwcError (one line) for out-of-range options or a missing calibration file."""
-        from compiler.pipelines import check_bits, fold_spec, hw_pipeline
+        from compiler.pipelines import check_bits, fold_spec, hw_pipeline, quantize_spec
+        from compiler.weight_formats import format_overrides
 
         check_bits(self.wbits, self.abits)
+        self.layer_wbits = format_overrides(self.layer_wbits)
+        quantize_spec(self.wbits, self.abits, self.group_size, self.layer_wbits)
+        if self.smooth is not None and not 0 <= self.smooth <= 1:
+            raise HwcError(f"--smooth {self.smooth}: alpha must be in 0..1")
         fold_spec(self.fold, self.target_fps, self.clock_mhz, self.max_multipliers)
         if not 0 < self.clock_mhz < float("inf"):
             raise HwcError(f"--clock-mhz {self.clock_mhz}: the clock must be a positive number")
@@ -83,7 +91,9 @@ class Design:
 
             check_float_inputs(self.nn_module)
             module = self.nn_module.clone()
-            run_pipeline(module, rom_pipeline(self.options.wbits, self.options.abits, self.options.calib))
+            options = self.options
+            run_pipeline(module, rom_pipeline(options.wbits, options.abits, options.calib, options.group_size,
+                                              options.layer_wbits, options.smooth))
             self._rom_module = module
         return self._rom_module
 
@@ -179,14 +189,15 @@ class Design:
         sequence length) is the caches' capacity."""
         if level not in LEVELS:
             raise HwcError(f"level '{level}' is not available; choose one of {', '.join(LEVELS)}")
-        if level != "float":
-            raise HwcError(f"generate --level {level}: token-by-token generation runs at the float level "
-                           "only so far (transformers have no integer level yet)")
-        key = ("generator", context)
+        if level not in ("float", "int"):
+            raise HwcError(f"generate --level {level}: token-by-token generation runs at the float and int "
+                           "levels so far (the LLM chip is not built yet)")
+        key = ("generator", level, context)
         if key not in self._executors:
             from compiler.generate import Generator
 
-            self._executors[key] = Generator(self.nn_module, context)
+            module = self.nn_module if level == "float" else self.rom_module
+            self._executors[key] = Generator(module, context, integer=level == "int")
         return self._executors[key].generate(prompt, max_new_tokens, end_token, progress).tokens
 
     def write(self, directory: Path, emit: str = "nn") -> list[Path]:
@@ -251,18 +262,24 @@ class Design:
 
 
 def check_float_inputs(module: ModuleOp) -> None:
-    """HwcError (one line) when a graph input is not float32: the integer levels
-    quantize float32 inputs, and take neither integer token ids nor float64 yet."""
+    """HwcError (one line) when a graph input is neither float32 nor token ids an
+    embedding table reads: the integer levels quantize float32 inputs and take
+    token ids as they are, but not other integers or float64 yet."""
     from compiler.executor.host import port_names
     from compiler.ir import main_function
 
+    from compiler.calibration import token_vocabularies
+
     function = main_function(module)
     args = function.body.block.args
+    vocabularies = token_vocabularies(function)
     for name, arg in zip(port_names(function.arg_attrs, len(args), "input"), args):
         element = arg.type.get_element_type()
+        if name in vocabularies:
+            continue
         if not isinstance(element, AnyFloat):
-            raise HwcError(f"input '{name}' holds {element} integers (token ids): only the float level "
-                           "supports integer inputs so far; use --level float (or --emit nn)")
+            raise HwcError(f"input '{name}' holds {element} integers that no embedding table reads: only "
+                           "the float level supports such inputs; use --level float (or --emit nn)")
         if element != f32:
             raise HwcError(f"input '{name}' holds {element} values: the integer levels quantize float32 "
                            "graphs only; use --level float (or --emit nn)")

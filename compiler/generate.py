@@ -39,16 +39,21 @@ class Generation:
 
 
 class Generator:
-    """The step graph of a whole-sequence nn module, compiled for greedy decoding."""
+    """The step graph of a whole-sequence module, compiled for greedy decoding:
+    at the float level from the nn module, at the integer level from the integer
+    (rom) module, whose step graph keeps its K/V caches as integers."""
 
-    def __init__(self, nn_module: ModuleOp, context: int = 0):
+    def __init__(self, module: ModuleOp, context: int = 0, integer: bool = False):
+        from compiler.executor.int_executor import int_kernels_for
         from compiler.pipelines import run_pipeline, step_pipeline
+        from compiler.weights import store_for
 
-        module = nn_module.clone()
+        module = module.clone()
         run_pipeline(module, step_pipeline(context))
         step = next(op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == STEP_FUNCTION)
         body = function_body(module, step)
-        self.plan = GraphPlan(module, FLOAT_KERNELS, body)
+        kernels = int_kernels_for(store_for(module)) if integer else FLOAT_KERNELS
+        self.plan = GraphPlan(module, kernels, body)
         self.context = step.attributes[CONTEXT_ATTR].value.data
         self.token_name = body.input_names[0]
         self.token_dtype = self.plan.input_dtypes[self.token_name]

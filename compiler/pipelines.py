@@ -10,8 +10,9 @@ in `hwc-opt -p` syntax, so that what the driver runs can be re-run by hand:
 
 Levels, in pipeline order, each pipeline starting from the level before:
 `nn` (the imported float graph, after the float pipeline `FLOAT_PIPELINE`:
-recognise-norms, recognise-gelu, which name RMS/layer norms and GELUs written
-out op by op); `rom` (integer graph, every weight a ROM): fold-batchnorm,
+recognise-norms, recognise-gelu, recognise-silu, which name RMS/layer norms,
+GELUs and SiLUs written out op by op, and mask-softmax, which turns additive
+attention masks into masked softmaxes); `rom` (integer graph, every weight a ROM): fold-batchnorm,
 fold-constants, calibrate{calib}, quantize{wbits abits}, weights-to-rom;
 `spatial` (one PE per layer, folded, FIFOs sized):
 map-to-spatial, fold-parallelism{...}, size-fifos; `hw` (CIRCT hw/comb/seq,
@@ -31,28 +32,45 @@ from compiler.errors import HwcError
 from compiler.hw.context import ROM_STYLES
 from compiler.hw.lowering import HwLowering
 from compiler.numerics import check_bits
+from compiler.weight_formats import WeightFormat, parse_overrides
 
 
-FLOAT_PIPELINE = "recognise-norms,recognise-gelu"
+FLOAT_PIPELINE = "recognise-norms,recognise-gelu,recognise-silu,mask-softmax"
 """The passes the driver runs on the imported float graph (the `nn` level)."""
 
 
-def quantize_spec(wbits: int = 8, abits: int = 8) -> str:
-    """`quantize{...}` with the options."""
+def quantize_spec(wbits: int = 8, abits: int = 8, group_size: int = 0, layer_wbits: str = "") -> str:
+    """`quantize{...}` with the options (the defaults left out)."""
     check_bits(wbits, abits)
-    return f"quantize{{wbits={wbits} abits={abits}}}"
+    WeightFormat(wbits, group_size).check("--group-size")
+    options = f"wbits={wbits} abits={abits}"
+    if group_size:
+        options += f" group_size={group_size}"
+    if layer_wbits:
+        parse_overrides(layer_wbits)
+        options += f' layer_wbits="{layer_wbits}"'
+    return f"quantize{{{options}}}"
 
 
-def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None) -> str:
+def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None, group_size: int = 0,
+                 layer_wbits: str = "", smooth: float | None = None) -> str:
     """The pipeline from the float `nn` level to the integer `nn + rom` level; a
-    calibration path is made absolute."""
-    calibrate = "calibrate"
+    calibration path is made absolute. `smooth` (alpha) adds `smooth-activations`
+    before `calibrate`."""
+    calib_option = ""
     if calib is not None:
         path = os.path.abspath(calib)
         if '"' in path:
             raise HwcError(f"--calib {calib}: the path must not contain '\"'")
-        calibrate = f'calibrate{{calib="{path}"}}'
-    return ",".join(["fold-batchnorm", "fold-constants", calibrate, quantize_spec(wbits, abits), "weights-to-rom"])
+        calib_option = f'calib="{path}"'
+    calibrate = f"calibrate{{{calib_option}}}" if calib_option else "calibrate"
+    passes = ["fold-batchnorm", "fold-constants", calibrate, quantize_spec(wbits, abits, group_size, layer_wbits),
+              "weights-to-rom"]
+    if smooth is not None:
+        if not 0 <= smooth <= 1:
+            raise HwcError(f"--smooth {smooth}: alpha must be in 0..1")
+        passes.insert(2, f"smooth-activations{{alpha={_number(smooth)} {calib_option}}}".replace(" }", "}"))
+    return ",".join(passes)
 
 
 FOLD_MODES = ("auto", "full", "min")
@@ -131,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     rom.add_argument("--wbits", type=int, default=8)
     rom.add_argument("--abits", type=int, default=8)
     rom.add_argument("--calib", type=Path)
+    rom.add_argument("--group-size", type=int, default=0)
+    rom.add_argument("--layer-wbits", action="append", default=[])
+    rom.add_argument("--smooth", type=float)
     spatial = levels.add_parser("spatial", help="rom -> spatial: one PE per layer, folded")
     spatial.add_argument("--fold", default="auto", choices=FOLD_MODES)
     spatial.add_argument("--target-fps", type=float)
@@ -141,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         if args.level == "rom":
-            print(rom_pipeline(args.wbits, args.abits, args.calib))
+            print(rom_pipeline(args.wbits, args.abits, args.calib, args.group_size, ",".join(args.layer_wbits),
+                               args.smooth))
         elif args.level == "spatial":
             print(spatial_pipeline(args.fold, args.target_fps, args.clock_mhz, args.max_multipliers))
         else:

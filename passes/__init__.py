@@ -61,6 +61,24 @@ def _recognise_gelu() -> type[ModulePass]:
     return RecogniseGeluPass
 
 
+def _recognise_silu() -> type[ModulePass]:
+    from passes.recognise_silu import RecogniseSiluPass
+
+    return RecogniseSiluPass
+
+
+def _mask_softmax() -> type[ModulePass]:
+    from passes.mask_softmax import MaskSoftmaxPass
+
+    return MaskSoftmaxPass
+
+
+def _smooth_activations() -> type[ModulePass]:
+    from passes.smooth_activations import SmoothActivationsPass
+
+    return SmoothActivationsPass
+
+
 def _decompose_norms() -> type[ModulePass]:
     from passes.decompose_norms import DecomposeNormsPass
 
@@ -119,4 +137,7 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "recognise-norms": _recognise_norms,
     "decompose-norms": _decompose_norms,
     "recognise-gelu": _recognise_gelu,
+    "recognise-silu": _recognise_silu,
+    "mask-softmax": _mask_softmax,
+    "smooth-activations": _smooth_activations,
 }

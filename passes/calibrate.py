@@ -28,7 +28,9 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-from compiler.calibration import activation_absmax, calibration_samples, graph_input_shapes, record_ranges
+from compiler.calibration import (
+    activation_absmax, calibration_samples, graph_input_shapes, record_ranges, token_vocabularies,
+)
 from compiler.ir import main_function
 
 
@@ -42,5 +44,7 @@ class CalibratePass(ModulePass):
     samples: int | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        inputs = calibration_samples(self.calib, graph_input_shapes(main_function(op)), self.samples)
+        function = main_function(op)
+        inputs = calibration_samples(self.calib, graph_input_shapes(function), self.samples,
+                                     token_vocabularies(function))
         record_ranges(op, activation_absmax(op, inputs))

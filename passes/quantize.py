@@ -7,6 +7,9 @@ Scales (all chosen at compile time, rounding half up: `floor(x + 0.5)`):
 * activations: symmetric per tensor, narrow range `[-(2^(abits-1)-1), 2^(abits-1)-1]`,
   `s = absmax / (2^(abits-1)-1)` with the recorded `nn.absmax` (0 -> s = 1);
 * weights: symmetric per output channel with `wbits`, `s_w[c] = max|W[c]| / (2^(wbits-1)-1)`;
+  with `group_size` (dense layers), per group of inputs under one channel scale
+  (`compiler/weight_formats.py`, `nn.group_dense`); `layer_wbits`
+  (`"last=8,dense0=6:64"`) gives named layers another format;
 * accumulators and biases: exact integers at scale `s_x * s_w[c]`, their width
   computed from the value bounds so that overflow is impossible.
 
@@ -28,7 +31,10 @@ Rewrites, in program order:
 * `nn.concat` -> every input requantized to the output scale, then concat;
 * `nn.batch_norm` (one fold-batchnorm could not fold) -> per-channel integer
   mul and add + requant;
-* `nn.softmax` / `nn.log_softmax`: refused (see below for the final one).
+* `nn.softmax` inside the graph -> `nn.int_softmax` (docs/integer-transformers.md);
+  `nn.log_softmax`: refused (see below for the final one); the transformer ops
+  (embeddings, act x act matmuls, masked softmaxes, norms, SiLU/GELU tables) in
+  `passes/quantize_transformer.py`.
 
 In three steps: the `softmax-to-host` pattern first removes a final softmax
 over the last axis and records it on the result as `nn.host_op` (the host
@@ -70,9 +76,11 @@ from compiler.calibration import activation_absmax, record_ranges, recorded_rang
 from compiler.errors import HwcError
 from compiler.ir import is_constant, main_function
 from compiler.numerics import check_bits
+from compiler.weight_formats import WeightFormat, parse_overrides
 from compiler.weights import forget_unused_memory_store, store_for
 from passes.absorb_clamps import absorb_clamps
-from passes.quantize_graph import GraphQuantizer
+from dialects import nn
+from passes.quantize_graph import GraphQuantizer, is_index_input
 from passes.quantize_ops import HANDLERS
 from passes.softmax_to_host import softmax_to_host
 
@@ -92,6 +100,8 @@ def check_quantizable(function: FuncOp) -> None:
         supported = ", ".join(sorted(t.name for t in HANDLERS))
         raise HwcError(f"quantize: unsupported ops {', '.join(unsupported)} (supported: {supported})")
     for arg in block.args:
+        if is_index_input(arg) and arg.uses and all(isinstance(u.operation, nn.EmbeddingOp) for u in arg.uses):
+            continue
         if not isinstance(arg.type, TensorType) or not isinstance(arg.type.get_element_type(), AnyFloat):
             raise HwcError(f"quantize: graph input {arg.type} is not a float tensor (already quantized?)")
 
@@ -104,13 +114,18 @@ class QuantizePass(ModulePass):
 
     wbits: int = 8
     abits: int = 8
+    group_size: int = 0
+    layer_wbits: str = ""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         check_bits(self.wbits, self.abits, self.name)
+        WeightFormat(self.wbits, self.group_size).check(self.name)
+        overrides = parse_overrides(self.layer_wbits)
         function = main_function(op)
         check_quantizable(function)
         softmax_to_host(op)
-        GraphQuantizer(function, store_for(op), recorded_ranges(op), self.wbits, self.abits, HANDLERS).run()
+        GraphQuantizer(function, store_for(op), recorded_ranges(op), self.wbits, self.abits, HANDLERS,
+                       self.group_size, overrides).run()
         absorb_clamps(op)
         forget_unused_memory_store(op)
 

@@ -36,12 +36,18 @@ from compiler.ir import constant_value, is_constant, make_constant, numpy_dtype,
 from compiler.numerics import (
     MAX_ACC_BITS, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, scale_from_absmax, width_for,
 )
+from compiler.weight_formats import LayerNames, WeightFormat, check_overrides_match, format_for
 from compiler.weights import INLINE_LIMIT, WeightStore
 from dialects import nn
 from dialects.nn import ABSMAX_ATTR, ACC_BITS_ATTR, AXIS_ATTR, HOST_OP_ATTR, SCALE_ATTR, SCALE_KEY_ATTR
 
 Handler = Callable[["GraphQuantizer", Operation], None]
 """Appends the integer ops standing for one float op to the quantizer's new body."""
+
+
+def is_index_input(arg: SSAValue) -> bool:
+    """A graph input of integers (token ids): kept as it is, read only by lookups."""
+    return isinstance(arg.type, TensorType) and isinstance(arg.type.get_element_type(), IntegerType)
 
 
 @dataclass
@@ -63,8 +69,13 @@ class GraphQuantizer:
     wbits: int
     abits: int
     handlers: Mapping[type[Operation], Handler]
+    group_size: int = 0
+    overrides: list[tuple[str, WeightFormat]] = field(default_factory=list)
     block: Block = field(init=False)
+    layer_names: dict[Operation, LayerNames] = field(default_factory=dict)
+    shared: dict[tuple, tuple] = field(default_factory=dict)
     quantized: dict[SSAValue, QTensor] = field(default_factory=dict)
+    indices: dict[SSAValue, SSAValue] = field(default_factory=dict)
     constants: dict[SSAValue, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -77,11 +88,29 @@ class GraphQuantizer:
 
     # ------------------------------------------------------------------ driving
 
+    def weight_format(self, op: Operation) -> WeightFormat:
+        """The format of `op`'s weights: `wbits` / `group_size`, or an override naming the layer."""
+        return format_for(self.layer_names[op], WeightFormat(self.wbits, self.group_size), self.overrides)
+
+    def _name_layers(self, block: Block) -> None:
+        layers = [op for op in block.ops if isinstance(op, (nn.DenseOp, nn.ConvOp))]
+        for ordinal, op in enumerate(layers):
+            others = [op.weight.owner.key.data] if isinstance(op.weight.owner, nn.WeightOp) else []
+            others += [a.data for key in (nn.ONNX_NODE_ATTR, nn.ONNX_TENSOR_ATTR)
+                       if isinstance(a := op.attributes.get(key), StringAttr)]
+            self.layer_names[op] = LayerNames(ordinal, len(layers), tuple(others))
+        check_overrides_match(self.overrides, list(self.layer_names.values()))
+
     def run(self) -> None:
         old = self.function.body.block
-        self.block = Block(arg_types=[self.int_tensor(arg, self.abits) for arg in old.args])
+        self._name_layers(old)
+        self.block = Block(arg_types=[arg.type if is_index_input(arg) else self.int_tensor(arg, self.abits)
+                                      for arg in old.args])
         for arg, new in zip(old.args, self.block.args):
-            self.quantized[arg] = QTensor(new, self.scale_of(arg), self.limit)
+            if is_index_input(arg):
+                self.indices[arg] = new
+            else:
+                self.quantized[arg] = QTensor(new, self.scale_of(arg), self.limit)
         for op in list(old.ops):
             if isinstance(op, ReturnOp):
                 self._finish(op)
@@ -92,7 +121,7 @@ class GraphQuantizer:
         old.drop_all_references()
 
     def _rewrite(self, op: Operation) -> None:
-        if not any(v in self.quantized for v in op.operands):
+        if not any(v in self.quantized or v in self.indices for v in op.operands):
             from compiler.executor import evaluate_op
 
             self.constants[op.results[0]] = evaluate_op(op, [self.const(v) for v in op.operands])
@@ -118,7 +147,9 @@ class GraphQuantizer:
         arg_attrs = []
         for index, arg in enumerate(self.block.args):
             entries = {k: v for k, v in old_args[index].data.items() if k != ABSMAX_ATTR} if old_args else {}
-            entries[SCALE_ATTR] = FloatAttr(self.quantized[self.function.body.block.args[index]].scale, f64)
+            old_arg = self.function.body.block.args[index]
+            if old_arg in self.quantized:
+                entries[SCALE_ATTR] = FloatAttr(self.quantized[old_arg].scale, f64)
             arg_attrs.append(DictionaryAttr(entries))
         self.function.function_type = FunctionType.from_lists(
             [a.type for a in self.block.args], [v.type for v in values])
@@ -130,7 +161,13 @@ class GraphQuantizer:
     def scale_of(self, value: SSAValue) -> float:
         return scale_from_absmax(self.absmax[value], self.abits)
 
+    def scale_of_bits(self, value: SSAValue, bits: int) -> float:
+        return scale_from_absmax(self.absmax[value], bits)
+
     def act(self, value: SSAValue, op: Operation) -> QTensor:
+        if value in self.indices:
+            raise HwcError(f"quantize: {op.name}: integer graph inputs (token ids) can only be "
+                           "looked up in an embedding table")
         if value not in self.quantized:
             raise HwcError(f"quantize: {op.name}: operand must be an activation, not a constant")
         return self.quantized[value]
@@ -181,6 +218,15 @@ class GraphQuantizer:
             raise HwcError(f"quantize: {op.name}: the accumulator would need {bits} bits (at most {MAX_ACC_BITS})")
         return bits
 
+    def shared_constant(self, key: tuple, make: Callable[[], tuple]) -> tuple:
+        """What `make()` gives (an integer constant emitted once, and its scale), made
+        once per `key` (e.g. the constant's contents): equal float constants read by
+        several ops (RoPE's tables, read by every layer's Q and K) become one integer
+        constant, one ROM."""
+        if key not in self.shared:
+            self.shared[key] = make()
+        return self.shared[key]
+
     def emit_int_scalar(self, value: int) -> SSAValue:
         return self.emit_constant(np.array([value]), width_for(abs(value)), "multiplier")
 
@@ -196,7 +242,7 @@ class GraphQuantizer:
         final = self.requant_target(result)
         bits = self.output_bits if self.is_graph_output(final) else self.abits
         limit = narrow_limit(bits)
-        out_scale = scale_from_absmax(self.absmax[final], bits)
+        out_scale = self.scale_of_bits(final, bits)
         ratio = np.atleast_1d(np.asarray(acc_scale, np.float64) / out_scale)
         multipliers, shift = requant_parameters(ratio, op.name)
         rank = len(nn.shape_of(acc))

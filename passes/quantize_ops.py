@@ -6,6 +6,8 @@ body. The numbers all come from `compiler.numerics`; the module docstring of
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from xdsl.dialects.builtin import IntegerType, TensorType, f64
 from xdsl.ir import Block, Operation, SSAValue
@@ -16,8 +18,10 @@ from compiler.numerics import (
     batch_norm_affine, common_scale, dot_bounds, narrow_limit, quantize_input, quantize_tensor, quantize_weight,
     requant_parameters, round_half_up,
 )
+from compiler.weight_formats import GROUP_SCALE_BITS, expand_groups, quantize_groups
 from dialects import nn
 from passes.quantize_graph import GraphQuantizer, Handler, QTensor
+from passes.quantize_transformer import HANDLERS as TRANSFORMER_HANDLERS
 
 def unary_values(op: Operation, inputs: np.ndarray) -> np.ndarray:
     """What the float kernel of the unary op `op` computes on the 1-D `inputs`, in float64
@@ -41,30 +45,46 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
     x = g.act(op.input, op)
     if not g.is_const(op.weight) or (op.bias is not None and not g.is_const(op.bias)):
         raise HwcError(f"quantize: {op.name}: the weight and bias must be constants")
-    weight_q, weight_scales = quantize_weight(g.const(op.weight), g.wbits)
-    acc_scales = x.scale * weight_scales
-    bias_q = None
-    if op.bias is not None:
-        bias = np.asarray(g.const(op.bias), np.float64)
-        bias_q = round_half_up(bias / acc_scales)
-        if not np.all(np.abs(bias_q) < 2.0 ** 62):
-            raise HwcError(f"quantize: {op.name}: bias is too large for its accumulator scale")
-        bias_q = bias_q.astype(np.int64)
-    bounds = dot_bounds(weight_q, x.bound, bias_q)
-    acc_bits = g.accumulator_bits(int(bounds.max(initial=0)), op)
+    weight_format = g.weight_format(op)
     stem = _weight_stem(op)
-    weight = g.emit_constant(weight_q, g.wbits, f"{stem}.q")
+    if weight_format.group_size and isinstance(op, nn.DenseOp):
+        weight_q, groups, weight_scales = quantize_groups(g.const(op.weight), weight_format.bits,
+                                                          weight_format.group_size)
+        effective = weight_q.astype(np.int64) * expand_groups(groups, weight_format.group_size, weight_q.shape[1])
+    else:
+        weight_q, weight_scales = quantize_weight(g.const(op.weight), weight_format.bits)
+        groups, effective = None, weight_q
+    acc_scales = x.scale * weight_scales
+    bias_q = _bias_at(g, op, acc_scales)
+    bounds = dot_bounds(effective, x.bound, bias_q)
+    acc_bits = g.accumulator_bits(int(bounds.max(initial=0)), op)
+    weight = g.emit_constant(weight_q, weight_format.bits, f"{stem}.q")
     g.record_channel_scales(weight.owner, weight_scales, f"{stem}.scale")
     operands = [x.value, weight]
+    if groups is not None:
+        operands.append(g.emit_constant(groups, GROUP_SCALE_BITS + 1, f"{stem}.group_scale"))
     if bias_q is not None:
         operands.append(g.emit_constant(bias_q, acc_bits, f"{stem}.bias_q"))
-    layer = type(op).create(
-        operands=operands, properties=dict(op.properties),
-        result_types=[g.int_tensor(op.output, acc_bits)],
-    )
+    result_type = g.int_tensor(op.output, acc_bits)
+    if groups is not None:
+        layer = nn.GroupDenseOp(*operands[:3], operands[3] if len(operands) > 3 else None,
+                                group_size=weight_format.group_size, result_type=result_type)
+    else:
+        layer = type(op).create(operands=operands, properties=dict(op.properties), result_types=[result_type])
     acc = g.emit(layer, acc_bits=acc_bits)
     axis = 1 if isinstance(op, nn.ConvOp) else len(nn.shape_of(op.output)) - 1
     g.requant(acc, acc_scales, axis, op.output, op)
+
+
+def _bias_at(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray) -> np.ndarray | None:
+    """The bias as integers at the accumulator's per-channel scale (None without one)."""
+    if op.bias is None:
+        return None
+    bias = np.asarray(g.const(op.bias), np.float64)
+    bias_q = round_half_up(bias / acc_scales)
+    if not np.all(np.abs(bias_q) < 2.0 ** 62):
+        raise HwcError(f"quantize: {op.name}: bias is too large for its accumulator scale")
+    return bias_q.astype(np.int64)
 
 
 def _scaled(g: GraphQuantizer, q: QTensor, multiplier: int, op: Operation) -> tuple[SSAValue, int]:
@@ -113,9 +133,16 @@ def quantize_mul_div(g: GraphQuantizer, op: nn.MulOp | nn.DivOp) -> None:
         constant = np.asarray(g.const(lhs if g.is_const(lhs) else rhs), np.float64)
         if isinstance(op, nn.DivOp):
             constant = 1.0 / constant
-        constant_q, constant_scale = quantize_tensor(constant, g.wbits)
-        factor = g.emit_constant(constant_q, g.wbits, "constant.q")
-        operands, bound = (activation.value, factor), activation.bound * narrow_limit(g.wbits)
+        if constant.size == 1 and float(constant.reshape(-1)[0]) > 0 and \
+                nn.shape_of(op.output) == nn.shape_of(activation.value):
+            # a positive scalar factor is a change of scale: one requant
+            g.requant(activation.value, activation.scale * float(constant.reshape(-1)[0]),
+                      len(nn.shape_of(op.output)) - 1, op.output, op)
+            return
+        bits = max(g.wbits, CONSTANT_FACTOR_BITS)
+        key = ("factor", bits, constant.shape, hashlib.sha256(np.ascontiguousarray(constant).tobytes()).hexdigest())
+        factor, constant_scale = g.shared_constant(key, lambda: _quantized_factor(g, constant, bits))
+        operands, bound = (activation.value, factor), activation.bound * narrow_limit(bits)
         scale = activation.scale * constant_scale
     else:
         a, b = g.act(lhs, op), g.act(rhs, op)
@@ -123,6 +150,16 @@ def quantize_mul_div(g: GraphQuantizer, op: nn.MulOp | nn.DivOp) -> None:
     bits = g.accumulator_bits(bound, op)
     product = g.emit(nn.MulOp(*operands, g.int_tensor(op.output, bits)), acc_bits=bits)
     g.requant(product, scale, len(nn.shape_of(op.output)) - 1, op.output, op)
+
+
+def _quantized_factor(g: GraphQuantizer, constant: np.ndarray, bits: int) -> tuple[SSAValue, float]:
+    constant_q, constant_scale = quantize_tensor(constant, bits)
+    return g.emit_constant(constant_q, bits, "constant.q"), constant_scale
+
+
+CONSTANT_FACTOR_BITS = 8
+"""A constant factor of an element-wise product (RoPE's cos/sin tables) is quantized
+per tensor to at least this many bits, whatever `wbits` is."""
 
 
 def _rebuilt(op: Operation, operands: list[SSAValue], bits: int, drop: tuple[str, ...] = (),
@@ -264,8 +301,8 @@ def quantize_batch_norm(g: GraphQuantizer, op: nn.BatchNormOp) -> None:
     g.requant(total, acc_scales, 1, op.output, op)
 
 
-def refuse_softmax(g: GraphQuantizer, op: nn.SoftmaxOp | nn.LogSoftmaxOp) -> None:
-    """A softmax that `softmax-to-host` left in the graph: not supported on integers."""
+def refuse_softmax(g: GraphQuantizer, op: nn.LogSoftmaxOp) -> None:
+    """A log-softmax that `softmax-to-host` left in the graph: not supported on integers."""
     raise HwcError(
         f"quantize: {op.name} is supported only as the graph's last op over the last axis "
         "(it then runs on the host)"
@@ -287,6 +324,8 @@ HANDLERS: dict[type[Operation], Handler] = {
     nn.GlobalAveragePoolOp: quantize_global_average_pool,
     nn.SigmoidOp: quantize_lookup, nn.TanhOp: quantize_lookup, nn.LeakyReluOp: quantize_lookup,
     nn.ConcatOp: quantize_concat, nn.BatchNormOp: quantize_batch_norm,
-    nn.SoftmaxOp: refuse_softmax, nn.LogSoftmaxOp: refuse_softmax,
+    nn.LogSoftmaxOp: refuse_softmax,
+    nn.SiluOp: quantize_lookup, nn.GeluOp: quantize_lookup,
+    **TRANSFORMER_HANDLERS,
 }
 """How each float op becomes integer ops (a handler appends to the new body)."""

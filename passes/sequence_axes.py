@@ -91,6 +91,13 @@ class Analysis:
 ELEMENTWISE = (UnaryOp, BinaryOp, nn.CastOp, nn.WhereOp, nn.IsNanOp)
 """Ops whose every result entry reads the same entry of each (broadcast) operand
 (those of them that name an axis, the softmaxes, are axis ops)."""
+def reads_by_position(op: Operation, index: int) -> bool:
+    """Whether constant operand `index` of `op` broadcasts against the result, so
+    that one T long on a query axis is read at the token's position (RoPE tables,
+    masks): every operand of an element-wise op, a softmax's mask."""
+    if isinstance(op, (nn.MaskedSoftmaxOp, nn.IntSoftmaxOp)):
+        return index == 1
+    return isinstance(op, ELEMENTWISE)
 MOVEMENT = (nn.ReshapeOp, nn.TransposeOp, nn.ExpandOp, nn.TileOp, nn.CastOp, nn.SliceOp, nn.GatherOp)
 """Single-input ops that only move entries: a cached operand's chain back to its cache."""
 
@@ -243,6 +250,24 @@ def _axis_preserving(op: Operation, analysis: Analysis) -> SequenceAxes:
     return SequenceAxes(kept, FUTURE if KEY in kept.values() else None)
 
 
+def _masked_softmax(op: nn.MaskedSoftmaxOp | nn.IntSoftmaxOp, analysis: Analysis) -> SequenceAxes:
+    """A softmax that applies its own (constant) mask: along the key axis of scores
+    it gives ZERO past the diagonal when the mask drops every entry there."""
+    axes = analysis.axes[op.input]
+    axis = op.axis.value.data
+    if op.mask in analysis.axes:
+        raise NotCausal(op, "takes its mask from the tokens")
+    if axis not in axes.roles:
+        return SequenceAxes(dict(axes.roles), FUTURE if KEY in axes.roles.values() else None)
+    if axes.roles[axis] != KEY:
+        raise NotCausal(op, f"acts along the sequence axis {axis}")
+    keep = np.asarray(constant_value(op.mask, analysis.store), dtype=bool)
+    past = _past_diagonal(keep.shape, axes.roles, len(nn.shape_of(op.output)))
+    if axes.state == ZERO or (past is not None and not np.any(keep[past])):
+        return SequenceAxes(axes.roles, ZERO)
+    raise NotCausal(op, "takes a softmax over keys that are not causally masked")
+
+
 def _single_or_common(op: Operation, analysis: Analysis) -> SequenceAxes:
     found = [analysis.axes[v] for v in op.operands if v in analysis.axes]
     if any(f.roles != found[0].roles for f in found):
@@ -386,8 +411,23 @@ def _matmul(op: nn.MatMulOp, analysis: Analysis) -> SequenceAxes:
     raise NotCausal(op, "multiplies across sequence positions in a way that is not causal attention")
 
 
+def _first_operand(op: Operation, analysis: Analysis) -> SequenceAxes:
+    """Requant, table lookup, inverse square root: element-wise in their first
+    operand, the others constant parameters."""
+    if any(v in analysis.axes for v in op.operands[1:]):
+        raise NotCausal(op, "takes a parameter computed from the tokens")
+    axes = analysis.axes[op.operands[0]]
+    return SequenceAxes(dict(axes.roles), FUTURE if KEY in axes.roles.values() else None)
+
+
 RULES = {
+    nn.MaskedSoftmaxOp: _masked_softmax,
+    nn.IntSoftmaxOp: _masked_softmax,
+    nn.RequantOp: _first_operand,
+    nn.LookupOp: _first_operand,
+    nn.InvSqrtOp: _first_operand,
     nn.DenseOp: _dense,
+    nn.GroupDenseOp: _dense,
     nn.EmbeddingOp: _embedding,
     nn.ReshapeOp: _reshape,
     nn.TransposeOp: _transpose,

@@ -1,7 +1,8 @@
 """`sequence-to-stream`: add to a whole-sequence transformer graph the step graph
 that runs it one token at a time, with its key/value caches as explicit state.
 
-Requires: an nn module (float) whose `@main` has one integer input `[1, T]` (the
+Requires: an nn module (float, or integer after `quantize` / `weights-to-rom`)
+whose `@main` has one integer input `[1, T]` (the
 token ids, the sequence along axis 1) and is causal in the sense of
 `passes.sequence_axes` (position-wise ops, constants indexed by position, causal
 attention). `context` (default T, at most T) is the capacity of the caches.
@@ -37,7 +38,7 @@ from compiler.ir import constant_value, is_constant, main_function, make_constan
 from compiler.weights import WeightStore, store_for
 from dialects import nn
 from dialects.nn.state import CACHE_PREFIX, CONTEXT_ATTR, POSITION_INPUT, STEP_FUNCTION
-from passes.sequence_axes import ELEMENTWISE, KEY, MOVEMENT, QUERY, Analysis, NotCausal, analyse
+from passes.sequence_axes import KEY, MOVEMENT, QUERY, Analysis, NotCausal, analyse, reads_by_position
 
 
 
@@ -145,7 +146,7 @@ class StepBuilder:
             return self.cached(value)
         if value in self.analysis.axes:
             return self.values[value]
-        if is_constant(value.owner) and isinstance(op, ELEMENTWISE):
+        if is_constant(value.owner) and reads_by_position(op, index):
             return self.position_indexed(value, op)
         return self.values[value]
 

@@ -231,6 +231,22 @@ softmax = _softmax_factory(log=False)
 log_softmax = _softmax_factory(log=True)
 
 
+def masked_softmax(op: nn.MaskedSoftmaxOp, constants) -> Instantiate:
+    """Softmax along the axis over the entries the mask keeps; the others are 0."""
+    axis = op.axis.value.data
+
+    def instantiate(binding: Binding):
+        def kernel(x, mask):
+            keep = np.broadcast_to(np.asarray(mask, bool), x.shape)
+            lowest = np.where(keep, x, -np.inf).max(axis=axis, keepdims=True)
+            weights = np.where(keep, np.exp(np.where(keep, x, lowest) - lowest), 0)
+            return (weights / weights.sum(axis=axis, keepdims=True)).astype(binding.dtype, copy=False)
+
+        return kernel
+
+    return instantiate
+
+
 def binary(ufunc):
     """Broadcasting `ufunc(lhs, rhs)`, in place into a dead operand when one fits."""
 

@@ -40,6 +40,7 @@ for _op_type, _compute in elementwise.ACTIVATIONS.items():
     FLOAT_KERNELS.register_epilogue(_op_type)(elementwise.unary_epilogue(_compute))
 FLOAT_KERNELS.register(nn.SoftmaxOp)(elementwise.softmax)
 FLOAT_KERNELS.register(nn.LogSoftmaxOp)(elementwise.log_softmax)
+FLOAT_KERNELS.register(nn.MaskedSoftmaxOp, batch_rule=broadcast_rule)(elementwise.masked_softmax)
 for _op_type, _ufunc in elementwise.BINARY_UFUNCS.items():
     FLOAT_KERNELS.register(_op_type)(elementwise.binary(_ufunc))
 

@@ -230,10 +230,14 @@ class HostInterface:
     # ------------------------------------------------------------------ floats
 
     def quantize_inputs(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The integers the host sends for float inputs (`numerics.quantize_input`)."""
+        """The integers the host sends for float inputs (`numerics.quantize_input`);
+        an input without a scale (token ids) takes integers and sends them as they are."""
         result = {}
         for name, array in inputs.items():
             port = self.input_port(name)
+            if port.scale is None and np.asarray(array).dtype.kind in "iu":
+                result[name] = np.asarray(array).astype(np.int64)
+                continue
             if port.scale is None:
                 raise HwcError(f"input {name!r} has no nn.scale: the {self.what} is not quantized")
             result[name] = quantize_input(array, port.scale, port.width)

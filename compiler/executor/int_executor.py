@@ -31,7 +31,7 @@ from compiler.weights import WeightStore, store_for
 from dialects.rom import ReadOp
 
 
-def _kernels_for(store: WeightStore) -> KernelTable:
+def int_kernels_for(store: WeightStore) -> KernelTable:
     """The integer kernels plus `rom.read`, whose contents come from `store`."""
     table = INT_KERNELS.extended("integer executor")
 
@@ -58,7 +58,7 @@ class IntExecutor(PlanExecutor):
 
     def __init__(self, module: ModuleOp):
         store = store_for(module)
-        self.plan = GraphPlan(module, _kernels_for(store))
+        self.plan = GraphPlan(module, int_kernels_for(store))
         self.host = HostInterface(*function_ports(main_function(module)), what="module")
 
     @property

@@ -13,8 +13,11 @@ width (two's complement), which is what hardware of that width computes; the
   in Python integers when `acc * M` could leave int64.
 * `nn.sum_pool` / `nn.global_sum_pool`: exact window sums (padding adds zero).
 * `nn.lookup`: `table[x - min(x's type)]`.
-* `nn.add` / `nn.sub` / `nn.mul`, `nn.relu`, and the data-movement ops
-  (`nn.max_pool`, `nn.reshape`, `nn.transpose`, `nn.concat`, `nn.pad`).
+* `nn.add` / `nn.sub` / `nn.mul`, `nn.neg`, `nn.relu`, and the data-movement ops
+  (`nn.max_pool`, `nn.reshape`, `nn.transpose`, `nn.concat`, `nn.pad`, `nn.slice`,
+  `nn.expand`, `nn.embedding`, `nn.cache_write`).
+* transformers: `nn.matmul` of two activations and `nn.reduce_sum` (exact, int64),
+  `nn.int_softmax` and `nn.inv_sqrt` (their definitions in `dialects/nn/quantized.py`).
 
 Ops with float semantics (`nn.div`, `nn.sigmoid`, ...) are deliberately absent:
 on integer tensors they have no hardware meaning.
@@ -23,6 +26,7 @@ on integer tensors they have no hardware meaning.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,8 +35,8 @@ from xdsl.dialects.builtin import IntegerType, TensorType
 from xdsl.ir import Operation, SSAValue
 
 from compiler.errors import HwcError
-from compiler.executor import linear_kernels, pool_kernels, shape_kernels
-from compiler.executor.kernel_table import Binding, Instantiate, KernelTable
+from compiler.executor import indexing_kernels, linear_kernels, math_kernels, pool_kernels, shape_kernels
+from compiler.executor.kernel_table import Binding, Instantiate, KernelTable, broadcast_rule
 from compiler.executor.op_inputs import int_values
 from compiler.numerics import FLOAT64_EXACT_BOUND, as_int64, requantize, signed_bounds, wrap
 from dialects import nn
@@ -269,3 +273,116 @@ def pad(op: nn.PadOp, constants) -> Instantiate:
     if op.mode.data == "constant" and value != int(value):
         raise HwcError(f"nn.pad: the pad value {value} of an integer tensor is not an integer")
     return shape_kernels.pad(op, constants)
+
+
+# --------------------------------------------------------------------------- transformers
+
+INT_KERNELS.register(nn.EmbeddingOp)(indexing_kernels.embedding)
+INT_KERNELS.register(nn.SliceOp, batch_rule=indexing_kernels.slice_rule)(indexing_kernels.slice_)
+INT_KERNELS.register(nn.ExpandOp, batch_rule=indexing_kernels.expand_rule)(indexing_kernels.expand)
+INT_KERNELS.register(nn.CacheWriteOp, batch_rule=indexing_kernels.cache_write_rule)(indexing_kernels.cache_write)
+
+
+@INT_KERNELS.register(nn.NegOp)
+def negate(op: nn.NegOp, constants) -> Instantiate:
+    width = integer_width(op.output)
+
+    def instantiate(binding: Binding):
+        return lambda x: wrap(-as_int64(x), width).astype(binding.dtype)
+
+    return instantiate
+
+
+@INT_KERNELS.register(nn.MatMulOp, batch_rule=indexing_kernels.matmul_rule)
+def matmul(op: nn.MatMulOp, constants) -> Instantiate:
+    """The exact product of two integer tensors (int64, numpy's batch broadcasting)."""
+    width = integer_width(op.output)
+
+    def instantiate(binding: Binding):
+        return lambda a, b: wrap(np.matmul(as_int64(a), as_int64(b)), width).astype(binding.dtype)
+
+    return instantiate
+
+
+@INT_KERNELS.register(nn.ReduceSumOp, batch_rule=math_kernels.reduction_rule)
+def reduce_sum(op: nn.ReduceSumOp, constants) -> Instantiate:
+    axes, keepdims = op.axis_list(), bool(op.keepdims.value.data)
+    width = integer_width(op.output)
+
+    def instantiate(binding: Binding):
+        return lambda x: wrap(as_int64(x).sum(axis=axes, keepdims=keepdims), width).astype(binding.dtype)
+
+    return instantiate
+
+
+def int_softmax_values(x: np.ndarray, keep: np.ndarray, table: np.ndarray, axis: int, shift: int,
+                       out_max: int) -> np.ndarray:
+    """`nn.int_softmax` (see its definition in dialects/nn/quantized.py), int64."""
+    x = as_int64(x)
+    keep = np.broadcast_to(np.asarray(keep) != 0, x.shape)
+    low = np.iinfo(np.int64).min
+    peak = np.where(keep, x, low).max(axis=axis, keepdims=True)
+    distance = np.minimum(np.where(keep, peak - x, 0), table.size - 1)
+    e = np.where(keep, table[distance], 0)
+    total = e.sum(axis=axis, keepdims=True)
+    reciprocal = (out_max << shift) // np.maximum(total, 1)
+    return (e * reciprocal + ((1 << shift) >> 1)) >> shift
+
+
+@INT_KERNELS.register(nn.IntSoftmaxOp, batch_rule=broadcast_rule)
+def int_softmax(op: nn.IntSoftmaxOp, constants) -> Instantiate:
+    table = _constant(op, constants, 2, "exp table")
+    axis, shift, out_max = op.axis.value.data, op.shift.value.data, op.out_max.value.data
+    width = integer_width(op.output)
+
+    def instantiate(binding: Binding):
+        def kernel(x, keep, *_):
+            return wrap(int_softmax_values(x, keep, table, axis, shift, out_max), width).astype(binding.dtype)
+
+        return kernel
+
+    return instantiate
+
+
+def inv_sqrt_values(v: np.ndarray, shift: int) -> np.ndarray:
+    """`floor(2^shift / sqrt(max(v, 1)))` exactly: isqrt(4^shift // v) in Python integers."""
+    numerator = 1 << (2 * shift)
+    flat = [math.isqrt(numerator // max(int(value), 1)) for value in np.asarray(v).reshape(-1)]
+    return np.array(flat, dtype=np.int64).reshape(np.shape(v))
+
+
+@INT_KERNELS.register(nn.InvSqrtOp)
+def inv_sqrt(op: nn.InvSqrtOp, constants) -> Instantiate:
+    shift = op.shift.value.data
+    width = integer_width(op.output)
+
+    def instantiate(binding: Binding):
+        return lambda v: wrap(inv_sqrt_values(v, shift), width).astype(binding.dtype)
+
+    return instantiate
+
+
+@INT_KERNELS.register(nn.GroupDenseOp)
+def group_dense(op: nn.GroupDenseOp, constants) -> Instantiate:
+    """The grouped accumulator as a dense layer of the exact effective integers W·G."""
+    weight = _constant(op, constants, 1, "weight")
+    groups = _constant(op, constants, 2, "group scales")
+    bias = _constant(op, constants, 3, "bias") if op.bias is not None else None
+    effective = weight * np.repeat(groups, op.group_size.value.data, axis=1)[:, :weight.shape[1]]
+    width = integer_width(op.output)
+    compute = np.float64 if accumulator_bound(effective, bias, integer_width(op.input)) < FLOAT64_EXACT_BOUND \
+        else np.int64
+
+    def instantiate(binding: Binding):
+        matrix = effective.T.astype(compute)
+        offset = None if bias is None else bias.astype(compute)
+
+        def kernel(x, *_):
+            acc = x.astype(compute) @ matrix
+            if offset is not None:
+                acc += offset
+            return wrap(acc.astype(np.int64), width).astype(binding.dtype)
+
+        return kernel
+
+    return instantiate

@@ -94,6 +94,12 @@ def _gelu(op):
     return lambda x, out: np.copyto(out, function(x), casting="unsafe")
 
 
+def _silu(x):
+    # x * sigmoid(x), the sigmoid computed as the sigmoid kernel does (exp(-|x|) never overflows).
+    e = np.exp(-np.abs(x))
+    return x * (np.where(x >= 0, np.ones_like(e), e) / (1 + e))
+
+
 def _softplus(x):
     # log(1 + e^x) = max(x, 0) + log1p(e^-|x|), which never overflows.
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
@@ -107,7 +113,7 @@ MATH_FUNCTIONS = {
     nn.SoftplusOp: _fixed(_softplus), nn.SoftsignOp: _fixed(lambda x: x / (1 + np.abs(x))),
     nn.HardSwishOp: _fixed(lambda x: x * np.clip(x / 6 + 0.5, 0, 1)),
     nn.EluOp: _elu, nn.SeluOp: _selu, nn.HardSigmoidOp: _hard_sigmoid, nn.ShrinkOp: _shrink,
-    nn.GeluOp: _gelu,
+    nn.GeluOp: _gelu, nn.SiluOp: _fixed(_silu),
 }
 """The unary math functions by op: `compute(op) -> fn(x, out)`, for `unary` and `unary_epilogue`."""
 

@@ -48,6 +48,7 @@ from dialects.nn.elementwise import (
     DivOp,
     LeakyReluOp,
     LogSoftmaxOp,
+    MaskedSoftmaxOp,
     MulOp,
     ReluOp,
     SigmoidOp,
@@ -67,6 +68,7 @@ from dialects.nn.math import (
     ErfOp,
     ExpOp,
     GeluOp,
+    SiluOp,
     HardSigmoidOp,
     HardSwishOp,
     IsNanOp,
@@ -88,7 +90,7 @@ from dialects.nn.math import (
 from dialects.nn.movement import PAD_MODES, ConcatOp, PadOp, ReshapeOp, TransposeOp
 from dialects.nn.pooling import AveragePoolOp, GlobalAveragePoolOp, GlobalSumPoolOp, MaxPoolOp, SumPoolOp
 from dialects.nn.norms import LayerNormOp, LrnOp, RmsNormOp
-from dialects.nn.quantized import LookupOp, RequantOp
+from dialects.nn.quantized import GroupDenseOp, IntSoftmaxOp, InvSqrtOp, LookupOp, RequantOp
 from dialects.nn.state import CacheWriteOp
 from dialects.nn.reductions import (
     ReduceL1Op,
@@ -109,14 +111,14 @@ NN = Dialect(
     "nn",
     [
         ConstantOp, WeightOp, DenseOp, ConvOp, MaxPoolOp, AveragePoolOp, GlobalAveragePoolOp,
-        BatchNormOp, ReluOp, LeakyReluOp, ClipOp, SigmoidOp, TanhOp, SoftmaxOp, LogSoftmaxOp,
+        BatchNormOp, ReluOp, LeakyReluOp, ClipOp, SigmoidOp, TanhOp, SoftmaxOp, LogSoftmaxOp, MaskedSoftmaxOp,
         AddOp, SubOp, MulOp, DivOp, ConcatOp, ReshapeOp, TransposeOp, PadOp,
-        RequantOp, SumPoolOp, GlobalSumPoolOp, LookupOp,
+        RequantOp, SumPoolOp, GlobalSumPoolOp, LookupOp, IntSoftmaxOp, InvSqrtOp, GroupDenseOp,
         EmbeddingOp, GatherOp, SliceOp, ExpandOp, TileOp, WhereOp, CastOp, MatMulOp,
         CacheWriteOp,
         # element-wise math (float level)
         NegOp, AbsOp, SignOp, ExpOp, LogOp, SqrtOp, ReciprocalOp, ErfOp, SinOp, CosOp,
-        SoftplusOp, SoftsignOp, EluOp, SeluOp, HardSigmoidOp, HardSwishOp, ShrinkOp, GeluOp,
+        SoftplusOp, SoftsignOp, EluOp, SeluOp, HardSigmoidOp, HardSwishOp, ShrinkOp, GeluOp, SiluOp,
         PowOp, MaxOp, MinOp, PReluOp, IsNanOp,
         # reductions, normalisations, transposed convolution (float level)
         ReduceSumOp, ReduceMeanOp, ReduceMaxOp, ReduceMinOp, ReduceProdOp, ReduceL1Op, ReduceL2Op,

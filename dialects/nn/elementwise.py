@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from xdsl.dialects.builtin import I64, FloatAttr, IntegerAttr, TensorType
+from xdsl.dialects.builtin import I64, FloatAttr, IntegerAttr, IntegerType, TensorType
 from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
     AnyAttr,
@@ -98,6 +98,43 @@ class SoftmaxOp(_AxisOp):
 @irdl_op_definition
 class LogSoftmaxOp(_AxisOp):
     name = "nn.log_softmax"
+
+
+@irdl_op_definition
+class MaskedSoftmaxOp(IRDLOperation):
+    """Softmax along `axis` over the entries where the boolean `mask` (i1,
+    broadcast against `input`) is true; the others are exactly 0. Every row must
+    keep at least one entry. It is `softmax(x + m)` with `m` = 0 where the mask is
+    true and -inf elsewhere, the form exporters write attention masks in
+    (`mask-softmax` names it)."""
+
+    name = "nn.masked_softmax"
+    input = operand_def(TensorType)
+    mask = operand_def(TensorType)
+    output = result_def(TensorType)
+    axis = prop_def(IntegerAttr[I64])
+    traits = traits_def(NoMemoryEffect())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = OPERANDS_FORMAT
+
+    def __init__(self, x: SSAValue, mask: SSAValue, axis: int, result_type: TensorType | None = None):
+        super().__init__(operands=[x, mask], properties={"axis": IntegerAttr(axis, 64)},
+                         result_types=[result_type or x.type])
+
+    def verify_(self) -> None:
+        rank = len(shape_of(self.input))
+        if not 0 <= self.axis.value.data < rank:
+            raise VerifyException(f"{self.name}: axis {self.axis.value.data} out of range for rank {rank}")
+        element = self.mask.type.get_element_type()
+        if not (isinstance(element, IntegerType) and element.width.data == 1):
+            raise VerifyException(f"{self.name}: the mask must be an i1 tensor")
+        try:
+            shape = np.broadcast_shapes(shape_of(self.input), shape_of(self.mask))
+        except ValueError:
+            raise VerifyException(f"{self.name}: the mask does not broadcast against the input") from None
+        if tuple(shape) != tuple(shape_of(self.input)):
+            raise VerifyException(f"{self.name}: the mask must broadcast to the input's shape")
+        check_result_shape(self, shape_of(self.input))
 
 
 class BinaryOp(IRDLOperation):

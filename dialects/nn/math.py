@@ -151,6 +151,14 @@ class GeluOp(UnaryOp):
 
 
 @irdl_op_definition
+class SiluOp(UnaryOp):
+    """`x * sigmoid(x)` (SiLU, "swish"), which exporters write as two ops
+    (`recognise-silu` names it)."""
+
+    name = "nn.silu"
+
+
+@irdl_op_definition
 class IsNanOp(IRDLOperation):
     """True (i1) where the float operand is NaN, element-wise; the result has the
     operand's shape (the usual reader is `nn.where`)."""

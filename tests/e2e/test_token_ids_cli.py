@@ -74,8 +74,7 @@ def test_int32_ids_feed_an_int64_input(token_model, tmp_path):
     (np.array([[3.0, 1.0]], np.float32), "float", "hwc: error: input 'ids': expected integer ids (int64), got float32 data"),
     (np.array([[3, 11]], np.int64), "float", "hwc: error: nn.embedding ('Gather_0'): id 11 is outside the embedding "
                                              "table of 11 rows (ids must lie in 0..10)"),
-    (np.array([[3, 1]], np.int64), "int", "hwc: error: input 'ids' holds i64 integers (token ids): only the float "
-                                          "level supports integer inputs so far"),
+    (np.array([[3, 1]], np.int64), "spatial", "hwc: error: map-to-spatial: "),
 ])
 def test_bad_ids_and_integer_levels_are_one_line(token_model, tmp_path, ids, level, message):
     done = run(token_model, ids, tmp_path, "--level", level)
@@ -84,14 +83,24 @@ def test_bad_ids_and_integer_levels_are_one_line(token_model, tmp_path, ids, lev
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def test_the_int_level_runs_token_ids_through_attention(token_model, tmp_path):
+    """An unmasked softmax over the keys is an integer softmax keeping every entry."""
+    ids = np.array([[3, 10, 0, 7, 3]], np.int64)
+    done = run(token_model, ids, tmp_path, "--level", "int", "-o", tmp_path / "out.npz")
+    assert done.returncode == 0, done.stderr
+    (want,) = onnxruntime_session(token_model).run(["last"], {"ids": ids})
+    with np.load(tmp_path / "out.npz") as outputs:
+        assert np.corrcoef(outputs["last"].reshape(-1), want.reshape(-1))[0, 1] > 0.9
+
+
 def test_integer_level_names_the_new_ops_it_cannot_quantize(tmp_path):
-    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 1]),
+    nodes = [helper.make_node("Sin", ["x"], ["t"]),
              helper.make_node("MatMul", ["x", "t"], ["y"])]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6])],
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 4])])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), tmp_path / "m.onnx")
-    np.save(tmp_path / "x.npy", RNG.standard_normal((1, 4, 6)).astype(np.float32))
+    np.save(tmp_path / "x.npy", RNG.standard_normal((1, 4, 4)).astype(np.float32))
     done = run_hwc_command("run", tmp_path / "m.onnx", "--input", tmp_path / "x.npy", "--level", "int")
     assert done.returncode == 1
-    assert done.stderr.startswith("hwc: error: quantize: unsupported ops nn.matmul (supported: ")
+    assert done.stderr.startswith("hwc: error: quantize: unsupported ops nn.sin (supported: ")
     assert len(done.stderr.strip().splitlines()) == 1

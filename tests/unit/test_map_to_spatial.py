@@ -131,8 +131,8 @@ builtin.module {
     %a = nn.average_pool %bn {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, ceil_mode = 0 : i64, count_include_pad = 0 : i64} : (tensor<1x7x4x4xf32>) -> tensor<1x7x2x2xf32>
     %m = nn.mul %a, %a : (tensor<1x7x2x2xf32>, tensor<1x7x2x2xf32>) -> tensor<1x7x2x2xf32>
     %e = nn.sub %m, %a : (tensor<1x7x2x2xf32>, tensor<1x7x2x2xf32>) -> tensor<1x7x2x2xf32>
-    %half = nn.constant dense<0.5> : tensor<1xf32>
-    %d = nn.mul %e, %half : (tensor<1x7x2x2xf32>, tensor<1xf32>) -> tensor<1x7x2x2xf32>
+    %half = nn.constant dense<[[[0.5]], [[1.0]], [[0.25]], [[0.75]], [[0.5]], [[1.0]], [[2.0]]]> : tensor<7x1x1xf32>
+    %d = nn.mul %e, %half : (tensor<1x7x2x2xf32>, tensor<7x1x1xf32>) -> tensor<1x7x2x2xf32>
     %g = nn.global_average_pool %d : (tensor<1x7x2x2xf32>) -> tensor<1x7x1x1xf32>
     %fg = nn.reshape %g : (tensor<1x7x1x1xf32>) -> tensor<1x7xf32>
     %w1 = nn.constant dense<[[1.0, -1.0, 0.5, 0.0, 2.0, -0.5, 0.1], [0.3, 0.2, -0.1, 1.0, -1.0, 0.7, 0.0], [-0.4, 0.9, 0.0, 0.2, 0.1, 0.6, 0.5], [0.5, 0.5, 0.5, -0.5, -0.5, 0.1, -1.0]]> : tensor<4x7xf32>
@@ -197,7 +197,8 @@ def test_fusions_merge_pes(ops_module):
 def test_fused_away_ops_take_no_name(ops_module):
     """Layer names count only the PEs that stay: of the graph's muls, the batch norm's
     scale and the residual's rescalings are fused away, so the two that stay, the
-    eltwise `a·a` and the MVU scaling by ½ after it, are mul0 and mul1 in graph order;
+    eltwise `a·a` and the MVU scaling each channel after it (a positive scalar factor
+would be a requant, not a mul), are mul0 and mul1 in graph order;
     their ROMs are named after them."""
     graph = next(op for op in spatial_module(ops_module).ops if isinstance(op, spatial.GraphOp))
     muls = [op for op in graph.body.block.ops

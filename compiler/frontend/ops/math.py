@@ -61,7 +61,7 @@ def _is_nan(n: NodeImport):
     return [n.emit(nn.IsNanOp(n.activation(0)))]
 
 
-@handles("Gelu", note="float level; approximate 'none' (erf) or 'tanh' (opset 20)")
+@handles("Gelu", note="approximate 'none' (erf) or 'tanh' (opset 20); the integer level as a table")
 def _gelu(n: NodeImport):
     approximate = n.attr("approximate", "none")
     if approximate not in GELU_APPROXIMATIONS:

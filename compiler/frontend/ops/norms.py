@@ -13,7 +13,7 @@ from compiler.frontend.ops.shared import derived, emit_binary
 from dialects import nn
 
 
-@handles("LayerNormalization", note="float level; any axis, epsilon; scale and bias "
+@handles("LayerNormalization", note="any axis, epsilon; scale and bias "
                                     "(constants); not the Mean/InvStdDev outputs")
 def _layer_norm(n: NodeImport):
     if any(n.output_used(i) for i in (1, 2)):
@@ -25,7 +25,7 @@ def _layer_norm(n: NodeImport):
     return [y, None, None]
 
 
-@handles("RMSNormalization", note="float level (opset 23); any axis, epsilon, scale")
+@handles("RMSNormalization", note="opset 23; any axis, epsilon, scale (the integer level: over the last axis)")
 def _rms_norm(n: NodeImport):
     axis = n.axis(n.attr("axis", -1), n.rank(0))
     return [n.emit(nn.RmsNormOp(n.activation(0), n.activation(1), axis=axis, epsilon=n.attr("epsilon", 1e-5)))]
