@@ -1,8 +1,8 @@
 """`hwc`: the command-line driver.
 
     hwc compile MODEL [-o DIR] [--emit nn|rom|spatial|hw|sv]   (+ model options)
-    hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int|spatial|rtl]
-    hwc verify MODEL [--samples N]
+    hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int|spatial|rtl] [--trace W.fst]
+    hwc verify MODEL [--samples N] [--trace W.fst] [-o DIR]
     hwc report DIR
     hwc plan CONFIG.json [--wbits 4] [--group-size 64] [--abits 8] [--target-tps 17000]
              [--clock-mhz 1000] [--context N] [--max-multipliers N] [--json OUT.json]
@@ -19,6 +19,7 @@ stderr and exits with status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -104,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--text", type=Path, metavar="FILE",
                             help="language models: text to score next-token agreement and perplexity on "
                                  "(.npy of token ids, or a text file read as bytes for a byte-level vocabulary)")
+    verify_cmd.add_argument("-o", "--output", type=Path, metavar="DIR",
+                            help="also write the build folder (as 'hwc compile -o'), the ladder in its "
+                                 "verify.json and report.html")
+    for command in (run_cmd, verify_cmd):
+        command.add_argument("--trace", type=Path, metavar="W.fst|W.vcd",
+                             help="write the waveform of the RTL simulation (FST or VCD, by the suffix)")
 
     generate_cmd = commands.add_parser("generate", help="generate tokens greedily, one at a time with a K/V cache")
     _add_model_options(generate_cmd)
@@ -171,6 +178,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(f"  {entry}")
     if (output / "report.json").exists():
         _print_report(output)
+    if (output / "tb" / "run.py").exists():
+        from compiler.backend.cocotb_bench import run_command
+
+        print(f"cocotb test bench: {run_command(output)}")
     return 0
 
 
@@ -209,10 +220,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.output is not None:
         check_output_file(args.output)
+    _check_trace(args)
     design = _compile(args)
     inputs = load_inputs(args.input, design.input_names)
     _check_finite_inputs(inputs, args.input, args.level)
-    outputs = design.run(inputs, level=args.level)
+    with _traced(args.trace) as trace:
+        outputs = design.run(inputs, level=args.level, trace=trace)
     _warn_non_finite_outputs(outputs)
     if args.output is not None:
         save_npz(args.output, outputs)
@@ -222,6 +235,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         with np.printoptions(precision=5, threshold=20, edgeitems=5, suppress=True):
             print(f"  {array.reshape(len(array), -1)[0] if array.ndim else array}")
     return 0
+
+
+def _check_trace(args: argparse.Namespace) -> None:
+    """`--trace` only with the RTL level, only to a .fst/.vcd file that can be written."""
+    if args.trace is None:
+        return
+    from compiler.output import check_output_file
+    from compiler.rtl import trace_format
+
+    if getattr(args, "level", "rtl") != "rtl":
+        raise HwcError(f"--trace writes the waveform of the Verilator simulation: it needs --level rtl, "
+                       f"not {args.level}")
+    trace_format(args.trace)
+    check_output_file(args.trace, example="out.fst")
+
+
+@contextlib.contextmanager
+def _traced(target: Path | None):
+    """The path the simulator writes the waveform to (renamed to `target` when the
+    command is through, then named on stdout); None without `--trace`."""
+    if target is None:
+        yield None
+        return
+    from compiler.output import atomic_file
+
+    with atomic_file(target) as staging:
+        yield staging
+    print(f"wrote the waveform to {target}")
 
 
 def parse_prompt(text: str) -> list[int]:
@@ -279,15 +320,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     if args.samples < 1:
         raise HwcError("--samples must be at least 1")
+    _check_trace(args)
+    if args.output is not None:
+        from compiler.output import check_output_folder
+
+        check_output_folder(args.output)
     design = _compile(args)
     language_model = is_language_model(design)
     if args.text is not None and not language_model:
         raise HwcError("--text: only a language model (token-id input) is scored on text")
-    with _progress(f"running the ladder on {args.samples} samples"):
+    if language_model and (args.trace is not None or args.output is not None):
+        raise HwcError(f"{'--trace' if args.trace is not None else '-o'}: a language model has no RTL "
+                       "level yet (the LLM chip is not built)")
+    with _traced(args.trace) as trace, _progress(f"running the ladder on {args.samples} samples"):
         if language_model:
             rungs = language_model_ladder(design, args.samples, args.seed, args.text)
         else:
-            rungs = run_ladder(design, args.samples, args.seed)
+            rungs = run_ladder(design, args.samples, args.seed, trace_file=trace)
+    if args.output is not None:
+        _write_verified_build(design, rungs, args.output)
     table = Table(title=f"verification ladder: {args.model.name}, {args.samples} samples")
     for column in ("level", "oracle", "contract", "result", "detail"):
         table.add_column(column)
@@ -302,6 +353,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"hwc: error: level '{failed[0].level}' differs from {failed[0].oracle}", file=sys.stderr)
         return 1
     return 0
+
+
+def _write_verified_build(design, rungs, output: Path) -> None:
+    """The build folder of `design` with the ladder's rungs in verify.json and report.html."""
+    import dataclasses
+    import json
+
+    from compiler.report_html import VERIFY_JSON, write_report_html
+
+    with _progress(f"writing {output}"):
+        design.write(output, emit="sv")
+        rungs_json = [{**dataclasses.asdict(r), "agreed": bool(r.agreed)} for r in rungs]
+        (output / VERIFY_JSON).write_text(json.dumps(rungs_json, indent=2) + "\n")
+        write_report_html(output, design.model.stem)
+    print(f"wrote {output}/ with the ladder in {output / VERIFY_JSON} and {output / 'report.html'}")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

@@ -161,9 +161,18 @@ class Design:
         """The inputs' shapes in the IR (batch axis included, usually 1)."""
         return dict(self.executor("float").plan.ir_input_shapes)
 
-    def run(self, inputs: dict[str, np.ndarray] | np.ndarray, level: str = "float") -> dict[str, np.ndarray]:
-        """Run inputs (any number of samples stacked on axis 0) at `level`."""
+    def run(self, inputs: dict[str, np.ndarray] | np.ndarray, level: str = "float",
+            trace: Path | None = None) -> dict[str, np.ndarray]:
+        """Run inputs (any number of samples stacked on axis 0) at `level`; at the
+        `rtl` level, `trace` (a .fst or .vcd file) receives the simulation's waveform."""
         executor = self.executor(level)
+        if trace is not None:
+            from compiler.rtl import RtlExecutor
+
+            if level != "rtl":
+                raise HwcError(f"--trace writes the waveform of the Verilator simulation: it needs --level rtl, "
+                               f"not {level}")
+            executor = RtlExecutor(self.executor("spatial"), self.rtl_build(), trace_file=Path(trace))
         if isinstance(inputs, np.ndarray):
             if len(executor.input_names) != 1:
                 raise HwcError(
@@ -224,6 +233,10 @@ class Design:
                 extra.append(directory / "report.json")
             if level >= EMIT_LEVELS.index("hw"):
                 extra += self._write_hardware(staging, directory, emit)
+            if level >= EMIT_LEVELS.index("spatial"):
+                from compiler.report_html import write_report_html
+
+                extra.append(directory / write_report_html(staging, self.model.stem).name)
         for _, weights_name, module in files:
             _point_at(module, directory / weights_name)
         return [directory / name for ir_name, weights_name, _ in files for name in (ir_name, weights_name)] + extra
@@ -243,7 +256,9 @@ class Design:
         written += [directory / path.relative_to(staging) for path in build.files]
         if (staging / "rom").is_dir():
             written += sorted(directory / "rom" / p.name for p in (staging / "rom").iterdir())
-        return written
+        from compiler.flows import write_flows
+
+        return written + write_flows(self, build, staging, directory)
 
 
 def check_float_inputs(module: ModuleOp) -> None:

@@ -29,13 +29,18 @@ from compiler.errors import HwcError
 
 BUILD_ENTRIES = {
     ".": ("model.nn.mlir", "model.rom.mlir", "model.spatial.mlir", "model.hw.mlir",
-          "weights.safetensors", "rom.safetensors", "spatial.safetensors", "report.json"),
-    "rtl": ("*.sv", "filelist.f"),
+          "weights.safetensors", "rom.safetensors", "spatial.safetensors", "report.json",
+          "report.html", "verify.json", "hwc_*.core"),
+    "rtl": ("*.sv", "filelist.f", "waivers.vlt"),
     "rom": ("*.hex",),
+    "tb": ("*.py", "bench.json", "vectors.npz", "*.hex"),
 }
 """The files of an hwc build folder, by sub-folder: what `Design.write` creates
 (extend it when a build gains files). Every build holds `BUILD_MARK`."""
 BUILD_MARK = "model.nn.mlir"
+SCRATCH_DIRS = ("tb/sim_build", "tb/__pycache__")
+"""Folders that running a build's test bench makes inside it (`tb/run.py`'s
+simulator build, Python's byte code): whatever they hold belongs to the build."""
 
 
 def _os_error(path: Path, error: OSError, doing: str) -> HwcError:
@@ -52,12 +57,16 @@ def is_build_folder(folder: Path) -> bool:
         return False
     for root, dirs, files in os.walk(folder, followlinks=False):
         relative = Path(root).relative_to(folder).as_posix()
+        if relative in SCRATCH_DIRS:
+            dirs.clear()
+            continue
         patterns = BUILD_ENTRIES.get(relative)
         if patterns is None:
             return False
-        if relative != "." and dirs:
+        children = [d if relative == "." else f"{relative}/{d}" for d in dirs]
+        if any(c not in BUILD_ENTRIES and c not in SCRATCH_DIRS for c in children):
             return False
-        if any(d not in BUILD_ENTRIES for d in dirs) or any(Path(root, d).is_symlink() for d in dirs):
+        if any(Path(root, d).is_symlink() for d in dirs):
             return False
         for name in files:
             if Path(root, name).is_symlink() or not any(fnmatch.fnmatch(name, p) for p in patterns):

