@@ -81,8 +81,8 @@ class MaskedSoftmaxPattern(RewritePattern):
             constant = make_constant(keep.astype(np.int8), self.store, "attention.keep", IntegerType(1))
             softmax = nn.MaskedSoftmaxOp(scores, constant.results[0], axis, op.output.type)
             softmax.attributes.update(op.attributes)
-            rewriter.insert_op(constant, InsertPoint.before(add))
-            rewriter.replace_op(op, softmax)
+            rewriter.insert(constant, InsertPoint.before(add))
+            rewriter.replace(op, softmax)
             rewriter.erase(add)
             if mask.owner.parent is not None and not mask.uses:
                 rewriter.erase(mask.owner)
@@ -102,7 +102,7 @@ def drop_nan_guard(probabilities: SSAValue, rewriter: PatternRewriter, store: We
         zero = constant_value(where.x, store) if is_constant(where.x.owner) else None
         if zero is None or np.any(np.asarray(zero) != 0) or where.output.type != probabilities.type:
             continue
-        rewriter.replace_op(where, [], [probabilities])
+        rewriter.replace(where, [], [probabilities])
         rewriter.erase(is_nan)
 
 
