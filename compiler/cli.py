@@ -4,6 +4,7 @@
     hwc run MODEL --input X.npz|X.npy [-o Y.npz] [--level float|int|spatial|rtl]
     hwc verify MODEL [--samples N]
     hwc report DIR
+    hwc synth DIR [--target xilinx|generic] [--nodsp]
     hwc ops
 
 Model options, the same in every subcommand: --weights W.safetensors,
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cmd.add_argument("build", type=Path, help="a folder written by 'hwc compile --emit spatial' or later")
 
     commands.add_parser("ops", help="list the supported ONNX operators")
+    _add_synth_command(commands)
     return parser
 
 
@@ -272,8 +274,33 @@ def cmd_ops(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- hwc synth BUILD
+
+
+def _add_synth_command(commands) -> None:
+    synth_cmd = commands.add_parser("synth", help="synthesise a build folder with Yosys: LUTs, FFs, DSPs, "
+                                                  "transistors (into its report.json)")
+    synth_cmd.add_argument("build", type=Path, help="a folder written by 'hwc compile' (with rtl/)")
+    synth_cmd.add_argument("--target", action="append", choices=["xilinx", "generic"],
+                           help="xilinx (synth_xilinx, 7-series) or generic (gates and a CMOS transistor "
+                                "estimate); repeatable (default: both)")
+    synth_cmd.add_argument("--nodsp", action="store_true", help="xilinx: map multipliers to LUTs, no DSP48s")
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from compiler.synth import summary_lines, synthesize
+
+    targets = tuple(dict.fromkeys(args.target or ["xilinx", "generic"]))
+    results = synthesize(args.build, targets, nodsp=args.nodsp,
+                         progress=lambda message: print(message, file=sys.stderr, flush=True))
+    print(f"synthesised {args.build} (results in {args.build / 'report.json'}, logs in {args.build / 'synth'}/)")
+    for line in summary_lines(results):
+        print(f"  {line}")
+    return 0
+
+
 COMMANDS = {"compile": cmd_compile, "run": cmd_run, "verify": cmd_verify, "generate": cmd_generate,
-            "report": cmd_report, "ops": cmd_ops}
+            "report": cmd_report, "ops": cmd_ops, "synth": cmd_synth}
 
 
 DEBUG_VARIABLE = "HWC_DEBUG"
