@@ -11,7 +11,7 @@ Model options, the same in every subcommand: --weights W.safetensors,
 --shape NAME=1x3x32x32 (repeatable), --wbits N (2..8, default 8), --abits N
 (2..16, default 8), --calib C.npz (calibration inputs for quantization),
 --fold full|min|auto, --target-fps N, --clock-mhz F (default 200),
---max-multipliers N, --rom logic|memory. A user mistake prints one line, `hwc: error: ...`, on
+--max-multipliers N, --rom logic|memory, --const-mult shift-add|mul. A user mistake prints one line, `hwc: error: ...`, on
 stderr and exits with status 1.
 """
 
@@ -66,6 +66,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rom", default="logic", metavar="logic|memory",
                         help="ROMs as logic (constants in the datapath, default) or memory "
                              "(seq.firmem with $readmemh files in rom/)")
+    parser.add_argument("--const-mult", default="shift-add", metavar="shift-add|mul",
+                        help="with --rom logic, products by constant weights and multipliers as shift-and-add "
+                             "logic (default) or as multipliers left to synthesis")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +123,7 @@ def _compile(args: argparse.Namespace):
         return compiler.compile(args.model, weights=args.weights, shapes=shapes,
                                 wbits=args.wbits, abits=args.abits, calib=args.calib,
                                 fold=args.fold, target_fps=args.target_fps, clock_mhz=args.clock_mhz,
-                                max_multipliers=args.max_multipliers, rom=args.rom)
+                                max_multipliers=args.max_multipliers, rom=args.rom, const_mult=args.const_mult)
 
 
 def _progress(message: str):

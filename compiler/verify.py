@@ -205,7 +205,7 @@ def rtl_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
 
         from compiler.rtl import first_pe_differing_in_rtl, lower_to_hw
 
-        hw_module = lower_to_hw(design.spatial_module, design.options.rom)
+        hw_module = lower_to_hw(design.spatial_module, design.options.rom, design.options.const_mult)
         with tempfile.TemporaryDirectory(prefix="hwc-localize-") as scratch:
             culprit = first_pe_differing_in_rtl(spatial, design.spatial_module, hw_module, quantized, Path(scratch))
         difference += "; " + (culprit or "every PE agrees on its own: the wiring between PEs differs")

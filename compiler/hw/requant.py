@@ -8,13 +8,16 @@ from xdsl.ir import SSAValue
 
 from compiler.hw.bits import width_of
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.const_mult import ConstantMultiplier
 from compiler.numerics import signed_bits
 
 
 def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shift: int, lo: int, hi: int,
-               out_width: int) -> SSAValue:
+               out_width: int, constants: ConstantMultiplier | None = None) -> SSAValue:
     """`clamp((acc * multiplier + 2**(shift-1)) >> shift, lo, hi)` (DESIGN.md
-    numerics), `out_width` bits; `multiplier` a signed value or a constant.
+    numerics), `out_width` bits; `multiplier` a signed value or a constant. A
+    constant (an int or a `hw.constant` value) is
+    multiplied by shift-and-add when `constants` has that style, else by `comb.mul`.
 
     Computed at a width that cannot overflow; the clamp compares the unshifted
     sum with `lo << shift` and `(hi + 1) << shift` (the same decisions as
@@ -25,7 +28,10 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
         m_bits = width_of(multiplier)
     bounds = (lo << shift, ((hi + 1) << shift) - 1)
     width = max(width_of(acc) + m_bits + 1, signed_bits(min(bounds), max(bounds)) + 1)
-    if isinstance(multiplier, int):
+    known = multiplier if isinstance(multiplier, int) else b.constant_value(multiplier)
+    if known is not None and constants is not None and constants.style == "shift-add":
+        scaled = constants.times(acc, known, width)
+    elif isinstance(multiplier, int):
         scaled = b.mul_const(acc, multiplier, width)
     else:
         scaled = b.mul(acc, multiplier, width=width)
