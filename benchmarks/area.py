@@ -2,7 +2,8 @@
 shift-and-add logic (`--const-mult shift-add`, the default) against `comb.mul`
 by a constant left to synthesis (`--const-mult mul`, the old path), in one run.
 
-    python benchmarks/area.py [--designs full8,full4,full2,fps1e6] [--timeout 1800] [--jobs 2]
+    python benchmarks/area.py [--designs full8,full4,full2,fps1e6] [--syntheses nodsp,generic,xilinx]
+                              [--timeout 1800] [--memory-gb 12] [--jobs 2]
 
 The model: `benchmarks/jet_mlp/model.onnx`, a 16-64-32-32-5 MLP of the
 jet-tagging network's shape with random weights and random-normal calibration
@@ -74,18 +75,19 @@ def synthesise(build: Path, kind: str, timeout: float, memory_gb: float) -> dict
     return json.loads((copy / "report.json").read_text())["synth"][target]
 
 
-def measure(designs: list[str], timeout: float, memory_gb: float, jobs: int) -> dict:
-    """{(design, style): {kind: figures}}."""
+def measure(designs: list[str], kinds: list[str], timeout: float, memory_gb: float, jobs: int) -> dict:
+    """{(design, style): {kind: figures}}; syntheses start kind by kind, in the
+    order given."""
     with tempfile.TemporaryDirectory(prefix="hwc-area-") as scratch:
         folder = Path(scratch)
         builds = {(d, s): compile_design(folder, d, s) for d in designs for s in STYLES}
-        work = [(key, kind) for key in builds for kind in SYNTHESES]
+        results: dict = {key: {kind: {"failed": "not run"} for kind in SYNTHESES} for key in builds}
+        work = [(key, kind) for kind in kinds for key in builds]
         with ThreadPoolExecutor(jobs) as pool:
             futures = {item: pool.submit(synthesise, builds[item[0]], item[1], timeout, memory_gb) for item in work}
-            results: dict = {}
             for (key, kind), future in futures.items():
                 figures = future.result()
-                results.setdefault(key, {})[kind] = figures
+                results[key][kind] = figures
                 print(f"  {key[0]} {key[1]} {kind}: {_brief(figures)}", file=sys.stderr, flush=True)
     return results
 
@@ -127,7 +129,9 @@ def print_table(results: dict) -> None:
         for name, kind, key in (("LUTs", "xilinx", "luts"), ("DSPs", "xilinx", "dsps"),
                                 ("LUTs nodsp", "nodsp", "luts"), ("transistors", "generic", "transistors")):
             a, b = old[kind].get(key), new[kind].get(key)
-            if a and b is not None:
+            if a is not None and b is not None and a == 0:
+                ratios.append(f"{name} {a} -> {b}")
+            elif a and b is not None:
                 ratios.append(f"{name} {b / a:.2f}x")
         print(f"{design}: shift-add / mul: {', '.join(ratios) or 'n/a (a synthesis failed)'}")
 
@@ -135,6 +139,8 @@ def print_table(results: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--designs", default=",".join(DESIGNS), help=f"comma-separated, of {', '.join(DESIGNS)}")
+    parser.add_argument("--syntheses", default=",".join(SYNTHESES),
+                        help=f"comma-separated, run in this order, of {', '.join(SYNTHESES)}")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per synthesis (default 1800)")
     parser.add_argument("--memory-gb", type=float, default=12, help="ulimit -v per synthesis (default 12 GB)")
     parser.add_argument("--jobs", type=int, default=2, help="syntheses at once (default 2)")
@@ -143,7 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [d for d in designs if d not in DESIGNS]
     if unknown:
         parser.error(f"unknown designs {unknown}")
-    print_table(measure(designs, args.timeout, args.memory_gb, args.jobs))
+    kinds = [k for k in args.syntheses.split(",") if k]
+    if any(k not in SYNTHESES for k in kinds):
+        parser.error(f"unknown syntheses in {kinds}")
+    print_table(measure(designs, kinds, args.timeout, args.memory_gb, args.jobs))
 
 
 if __name__ == "__main__":

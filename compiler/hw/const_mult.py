@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from xdsl.ir import SSAValue
 
 from compiler.hw.bits import width_of
+from compiler.numerics import signed_bits
 
 if TYPE_CHECKING:
     from compiler.hw.builder import ModuleBuilder
@@ -95,17 +96,39 @@ class ConstantMultiplier:
 
     def dot(self, xs: Sequence[SSAValue], constants: Sequence[int], width: int) -> SSAValue:
         """sum(x * c) at `width` bits (zero constants skipped): with shift-add, the
-        terms of positive and of negative constants are summed apart and
+        terms of positive and of negative constants are summed apart, each by an
+        adder tree whose adders are as wide as their operands' bounds need, and
         subtracted once."""
         b = self.b
         pairs = [(x, int(c)) for x, c in zip(xs, constants) if c]
         if self.style == "mul":
             return b.sum([b.mul_const(x, c, width) for x, c in pairs], width)
-        plus = [self._magnitude(x, c, width) for x, c in pairs if c > 0]
-        minus = [self._magnitude(x, -c, width) for x, c in pairs if c < 0]
+        plus = [self._bounded_term(x, c, width) for x, c in pairs if c > 0]
+        minus = [self._bounded_term(x, -c, width) for x, c in pairs if c < 0]
         if not minus:
-            return b.sum(plus, width)
-        return b.sub(b.sum(plus, width), b.sum(minus, width), width=width)
+            return b.sext(self._tree(plus, width), width)
+        return b.sub(self._tree(plus, width), self._tree(minus, width), width=width)
+
+    def _bounded_term(self, x: SSAValue, magnitude: int, width: int) -> tuple[SSAValue, int]:
+        """(x * magnitude at the bits it needs, the largest |value| it can take)."""
+        bound = magnitude << (width_of(x) - 1)
+        bits = min(width, signed_bits(-bound, bound))
+        return self._magnitude(x, magnitude, bits), bound
+
+    def _tree(self, terms: list[tuple[SSAValue, int]], width: int) -> SSAValue:
+        """The sum of bounded terms as a balanced adder tree, each adder
+        signed_bits(sum of its bounds) wide (at most `width`)."""
+        b = self.b
+        if not terms:
+            return b.const(0, width)
+        level = terms
+        while len(level) > 1:
+            paired = []
+            for (u, bu), (v, bv) in zip(level[::2], level[1::2]):
+                bits = min(width, signed_bits(-(bu + bv), bu + bv))
+                paired.append((b.add(u, v, width=bits), bu + bv))
+            level = paired + ([level[-1]] if len(level) % 2 else [])
+        return level[0][0]
 
     # ------------------------------------------------------------------ multiples
 

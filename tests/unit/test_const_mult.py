@@ -1,14 +1,17 @@
 """Constant multiplication as shift-and-add (compiler/hw/const_mult.py): canonical
-signed digits, and the adders a set of constants costs when the multiples of one
-input are shared. (Bit-exactness in Verilator: tests/unit/test_hw_mvu.py.)"""
+signed digits, the adders a set of constants costs when the multiples of one
+input are shared, and requantization constants narrowed without changing a bit. (Bit-exactness in Verilator: tests/unit/test_hw_mvu.py.)"""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from xdsl.dialects import comb
 
 from compiler.hw.builder import ModuleBuilder
 from compiler.hw.const_mult import ConstantMultiplier, csd_digits, odd_part
+from compiler.hw.requant import narrowest_equivalent
+from compiler.numerics import requantize
 
 
 @pytest.mark.parametrize("value", [1, 2, 3, 7, 0xC3, 0x55, 255, 1023, (1 << 36) + 12345])
@@ -57,3 +60,22 @@ def test_the_mul_style_keeps_comb_mul():
     x = b.input("x", 8)
     ConstantMultiplier(b, "mul").times(x, 5, 16)
     assert sum(isinstance(op, comb.MulOp) for op in b.block.ops) == 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_narrower_requantization_is_equal_on_every_accumulator(seed):
+    rng = np.random.default_rng(seed)
+    acc_bits = int(rng.integers(8, 15))
+    shift = int(rng.integers(12, 40))
+    multiplier = int(rng.integers(1 << (shift - 12), 1 << (shift - 4)))
+    lo, hi = [(0, 255), (-128, 127), (-8, 7)][seed % 3]
+    narrow, narrow_shift = narrowest_equivalent(multiplier, shift, lo, hi, acc_bits)
+    every = np.arange(-(1 << (acc_bits - 1)), 1 << (acc_bits - 1), dtype=np.int64)
+    np.testing.assert_array_equal(requantize(every, np.int64(narrow), narrow_shift, lo, hi),
+                                  requantize(every, np.int64(multiplier), shift, lo, hi))
+    assert narrow_shift <= shift
+
+
+def test_trailing_zeros_of_a_multiplier_are_always_dropped():
+    narrow, narrow_shift = narrowest_equivalent(3 << 20, 30, -128, 127, 16)
+    assert narrow_shift <= 10 and narrow <= 3

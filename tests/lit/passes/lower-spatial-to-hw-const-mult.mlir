@@ -3,7 +3,7 @@
 
 // A fully unrolled MVU with constant weights [3, -4, 0]. Shift-and-add (the
 // default): x0 * 3 = (x0 << 1) + x0, x1 * -4 = x1 << 2 subtracted from the sum,
-// x2 * 0 vanishes; no comb.mul. With const-mult=mul: one comb.mul per nonzero
+// x2 * 0 vanishes; each term as wide as its bound needs (x1 << 2: 11 bits); no comb.mul. With const-mult=mul: one comb.mul per nonzero
 // weight, left to synthesis.
 
 builtin.module {
@@ -21,8 +21,8 @@ builtin.module {
 // CHECK:       %[[X1:.*]] = comb.extract %in0_data from 8 : (i24) -> i8
 // CHECK:       %[[TWICE:.*]] = comb.concat %{{.*}}, %{{.*}} : i9, i1
 // CHECK:       %[[THRICE:.*]] = comb.add %[[TWICE]], %{{.*}} : i10
-// CHECK:       %[[FOUR:.*]] = comb.concat %{{.*}}, %{{.*}} : i10, i2
-// CHECK:       %[[DOT:.*]] = comb.sub %{{.*}}, %[[FOUR]] : i12
+// CHECK:       %[[FOUR:.*]] = comb.concat %{{.*}}, %{{.*}} : i9, i2
+// CHECK:       %[[DOT:.*]] = comb.sub %{{.*}}, %{{.*}} : i12
 // CHECK:       seq.firreg {{.*}} {name = "dot1_0"} : i12
 // CHECK-NOT:   comb.mul
 // CHECK:       hw.module @main_top
