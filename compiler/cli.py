@@ -6,13 +6,14 @@
     hwc report DIR
     hwc plan CONFIG.json [--wbits 4] [--group-size 64] [--abits 8] [--target-tps 17000]
              [--clock-mhz 1000] [--context N] [--max-multipliers N] [--json OUT.json]
+    hwc synth DIR [--target xilinx|generic] [--nodsp]
     hwc ops
 
 Model options, the same in every subcommand: --weights W.safetensors,
 --shape NAME=1x3x32x32 (repeatable), --wbits N (2..8, default 8), --abits N
 (2..16, default 8), --calib C.npz (calibration inputs for quantization),
 --fold full|min|auto, --target-fps N, --clock-mhz F (default 200),
---max-multipliers N, --rom logic|memory. A user mistake prints one line, `hwc: error: ...`, on
+--max-multipliers N, --rom logic|memory, --const-mult shift-add|mul. A user mistake prints one line, `hwc: error: ...`, on
 stderr and exits with status 1.
 """
 
@@ -77,6 +78,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rom", default="logic", metavar="logic|memory",
                         help="ROMs as logic (constants in the datapath, default) or memory "
                              "(seq.firmem with $readmemh files in rom/)")
+    parser.add_argument("--const-mult", default="shift-add", metavar="shift-add|mul",
+                        help="with --rom logic, products by constant weights and multipliers as shift-and-add "
+                             "logic (default) or as multipliers left to synthesis")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_plan_command(commands)
     commands.add_parser("ops", help="list the supported ONNX operators")
+    _add_synth_command(commands)
     return parser
 
 
@@ -156,7 +161,7 @@ def _compile(args: argparse.Namespace):
                                 wbits=args.wbits, abits=args.abits, calib=args.calib,
                                 group_size=args.group_size, layer_wbits=args.layer_wbits, smooth=args.smooth,
                                 fold=args.fold, target_fps=args.target_fps, clock_mhz=args.clock_mhz,
-                                max_multipliers=args.max_multipliers, rom=args.rom)
+                                max_multipliers=args.max_multipliers, rom=args.rom, const_mult=args.const_mult)
 
 
 def _progress(message: str):
@@ -396,8 +401,33 @@ def cmd_ops(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- hwc synth BUILD
+
+
+def _add_synth_command(commands) -> None:
+    synth_cmd = commands.add_parser("synth", help="synthesise a build folder with Yosys: LUTs, FFs, DSPs, "
+                                                  "transistors (into its report.json)")
+    synth_cmd.add_argument("build", type=Path, help="a folder written by 'hwc compile' (with rtl/)")
+    synth_cmd.add_argument("--target", action="append", choices=["xilinx", "generic"],
+                           help="xilinx (synth_xilinx, 7-series) or generic (gates and a CMOS transistor "
+                                "estimate); repeatable (default: both)")
+    synth_cmd.add_argument("--nodsp", action="store_true", help="xilinx: map multipliers to LUTs, no DSP48s")
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from compiler.synth import summary_lines, synthesize
+
+    targets = tuple(dict.fromkeys(args.target or ["xilinx", "generic"]))
+    results = synthesize(args.build, targets, nodsp=args.nodsp,
+                         progress=lambda message: print(message, file=sys.stderr, flush=True))
+    print(f"synthesised {args.build} (results in {args.build / 'report.json'}, logs in {args.build / 'synth'}/)")
+    for line in summary_lines(results):
+        print(f"  {line}")
+    return 0
+
+
 COMMANDS = {"compile": cmd_compile, "run": cmd_run, "verify": cmd_verify, "generate": cmd_generate,
-            "report": cmd_report, "plan": cmd_plan, "ops": cmd_ops}
+            "report": cmd_report, "plan": cmd_plan, "synth": cmd_synth, "ops": cmd_ops}
 
 
 DEBUG_VARIABLE = "HWC_DEBUG"

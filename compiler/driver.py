@@ -50,6 +50,7 @@ class CompileOptions:
     clock_mhz: float = 200.0
     max_multipliers: int | None = None
     rom: str = "logic"
+    const_mult: str = "shift-add"
 
     def check(self) -> None:
         """HwcError (one line) for out-of-range options or a missing calibration file."""
@@ -66,7 +67,7 @@ class CompileOptions:
             raise HwcError(f"--clock-mhz {self.clock_mhz}: the clock must be a positive number")
         if self.target_fps is not None and not 0 < self.target_fps < float("inf"):
             raise HwcError(f"--target-fps {self.target_fps}: the target must be a positive number")
-        hw_pipeline(self.rom)
+        hw_pipeline(self.rom, self.const_mult)
         if self.calib is not None and not Path(self.calib).is_file():
             raise HwcError(f"--calib {self.calib}: no such file")
 
@@ -117,12 +118,13 @@ class Design:
         from compiler.rtl import build_rtl, lower_to_hw
 
         if directory is not None:
-            return build_rtl(lower_to_hw(self.spatial_module, self.options.rom), Path(directory), simulate=simulate)
+            return build_rtl(lower_to_hw(self.spatial_module, self.options.rom, self.options.const_mult), Path(directory), simulate=simulate)
         if self._rtl_build is None:
             import tempfile
 
             folder = Path(tempfile.mkdtemp(prefix="hwc-rtl-"))
-            self._rtl_build = build_rtl(lower_to_hw(self.spatial_module, self.options.rom), folder)
+            self._rtl_build = build_rtl(lower_to_hw(self.spatial_module, self.options.rom, self.options.const_mult),
+                                        folder)
         return self._rtl_build
 
     def report(self) -> dict:
@@ -246,7 +248,7 @@ class Design:
         """model.hw.mlir, and for `sv` the exported rtl/ and rom/ (paths as they will be)."""
         from compiler.rtl import build_rtl, lower_to_hw
 
-        lowering = lower_to_hw(self.spatial_module, self.options.rom)
+        lowering = lower_to_hw(self.spatial_module, self.options.rom, self.options.const_mult)
         if emit == "hw":
             (staging / "model.hw.mlir").write_text(str(lowering.module) + "\n")
             return [directory / "model.hw.mlir"]

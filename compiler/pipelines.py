@@ -29,6 +29,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
 
 from compiler.errors import HwcError
+from compiler.hw.const_mult import CONST_MULTS
 from compiler.hw.context import ROM_STYLES
 from compiler.hw.lowering import HwLowering
 from compiler.numerics import check_bits
@@ -102,11 +103,14 @@ def spatial_pipeline(fold: str = "auto", target_fps: float | None = None, clock_
     return ",".join(["map-to-spatial", fold_spec(fold, target_fps, clock_mhz, max_multipliers), "size-fifos"])
 
 
-def hw_pipeline(rom: str = "logic") -> str:
+def hw_pipeline(rom: str = "logic", const_mult: str = "shift-add") -> str:
     """The pipeline from the folded `spatial` level to CIRCT `hw`/`comb`/`seq`."""
     if rom not in ROM_STYLES:
         raise HwcError(f"--rom {rom}: choose one of {', '.join(ROM_STYLES)}")
-    return f"lower-spatial-to-hw{{rom={rom}}}"
+    if const_mult not in CONST_MULTS:
+        raise HwcError(f"--const-mult {const_mult}: choose one of {', '.join(CONST_MULTS)}")
+    extra = f" const-mult={const_mult}" if const_mult != "shift-add" else ""
+    return f"lower-spatial-to-hw{{rom={rom}{extra}}}"
 
 
 def step_pipeline(context: int = 0) -> str:
@@ -127,12 +131,12 @@ def run_pipeline(module: ModuleOp, spec: str) -> tuple[ModulePass, ...]:
     return pipeline.passes
 
 
-def run_hw_pipeline(module: ModuleOp, rom: str = "logic") -> HwLowering:
+def run_hw_pipeline(module: ModuleOp, rom: str = "logic", const_mult: str = "shift-add") -> HwLowering:
     """Apply the `hw` pipeline to `module` in place; what the lowering made besides
     the IR (the module of each PE, the ROM files of the memory style)."""
     from passes.lower_spatial_to_hw import LowerSpatialToHwPass
 
-    passes = run_pipeline(module, hw_pipeline(rom))
+    passes = run_pipeline(module, hw_pipeline(rom, const_mult))
     return [lowering for p in passes if isinstance(p, LowerSpatialToHwPass) for lowering in p.lowerings][-1]
 
 
@@ -159,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     spatial.add_argument("--max-multipliers", type=int)
     hw = levels.add_parser("hw", help="spatial -> hw: CIRCT hw/comb/seq")
     hw.add_argument("--rom", default="logic", choices=ROM_STYLES)
+    hw.add_argument("--const-mult", default="shift-add", choices=CONST_MULTS)
     args = parser.parse_args(argv)
     try:
         if args.level == "rom":
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.level == "spatial":
             print(spatial_pipeline(args.fold, args.target_fps, args.clock_mhz, args.max_multipliers))
         else:
-            print(hw_pipeline(args.rom))
+            print(hw_pipeline(args.rom, args.const_mult))
     except HwcError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
 

@@ -102,12 +102,12 @@ class RtlRun:
         return self.frame_done_cycles[0] if self.frame_done_cycles else self.total_cycles
 
 
-def lower_to_hw(spatial_module: ModuleOp, rom_style: str = "logic") -> HwLowering:
+def lower_to_hw(spatial_module: ModuleOp, rom_style: str = "logic", const_mult: str = "shift-add") -> HwLowering:
     """A copy of `spatial_module` lowered to CIRCT hw/comb/seq by the `hw` pipeline,
     with what the lowering made besides the IR (module names, ROM files)."""
     from compiler.pipelines import run_hw_pipeline
 
-    return run_hw_pipeline(spatial_module.clone(), rom_style)
+    return run_hw_pipeline(spatial_module.clone(), rom_style, const_mult)
 
 
 def write_rom_files(rom_files: dict[str, str], out_dir: Path | str) -> list[Path]:

@@ -238,7 +238,7 @@ def rtl_rung(design: Design, inputs: dict[str, np.ndarray], trace_file=None) -> 
 
         from compiler.rtl import first_pe_differing_in_rtl, lower_to_hw
 
-        hw_module = lower_to_hw(design.spatial_module, design.options.rom)
+        hw_module = lower_to_hw(design.spatial_module, design.options.rom, design.options.const_mult)
         kept = Path(tempfile.mkdtemp(prefix="hwc-verify-")) if trace_file is None else Path(trace_file).parent
         with tempfile.TemporaryDirectory(prefix="hwc-localize-") as scratch:
             culprit = first_pe_differing_in_rtl(spatial, design.spatial_module, hw_module, quantized,

@@ -1,4 +1,4 @@
-"""`lower-spatial-to-hw{rom=logic|memory}`: the spatial graph becomes CIRCT hardware IR.
+"""`lower-spatial-to-hw{rom=logic|memory const-mult=shift-add|mul}`: the spatial graph becomes CIRCT hardware IR.
 
 Rewrites a module holding one `spatial.graph` (and its `rom.rom`s) into
 `hw.module`s:
@@ -12,6 +12,12 @@ Rewrites a module holding one `spatial.graph` (and its `rom.rom`s) into
 * a top `hw.module @<graph>_top` with AXI4-Stream ports `clk : !seq.clock`,
   `rst`, `s_axis_tdata/tvalid` → `s_axis_tready`, `m_axis_tready` →
   `m_axis_tdata/tvalid`, wiring one `hw.instance` per PE along the streams.
+
+With `rom=logic`, products by compile-time constants (a fully unrolled MVU's
+weights, requantization multipliers, element-wise scales) are shift-and-add
+logic sharing the multiples of each input (`const-mult=shift-add`, the
+default; `compiler/hw/const_mult.py`) or `comb.mul` by a constant
+(`const-mult=mul`); with `rom=memory` always `comb.mul`.
 
 Requires: exactly one `spatial.graph` with one input and one output stream
 (otherwise HwcError), every PE kind supported by `compiler/hw/`, ROM contents
@@ -45,9 +51,10 @@ class LowerSpatialToHwPass(ModulePass):
     name = "lower-spatial-to-hw"
 
     rom: str = "logic"
+    const_mult: str = "shift-add"
 
     lowerings: list[HwLowering] = field(default_factory=list, init=False, compare=False, repr=False)
     """What each `apply` made besides the IR (not an option of the pass)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        self.lowerings.append(lower_spatial_to_hw(op, self.rom))
+        self.lowerings.append(lower_spatial_to_hw(op, self.rom, self.const_mult))

@@ -33,7 +33,7 @@ by `$readmemh` from `rom/<symbol>.hex` (`memory`)."""
 class GeneratorContext:
     """`module_name`: the `hw.module` to build; `rom_style`: one of ROM_STYLES;
     ROM contents through `rom`/`rom_width` (looked up in `module`, read inline
-    or from `store`); `$readmemh` files recorded with `add_rom_file` into
+    or from `store`); `const_mult`: how products by constants are built; `$readmemh` files recorded with `add_rom_file` into
     `rom_files` (shared by the generators of one design)."""
 
     module_name: str
@@ -41,6 +41,14 @@ class GeneratorContext:
     module: ModuleOp
     store: WeightStore
     rom_files: dict[str, str] = field(default_factory=dict)
+    const_mult_option: str = "shift-add"
+    """`compiler.hw.const_mult.CONST_MULTS`: how products by constants are built."""
+
+    @property
+    def const_mult(self) -> str:
+        """How products by constants are built: the option with logic ROMs; with
+        memory ROMs always `mul` (weights belong in memories there)."""
+        return self.const_mult_option if self.rom_style == "logic" else "mul"
 
     def rom_op(self, symbol: SymbolRefAttr) -> RomOp:
         rom = SymbolTable.lookup_symbol(self.module, symbol)

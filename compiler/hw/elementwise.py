@@ -26,6 +26,7 @@ import numpy as np
 from xdsl.dialects import hw
 
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.const_mult import ConstantMultiplier
 from compiler.hw.context import GeneratorContext
 from compiler.hw.requant import requantize
 from compiler.numerics import signed_bits
@@ -40,10 +41,13 @@ def _int(attr) -> int:
 
 
 def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width: int,
-                  multiplier: np.ndarray, shift: int, lo: int, hi: int) -> hw.HWModuleOp:
+                  multiplier: np.ndarray, shift: int, lo: int, hi: int,
+                  const_mult: str = "shift-add") -> hw.HWModuleOp:
     """A requant unit for a stream whose innermost dimension is `channels`;
-    `multiplier` has `channels` values or one."""
+    `multiplier` has `channels` values or one; constant multipliers are built
+    in the `const_mult` style (`compiler.hw.const_mult`)."""
     b = ModuleBuilder(name)
+    constants = ConstantMultiplier(b, const_mult)
     inp = b.stream_input("in0", in_width, lanes)
     out = b.stream_output("out0", out_width, lanes)
     multipliers = [int(m) for m in np.asarray(multiplier).reshape(-1)]
@@ -63,7 +67,7 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
             m = b.const(per_beat[0], m_bits)
         else:
             m = b.rom_lookup(per_beat, m_bits, beat, name=f"multiplier_{lane}")
-        lanes_out.append(requantize(b, x, m, shift, lo, hi, out_width))
+        lanes_out.append(requantize(b, x, m, shift, lo, hi, out_width, constants))
     data = b.reg("stage_data", lanes * out_width)
     data.set_next(b.pack(lanes_out), enable=fire)
     valid_reg.set_next(inp.valid, enable=ready)
@@ -75,7 +79,7 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
 def generate_requant(op: RequantOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     source, target = stream_of(op.input), stream_of(op.output)
     return build_requant(ctx.module_name, source.frame[-1], source.lanes.data, source.width, target.width,
-                         ctx.rom(op.multiplier), _int(op.shift), _int(op.lo), _int(op.hi))
+                         ctx.rom(op.multiplier), _int(op.shift), _int(op.lo), _int(op.hi), ctx.const_mult)
 
 
 # --------------------------------------------------------------------------- lookup
@@ -107,9 +111,12 @@ def generate_lookup(op: LookupOp, ctx: GeneratorContext) -> hw.HWModuleOp:
 
 
 def build_eltwise(name: str, kind: str, lanes: int, lhs_width: int, rhs_width: int, out_width: int,
-                  lhs_scale: int, rhs_scale: int, multiplier: int, shift: int, lo: int, hi: int) -> hw.HWModuleOp:
-    """Two streams combined lane by lane and requantized (see the module docstring)."""
+                  lhs_scale: int, rhs_scale: int, multiplier: int, shift: int, lo: int, hi: int,
+                  const_mult: str = "shift-add") -> hw.HWModuleOp:
+    """Two streams combined lane by lane and requantized (see the module docstring);
+    products by constants in the `const_mult` style (`compiler.hw.const_mult`)."""
     b = ModuleBuilder(name)
+    constants = ConstantMultiplier(b, const_mult)
     lhs = b.stream_input("in0", lhs_width, lanes)
     rhs = b.stream_input("in1", rhs_width, lanes)
     out = b.stream_output("out0", out_width, lanes)
@@ -124,10 +131,10 @@ def build_eltwise(name: str, kind: str, lanes: int, lhs_width: int, rhs_width: i
         if kind == "mul":
             acc = b.mul(x, y, width=acc_bits)
         else:
-            left = b.mul_const(x, lhs_scale, acc_bits)
-            right = b.mul_const(y, rhs_scale, acc_bits)
+            left = constants.times(x, lhs_scale, acc_bits)
+            right = constants.times(y, rhs_scale, acc_bits)
             acc = b.add(left, right, width=acc_bits) if kind == "add" else b.sub(left, right, width=acc_bits)
-        results.append(requantize(b, acc, multiplier, shift, lo, hi, out_width))
+        results.append(requantize(b, acc, multiplier, shift, lo, hi, out_width, constants))
     both = b.and_(lhs.valid, rhs.valid)
     data, valid, ready = b.pipeline_stage("stage", b.pack(results), both, out.ready)
     lhs.set_ready(b.and_(ready, rhs.valid))
@@ -140,4 +147,4 @@ def generate_eltwise(op: EltwiseOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     lhs, rhs, target = stream_of(op.lhs), stream_of(op.rhs), stream_of(op.output)
     return build_eltwise(ctx.module_name, op.kind.data, lhs.lanes.data, lhs.width, rhs.width, target.width,
                          _int(op.lhs_scale), _int(op.rhs_scale), _int(op.multiplier), _int(op.shift),
-                         _int(op.lo), _int(op.hi))
+                         _int(op.lo), _int(op.hi), ctx.const_mult)

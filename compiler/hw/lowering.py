@@ -19,6 +19,7 @@ from xdsl.ir import Operation, SSAValue
 from compiler.errors import HwcError
 from compiler.hw import elementwise, mvu, pool, streams, swu
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.const_mult import CONST_MULTS
 from compiler.hw.context import ROM_STYLES, Generator, GeneratorContext
 from compiler.hw.names import pe_module_name, top_module_name
 from compiler.weights import forget_unused_memory_store, store_for
@@ -74,10 +75,12 @@ def beat_bits(stream: SSAValue) -> int:
     return stream_type.lanes.data * stream_type.width
 
 
-def lower_spatial_to_hw(module: ModuleOp, rom_style: str = "logic") -> HwLowering:
+def lower_spatial_to_hw(module: ModuleOp, rom_style: str = "logic", const_mult: str = "shift-add") -> HwLowering:
     """Lower `module` in place (see `passes/lower_spatial_to_hw.py`); what it made."""
     if rom_style not in ROM_STYLES:
         raise HwcError(f"lower-spatial-to-hw: rom must be one of {', '.join(ROM_STYLES)}, not {rom_style!r}")
+    if const_mult not in CONST_MULTS:
+        raise HwcError(f"lower-spatial-to-hw: const-mult must be one of {', '.join(CONST_MULTS)}, not {const_mult!r}")
     graph = find_graph(module)
     block = graph.body.block
     if len(block.args) != 1 or not isinstance(block.last_op, spatial.YieldOp) or len(block.last_op.values) != 1:
@@ -95,7 +98,7 @@ def lower_spatial_to_hw(module: ModuleOp, rom_style: str = "logic") -> HwLowerin
         generator = GENERATORS.get(type(op))
         if generator is None:
             raise HwcError(f"lower-spatial-to-hw: {op.name} has no hardware generator yet")
-        context = GeneratorContext(pe_module_name(op, taken), rom_style, module, store, rom_files)
+        context = GeneratorContext(pe_module_name(op, taken), rom_style, module, store, rom_files, const_mult)
         pe_modules.append((op, generator(op, context)))
     lowering = HwLowering(module, top, [m.sym_name.data for _, m in pe_modules], beat_bits(block.args[0]),
                           beat_bits(block.last_op.operands[0]), dict(sorted(rom_files.items())))

@@ -52,6 +52,7 @@ from compiler.errors import HwcError
 from compiler.executor.int_kernels import accumulator_bound
 from compiler.hw.bits import to_unsigned, unsigned_bits, width_of
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.const_mult import ConstantMultiplier
 from compiler.hw.context import GeneratorContext
 from compiler.hw.requant import requantize
 from compiler.numerics import signed_bits
@@ -87,6 +88,7 @@ class MVUSpec:
     requant: Requant | None = None
     rom_style: str = "logic"
     rom_file: str | None = None  # `rom/<name>.hex` for rom_style == "memory"
+    const_mult: str = "shift-add"  # constant products: `compiler.hw.const_mult.CONST_MULTS`
 
     @property
     def out_features(self) -> int:
@@ -165,6 +167,7 @@ def generate_mvu(op: MVUOp, ctx: GeneratorContext) -> hw.HWModuleOp:
             tuple(int(m) for m in ctx.rom(op.multiplier).reshape(-1)),
             op.shift.value.data, op.lo.value.data, op.hi.value.data),
         rom_style=ctx.rom_style,
+        const_mult=ctx.const_mult,
     )
     if spec.uses_memory:
         spec.rom_file = ctx.add_rom_file(op.weights.root_reference.data, spec.rom_hex())
@@ -186,6 +189,7 @@ class _MVUBuilder:
         self.spec = spec
         self.b = ModuleBuilder(spec.name)
         self.acc_bits = spec.acc_bits()
+        self.constants = ConstantMultiplier(self.b, spec.const_mult)
 
     def build(self) -> hw.HWModuleOp:
         spec, b = self.spec, self.b
@@ -290,18 +294,14 @@ class _MVUBuilder:
         return [[fields[p * spec.simd + s] for s in range(spec.simd)] for p in range(spec.pe)]
 
     def _dot_products(self, xs: list[SSAValue], weights) -> list[SSAValue]:
+        """Each row's sum of x * w: constant weights through `self.constants`
+        (their multiples of one input shared by the rows), others by `comb.mul`."""
         b, acc_bits = self.b, self.acc_bits
-        dots = []
-        for row in weights:
-            products = []
-            for x, w in zip(xs, row):
-                if isinstance(w, int):
-                    if w != 0:
-                        products.append(b.mul_const(x, w, acc_bits))
-                else:
-                    products.append(b.mul(x, w, width=acc_bits))
-            dots.append(b.sum(products, acc_bits))
-        return dots
+        if all(isinstance(w, int) for row in weights for w in row):
+            for s, x in enumerate(xs):
+                self.constants.prepare(x, [row[s] for row in weights])
+            return [self.constants.dot(xs, row, acc_bits) for row in weights]
+        return [b.sum([b.mul(x, w, width=acc_bits) for x, w in zip(xs, row)], acc_bits) for row in weights]
 
     def _per_lane_values(self, values: np.ndarray | None, fold: SSAValue | None, bits: int,
                          what: str) -> list[SSAValue]:
@@ -326,5 +326,5 @@ class _MVUBuilder:
         m_bits = requant_multiplier_bits(requant)
         multipliers = np.array([requant.multiplier_of(n) for n in range(spec.out_features)])
         lanes_m = self._per_lane_values(multipliers, fold, m_bits, "multiplier")
-        return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width)
+        return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width, self.constants)
                 for acc, m in zip(accs, lanes_m)]

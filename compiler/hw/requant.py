@@ -4,17 +4,25 @@ numerics (`compiler.numerics.requantize` is its int64 reference), built with a
 
 from __future__ import annotations
 
+import numpy as np
 from xdsl.ir import SSAValue
 
 from compiler.hw.bits import width_of
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.const_mult import ConstantMultiplier
+from compiler.numerics import requantize as reference_requantize
 from compiler.numerics import signed_bits
+
+EXHAUSTIVE_LIMIT = 1 << 22
+"""The most accumulator values `narrowest_equivalent` checks one candidate on."""
 
 
 def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shift: int, lo: int, hi: int,
-               out_width: int) -> SSAValue:
+               out_width: int, constants: ConstantMultiplier | None = None) -> SSAValue:
     """`clamp((acc * multiplier + 2**(shift-1)) >> shift, lo, hi)` (DESIGN.md
-    numerics), `out_width` bits; `multiplier` a signed value or a constant.
+    numerics), `out_width` bits; `multiplier` a signed value or a constant. A
+    constant (an int or a `hw.constant` value) is
+    multiplied by shift-and-add when `constants` has that style, else by `comb.mul`.
 
     Computed at a width that cannot overflow; the clamp compares the unshifted
     sum with `lo << shift` and `(hi + 1) << shift` (the same decisions as
@@ -25,7 +33,13 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
         m_bits = width_of(multiplier)
     bounds = (lo << shift, ((hi + 1) << shift) - 1)
     width = max(width_of(acc) + m_bits + 1, signed_bits(min(bounds), max(bounds)) + 1)
-    if isinstance(multiplier, int):
+    known = multiplier if isinstance(multiplier, int) else b.constant_value(multiplier)
+    if known is not None and constants is not None and constants.style == "shift-add":
+        narrow = narrowest_equivalent(known, shift, lo, hi, width_of(acc))
+        if narrow != (known, shift):
+            return requantize(b, acc, narrow[0], narrow[1], lo, hi, out_width, constants)
+        scaled = constants.times(acc, known, width)
+    elif isinstance(multiplier, int):
         scaled = b.mul_const(acc, multiplier, width)
     else:
         scaled = b.mul(acc, multiplier, width=width)
@@ -36,3 +50,55 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
     above = b.sgt(scaled, b.const(bounds[1], width))
     inside = b.extract(scaled, shift, out_width)
     return b.mux(below, b.const(lo, out_width), b.mux(above, b.const(hi, out_width), inside))
+
+
+def narrowest_equivalent(multiplier: int, shift: int, lo: int, hi: int, acc_bits: int) -> tuple[int, int]:
+    """The (multiplier', shift') with the smallest shift' whose requantization
+    equals that of (multiplier, shift) for every `acc_bits`-bit accumulator
+    (the rule is the same, with rounding 2**(shift'-1)); (multiplier, shift)
+    itself when no smaller one is proven or the check would be too big.
+
+    Proof by exhaustion: for multiplier > 0 the output is monotone in acc, so it
+    is enough to compare on the accumulators between the last one clamped to `lo`
+    and the first one clamped to `hi` (both included), by the int64 reference
+    `compiler.numerics.requantize`."""
+    if multiplier <= 0 or shift <= 1 or acc_bits + multiplier.bit_length() > 62:
+        return multiplier, shift
+    domain = _unclamped_accumulators(multiplier, shift, lo, hi, acc_bits)
+    if domain is None:
+        return multiplier, shift
+    expected = reference_requantize(domain, np.int64(multiplier), shift, lo, hi)
+    best = (multiplier, shift)
+    low, high = 1, shift - 1
+    while low <= high:  # the smallest shift' with an equivalent multiplier (verified)
+        middle = (low + high) // 2
+        found = _equivalent_at(multiplier, shift, middle, domain, expected, lo, hi)
+        if found is None:
+            low = middle + 1
+        else:
+            best, high = (found, middle), middle - 1
+    return best
+
+
+def _unclamped_accumulators(multiplier: int, shift: int, lo: int, hi: int, acc_bits: int) -> np.ndarray | None:
+    """The accumulators from the last one whose output is clamped to `lo` to the
+    first one clamped to `hi` (within the acc_bits range), or None when too many."""
+    rounding = (1 << shift) >> 1
+    first = -((rounding - ((lo + 1) << shift)) // multiplier)  # smallest acc with output > lo
+    last = ((hi << shift) - rounding - 1) // multiplier        # largest acc with output < hi
+    start = max(first - 1, -(1 << (acc_bits - 1)))
+    stop = min(last + 1, (1 << (acc_bits - 1)) - 1)
+    if stop - start + 1 > EXHAUSTIVE_LIMIT:
+        return None
+    return np.arange(start, stop + 1, dtype=np.int64)
+
+
+def _equivalent_at(multiplier: int, shift: int, narrow_shift: int, domain: np.ndarray, expected: np.ndarray,
+                   lo: int, hi: int) -> int | None:
+    """A multiplier for `narrow_shift` equal to (multiplier, shift) on `domain`, or None."""
+    scaled = multiplier / (1 << (shift - narrow_shift))
+    for candidate in sorted({int(np.floor(scaled)), int(np.ceil(scaled)), int(round(scaled))}):
+        if candidate > 0 and np.array_equal(
+                reference_requantize(domain, np.int64(candidate), narrow_shift, lo, hi), expected):
+            return candidate
+    return None

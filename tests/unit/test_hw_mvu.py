@@ -1,6 +1,7 @@
 """The MVU generator (compiler/hw/mvu.py) in real CIRCT + Verilator: bit-exact
 against a numpy model of `spatial.mvu`'s arithmetic, with random stalls, at full
-and folded settings, with and without requant, in both ROM styles; II = 1 per
+and folded settings, with and without requant, in both ROM styles, constant weights by
+shift-and-add and by `comb.mul`; II = 1 per
 vector when fully unrolled, V·NF·SF cycles per frame when folded."""
 
 from __future__ import annotations
@@ -26,21 +27,28 @@ def model(spec: MVUSpec, vectors: np.ndarray) -> np.ndarray:
     return wrap(np.asarray(acc, np.int64), spec.out_width)
 
 
-def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: bool, seed: int) -> MVUSpec:
+def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: bool,
+              weight_bits: int = 4, const_mult: str = "shift-add", *, seed: int) -> MVUSpec:
     rng = np.random.default_rng(seed)
-    weights = rng.integers(-8, 8, size=(n, k))
+    weights = rng.integers(-(1 << (weight_bits - 1)), 1 << (weight_bits - 1), size=(n, k))
     weights[0, : k // 2] = 0  # zero weights cost nothing, and must still be right
     weights[-1, 0] = 1
+    if weight_bits == 8 and k == 6:  # the extremes and powers of two: shifts and negations
+        weights[1] = [-128, 64, -1, 2, 127, -64]
     bias = rng.integers(-300, 300, size=n) if with_requant else None
     requant = None
     if with_requant:
         requant = Requant(tuple(int(m) for m in rng.integers(20, 600, size=n)), 10, -100, 90)
-    return MVUSpec("mvu", weights, 4, IN_WIDTH, 8 if with_requant else 18, pe, simd, bias=bias,
-                   requant=requant, rom_style=rom_style, rom_file="rom/mvu_weights.hex")
+    return MVUSpec("mvu", weights, weight_bits, IN_WIDTH, 8 if with_requant else 18 + weight_bits - 4, pe, simd,
+                   bias=bias, requant=requant, rom_style=rom_style, rom_file="rom/mvu_weights.hex",
+                   const_mult=const_mult)
 
 
 CASES = {
     "full-logic-requant": (4, 8, 4, 8, "logic", True),
+    # shift-and-add with 8-bit weights: many shared multiples per input, negative and ±2^k weights
+    "full-logic-8bit-exact": (12, 6, 12, 6, "logic", False, 8),
+    "full-logic-requant-mul": (4, 8, 4, 8, "logic", True, 4, "mul"),
     "folded-logic-requant": (8, 16, 2, 4, "logic", True),
     "folded-memory-exact": (8, 16, 2, 4, "memory", False),
 }

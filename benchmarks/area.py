@@ -1,0 +1,159 @@
+"""What hardwiring the weights costs, measured by Yosys: constant products as
+shift-and-add logic (`--const-mult shift-add`, the default) against `comb.mul`
+by a constant left to synthesis (`--const-mult mul`, the old path), in one run.
+
+    python benchmarks/area.py [--designs full8,full4,full2,fps1e6] [--syntheses nodsp,generic,xilinx]
+                              [--timeout 1800] [--memory-gb 12] [--jobs 2]
+
+The model: `benchmarks/jet_mlp/model.onnx`, a 16-64-32-32-5 MLP of the
+jet-tagging network's shape with random weights and random-normal calibration
+inputs (`benchmarks/jet_mlp/make_model.py`). Designs: fully unrolled
+(`--fold full`, one inference per cycle) at 8, 4 and 2 weight bits (8-bit
+activations), and folded to 1 M inferences/s (`--target-fps 1e6`, 8 bits).
+Each is compiled with both `--const-mult` styles and synthesised three times
+by `hwc synth` in its own process: `xilinx` (with DSP48s), `xilinx --nodsp`
+(all LUTs), `generic` (transistors). Every synthesis runs under `timeout`
+and `ulimit -v` (`--memory-gb`); one that fails prints why in its cell.
+
+Printed: one table (LUTs with and without DSPs, DSPs, FFs, BRAMs, logic
+depth in LUT levels, transistors and transistors per weight, synthesis
+seconds), then the new path's ratio to the old one per design.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "benchmarks" / "jet_mlp" / "model.onnx"
+CALIB = ROOT / "benchmarks" / "jet_mlp" / "calib.npz"
+DESIGNS = {
+    "full8": ["--fold", "full", "--wbits", "8"],
+    "full4": ["--fold", "full", "--wbits", "4"],
+    "full2": ["--fold", "full", "--wbits", "2"],
+    "fps1e6": ["--target-fps", "1e6", "--wbits", "8"],
+}
+STYLES = ("mul", "shift-add")
+SYNTHESES = {"xilinx": ["--target", "xilinx"], "nodsp": ["--target", "xilinx", "--nodsp"],
+             "generic": ["--target", "generic"]}
+
+
+def hwc(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("hwc")), *args]
+
+
+def compile_design(folder: Path, design: str, style: str) -> Path:
+    build = folder / f"{design}-{style}"
+    subprocess.run(hwc("compile", str(MODEL), "--calib", str(CALIB), "-o", str(build), "--const-mult", style,
+                       *DESIGNS[design]), check=True, capture_output=True)
+    return build
+
+
+def synthesise(build: Path, kind: str, timeout: float, memory_gb: float) -> dict:
+    """One `hwc synth` in a copy of the build (so that runs do not share report.json):
+    its figures, or {"failed": reason}."""
+    copy = build.with_name(f"{build.name}-{kind}")
+    shutil.copytree(build, copy)
+    command = " ".join(hwc("synth", str(copy), *SYNTHESES[kind]))
+    limit = int(memory_gb * 1024 * 1024)
+    started = time.monotonic()
+    result = subprocess.run(["bash", "-c", f"ulimit -v {limit}; exec timeout {timeout:g} {command}"],
+                            capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        why = "timeout" if result.returncode == 124 else (result.stderr.strip().splitlines() or ["?"])[-1][:60]
+        return {"failed": f"{why} after {seconds:.0f} s"}
+    target = "generic" if kind == "generic" else "xilinx"
+    return json.loads((copy / "report.json").read_text())["synth"][target]
+
+
+def measure(designs: list[str], kinds: list[str], timeout: float, memory_gb: float, jobs: int) -> dict:
+    """{(design, style): {kind: figures}}; syntheses start kind by kind, in the
+    order given."""
+    with tempfile.TemporaryDirectory(prefix="hwc-area-") as scratch:
+        folder = Path(scratch)
+        builds = {(d, s): compile_design(folder, d, s) for d in designs for s in STYLES}
+        results: dict = {key: {kind: {"failed": "not run"} for kind in SYNTHESES} for key in builds}
+        work = [(key, kind) for kind in kinds for key in builds]
+        with ThreadPoolExecutor(jobs) as pool:
+            futures = {item: pool.submit(synthesise, builds[item[0]], item[1], timeout, memory_gb) for item in work}
+            for (key, kind), future in futures.items():
+                figures = future.result()
+                results[key][kind] = figures
+                print(f"  {key[0]} {key[1]} {kind}: {_brief(figures)}", file=sys.stderr, flush=True)
+    return results
+
+
+def _brief(figures: dict) -> str:
+    if "failed" in figures:
+        return figures["failed"]
+    return ", ".join(f"{k} {figures[k]}" for k in ("luts", "dsps", "ffs", "transistors", "seconds")
+                     if figures.get(k) is not None)
+
+
+def _cell(figures: dict, key: str) -> str:
+    if "failed" in figures:
+        return figures["failed"].split(" after")[0]
+    value = figures.get(key)
+    if value is None:
+        return "-"
+    return f"{value:,.2f}" if isinstance(value, float) and not value.is_integer() else f"{value:,.0f}"
+
+
+COLUMNS = [("LUTs", "xilinx", "luts"), ("DSPs", "xilinx", "dsps"), ("FFs", "xilinx", "ffs"),
+           ("BRAM", "xilinx", "brams"), ("depth", "xilinx", "logic_depth"), ("LUTs nodsp", "nodsp", "luts"),
+           ("depth nodsp", "nodsp", "logic_depth"), ("transistors", "generic", "transistors"),
+           ("T/weight", "generic", "transistors_per_weight"), ("s xilinx", "xilinx", "seconds"),
+           ("s nodsp", "nodsp", "seconds"), ("s generic", "generic", "seconds")]
+
+
+def print_table(results: dict) -> None:
+    header = ["design", "const-mult", *(name for name, _, _ in COLUMNS)]
+    rows = [[design, style, *(_cell(runs[kind], key) for _, kind, key in COLUMNS)]
+            for (design, style), runs in results.items()]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
+    print()
+    for design in dict.fromkeys(d for d, _ in results):
+        old, new = results.get((design, "mul")), results.get((design, "shift-add"))
+        ratios = []
+        for name, kind, key in (("LUTs", "xilinx", "luts"), ("DSPs", "xilinx", "dsps"),
+                                ("LUTs nodsp", "nodsp", "luts"), ("transistors", "generic", "transistors")):
+            a, b = old[kind].get(key), new[kind].get(key)
+            if a is not None and b is not None and a == 0:
+                ratios.append(f"{name} {a} -> {b}")
+            elif a and b is not None:
+                ratios.append(f"{name} {b / a:.2f}x")
+        print(f"{design}: shift-add / mul: {', '.join(ratios) or 'n/a (a synthesis failed)'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--designs", default=",".join(DESIGNS), help=f"comma-separated, of {', '.join(DESIGNS)}")
+    parser.add_argument("--syntheses", default=",".join(SYNTHESES),
+                        help=f"comma-separated, run in this order, of {', '.join(SYNTHESES)}")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per synthesis (default 1800)")
+    parser.add_argument("--memory-gb", type=float, default=12, help="ulimit -v per synthesis (default 12 GB)")
+    parser.add_argument("--jobs", type=int, default=2, help="syntheses at once (default 2)")
+    args = parser.parse_args(argv)
+    designs = [d for d in args.designs.split(",") if d]
+    unknown = [d for d in designs if d not in DESIGNS]
+    if unknown:
+        parser.error(f"unknown designs {unknown}")
+    kinds = [k for k in args.syntheses.split(",") if k]
+    if any(k not in SYNTHESES for k in kinds):
+        parser.error(f"unknown syntheses in {kinds}")
+    print_table(measure(designs, kinds, args.timeout, args.memory_gb, args.jobs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+// RUN: hwc-opt %s -p lower-spatial-to-hw | filecheck %s
+// RUN: hwc-opt %s -p "lower-spatial-to-hw{const-mult=mul}" | filecheck %s --check-prefix=MUL
+
+// A fully unrolled MVU with constant weights [3, -4, 0]. Shift-and-add (the
+// default): x0 * 3 = (x0 << 1) + x0, x1 * -4 = x1 << 2 subtracted from the sum,
+// x2 * 0 vanishes; each term as wide as its bound needs (x1 << 2: 11 bits); no comb.mul. With const-mult=mul: one comb.mul per nonzero
+// weight, left to synthesis.
+
+builtin.module {
+  rom.rom @fc_w : tensor<1x3xi4> = dense<[[3, -4, 0]]> : tensor<1x3xi4>
+  spatial.graph @main {
+  ^bb0(%x : !spatial.stream<3xi8, 3>):
+    %y = spatial.mvu %x {layer = "fc", weights = @fc_w, pe = 1 : i64, simd = 3 : i64} : (!spatial.stream<3xi8, 3>) -> !spatial.stream<1xi12, 1>
+    spatial.yield %y : !spatial.stream<1xi12, 1>
+  }
+}
+
+// CHECK:       hw.module @fc_mvu
+// CHECK-NOT:   comb.mul
+// CHECK:       %[[X0:.*]] = comb.extract %in0_data from 0 : (i24) -> i8
+// CHECK:       %[[X1:.*]] = comb.extract %in0_data from 8 : (i24) -> i8
+// CHECK:       %[[TWICE:.*]] = comb.concat %{{.*}}, %{{.*}} : i9, i1
+// CHECK:       %[[THRICE:.*]] = comb.add %[[TWICE]], %{{.*}} : i10
+// CHECK:       %[[FOUR:.*]] = comb.concat %{{.*}}, %{{.*}} : i9, i2
+// CHECK:       %[[DOT:.*]] = comb.sub %{{.*}}, %{{.*}} : i12
+// CHECK:       seq.firreg {{.*}} {name = "dot1_0"} : i12
+// CHECK-NOT:   comb.mul
+// CHECK:       hw.module @main_top
+
+// MUL:         hw.module @fc_mvu
+// MUL-COUNT-2: comb.mul
+// MUL-NOT:     comb.mul
+// MUL:         hw.module @main_top
