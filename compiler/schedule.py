@@ -51,11 +51,14 @@ def emit_times(op: PEOp, operand_times: list[list[float]], frames: int = 1,
 
 
 def timed_beats(op: PEOp, operand_times: list[list[float]], frames: int = 1, whole_cycles: bool = True,
-                not_before: list[float] | None = None) -> tuple[list[float], list[float]]:
+                not_before: list[float] | None = None,
+                deadline: list[float] | None = None) -> tuple[list[float], list[float]]:
     """When PE `op` accepts the beats of its first operand and when it emits its
     output beats (as `emit_times`); output beat m (0-based) also no earlier than
-    `not_before[m]` when given (a reader that holds the PE back). Fractional
-    times come as an `array('d')` (8 bytes a beat), whole cycles as a list of ints."""
+    `not_before[m]` when given (a reader that holds the PE back). With `deadline`,
+    the emission times stop at the first beat m later than `deadline[m]` (that
+    beat is the last one given). Fractional times come as an `array('d')` (8 bytes
+    a beat), whole cycles as a list of ints."""
     count = frames * stream_of(op.results[0]).beats
     interval = op.beat_interval()
     needs = need_tables(op, count)
@@ -79,6 +82,8 @@ def timed_beats(op: PEOp, operand_times: list[list[float]], frames: int = 1, who
         if i < held_back:
             earliest = max(earliest, not_before[i])
         times.append(math.ceil(earliest) if whole_cycles else earliest)
+        if deadline is not None and times[-1] > deadline[i]:
+            return accepted[0], times
     if release is not None:
         accept_up_to(accepted[0], len(operand_times[0]), operand_times[0], release, times, partial=True)
     return accepted[0], times

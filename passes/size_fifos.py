@@ -296,10 +296,13 @@ def _reader_fifo_depth(swu: SWUOp, arrivals: list[float], reads: list[float], be
     every beat by the time the reader reads it; plus `JOIN_HANDSHAKE_BEATS` when
     more than `floor` is needed."""
 
+    deadline = [reads[j] + TIME_EPSILON for j in beat_of]
+
     def on_time(depth: int) -> bool:
         held_back = _held_back(reads, beat_of, depth + STREAM_REGISTERS)
-        _, emitted = timed_beats(swu, [arrivals], TIMED_FRAMES, whole_cycles=False, not_before=held_back)
-        return all(t <= reads[j] + TIME_EPSILON for t, j in zip(emitted, beat_of))
+        _, emitted = timed_beats(swu, [arrivals], TIMED_FRAMES, whole_cycles=False, not_before=held_back,
+                                 deadline=deadline)
+        return all(t <= limit for t, limit in zip(emitted, deadline))
 
     if on_time(floor):
         return floor
