@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import compiler
-from compiler.executor import FloatExecutor, IntExecutor, SpatialExecutor
+from compiler.executor import IntExecutor, SpatialExecutor
 from compiler.ir import parse_module
 from compiler.numerics import host_softmax_axis, requant_parameters, round_half_up
 from passes.quantize import quantize_with_samples
