@@ -244,13 +244,25 @@ def quantize_input(array: np.ndarray, scale: float, bits: int) -> np.ndarray:
     return np.clip(q, -limit, limit).astype(np.int64)
 
 
+def host_softmax_axis(shape: tuple[int, ...]) -> int:
+    """The axis a host softmax runs over in a tensor of `shape` (samples on axis 0):
+    the last axis, trailing axes of size 1 aside ("last in substance": a Caffe-era
+    classifier's softmax over axis 1 of [N, 1000, 1, 1]). When no axis after the
+    first has more than one element, the last axis."""
+    for axis in range(len(shape) - 1, 0, -1):
+        if shape[axis] != 1:
+            return axis
+    return len(shape) - 1
+
+
 def softmax(x: np.ndarray, log: bool) -> np.ndarray:
-    """Numerically stable (log-)softmax over the last axis, in the dtype of `x`."""
-    shifted = x - x.max(axis=-1, keepdims=True)
+    """Numerically stable (log-)softmax over `host_softmax_axis`, in the dtype of `x`."""
+    axis = host_softmax_axis(x.shape)
+    shifted = x - x.max(axis=axis, keepdims=True)
     if log:
-        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     e = np.exp(shifted)
-    return e / e.sum(axis=-1, keepdims=True)
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def dequantize_output(q: np.ndarray, scale: float, host_op: str | None) -> np.ndarray:

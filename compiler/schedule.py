@@ -28,7 +28,10 @@ of frame 0, the quantity the RTL simulation measures (`compiler.rtl.RtlRun.laten
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable
+
+import numpy as np
 
 from xdsl.ir import SSAValue
 
@@ -48,30 +51,58 @@ def emit_times(op: PEOp, operand_times: list[list[float]], frames: int = 1,
 
 
 def timed_beats(op: PEOp, operand_times: list[list[float]], frames: int = 1, whole_cycles: bool = True,
-                not_before: list[float] | None = None) -> tuple[list[float], list[float]]:
+                not_before: list[float] | None = None,
+                deadline: list[float] | None = None) -> tuple[list[float], list[float]]:
     """When PE `op` accepts the beats of its first operand and when it emits its
     output beats (as `emit_times`); output beat m (0-based) also no earlier than
-    `not_before[m]` when given (a reader that holds the PE back)."""
-    beats = stream_of(op.results[0]).beats
+    `not_before[m]` when given (a reader that holds the PE back). With `deadline`,
+    the emission times stop at the first beat m later than `deadline[m]` (that
+    beat is the last one given). Fractional times come as an `array('d')` (8 bytes
+    a beat), whole cycles as a list of ints."""
+    count = frames * stream_of(op.results[0]).beats
     interval = op.beat_interval()
-    needs = op.needs()
+    needs = need_tables(op, count)
     depth = op.pipeline_depth()
     release = op.input_release()
     accepted: list[list[float]] = [[] if release is not None else operand_times[0], *operand_times[1:]]
-    times: list[float] = []
+    times: list[float] = [] if whole_cycles else array("d")
+    pairs = list(zip(needs, accepted))
     earliest = -math.inf
-    for m in range(1, frames * beats + 1):
+    held_back = len(not_before) if not_before is not None else 0
+    for i in range(count):
         if release is not None:
-            accept_up_to(accepted[0], needs[0](m), operand_times[0], release, times)
-        ready = max((arrivals[need(m) - 1] for need, arrivals in zip(needs, accepted) if need(m) > 0),
-                    default=0)
+            accept_up_to(accepted[0], needs[0][i], operand_times[0], release, times)
+        ready = 0
+        found = False
+        for values, arrivals in pairs:  # the first of the latest needed arrivals, as max() picks
+            n = values[i]
+            if n > 0 and (not found or arrivals[n - 1] > ready):
+                ready, found = arrivals[n - 1], True
         earliest = max(earliest + interval, ready + depth)
-        if not_before is not None and m <= len(not_before):
-            earliest = max(earliest, not_before[m - 1])
+        if i < held_back:
+            earliest = max(earliest, not_before[i])
         times.append(math.ceil(earliest) if whole_cycles else earliest)
+        if deadline is not None and times[-1] > deadline[i]:
+            return accepted[0], times
     if release is not None:
         accept_up_to(accepted[0], len(operand_times[0]), operand_times[0], release, times, partial=True)
     return accepted[0], times
+
+
+def need_tables(op: PEOp, count: int) -> list[list[int]]:
+    """Per operand of `op`, `needs()[i](m)` for m = 1..`count`. `PEOp.needs` repeats
+    one frame's `frame_needs` with the earlier frames' beats added, so one frame is
+    evaluated and the rest tiled (a PE kind that overrides `needs` is evaluated beat by beat)."""
+    if type(op).needs is not PEOp.needs:
+        return [[need(m) for m in range(1, count + 1)] for need in op.needs()]
+    out_beats = stream_of(op.results[0]).beats
+    frames = -(-count // out_beats)
+    tables = []
+    for frame_need, operand in zip(op.frame_needs(), op.operands):
+        base = np.array([frame_need(m) for m in range(1, out_beats + 1)], np.int64)
+        offsets = np.arange(frames, dtype=np.int64)[:, None] * stream_of(operand).beats
+        tables.append((offsets + base[None, :]).ravel()[:count].tolist())
+    return tables
 
 
 def accept_up_to(accepted: list[float], count: int, arrivals: list[float],

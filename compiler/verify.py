@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.driver import Design, check_float_inputs
+from compiler.numerics import host_softmax_axis
 from compiler.oracle import onnxruntime_run
 
 FLOAT_RTOL = 1e-4
@@ -128,10 +129,12 @@ def calibration_inputs(design: Design, samples: int) -> dict[str, np.ndarray]:
 
 
 def top1_agreement(ours: np.ndarray, theirs: np.ndarray) -> float | None:
-    """Fraction of samples whose argmax over the last axis agree; None when there is no choice."""
-    if ours.ndim < 2 or ours.shape[-1] < 2:
+    """Fraction of samples whose argmax over the last axis agree (trailing axes of size 1
+    aside, as the host's softmax: `host_softmax_axis`); None when there is no choice."""
+    axis = host_softmax_axis(ours.shape)
+    if ours.ndim < 2 or ours.shape[axis] < 2:
         return None
-    return float(np.mean(np.argmax(ours, axis=-1) == np.argmax(theirs, axis=-1)))
+    return float(np.mean(np.argmax(ours, axis=axis) == np.argmax(theirs, axis=axis)))
 
 
 def int_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:

@@ -37,13 +37,16 @@ Rewrites, in program order:
 * `nn.concat` -> every input requantized to the output scale, then concat;
 * `nn.batch_norm` (one fold-batchnorm could not fold) -> per-channel integer
   mul and add + requant;
+* `nn.lrn` over [N, C, H, W] -> the sum of squares over the channel window (mul,
+  1×1 conv with a 0/1 band), requant, a lookup of `(bias + alpha/size·Σ)^(-beta)`,
+  mul with the input, requant (docs/operators.md, "LRN on integers");
 * `nn.softmax` inside the graph -> `nn.int_softmax` (docs/integer-transformers.md);
   `nn.log_softmax`: refused (see below for the final one); the transformer ops
   (embeddings, act x act matmuls, masked softmaxes, norms, SiLU/GELU tables) in
   `passes/quantize_transformer.py`.
 
 In three steps: the `softmax-to-host` pattern first removes a final softmax
-over the last axis and records it on the result as `nn.host_op` (the host
+over the last axis (trailing axes of size 1 aside) and records it on the result as `nn.host_op` (the host
 applies it in float); the graph quantizer (`passes/quantize_graph.py`, with one
 handler per op family in `passes/quantize_ops.py`) then builds the integer body;
 last, the `absorb-clamps` patterns fold each relu or clip into the requant

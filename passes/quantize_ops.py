@@ -320,7 +320,7 @@ def refuse_softmax(g: GraphQuantizer, op: nn.LogSoftmaxOp) -> None:
     """A log-softmax that `softmax-to-host` left in the graph: not supported on integers."""
     raise HwcError(
         f"quantize: {op.name} is supported only as the graph's last op over the last axis "
-        "(it then runs on the host)"
+        "(trailing axes of size 1 aside; it then runs on the host)"
     )
 
 
@@ -345,3 +345,49 @@ HANDLERS: dict[type[Operation], Handler] = {
     **TRANSFORMER_HANDLERS,
 }
 """How each float op becomes integer ops (a handler appends to the new body)."""
+
+
+def lrn_window(channels: int, size: int) -> np.ndarray:
+    """The 0/1 band `[C, C, 1, 1]` whose row c sums channels c - (size-1)//2 ..
+    c + size - 1 - (size-1)//2 (those that exist), ONNX LRN's window as a 1×1 conv."""
+    before = (size - 1) // 2
+    rows, cols = np.arange(channels)[:, None], np.arange(channels)[None, :]
+    band = (cols >= rows - before) & (cols <= rows + size - 1 - before)
+    return band.astype(np.int64).reshape(channels, channels, 1, 1)
+
+
+def quantize_lrn(g: GraphQuantizer, op: nn.LrnOp) -> None:
+    """LRN on integers (docs/operators.md, "LRN on integers"): with `x ≈ q·s`, L the
+    activation limit and B = |q|'s bound, `S = Σ_window q²` (an nn.mul and a 1×1
+    nn.conv with a 0/1 band, S <= size·B²), `t = requant(S)` at scale
+    `size·B·s²` (so t <= B without clipping), `f = table[t]`, the table holding
+    `(bias + alpha/size · t·size·B·s²)^(-beta)` at scale `max f / L`, and
+    `y = requant(q · f)` at the output's calibrated scale."""
+    shape = nn.shape_of(op.input)
+    if len(shape) != 4:
+        raise HwcError(f"quantize: nn.lrn over a rank-{len(shape)} tensor (the integer LRN takes [N, C, H, W])")
+    q = g.act(op.input, op)
+    size = op.size.value.data
+    alpha, beta, bias = (getattr(op, name).value.data for name in ("alpha", "beta", "bias"))
+    square_bits = g.accumulator_bits(q.bound * q.bound, op)
+    square = g.emit(nn.MulOp(q.value, q.value, g.int_tensor(op.input, square_bits)), acc_bits=square_bits)
+    window = g.emit_constant(lrn_window(shape[1], size), 2, "lrn.window")
+    sum_bits = g.accumulator_bits(size * q.bound * q.bound, op)
+    total = g.emit(nn.ConvOp(square, window, None, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1),
+                             group=1, result_type=g.int_tensor(op.input, sum_bits)), acc_bits=sum_bits)
+    t_scale = size * q.bound * q.scale * q.scale
+    multipliers, shift = requant_parameters(np.array([q.scale * q.scale / t_scale]), op.name)
+    t = g.emit(nn.RequantOp(total, g.emit_constant(multipliers, 16, "requant.multiplier"), shift=shift,
+                            lo=-g.limit, hi=g.limit, axis=3, result_type=g.int_tensor(op.input, g.abits)),
+               scale=t_scale)
+    entries = np.arange(-(1 << (g.abits - 1)), 1 << (g.abits - 1), dtype=np.float64)
+    factors = (bias + alpha / size * np.maximum(entries, 0) * t_scale) ** -beta
+    f_scale = float(factors.max()) / g.limit
+    table = g.emit_constant(quantize_input(factors, f_scale, g.abits), g.abits, "lookup.lrn")
+    f = g.emit(nn.LookupOp(t, table, g.int_tensor(op.input, g.abits)), scale=f_scale)
+    product_bits = g.accumulator_bits(q.bound * g.limit, op)
+    product = g.emit(nn.MulOp(q.value, f, g.int_tensor(op.input, product_bits)), acc_bits=product_bits)
+    g.requant(product, q.scale * f_scale, 3, op.output, op)
+
+
+HANDLERS[nn.LrnOp] = quantize_lrn

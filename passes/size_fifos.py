@@ -60,7 +60,6 @@ another PE; ii/latency of PEs are unchanged.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
@@ -68,138 +67,11 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from compiler.errors import HwcError
 from compiler.schedule import schedule, timed_beats
-from dialects.spatial import (
-    PE_OPS, FifoOp, GraphOp, MVUOp, NeedFunction, ReshapeOp, ResizeOp, SWUOp, YieldOp, stream_of,
-)
+from dialects.spatial import PE_OPS, FifoOp, GraphOp, MVUOp, ReshapeOp, ResizeOp, SWUOp, stream_of
+from passes.kahn_network import FRAMES, join_depths
 
-FRAMES = 3
-"""Frames the untimed execution runs."""
-
-
-def _beats(value: SSAValue) -> int:
-    return stream_of(value).beats
-
-
-# --------------------------------------------------------------------------- the untimed network
-
-
-@dataclass
-class Channel:
-    """A stream: beats written and read so far, and how many it may hold."""
-
-    capacity: int = 1
-    written: int = 0
-    read: int = 0
-    unbounded: bool = False
-
-    @property
-    def held(self) -> int:
-        return self.written - self.read
-
-
-@dataclass
-class Process:
-    """A PE (or the graph's source / sinks) in the untimed network."""
-
-    inputs: list[Channel]
-    outputs: list[Channel]
-    needs: list[NeedFunction]
-    limit: int
-    """Output beats to produce in total (inputs: FRAMES frames; sinks read all)."""
-    produced: int = 0
-    consumed: list[int] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.consumed = [0] * len(self.inputs)
-
-
-@dataclass
-class Network:
-    processes: list[Process]
-    joins: dict[SSAValue, Channel]
-
-    def step(self, may_grow: bool) -> bool:
-        """Move beats as far as possible; with `may_grow`, only one beat that raises a
-        join input's high-water mark. Returns whether anything moved."""
-        moved = False
-        for process in self.processes:
-            while self._fire(process, may_grow):
-                moved = True
-                if may_grow:
-                    return True
-        return moved
-
-    @staticmethod
-    def _fire(process: Process, may_grow: bool) -> bool:
-        """Read the inputs the next output needs, then emit it; False if blocked."""
-        progressed = False
-        for i, (channel, need) in enumerate(zip(process.inputs, process.needs)):
-            wanted = need(process.produced + 1) if process.outputs else process.limit
-            while process.consumed[i] < wanted and channel.held > 0:
-                channel.read += 1
-                process.consumed[i] += 1
-                progressed = True
-        if not process.outputs:
-            return progressed
-        if process.produced >= process.limit:
-            return progressed
-        if any(process.consumed[i] < need(process.produced + 1)
-               for i, need in enumerate(process.needs)):
-            return progressed
-        for channel in process.outputs:
-            if channel.held >= channel.capacity and not (may_grow and channel.unbounded):
-                return progressed
-        for channel in process.outputs:
-            if channel.held >= channel.capacity:
-                channel.capacity += 1
-            channel.written += 1
-        process.produced += 1
-        return True
-
-
-def build_network(graph: GraphOp) -> Network:
-    """The untimed network of `graph`: join inputs unbounded (capacity starts at 1)."""
-    block = graph.body.block
-    channels: dict[SSAValue, Channel] = {}
-    joins: dict[SSAValue, Channel] = {}
-    for op in block.ops:
-        if isinstance(op, PE_OPS) and len(op.operands) > 1:
-            for value in op.operands:
-                joins[value] = Channel(unbounded=True)
-    channel = lambda v: channels.setdefault(v, joins.get(v) or Channel())  # noqa: E731
-    processes: list[Process] = []
-    for arg in block.args:
-        processes.append(Process([], [channel(arg)], [], FRAMES * _beats(arg)))
-    for op in block.ops:
-        if isinstance(op, YieldOp):
-            for value in op.operands:
-                processes.append(Process([channel(value)], [], [lambda m: m], FRAMES * _beats(value)))
-        elif isinstance(op, PE_OPS):
-            processes.append(Process([channel(v) for v in op.operands],
-                                     [channel(r) for r in op.results],
-                                     op.needs(), FRAMES * _beats(op.results[0])))
-        else:
-            raise HwcError(f"size-fifos: unexpected {op.name} in a spatial.graph")
-    # Downstream first, so that beats drain before new ones enter.
-    return Network(processes[::-1], joins)
-
-
-def join_depths(graph: GraphOp) -> dict[SSAValue, int]:
-    """The beats each join input must hold for `graph` never to deadlock (see the docstring)."""
-    network = build_network(graph)
-    if not network.joins:
-        return {}
-    while True:
-        while network.step(may_grow=False):
-            pass
-        if not network.step(may_grow=True):
-            break
-    sinks = [p for p in network.processes if not p.outputs]
-    if any(sink.consumed[0] < sink.limit for sink in sinks):
-        raise HwcError(f"size-fifos: graph @{graph.sym_name.data} deadlocks whatever the FIFO depths")
-    return {value: channel.capacity for value, channel in network.joins.items()}
+__all__ = ["FRAMES", "join_depths", "size_fifos", "SizeFifosPass"]
 
 
 # --------------------------------------------------------------------------- the pass
@@ -257,7 +129,14 @@ TIMED_FRAMES = 4
 """Frames the timed schedule of `timed_depths` runs (the first fills the pipeline)."""
 
 
-def timed_depths(graph: GraphOp) -> dict[SSAValue, int]:
+def fluid_schedule(graph: GraphOp) -> dict[SSAValue, list[float]]:
+    """The schedule `timed_depths` and `window_depths` read: fractional cycles,
+    `TIMED_FRAMES` frames, the host offering input at the bottleneck's rate."""
+    design_ii = max(op.nominal_ii() for op in graph.body.block.ops if isinstance(op, PE_OPS))
+    return schedule(graph, frames=TIMED_FRAMES, host_period=design_ii, whole_cycles=False)
+
+
+def timed_depths(graph: GraphOp, times: dict[SSAValue, list[float]] | None = None) -> dict[SSAValue, int]:
     """Beats each join input must hold for the design to run at its bottleneck's ii.
 
     `join_depths` makes the network deadlock-free, but a join input of exactly
@@ -277,8 +156,7 @@ def timed_depths(graph: GraphOp) -> dict[SSAValue, int]:
     joins = [op for op in pes if len(op.operands) > 1]
     if not joins:
         return {}
-    design_ii = max(op.nominal_ii() for op in pes)
-    times = schedule(graph, frames=TIMED_FRAMES, host_period=design_ii, whole_cycles=False)
+    times = times if times is not None else fluid_schedule(graph)
     depths: dict[SSAValue, int] = {}
     for join in joins:
         out_times = times[join.results[0]]
@@ -345,7 +223,8 @@ def _most_held(arrivals: list[float], departures: list[float]) -> int:
     return highest
 
 
-def window_depths(graph: GraphOp, rate: dict[SSAValue, int]) -> dict[SSAValue, int]:
+def window_depths(graph: GraphOp, rate: dict[SSAValue, int],
+                  times: dict[SSAValue, list[float]] | None = None) -> dict[SSAValue, int]:
     """FIFOs around sliding-window units, so that the line buffer's back-pressure
     never holds the producer back (when the producer is a PE; the host waits at no
     cost) and the reader never holds the SWU back.
@@ -371,8 +250,7 @@ def window_depths(graph: GraphOp, rate: dict[SSAValue, int]) -> dict[SSAValue, i
     swus = [op for op in block.ops if isinstance(op, SWUOp)]
     if not swus:
         return {}
-    design_ii = max(op.nominal_ii() for op in block.ops if isinstance(op, PE_OPS))
-    times = schedule(graph, frames=TIMED_FRAMES, host_period=design_ii, whole_cycles=False)
+    times = times if times is not None else fluid_schedule(graph)
     depths: dict[SSAValue, int] = {}
     for swu in swus:
         arrivals = times[swu.input]
@@ -418,10 +296,13 @@ def _reader_fifo_depth(swu: SWUOp, arrivals: list[float], reads: list[float], be
     every beat by the time the reader reads it; plus `JOIN_HANDSHAKE_BEATS` when
     more than `floor` is needed."""
 
+    deadline = [reads[j] + TIME_EPSILON for j in beat_of]
+
     def on_time(depth: int) -> bool:
         held_back = _held_back(reads, beat_of, depth + STREAM_REGISTERS)
-        _, emitted = timed_beats(swu, [arrivals], TIMED_FRAMES, whole_cycles=False, not_before=held_back)
-        return all(t <= reads[j] + TIME_EPSILON for t, j in zip(emitted, beat_of))
+        _, emitted = timed_beats(swu, [arrivals], TIMED_FRAMES, whole_cycles=False, not_before=held_back,
+                                 deadline=deadline)
+        return all(t <= limit for t, limit in zip(emitted, deadline))
 
     if on_time(floor):
         return floor
@@ -441,9 +322,14 @@ def size_fifos(module: ModuleOp) -> None:
     for graph in [op for op in module.walk() if isinstance(op, GraphOp)]:
         remove_fifos(graph)
         depths = rate_depths(graph)
-        for value, depth in window_depths(graph, depths).items():
+        block = graph.body.block
+        needs_schedule = any(isinstance(op, SWUOp) or (isinstance(op, PE_OPS) and len(op.operands) > 1)
+                             for op in block.ops)
+        times = fluid_schedule(graph) if needs_schedule else None
+        for value, depth in window_depths(graph, depths, times).items():
             depths[value] = max(depth, depths.get(value, 0))
-        timed = timed_depths(graph)
+        timed = timed_depths(graph, times)
+        del times
         for value, depth in join_depths(graph).items():
             depths[value] = max(depth, timed.get(value, 0), depths.get(value, 0))
         for value, depth in depths.items():

@@ -1,7 +1,9 @@
 """`softmax-to-host`: a classifier's final softmax leaves the graph for the host.
 
 A `nn.softmax` / `nn.log_softmax` over the last axis whose result is only
-returned is removed: `main` returns its input instead, and the result's
+returned is removed (the last axis in substance: trailing axes of size 1 aside,
+so that a Caffe-era classifier's softmax over axis 1 of `[1, 1000, 1, 1]` counts,
+`compiler.numerics.host_softmax_axis`): `main` returns its input instead, and the result's
 attributes record `nn.host_op = "softmax"` (or `"log_softmax"`), which the
 host applies in float after dequantizing (`compiler.numerics.dequantize_output`).
 Integer hardware then never computes an exponential, and the argmax is unchanged.
@@ -10,8 +12,8 @@ Integer hardware then never computes an exponential, and the argmax is unchanged
 other softmax is left for `quantize` to refuse.
 
 Requires: a float nn module whose `main` ends in `func.return`.
-Guarantees: no softmax/log_softmax that is only returned remains; host ops are
-recorded on the results that carried them.
+Guarantees: no softmax/log_softmax over its last axis in substance that is only
+returned remains; host ops are recorded on the results that carried them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
 
+from compiler.numerics import host_softmax_axis
 from dialects import nn
 from dialects.nn import HOST_OP_ATTR
 
@@ -40,12 +43,12 @@ def record_host_op(function: FuncOp, index: int, host_op: str) -> None:
 
 
 class SoftmaxToHost(RewritePattern):
-    """`return softmax(x)` over the last axis -> `return x` with `nn.host_op`."""
+    """`return softmax(x)` over the last axis in substance -> `return x` with `nn.host_op`."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.SoftmaxOp | nn.LogSoftmaxOp, rewriter: PatternRewriter) -> None:
         users = [use.operation for use in op.output.uses]
-        if (op.axis.value.data != len(nn.shape_of(op.input)) - 1 or not users
+        if (op.axis.value.data != host_softmax_axis(nn.shape_of(op.input)) or not users
                 or not all(isinstance(user, ReturnOp) for user in users)):
             return
         for ret in set(users):

@@ -50,7 +50,7 @@ def _instance_norm(n: NodeImport):
     return [emit_binary(n, nn.AddOp, emit_binary(n, nn.MulOp, normalised, scale_c), bias_c)]
 
 
-@handles("LRN", note="float level; size, alpha, beta, bias (ONNX semantics)")
+@handles("LRN", note="size, alpha, beta, bias (ONNX semantics); `nn.lrn`; on integers over [N, C, H, W]")
 def _lrn(n: NodeImport):
     if n.rank(0) < 2:
         raise Unsupported("the input must be [N, C, ...]")

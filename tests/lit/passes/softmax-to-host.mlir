@@ -41,3 +41,32 @@ func.func @kept(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>, tensor<1x4xf32>, tenso
   %c = nn.add %b, %b : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
   func.return %a, %b, %c : tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>
 }
+
+// -----
+
+// Last in substance: a Caffe-era classifier's softmax over axis 1 of [1, C, 1, 1]
+// (the trailing axes of size 1 aside, axis 1 is the last); the host applies it
+// over that axis.
+
+// CHECK-LABEL: func.func @caffe
+// CHECK-SAME:    -> (tensor<1x4x1x1xf32> {nn.host_op = "softmax"})
+// CHECK-NEXT:    func.return %x : tensor<1x4x1x1xf32>
+func.func @caffe(%x: tensor<1x4x1x1xf32>) -> tensor<1x4x1x1xf32> {
+  %p = nn.softmax %x {axis = 1 : i64} : (tensor<1x4x1x1xf32>) -> tensor<1x4x1x1xf32>
+  func.return %p : tensor<1x4x1x1xf32>
+}
+
+// -----
+
+// Stays: over axis 1 of [1, 4, 2, 1] (axis 2 has more than one element), and
+// over a last axis of one element (the host would take axis 1).
+
+// CHECK-LABEL: func.func @not_last
+// CHECK-NOT:     nn.host_op
+// CHECK:         %a = nn.softmax %x {axis = 1 : i64}
+// CHECK-NEXT:    %b = nn.softmax %y {axis = 2 : i64}
+func.func @not_last(%x: tensor<1x4x2x1xf32>, %y: tensor<1x4x1xf32>) -> (tensor<1x4x2x1xf32>, tensor<1x4x1xf32>) {
+  %a = nn.softmax %x {axis = 1 : i64} : (tensor<1x4x2x1xf32>) -> tensor<1x4x2x1xf32>
+  %b = nn.softmax %y {axis = 2 : i64} : (tensor<1x4x1xf32>) -> tensor<1x4x1xf32>
+  func.return %a, %b : tensor<1x4x2x1xf32>, tensor<1x4x1xf32>
+}
