@@ -59,7 +59,7 @@ def timed_beats(op: PEOp, operand_times: list[list[float]], frames: int = 1, who
     the emission times stop at the first beat m later than `deadline[m]` (that
     beat is the last one given). Fractional times come as an `array('d')` (8 bytes
     a beat), whole cycles as a list of ints."""
-    count = frames * stream_of(op.results[0]).beats
+    count = frames * op.output_beats()
     interval = op.beat_interval()
     needs = need_tables(op, count)
     depth = op.pipeline_depth()
@@ -95,7 +95,7 @@ def need_tables(op: PEOp, count: int) -> list[list[int]]:
     evaluated and the rest tiled (a PE kind that overrides `needs` is evaluated beat by beat)."""
     if type(op).needs is not PEOp.needs:
         return [[need(m) for m in range(1, count + 1)] for need in op.needs()]
-    out_beats = stream_of(op.results[0]).beats
+    out_beats = op.output_beats()
     frames = -(-count // out_beats)
     tables = []
     for frame_need, operand in zip(op.frame_needs(), op.operands):
@@ -139,8 +139,7 @@ def schedule(graph: GraphOp, frames: int = 1, host_period: float | None = None,
             times[op.output] = times[op.input]
         elif isinstance(op, PE_OPS):
             emitted = emit_times(op, [times[v] for v in op.operands], frames, whole_cycles)
-            for result in op.results:
-                times[result] = emitted
+            times.update(zip(op.results, op.result_times(emitted, frames)))
     return times
 
 

@@ -29,6 +29,12 @@ The graph records what the host needs in its attributes `spatial.inputs` and
 ROMs: the `rom.rom` symbols stay; new ROMs hold re-ordered weights; ROMs
 nothing reads any more are removed.
 
+A decoder (a module with the step graph `func.func @step` of `sequence-to-stream`)
+maps its step graph instead: MVUs for the matrix-vector products, a
+`spatial.vector` unit for each stage of glue between them, the K/V caches as the
+units' state, ports for the token id and its position (`passes/spatial_decoder.py`);
+the whole-sequence `main` is removed, and the graph keeps `nn.context`.
+
 Guarantees: the module verifies; `compiler.executor.SpatialExecutor` on it
 equals `IntExecutor` on the input module bit for bit, with any choice of
 fusions. Anything else is a one-line HwcError naming the layer and the reason.
@@ -40,7 +46,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, SymbolRefAttr, i64
-from xdsl.dialects.func import ReturnOp
+from xdsl.dialects.func import FuncOp, ReturnOp
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
@@ -51,10 +57,12 @@ from compiler.errors import HwcError
 from compiler.ir import is_constant, main_function
 from compiler.weights import store_for
 from dialects import nn, spatial
+from dialects.nn.state import CONTEXT_ATTR, STEP_FUNCTION
 from dialects.rom import RomOp
 from dialects.spatial import INPUTS_ATTR, OUTPUTS_ATTR
 from dialects.stream_layout import PERM_KEY, SHAPE_KEY, SOURCE_KEY, Layout
 from passes.spatial_fusions import FUSIONS, fusion_patterns
+from passes.spatial_decoder import map_step_ops
 from passes.spatial_handlers import HANDLERS
 from passes.spatial_mapper import GraphMapper, Stream, per_sample, stream_type
 
@@ -188,9 +196,43 @@ def fusion_names(option: str) -> list[str]:
     return [option]
 
 
+def step_function(module: ModuleOp) -> FuncOp | None:
+    """The decoder's step graph (`sequence-to-stream`), if the module has one."""
+    return next((op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == STEP_FUNCTION), None)
+
+
+def map_decoder(module: ModuleOp, step: FuncOp) -> ModuleOp:
+    """The step graph as MVUs and vector units (`passes/spatial_decoder.py`); the
+    whole-sequence `main` goes (the chip runs one token a frame)."""
+    m = GraphMapper(module, step, store_for(module), {})
+    outputs, ports, kept = map_step_ops(m)
+    args = step.body.block.args
+    attributes = {
+        INPUTS_ATTR: ArrayAttr([port(m, i, args[i], step.arg_attrs, "input") for i in ports]),
+        OUTPUTS_ATTR: ArrayAttr([port(m, i, v, step.res_attrs, "output") for i, v in zip(kept, outputs)]),
+        CONTEXT_ATTR: step.attributes[CONTEXT_ATTR],
+    }
+    graph = spatial.GraphOp("main", Region(m.block), attributes)
+    module.body.block.insert_op_before(graph, step)
+    for function in [op for op in module.ops if isinstance(op, FuncOp)]:
+        module.body.block.erase_op(function)
+    remove_unread_roms(module)
+    name_roms(module, graph, m)
+    insert_dups(m.block)
+    set_timing(m.block)
+    try:
+        graph.verify()
+    except VerifyException as error:
+        raise HwcError(f"map-to-spatial: the graph does not verify: {str(error).splitlines()[0]}") from None
+    return module
+
+
 def map_module(module: ModuleOp, fusions: str = "all") -> ModuleOp:
     """Apply the rewrite to `module` in place (the plain Python form of the pass)."""
     names = fusion_names(fusions)
+    step = step_function(module)
+    if step is not None:
+        return map_decoder(module, step)
     function = main_function(module)
     probes = {value: i for i, value in enumerate(activations(module))}
     m = GraphMapper(module, function, store_for(module), probes)

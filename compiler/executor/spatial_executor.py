@@ -39,6 +39,7 @@ from compiler.errors import HwcError
 from compiler.executor.host import HostInterface, Port, graph_ports, pack_beats, unpack_beats
 from compiler.executor.plan import GraphPlan
 from compiler.executor.spatial_kernels import Roms, graph_body, spatial_table
+from compiler.executor.vector_kernel import VectorStates
 from compiler.schedule import latency as schedule_latency
 from compiler.weights import store_for
 from dialects import spatial
@@ -91,7 +92,8 @@ class SpatialExecutor:
         self.host = HostInterface(*graph_ports(graph), what="graph")
         self.inputs, self.outputs = self.host.inputs, self.host.outputs
         body = graph_body(graph, self.inputs, self.outputs)
-        self.plan = GraphPlan(module, spatial_table(Roms(module, store_for(module))), body)
+        self.states = VectorStates()
+        self.plan = GraphPlan(module, spatial_table(Roms(module, store_for(module)), self.states), body)
         self._probes = [op for op in body.ops if PROBE_ATTR in op.attributes]
         self.pe_timing: list[PETiming] = [_pe_timing(op) for op in body.ops if isinstance(op, spatial.PE_OPS)]
         self.cycles_per_inference = max((t.ii for t in self.pe_timing), default=0)

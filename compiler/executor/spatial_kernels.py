@@ -22,6 +22,7 @@ from compiler.executor.host import Port
 from compiler.executor.int_kernels import accumulator_bound
 from compiler.executor.kernel_table import Binding, Kernel, KernelTable, per_sample_rule
 from compiler.executor.plan import Body
+from compiler.executor.vector_kernel import VectorStates, vector_kernel
 from compiler.ir import dense_to_numpy
 from compiler.numerics import FLOAT64_EXACT_BOUND, requantize, signed_bounds, wrap
 from compiler.weights import WeightStore
@@ -189,12 +190,19 @@ SPATIAL_KERNELS: dict[type[Operation], Callable[[Operation, Roms], Kernel]] = {
 """`make(op, roms) -> kernel(*frames)`: each op's kernel, made once at plan time."""
 
 
-def spatial_table(roms: Roms) -> KernelTable:
-    """The kernel table of the spatial executor, reading ROMs from `roms`. Every op of
-    a dataflow graph computes each sample on its own (`per_sample_rule`)."""
+def spatial_table(roms: Roms, states: VectorStates | None = None) -> KernelTable:
+    """The kernel table of the spatial executor, reading ROMs from `roms` and keeping
+    the vector units' state in `states`. Every op of a dataflow graph computes each
+    sample on its own (`per_sample_rule`)."""
     table = KernelTable("spatial executor")
     for op_type, make in SPATIAL_KERNELS.items():
         table.register(op_type, batch_rule=per_sample_rule)(_factory(make, roms))
+    held = states if states is not None else VectorStates()
+
+    def make_vector(op: spatial.VectorOp, r: Roms) -> Kernel:
+        return vector_kernel(op, r.module, r.store, held)
+
+    table.register(spatial.VectorOp, batch_rule=per_sample_rule)(_factory(make_vector, roms))
     return table
 
 

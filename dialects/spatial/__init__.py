@@ -36,8 +36,9 @@ methods of every PE op, documented in `dialects.spatial.model`; one scheduler
 
 Modules: `stream` (the stream type), `model` (the PE base op and its
 performance model), `compute` (mvu, swu, pools), `elementwise` (requant,
-eltwise, lookup), `routing` (concat, dup, resize, reshape, fifo), `graph`
-(graph, yield, attribute names).
+eltwise, lookup), `routing` (concat, dup, resize, reshape, fifo), `vector`
+(a decoder's vector unit: integer nn glue on whole frames, with K/V-cache state),
+`graph` (graph, yield, attribute names).
 """
 
 from __future__ import annotations
@@ -59,13 +60,14 @@ from dialects.spatial.model import (
 )
 from dialects.spatial.routing import ConcatOp, DupOp, FifoOp, ReshapeOp, ResizeOp
 from dialects.spatial.stream import StreamType, stream_of
+from dialects.spatial.vector import VectorOp, VectorReturnOp
 
 PE_OPS = (MVUOp, SWUOp, PoolOp, GlobalPoolOp, RequantOp, EltwiseOp, LookupOp, ConcatOp,
-          DupOp, ResizeOp, ReshapeOp)
+          DupOp, ResizeOp, ReshapeOp, VectorOp)
 
 SPATIAL = Dialect(
     "spatial",
-    [*PE_OPS, FifoOp, YieldOp, GraphOp],
+    [*PE_OPS, FifoOp, YieldOp, GraphOp, VectorReturnOp],
     [StreamType],
 )
 
@@ -73,6 +75,7 @@ __all__ = [
     "ELTWISE_KINDS", "INPUTS_ATTR", "MVU_PIPELINE_DEPTH", "OUTPUTS_ATTR", "PE_OPS", "POOL_KINDS",
     "PROBE_ATTR", "SPATIAL", "STREAM_PIPELINE_DEPTH", "ConcatOp", "DupOp", "EltwiseOp", "FifoOp",
     "Folding", "GlobalPoolOp", "GraphOp", "LookupOp", "MVUOp", "NeedFunction", "PEOp", "PoolOp",
-    "RequantOp", "ReshapeOp", "ResizeOp", "RomUser", "SWUOp", "StreamType", "YieldOp", "divisors",
+    "RequantOp", "ReshapeOp", "ResizeOp", "RomUser", "SWUOp", "StreamType", "VectorOp", "VectorReturnOp",
+    "YieldOp", "divisors",
     "rom_references", "stream_of",
 ]

@@ -203,7 +203,17 @@ class PEOp(IRDLOperation):
     def beat_interval(self) -> float:
         """Cycles between two output beats when never stalled: a PE spreads a frame
         over its `ii` (`effective_ii() / beats`) unless its kind says otherwise."""
-        return self.effective_ii() / stream_of(self.results[0]).beats
+        return self.effective_ii() / self.output_beats()
+
+    def output_beats(self) -> int:
+        """Output beats per frame, in emission order: the result stream's (every result
+        of a PE with several carries the same beats unless its kind says otherwise)."""
+        return stream_of(self.results[0]).beats
+
+    def result_times(self, emitted: list[float], frames: int) -> list[list[float]]:
+        """Per result, the cycles its beats leave, given the cycles of the PE's output
+        beats (`output_beats()` a frame): every result carries them all by default."""
+        return [emitted] * len(self.results)
 
     def input_release(self) -> Callable[[int], int] | None:
         """Back-pressure from inside the PE on its first operand: input beat i
@@ -227,7 +237,7 @@ class PEOp(IRDLOperation):
     def needs(self) -> list[NeedFunction]:
         """Per operand, the input beats read before output beat m (m ≥ 1, over all
         frames: from the first beat of frame f on, the whole of frames < f)."""
-        out_beats = stream_of(self.results[0]).beats
+        out_beats = self.output_beats()
         return [per_frame(need, stream_of(v).beats, out_beats)
                 for need, v in zip(self.frame_needs(), self.operands)]
 
