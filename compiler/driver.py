@@ -99,13 +99,25 @@ class Design:
         return self._rom_module
 
     @property
+    def is_decoder(self) -> bool:
+        """Whether the model reads token ids: its chip is then the token-by-token step
+        graph (`sequence-to-stream`), one token a frame."""
+        from compiler.calibration import token_vocabularies
+        from compiler.ir import main_function
+
+        return bool(token_vocabularies(main_function(self.nn_module)))
+
+    @property
     def spatial_module(self) -> ModuleOp:
-        """The folded dataflow graph, built from a copy of `rom_module` on first use."""
+        """The folded dataflow graph, built from a copy of `rom_module` on first use
+        (of a decoder: of its step graph, the K/V caches on chip)."""
         if self._spatial_module is None:
-            from compiler.pipelines import run_pipeline, spatial_pipeline
+            from compiler.pipelines import run_pipeline, spatial_pipeline, step_pipeline
 
             module = self.rom_module.clone()
             options = self.options
+            if self.is_decoder:
+                run_pipeline(module, step_pipeline())
             run_pipeline(module, spatial_pipeline(options.fold, options.target_fps, options.clock_mhz,
                                                   options.max_multipliers))
             self._spatial_module = module
@@ -191,15 +203,21 @@ class Design:
         sequence length) is the caches' capacity."""
         if level not in LEVELS:
             raise HwcError(f"level '{level}' is not available; choose one of {', '.join(LEVELS)}")
-        if level not in ("float", "int"):
-            raise HwcError(f"generate --level {level}: token-by-token generation runs at the float and int "
-                           "levels so far (the LLM chip is not built yet)")
+        if level == "rtl":
+            raise HwcError("generate --level rtl: the LLM chip's RTL is not built yet (float, int and spatial "
+                           "generate)")
         key = ("generator", level, context)
         if key not in self._executors:
-            from compiler.generate import Generator
+            from compiler.generate import ChipGenerator, Generator
 
-            module = self.nn_module if level == "float" else self.rom_module
-            self._executors[key] = Generator(module, context, integer=level == "int")
+            if level == "spatial":
+                if context:
+                    raise HwcError("generate --level spatial: the chip's context is the exported sequence length; "
+                                   "--context applies to the float and int levels")
+                self._executors[key] = ChipGenerator(self.executor("spatial"))
+            else:
+                module = self.nn_module if level == "float" else self.rom_module
+                self._executors[key] = Generator(module, context, integer=level == "int")
         return self._executors[key].generate(prompt, max_new_tokens, end_token, progress).tokens
 
     def write(self, directory: Path, emit: str = "nn") -> list[Path]:

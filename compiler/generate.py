@@ -66,7 +66,7 @@ class Generator:
         """The prompt's greedy continuation (see module doc)."""
         prompt = [int(t) for t in prompt]
         self.check_request(prompt, max_new_tokens)
-        state = {n: np.zeros(self.plan.ir_input_shapes[n], self.plan.input_dtypes[n]) for n in self.cache_names}
+        state = self.initial_state()
         total = len(prompt) + max_new_tokens - 1
         logits = None
         for position, token in enumerate(prompt):
@@ -83,6 +83,10 @@ class Generator:
             if progress:
                 progress(len(prompt) + len(generated), total)
         return Generation(generated, len(prompt))
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        """Empty K/V caches."""
+        return {n: np.zeros(self.plan.ir_input_shapes[n], self.plan.input_dtypes[n]) for n in self.cache_names}
 
     def step(self, token: int, position: int, state: dict[str, np.ndarray]):
         """The logits after `token` at `position`, and the caches that follow."""
@@ -106,6 +110,33 @@ class Generator:
         if needed > self.context:
             raise HwcError(f"--prompt of {len(prompt)} tokens and --max-new-tokens {max_new_tokens} need "
                            f"{needed} positions, more than the context of {self.context}")
+
+
+class ChipGenerator(Generator):
+    """Greedy decoding on the chip's spatial graph (`SpatialExecutor` of a decoder):
+    its vector units hold the K/V caches, emptied at the start of every prompt; the
+    host gives each token and its position and reads the logits."""
+
+    def __init__(self, executor):
+        from dialects.nn.state import CONTEXT_ATTR
+
+        self.executor = executor
+        graph = executor.graph
+        if CONTEXT_ATTR not in graph.attributes:
+            raise HwcError("generate: this design is not a decoder (its chip does not take token ids)")
+        self.context = graph.attributes[CONTEXT_ATTR].value.data
+        self.token_name, self.position_name = executor.input_names
+        self.logits_name = executor.output_names[0]
+        self.vocabulary = executor.port(self.logits_name).nn_shape[-1]
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        self.executor.states.reset()
+        return {}
+
+    def step(self, token: int, position: int, state: dict[str, np.ndarray]):
+        outputs = self.executor.run_int({self.token_name: np.array([[token]]),
+                                         self.position_name: np.array([position])})
+        return outputs[self.logits_name], state
 
 
 def _vocabulary(step: FuncOp) -> int:

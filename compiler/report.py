@@ -20,6 +20,11 @@ and multipliers, FIFO beats, the packing of each graph input/output stream
 (frame in NHWC order, lanes per beat, element width, beats per frame) and the
 host ops (e.g. softmax) the host applies to an output.
 
+A decoder (a graph with `nn.context`) adds `design.decoder`: decode cycles and
+tokens/s (a generated token must leave before the next enters: the latency per
+token), prefill cycles and tokens/s (the prompt pipelines: the bottleneck's ii),
+the K/V cache's bits of on-chip memory and the context.
+
 Requires: a module with one `spatial.graph` whose PEs have `ii` and `latency`
 (after `fold-parallelism`); a missing one is computed from the folding.
 """
@@ -41,6 +46,7 @@ from compiler.errors import HwcError
 from compiler.schedule import latency as schedule_latency
 from compiler.numerics import width_for
 from dialects.nn import HOST_OP_ATTR, NAME_ATTR
+from dialects.nn.state import CONTEXT_ATTR
 from dialects.rom import RomOp
 from dialects.spatial import (
     INPUTS_ATTR,
@@ -53,6 +59,7 @@ from dialects.spatial import (
     MVUOp,
     PEOp,
     PoolOp,
+    VectorOp,
     rom_references,
     stream_of,
 )
@@ -83,11 +90,29 @@ def build_report(module: ModuleOp, clock_mhz: float) -> dict[str, Any]:
         "fifo_beats": sum(op.depth.value.data for op in graph.body.block.ops if isinstance(op, FifoOp)),
         "bottleneck": next((layer["layer"] for layer in layers if layer["ii"] == cycles), None),
     }
+    if CONTEXT_ATTR in graph.attributes:
+        design["decoder"] = decoder_figures(graph, design, pes)
     return {
         "design": design,
         "layers": layers,
         "inputs": _ports(graph, INPUTS_ATTR, list(graph.body.block.args)),
         "outputs": _ports(graph, OUTPUTS_ATTR, list(graph.body.block.last_op.operands)),
+    }
+
+
+def decoder_figures(graph: GraphOp, design: dict[str, Any], pes: list[PEOp]) -> dict[str, Any]:
+    """A decoder chip's figures: one token a frame. Decoding waits for each token's
+    logits before the next token can enter, so it takes the latency per token;
+    a prompt's tokens are all known, so prefill pipelines at the bottleneck's ii."""
+    clock = design["clock_mhz"] * 1e6
+    decode, prefill = design["latency_cycles"], design["cycles_per_inference"]
+    return {
+        "context": graph.attributes[CONTEXT_ATTR].value.data,
+        "kv_cache_bits": sum(op.state_bits() for op in pes if isinstance(op, VectorOp)),
+        "decode_cycles_per_token": decode,
+        "decode_tokens_per_second": clock / decode if decode else None,
+        "prefill_cycles_per_token": prefill,
+        "prefill_tokens_per_second": clock / prefill if prefill else None,
     }
 
 
@@ -99,7 +124,10 @@ def _the_graph(module: ModuleOp) -> GraphOp:
 
 
 def _layer_entry(op: PEOp, roms: dict[str, RomOp], module: ModuleOp) -> dict[str, Any]:
-    read = [roms[ref.string_value()] for _, ref in rom_references(op) if ref.string_value() in roms]
+    names = [ref.string_value() for _, ref in rom_references(op)]
+    if isinstance(op, VectorOp):
+        names += op.rom_symbols()
+    read = [roms[name] for name in names if name in roms]
     entry: dict[str, Any] = {
         "layer": op.layer.data,
         "kind": op.name.removeprefix("spatial."),
@@ -114,6 +142,8 @@ def _layer_entry(op: PEOp, roms: dict[str, RomOp], module: ModuleOp) -> dict[str
     }
     if isinstance(op, MVUOp):
         entry["pe"], entry["simd"] = op.pe.value.data, op.simd.value.data
+    if isinstance(op, VectorOp):
+        entry["state_bits"] = op.state_bits()
     return entry
 
 
@@ -121,6 +151,8 @@ def macs(op: Operation) -> int:
     """Multiply-accumulates per inference (MVU: vectors·N·K; other PEs: 0)."""
     if isinstance(op, MVUOp):
         return op.vectors * op.out_features * op.in_features
+    if isinstance(op, VectorOp):
+        return op.macs()
     return 0
 
 
@@ -287,6 +319,13 @@ def print_report(report: dict[str, Any], console) -> None:
     )
     console.print(f"multipliers {design['multipliers']:,}, MACs {design['macs']:,}, "
                   f"ROM bits {design['rom_bits']:,}, FIFO beats {design['fifo_beats']:,}")
+    decoder = design.get("decoder")
+    if decoder:
+        console.print(
+            f"decoder: decode {decoder['decode_cycles_per_token']:,} cycles per token "
+            f"({decoder['decode_tokens_per_second']:,.0f} tokens/s), prefill {decoder['prefill_cycles_per_token']:,} "
+            f"cycles per token ({decoder['prefill_tokens_per_second']:,.0f} tokens/s); K/V cache "
+            f"{decoder['kv_cache_bits']:,} bits of on-chip memory for a context of {decoder['context']}")
     for kind in ("inputs", "outputs"):
         for port in report[kind]:
             host = f", host applies {port['host_op']}" if port["host_op"] else ""

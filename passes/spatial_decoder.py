@@ -41,7 +41,8 @@ from dialects import nn, spatial
 from dialects.nn.state import CACHE_PREFIX
 from dialects.rom import ReadOp
 from dialects.stream_layout import Layout
-from passes.spatial_mapper import GraphMapper, Stream, per_sample, stream_type
+from passes.spatial_mapper import GraphMapper, Stream, element_width, per_sample, stream_type
+from passes.weights_to_rom import sanitize
 
 
 def flat_layout(value: SSAValue) -> Layout:
@@ -189,6 +190,8 @@ class DecoderMapper:
     """`cache.N` → the step graph's next value of it."""
     state_returns: set[int]
     """Indices of the step graph's return operands that are next state."""
+    tables: dict[Operation, str] = field(default_factory=dict)
+    """The ROM each `nn.weight` table became."""
 
     def emit(self, unit: Unit) -> None:
         if unit.matrix is not None:
@@ -238,7 +241,7 @@ class DecoderMapper:
         block = Block(arg_types=[v.type for v in (*streamed, *caches)])
         mapping: dict[SSAValue, SSAValue] = dict(zip((*streamed, *caches), block.args))
         for value in constants:
-            clone = value.owner.clone()
+            clone = self.constant_in_rom(value.owner)
             block.add_op(clone)
             mapping[value] = clone.results[0]
         for op in unit.ops:
@@ -258,6 +261,18 @@ class DecoderMapper:
         m.block.add_op(op)
         for value, stream in zip(outputs, op.outputs):
             m.bind(value, stream, flat_layout(value))
+
+    def constant_in_rom(self, op: Operation) -> Operation:
+        """A copy of a constant for a vector unit: a table the step graph added
+        (`nn.weight`, e.g. RoPE's rows by position) becomes a ROM of the module."""
+        if not isinstance(op, nn.WeightOp):
+            return op.clone()
+        m = self.m
+        if op not in self.tables:
+            array = np.asarray(m.store.get(op.key.data)).astype(np.int64)
+            symbol = m.new_rom(sanitize(op.key.data), array, element_width(op.output))
+            self.tables[op] = symbol
+        return ReadOp(self.tables[op], op.output.type)
 
     def is_state_return(self, use) -> bool:
         """A use by the step graph's return as a cache's next value (not a port)."""

@@ -89,6 +89,7 @@ class SpatialExecutor:
 
     def __init__(self, module: ModuleOp):
         graph = find_graph(module)
+        self.graph = graph
         self.host = HostInterface(*graph_ports(graph), what="graph")
         self.inputs, self.outputs = self.host.inputs, self.host.outputs
         body = graph_body(graph, self.inputs, self.outputs)

@@ -134,6 +134,14 @@ class VectorOp(PEOp):
     def state_args(self) -> list[SSAValue]:
         return list(self.body.block.args[len(self.inputs):])
 
+    def rom_symbols(self) -> list[str]:
+        """The module ROMs the region reads (tables, RoPE rows, softmax exponentials)."""
+        return list(dict.fromkeys(op.rom.root_reference.data for op in self.ops() if isinstance(op, ReadOp)))
+
+    def macs(self) -> int:
+        """Multiply-accumulates of the act×act products per frame."""
+        return sum(_elements(op.output) * nn.shape_of(op.lhs)[-1] for op in self.ops() if isinstance(op, nn.MatMulOp))
+
     def state_bits(self) -> int:
         """Bits of on-chip memory the state takes."""
         total = 0
