@@ -2,10 +2,10 @@
 integer executor's kernels (so it computes exactly what the integer step graph
 computes), its state (the K/V caches) kept between runs in `VectorStates`.
 
-The state of a unit is an array per state value with the samples on axis 0: each
-sample of a run is its own sequence. It starts at zeros (an empty cache) and is
-replaced by the unit's next state after every run; `VectorStates.reset` empties
-every cache (a new prompt).
+The state of a unit is an array per state value, in its IR shape: a unit with
+state runs one sequence, one sample a run (the chip's one user). It starts at
+zeros (an empty cache) and is replaced by the unit's next state after every run;
+`VectorStates.reset` empties every cache (a new prompt).
 """
 
 from __future__ import annotations
@@ -30,14 +30,10 @@ class VectorStates:
         """Every unit's state back to zeros (empty caches) at its next run."""
         self.values.clear()
 
-    def current(self, layer: str, shapes: list[tuple[int, ...]], dtypes: list[np.dtype],
-                samples: int) -> list[np.ndarray]:
+    def current(self, layer: str, shapes: list[tuple[int, ...]], dtypes: list[np.dtype]) -> list[np.ndarray]:
         held = self.values.get(layer)
         if held is None:
-            return [np.zeros((samples, *shape[1:]), dtype) for shape, dtype in zip(shapes, dtypes)]
-        if held and held[0].shape[0] != samples:
-            raise HwcError(f"vector unit '{layer}' holds the state of {held[0].shape[0]} sequences, "
-                           f"this run has {samples} samples (reset the state first)")
+            return [np.zeros(shape, dtype) for shape, dtype in zip(shapes, dtypes)]
         return held
 
 
@@ -70,9 +66,12 @@ def vector_kernel(op: spatial.VectorOp, module, store, states: VectorStates) -> 
 
     def run(*frames: np.ndarray):
         samples = frames[0].shape[0] if frames else 1
+        if state_names and samples != 1:
+            raise HwcError(f"vector unit '{layer}' keeps the K/V caches of one sequence: run one token of one "
+                           f"sequence at a time, not {samples} samples")
         inputs = {name: frame.reshape(samples, *shape[1:]).astype(dtype)
                   for name, frame, shape, dtype in zip(body.input_names, frames, arg_shapes, input_dtypes)}
-        inputs.update(zip(state_names, states.current(layer, state_shapes, state_dtypes, samples)))
+        inputs.update(zip(state_names, states.current(layer, state_shapes, state_dtypes)))
         outputs = plan.run(inputs)
         values = [outputs[name] for name in body.output_names]
         if state_names:

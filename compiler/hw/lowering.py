@@ -83,6 +83,9 @@ def lower_spatial_to_hw(module: ModuleOp, rom_style: str = "logic", const_mult: 
         raise HwcError(f"lower-spatial-to-hw: const-mult must be one of {', '.join(CONST_MULTS)}, not {const_mult!r}")
     graph = find_graph(module)
     block = graph.body.block
+    if any(isinstance(op, spatial.VectorOp) for op in block.ops):
+        raise HwcError("lower-spatial-to-hw: a decoder's chip (vector units holding the K/V caches) has no RTL "
+                       "yet; compile it with --emit spatial for its spatial level and report")
     if len(block.args) != 1 or not isinstance(block.last_op, spatial.YieldOp) or len(block.last_op.values) != 1:
         raise HwcError("lower-spatial-to-hw: the hardware has one input and one output stream for now; "
                        f"graph @{graph.sym_name.data} has {len(block.args)} inputs and "
