@@ -336,7 +336,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise HwcError("--text: only a language model (token-id input) is scored on text")
     if language_model and (args.trace is not None or args.output is not None):
         raise HwcError(f"{'--trace' if args.trace is not None else '-o'}: a language model has no RTL "
-                       "level yet (the LLM chip is not built)")
+                       "level yet (the LLM chip's RTL is not built)")
     with _traced(args.trace) as trace, _progress(f"running the ladder on {args.samples} samples"):
         if language_model:
             rungs = language_model_ladder(design, args.samples, args.seed, args.text)
@@ -352,7 +352,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         table.add_row(rung.level, rung.oracle, rung.contract, result, rung.detail)
     _console().print(table)
     if language_model:
-        print("note: a language model has no spatial or RTL rung yet (the LLM chip is not built)")
+        print("note: a language model has no RTL rung yet (the LLM chip's RTL is not built)")
     failed = [rung for rung in rungs if not rung.agreed]
     if failed:
         print(f"hwc: error: level '{failed[0].level}' differs from {failed[0].oracle}", file=sys.stderr)

@@ -11,8 +11,12 @@ more than a fixed 1e-5), then
   same integers as the whole sequence at every position of one window
   (bit-exact: the hardware runs the step graph).
 
-The spatial and RTL rungs need the LLM chip, which is not built yet; the ladder
-says so in a note rather than claiming them.
+* spatial: the chip's dataflow graph (MVUs and vector units holding the K/V
+  caches on chip), fed one token a frame from empty caches, computes the integer
+  whole sequence's logits at every position of one window (bit-exact).
+
+The RTL rung needs the chip's RTL, which is not built yet; the ladder says so
+in a note rather than claiming it.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ def language_model_ladder(design: Design, samples: int, seed: int = 0, text=None
         windows = next(iter(inputs.values())).reshape(-1, length)[:samples]
     rungs.append(int_language_rung(design, windows, text is not None))
     rungs.append(step_rung(design, windows[0]))
+    rungs.append(spatial_rung(design, windows[0]))
     return rungs
 
 
@@ -86,4 +91,22 @@ def step_rung(design: Design, window: np.ndarray) -> Rung:
             first = position
     detail = f"{len(window)} positions bit-identical" if first is None else f"first differs at position {first}"
     return Rung(level="int step (K/V caches)", oracle="int whole sequence", contract="bit-exact",
+                agreed=first is None, detail=detail)
+
+
+def spatial_rung(design: Design, window: np.ndarray) -> Rung:
+    """The chip's spatial graph, one token a frame, against the integer whole sequence."""
+    whole = design.executor("int").run_int({design.input_names[0]: window[None]})[design.output_names[0]][0]
+    executor = design.executor("spatial")
+    executor.states.reset()
+    token, position = executor.input_names
+    first = None
+    for index, value in enumerate(window):
+        logits = executor.run_int({token: np.array([[int(value)]]), position: np.array([index])})
+        if first is None and not np.array_equal(logits[executor.output_names[0]].reshape(-1),
+                                                whole[index].reshape(-1)):
+            first = index
+    executor.states.reset()
+    detail = f"{len(window)} tokens bit-identical" if first is None else f"first differs at position {first}"
+    return Rung(level="spatial (chip, one token a frame)", oracle="int whole sequence", contract="bit-exact",
                 agreed=first is None, detail=detail)
