@@ -12,7 +12,7 @@
 Model options, the same in every subcommand: --weights W.safetensors,
 --shape NAME=1x3x32x32 (repeatable), --wbits N (2..8, default 8), --abits N
 (2..16, default 8), --calib C.npz (calibration inputs for quantization),
---fold full|min|auto, --target-fps N, --clock-mhz F (default 200),
+--fold full|min|auto, --target-fps N (--target-tps N for a decoder), --clock-mhz F (default 200),
 --max-multipliers N, --rom logic|memory, --const-mult shift-add|mul. A user mistake prints one line, `hwc: error: ...`, on
 stderr and exits with status 1.
 """
@@ -73,6 +73,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="folding: full (every layer unrolled), min (one multiplier per layer), "
                              "auto (default: full if it fits the multiplier budget, else the target)")
     parser.add_argument("--target-fps", type=float, help="inferences per second the design must reach")
+    parser.add_argument("--target-tps", type=float,
+                        help="a decoder: tokens per second the chip must generate for one user")
     parser.add_argument("--clock-mhz", type=float, default=200.0, help="clock frequency (default 200)")
     parser.add_argument("--max-multipliers", type=int, help="multiplier budget for the whole design")
     parser.add_argument("--rom", default="logic", metavar="logic|memory",
@@ -160,7 +162,8 @@ def _compile(args: argparse.Namespace):
         return compiler.compile(args.model, weights=args.weights, shapes=shapes,
                                 wbits=args.wbits, abits=args.abits, calib=args.calib,
                                 group_size=args.group_size, layer_wbits=args.layer_wbits, smooth=args.smooth,
-                                fold=args.fold, target_fps=args.target_fps, clock_mhz=args.clock_mhz,
+                                fold=args.fold, target_fps=args.target_fps, target_tps=args.target_tps,
+                                clock_mhz=args.clock_mhz,
                                 max_multipliers=args.max_multipliers, rom=args.rom, const_mult=args.const_mult)
 
 

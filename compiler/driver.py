@@ -47,6 +47,7 @@ class CompileOptions:
     calib: Path | None = None
     fold: str = "auto"
     target_fps: float | None = None
+    target_tps: float | None = None
     clock_mhz: float = 200.0
     max_multipliers: int | None = None
     rom: str = "logic"
@@ -62,11 +63,13 @@ class CompileOptions:
         quantize_spec(self.wbits, self.abits, self.group_size, self.layer_wbits)
         if self.smooth is not None and not 0 <= self.smooth <= 1:
             raise HwcError(f"--smooth {self.smooth}: alpha must be in 0..1")
-        fold_spec(self.fold, self.target_fps, self.clock_mhz, self.max_multipliers)
+        fold_spec(self.fold, self.target_fps, self.clock_mhz, self.max_multipliers, self.target_tps)
         if not 0 < self.clock_mhz < float("inf"):
             raise HwcError(f"--clock-mhz {self.clock_mhz}: the clock must be a positive number")
         if self.target_fps is not None and not 0 < self.target_fps < float("inf"):
             raise HwcError(f"--target-fps {self.target_fps}: the target must be a positive number")
+        if self.target_tps is not None and not 0 < self.target_tps < float("inf"):
+            raise HwcError(f"--target-tps {self.target_tps}: the target must be a positive number")
         hw_pipeline(self.rom, self.const_mult)
         if self.calib is not None and not Path(self.calib).is_file():
             raise HwcError(f"--calib {self.calib}: no such file")
@@ -118,8 +121,11 @@ class Design:
             options = self.options
             if self.is_decoder:
                 run_pipeline(module, step_pipeline())
+            if options.target_tps is not None and not self.is_decoder:
+                raise HwcError("--target-tps is a decoder's tokens/s; this model does not read token ids "
+                               "(use --target-fps)")
             run_pipeline(module, spatial_pipeline(options.fold, options.target_fps, options.clock_mhz,
-                                                  options.max_multipliers))
+                                                  options.max_multipliers, options.target_tps))
             self._spatial_module = module
         return self._spatial_module
 

@@ -82,15 +82,19 @@ def _number(value: float) -> str:
 
 
 def fold_spec(fold: str = "auto", target_fps: float | None = None, clock_mhz: float = 200.0,
-              max_multipliers: int | None = None) -> str:
+              max_multipliers: int | None = None, target_tps: float | None = None) -> str:
     """`fold-parallelism{...}` for the command line's folding options."""
     if fold not in FOLD_MODES:
         raise HwcError(f"--fold {fold}: choose one of {', '.join(FOLD_MODES)}")
+    if target_tps is not None and (fold != "auto" or target_fps is not None):
+        raise HwcError("--target-tps (a decoder's tokens/s for one user) goes alone, with --fold auto")
     if fold != "auto" and (target_fps is not None or max_multipliers is not None):
         raise HwcError(f"--fold {fold} unrolls by itself; --target-fps and --max-multipliers go with --fold auto")
     options = [fold] if fold != "auto" else []
     if target_fps is not None:
         options.append(f"target-fps={_number(target_fps)}")
+    if target_tps is not None:
+        options.append(f"target-tps={_number(target_tps)}")
     options.append(f"clock-mhz={_number(clock_mhz)}")
     if max_multipliers is not None:
         options.append(f"max-multipliers={int(max_multipliers)}")
@@ -98,9 +102,10 @@ def fold_spec(fold: str = "auto", target_fps: float | None = None, clock_mhz: fl
 
 
 def spatial_pipeline(fold: str = "auto", target_fps: float | None = None, clock_mhz: float = 200.0,
-                     max_multipliers: int | None = None) -> str:
+                     max_multipliers: int | None = None, target_tps: float | None = None) -> str:
     """The pipeline from the `nn + rom` level to the folded `spatial` level."""
-    return ",".join(["map-to-spatial", fold_spec(fold, target_fps, clock_mhz, max_multipliers), "size-fifos"])
+    folding = fold_spec(fold, target_fps, clock_mhz, max_multipliers, target_tps)
+    return ",".join(["map-to-spatial", folding, "size-fifos"])
 
 
 def hw_pipeline(rom: str = "logic", const_mult: str = "shift-add") -> str:
@@ -159,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     spatial = levels.add_parser("spatial", help="rom -> spatial: one PE per layer, folded")
     spatial.add_argument("--fold", default="auto", choices=FOLD_MODES)
     spatial.add_argument("--target-fps", type=float)
+    spatial.add_argument("--target-tps", type=float)
     spatial.add_argument("--clock-mhz", type=float, default=200.0)
     spatial.add_argument("--max-multipliers", type=int)
     hw = levels.add_parser("hw", help="spatial -> hw: CIRCT hw/comb/seq")
@@ -170,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
             print(rom_pipeline(args.wbits, args.abits, args.calib, args.group_size, ",".join(args.layer_wbits),
                                args.smooth))
         elif args.level == "spatial":
-            print(spatial_pipeline(args.fold, args.target_fps, args.clock_mhz, args.max_multipliers))
+            print(spatial_pipeline(args.fold, args.target_fps, args.clock_mhz, args.max_multipliers, args.target_tps))
         else:
             print(hw_pipeline(args.rom, args.const_mult))
     except HwcError as error:

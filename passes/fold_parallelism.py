@@ -4,6 +4,8 @@ Options (one mode per run):
 
     fold-parallelism{target-fps=30000 clock-mhz=200}   cheapest design meeting a throughput
     fold-parallelism{max-multipliers=512}              fastest design within a multiplier budget
+    fold-parallelism{target-tps=20000 clock-mhz=200}   a decoder: cheapest design generating 20,000
+                                                       tokens/s for one user (latency per token)
     fold-parallelism{full}                             everything unrolled
     fold-parallelism{min}                              one multiplier per multiplying layer
     fold-parallelism                                   `auto` (below)
@@ -73,6 +75,7 @@ from xdsl.utils.arg_spec import ArgSpec
 from xdsl.utils.exceptions import VerifyException
 
 from compiler.errors import HwcError
+from compiler.schedule import latency as schedule_latency
 from dialects.spatial import (
     PE_OPS,
     FifoOp,
@@ -210,6 +213,49 @@ def plan_for_budget(pes: Sequence[PEChoices], budget: int) -> Plan:
     return plan
 
 
+def capped_plan(pes: Sequence[PEChoices], bound: int) -> Plan:
+    """Every PE at its cheapest folding with ii ≤ `bound`, or at its fastest when it
+    cannot be that fast: the plan a latency target walks through."""
+    return Plan({pe.op: pe.best_within(bound) or pe.fastest for pe in pes})
+
+
+def plan_for_token_rate(graph: GraphOp, pes: Sequence[PEChoices], target_tps: float, clock_mhz: float,
+                        max_multipliers: int | None) -> Plan:
+    """A decoder's cheapest plan generating `target_tps` tokens/s for one user: each
+    generated token must leave before the next enters, so the latency of one token
+    (the schedule of one frame, `compiler.schedule.latency`) must be at most
+    clock_hz / target_tps. Latency is a sum along the chain of PEs, not a
+    bottleneck: every PE is capped at one ii bound (`capped_plan`), and the largest
+    bound (the cheapest plan) whose latency meets the target is found by binary
+    search over the ii values any PE can take, each candidate applied and timed."""
+    clock_hz = Fraction(str(clock_mhz)) * 1_000_000
+    allowed = math.floor(clock_hz / Fraction(str(target_tps)))
+    candidates = sorted({option.ii for pe in pes for option in pe.options})
+
+    def latency_within(bound: int) -> int:
+        remove_resizes(graph)
+        apply_plan(graph, capped_plan(pes, bound))
+        return schedule_latency(graph)
+
+    fastest = latency_within(candidates[0]) if candidates else 0
+    if fastest > allowed:
+        rate = float(clock_hz / fastest) if fastest else 0.0
+        raise HwcError(f"fold-parallelism: target {_number(target_tps)} tokens/s at {_number(clock_mhz)} MHz is out "
+                       f"of reach: the fastest folding takes {fastest} cycles a token ({rate:.6g} tokens/s)")
+    low, high = 0, len(candidates) - 1  # candidates[low] meets the target
+    while low < high:
+        middle = (low + high + 1) // 2
+        if latency_within(candidates[middle]) <= allowed:
+            low = middle
+        else:
+            high = middle - 1
+    plan = capped_plan(pes, candidates[low])
+    if max_multipliers is not None and plan.multipliers > max_multipliers:
+        raise HwcError(f"fold-parallelism: {_number(target_tps)} tokens/s needs {plan.multipliers} multipliers, "
+                       f"over max-multipliers {max_multipliers}")
+    return plan
+
+
 def _cost_within(pes: Sequence[PEChoices], bound: int) -> float:
     plan = plan_within(pes, bound)
     return math.inf if plan is None else plan.multipliers
@@ -251,6 +297,15 @@ def _check_options(mode: str, target_fps: float | None, clock_mhz: float,
         raise HwcError(f"fold-parallelism: max-multipliers must not be negative, not {max_multipliers}")
     if mode != "auto" and (target_fps is not None or max_multipliers is not None):
         raise HwcError(f"fold-parallelism: '{mode}' takes no target-fps or max-multipliers")
+
+
+def _check_token_rate(mode: str, target_fps: float | None, target_tps: float | None) -> None:
+    if target_tps is None:
+        return
+    if not target_tps > 0:
+        raise HwcError(f"fold-parallelism: target-tps must be positive, not {_number(target_tps)}")
+    if mode != "auto" or target_fps is not None:
+        raise HwcError("fold-parallelism: target-tps (a decoder's tokens/s) goes alone, with mode auto")
 
 
 def _number(value: float) -> str:
@@ -367,7 +422,7 @@ def pe_choices(graph: GraphOp) -> list[PEChoices]:
 
 
 def fold(module: ModuleOp, *, mode: str = "auto", target_fps: float | None = None,
-         clock_mhz: float = 200.0, max_multipliers: int | None = None) -> None:
+         clock_mhz: float = 200.0, max_multipliers: int | None = None, target_tps: float | None = None) -> None:
     """Fold every `spatial.graph` of `module` in place (the pass, callable from Python).
 
     `mode`: "auto" (default; uses `target_fps` / `max_multipliers` when given,
@@ -375,11 +430,16 @@ def fold(module: ModuleOp, *, mode: str = "auto", target_fps: float | None = Non
     line) on bad options, an unreachable target or a budget below the minimum.
     """
     _check_options(mode, target_fps, clock_mhz, max_multipliers)
+    _check_token_rate(mode, target_fps, target_tps)
     _verify(module)
     for graph in graphs_of(module):
         remove_resizes(graph)
         pes = pe_choices(graph)
-        plan = choose_plan(pes, mode, target_fps, clock_mhz, max_multipliers)
+        if target_tps is not None:
+            plan = plan_for_token_rate(graph, pes, target_tps, clock_mhz, max_multipliers)
+            remove_resizes(graph)
+        else:
+            plan = choose_plan(pes, mode, target_fps, clock_mhz, max_multipliers)
         apply_plan(graph, plan)
     _verify(module)
 
@@ -391,6 +451,7 @@ class FoldParallelismPass(ModulePass):
     name = "fold-parallelism"
 
     target_fps: int | float | None = None
+    target_tps: int | float | None = None
     clock_mhz: int | float = 200.0
     max_multipliers: int | None = None
     full: bool = False
@@ -410,4 +471,4 @@ class FoldParallelismPass(ModulePass):
             raise HwcError("fold-parallelism: choose one of full and min")
         mode = "full" if self.full else "min" if self.min else "auto"
         fold(op, mode=mode, target_fps=self.target_fps, clock_mhz=self.clock_mhz,
-             max_multipliers=self.max_multipliers)
+             max_multipliers=self.max_multipliers, target_tps=self.target_tps)

@@ -97,3 +97,29 @@ def test_the_vector_unit_s_cycle_model():
     softmax_block = Block(arg_types=[scores, TensorType(IntegerType(1), [1, 1, 1, 64]), TensorType(IntegerType(17), [108])])
     softmax = nn.IntSoftmaxOp(*softmax_block.args, axis=3, shift=25, out_max=127, result_type=scores)
     assert op_cycles(softmax, 8) == 4 * (3 * (64 // 8) + 25)
+
+
+def test_target_tps_folds_the_chip_for_a_token_rate(tmp_path):
+    """Decoding waits for each token, so --target-tps bounds the latency per token:
+    the chip meets each target, and a lower target costs fewer multipliers."""
+    calib = calibration("llama", tmp_path)
+    reports = {}
+    for target in (20_000, 100_000):
+        design = compiler.compile(FIXTURES / "llama.onnx", calib=calib, target_tps=target, clock_mhz=200)
+        reports[target] = design.report()["design"]
+        assert reports[target]["decoder"]["decode_tokens_per_second"] >= target
+        assert reports[target]["latency_cycles"] <= 200e6 / target
+    assert reports[20_000]["multipliers"] < reports[100_000]["multipliers"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["llama", "--target-tps", "1e12"], "out of reach"),
+    (["llama", "--target-tps", "1000", "--target-fps", "1000"], "goes alone"),
+    (["mlp", "--target-tps", "1000"], "does not read token ids"),
+])
+def test_bad_token_rate_requests_are_one_line(args, message, tmp_path):
+    name, *options = args
+    model = FIXTURES / f"{name}.onnx" if name != "mlp" else FIXTURES.parent / "mlp.onnx"
+    result = run_hwc_command("compile", str(model), "--emit", "spatial", "-o", str(tmp_path / "b"), *options)
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
