@@ -16,12 +16,13 @@ gated products. The glue of one stage between MVUs becomes one `spatial.vector`:
   ops are integer `nn` ops and `rom.read`s of the module's ROMs: the unit
   computes exactly what the integer executor computes for them.
 
-The unit's microarchitecture, which its timing model states: `lanes` ALUs (the
-widest port's lanes) run the region's ops one after another, each op taking the
-cycles of `op_cycles` (about its output elements / lanes; an act×act matmul its
-multiply-accumulates / lanes; a softmax row three passes and a reciprocal; an
-inverse square root one cycle per result bit; reshapes, transposes, slices,
-concatenations and broadcasts none: they are the next op's addressing). A frame is read whole, computed,
+The unit's microarchitecture, which its timing model states and
+`compiler/hw/vector.py` builds: one ALU (`VECTOR_ALUS`) runs the region's ops one
+after another, each op taking the cycles of `op_cycles` (one a result element;
+an act×act matmul or a sum one a multiply-accumulate; a softmax row three passes
+and a restoring division, one quotient bit a cycle; an inverse square root one
+cycle per result bit; reshapes, transposes, slices, concatenations and
+broadcasts none: they are the next op's addressing). A frame is read whole, computed,
 then written: results one after another in operand order, one beat per cycle.
 The state is on-chip memory (its bits are `state_bits()`): a K/V cache of
 `context` positions.
@@ -54,6 +55,8 @@ from dialects.spatial.stream import StreamType, stream_of
 
 SOFTMAX_PASSES = 3
 """Passes of the integer softmax over a row: maximum, exponentials and their sum, products."""
+VECTOR_ALUS = 1
+"""ALUs of a vector unit: one element (or one multiply-accumulate) a cycle, for now."""
 
 
 @irdl_op_definition
@@ -88,7 +91,7 @@ def op_cycles(op: Operation, lanes: int) -> int:
         shape = nn.shape_of(op.input)
         row = shape[op.axis.value.data]
         rows = _elements(op.input) // row
-        return rows * (SOFTMAX_PASSES * -(-row // lanes) + op.shift.value.data)
+        return rows * (SOFTMAX_PASSES * -(-row // lanes) + divider_bits(op))
     if isinstance(op, nn.InvSqrtOp):
         element = nn.element_type_of(op.output)
         assert isinstance(element, IntegerType)
@@ -98,6 +101,11 @@ def op_cycles(op: Operation, lanes: int) -> int:
     if isinstance(op, CacheWriteOp):
         return -(-_elements(op.value) // lanes)
     return -(-max((_elements(r) for r in op.results), default=0) // lanes)
+
+
+def divider_bits(op: nn.IntSoftmaxOp) -> int:
+    """Quotient bits of the softmax's reciprocal `(out_max << shift) // S`, one a cycle."""
+    return op.out_max.value.data.bit_length() + op.shift.value.data
 
 
 def region_cycles(ops: Sequence[Operation], lanes: int) -> int:
@@ -154,8 +162,8 @@ class VectorOp(PEOp):
     # ------------------------------------------------------------------ timing
 
     def lanes(self) -> int:
-        """The unit's ALUs: the widest port's lanes."""
-        return max(stream_of(v).lanes.data for v in (*self.inputs, *self.outputs))
+        """The unit's ALUs (`VECTOR_ALUS`); its ports' lanes only set how fast frames move in and out."""
+        return VECTOR_ALUS
 
     def compute_cycles(self) -> int:
         return region_cycles(self.ops(), self.lanes())
@@ -200,16 +208,17 @@ class VectorOp(PEOp):
         return self.multipliers_per_lane() * self.lanes()
 
     def foldings(self) -> list[Folding]:
-        """`lanes` ALUs dividing the widest port; each port takes gcd(lanes, its size) lanes."""
+        """Port lanes L dividing the widest port (each port gcd(L, its size)); the
+        computation is the same at every folding (`VECTOR_ALUS`)."""
         ports = [*self.inputs, *self.outputs]
         widest = max(math.prod(stream_of(v).frame) for v in ports)
-        ops, cost = self.ops(), self.multipliers_per_lane()
+        compute, cost = self.compute_cycles(), self.multipliers()
         foldings = []
         for lanes in divisors(widest):
             inputs = tuple(math.gcd(lanes, math.prod(stream_of(v).frame)) for v in self.inputs)
             outputs = tuple(math.gcd(lanes, math.prod(stream_of(v).frame)) for v in self.outputs)
             beats = sum(math.prod(stream_of(v).frame) // n for v, n in zip(ports, (*inputs, *outputs)))
-            foldings.append(Folding(inputs, outputs, beats + region_cycles(ops, lanes), cost * lanes))
+            foldings.append(Folding(inputs, outputs, beats + compute, cost))
         return foldings
 
     # ------------------------------------------------------------------ verification
