@@ -105,12 +105,12 @@ def test_target_tps_folds_the_chip_for_a_token_rate(tmp_path):
     the chip meets each target, and a lower target costs fewer multipliers."""
     calib = calibration("llama", tmp_path)
     reports = {}
-    for target in (20_000, 100_000):
+    for target in (5_000, 15_000):
         design = compiler.compile(FIXTURES / "llama.onnx", calib=calib, target_tps=target, clock_mhz=200)
         reports[target] = design.report()["design"]
         assert reports[target]["decoder"]["decode_tokens_per_second"] >= target
         assert reports[target]["latency_cycles"] <= 200e6 / target
-    assert reports[20_000]["multipliers"] < reports[100_000]["multipliers"]
+    assert reports[5_000]["multipliers"] < reports[15_000]["multipliers"]
 
 
 @pytest.mark.parametrize("args, message", [
