@@ -17,7 +17,10 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
 
 from compiler.errors import HwcError
-from compiler.hw import elementwise, mvu, pool, streams, swu
+from compiler.hw import elementwise, mvu, pool, streams, swu, vector
+from compiler.hw.bits import width_of
+from dialects.nn.attributes import NAME_ATTR
+from dialects.nn.state import POSITION_INPUT
 from compiler.hw.builder import ModuleBuilder
 from compiler.hw.const_mult import CONST_MULTS
 from compiler.hw.context import ROM_STYLES, Generator, GeneratorContext
@@ -39,6 +42,7 @@ GENERATORS: dict[type[Operation], Generator] = {
     spatial.SWUOp: swu.generate_swu,
     spatial.PoolOp: pool.generate_pool,
     spatial.GlobalPoolOp: pool.generate_global_pool,
+    spatial.VectorOp: vector.generate_vector,
 }
 """The generator of each PE kind."""
 
@@ -83,10 +87,8 @@ def lower_spatial_to_hw(module: ModuleOp, rom_style: str = "logic", const_mult: 
         raise HwcError(f"lower-spatial-to-hw: const-mult must be one of {', '.join(CONST_MULTS)}, not {const_mult!r}")
     graph = find_graph(module)
     block = graph.body.block
-    if any(isinstance(op, spatial.VectorOp) for op in block.ops):
-        raise HwcError("lower-spatial-to-hw: a decoder's chip (vector units holding the K/V caches) has no RTL "
-                       "yet; compile it with --emit spatial for its spatial level and report")
-    if len(block.args) != 1 or not isinstance(block.last_op, spatial.YieldOp) or len(block.last_op.values) != 1:
+    streamed = [arg for arg in block.args if arg is not position_input(graph)]
+    if len(streamed) != 1 or not isinstance(block.last_op, spatial.YieldOp) or len(block.last_op.values) != 1:
         raise HwcError("lower-spatial-to-hw: the hardware has one input and one output stream for now; "
                        f"graph @{graph.sym_name.data} has {len(block.args)} inputs and "
                        f"{len(block.last_op.values) if isinstance(block.last_op, spatial.YieldOp) else 0} outputs")
@@ -120,6 +122,16 @@ def _port_names(module: hw.HWModuleOp) -> set[str]:
     return {p.port_name.data for p in module.module_type.ports.data}
 
 
+def position_input(graph: spatial.GraphOp) -> SSAValue | None:
+    """A decoder's `position` port: the chip counts its tokens itself (from 0 after reset)."""
+    ports = graph.attributes.get(spatial.INPUTS_ATTR)
+    for arg, entry in zip(graph.body.block.args, ports.data if ports is not None else ()):
+        name = entry.data.get(NAME_ATTR)
+        if arg is not graph.body.block.args[0] and name is not None and name.data == POSITION_INPUT:
+            return arg
+    return None
+
+
 def build_top(graph: spatial.GraphOp, name: str, pe_modules: list[tuple[Operation, hw.HWModuleOp]]) -> hw.HWModuleOp:
     """The AXI4-Stream top `name`: one instance per PE, wired stream by stream.
 
@@ -137,6 +149,11 @@ def build_top(graph: spatial.GraphOp, name: str, pe_modules: list[tuple[Operatio
     b.output("m_axis_tvalid")
 
     streams: dict[SSAValue, tuple[SSAValue, SSAValue]] = {block.args[0]: (s_data, s_valid)}
+    position = position_input(graph)
+    counter = None
+    if position is not None:
+        counter = b.reg("position", beat_bits(position), reset_value=0)
+        streams[position] = (counter.value, b.true())
     ready_placeholders: dict[SSAValue, SSAValue] = {}
     ready_of: dict[SSAValue, SSAValue] = {}
 
@@ -165,6 +182,9 @@ def build_top(graph: spatial.GraphOp, name: str, pe_modules: list[tuple[Operatio
     for stream, value in ready_placeholders.items():
         value.replace_all_uses_with(ready_of[stream])
     b.output("s_axis_tready", ready_of[block.args[0]])
+    if counter is not None:
+        width = width_of(counter.value)
+        counter.set_next(b.add(counter.value, b.const(1, width), width=width, signed=False), enable=ready_of[position])
     m_data, m_valid = streams[yielded]
     b.output("m_axis_tdata", m_data)
     b.output("m_axis_tvalid", m_valid)
