@@ -10,6 +10,7 @@ the IR.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from xdsl.dialects import hw
@@ -19,6 +20,7 @@ from xdsl.ir import Operation, SSAValue
 from compiler.errors import HwcError
 from compiler.hw import elementwise, mvu, pool, streams, swu, vector
 from compiler.hw.bits import width_of
+from compiler.hw.llm_chip import TOKEN_BITS, build_chip, chip_out_width
 from dialects.nn.attributes import NAME_ATTR
 from dialects.nn.state import POSITION_INPUT
 from compiler.hw.builder import ModuleBuilder
@@ -108,18 +110,33 @@ def lower_spatial_to_hw(module: ModuleOp, rom_style: str = "logic", const_mult: 
     lowering = HwLowering(module, top, [m.sym_name.data for _, m in pe_modules], beat_bits(block.args[0]),
                           beat_bits(block.last_op.operands[0]), dict(sorted(rom_files.items())))
     top_module = build_top(graph, top, pe_modules)
+    tops = [top_module]
+    if position_input(graph) is not None:
+        tops.append(decoder_chip(graph, top_module, lowering, taken))
 
     for child in list(module.ops):
         if child is graph or isinstance(child, RomOp):
             module.body.block.detach_op(child)
             child.erase()
-    module.body.block.add_ops([m for _, m in pe_modules] + [top_module])
+    module.body.block.add_ops([m for _, m in pe_modules] + tops)
     forget_unused_memory_store(module)
     return lowering
 
 
 def _port_names(module: hw.HWModuleOp) -> set[str]:
     return {p.port_name.data for p in module.module_type.ports.data}
+
+
+def decoder_chip(graph: spatial.GraphOp, graph_top: hw.HWModuleOp, lowering: HwLowering,
+                 taken: set[str]) -> hw.HWModuleOp:
+    """A decoder's chip around its graph (`compiler/hw/llm_chip.py`): the design's
+    top becomes it, prompt and header in, generated tokens (or logits) out."""
+    logits = spatial.stream_of(graph.body.block.last_op.operands[0])
+    name = f"{graph_top.sym_name.data}_chip"
+    taken.add(name)
+    lowering.top, lowering.in_width = name, TOKEN_BITS
+    lowering.out_width = chip_out_width(logits.lanes.data, logits.width)
+    return build_chip(name, graph_top, logits.lanes.data, logits.width, math.prod(logits.frame))
 
 
 def position_input(graph: spatial.GraphOp) -> SSAValue | None:

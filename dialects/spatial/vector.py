@@ -22,10 +22,10 @@ after another, each op taking the cycles of `op_cycles` (one a result element;
 an act×act matmul or a sum one a multiply-accumulate; a softmax row three passes
 and a restoring division, one quotient bit a cycle; an inverse square root one
 cycle per result bit; reshapes, transposes, slices, concatenations and
-broadcasts none: they are the next op's addressing). A frame is read whole, computed,
-then written: results one after another in operand order, one beat per cycle.
-The state is on-chip memory (its bits are `state_bits()`): a K/V cache of
-`context` positions.
+broadcasts none: they are the next op's addressing). A frame is taken from
+every input side by side, computed, then the results are written one after
+another in operand order, one beat a cycle. The state is on-chip memory (its
+bits are `state_bits()`): a K/V cache of `context` positions.
 """
 
 from __future__ import annotations
@@ -169,13 +169,15 @@ class VectorOp(PEOp):
         return region_cycles(self.ops(), self.lanes())
 
     def input_beats(self) -> int:
-        return sum(stream_of(v).beats for v in self.inputs)
+        """Cycles to take a frame from every input: they arrive side by side."""
+        return max((stream_of(v).beats for v in self.inputs), default=0)
 
     def output_beats(self) -> int:
         return sum(stream_of(v).beats for v in self.outputs)
 
     def nominal_ii(self) -> int:
-        """Read every input frame, compute, write every output frame: no overlap."""
+        """Take every input frame (side by side), compute, write the results one after
+        another: no overlap between frames."""
         return self.input_beats() + self.compute_cycles() + self.output_beats()
 
     def pipeline_depth(self) -> int:
@@ -217,8 +219,9 @@ class VectorOp(PEOp):
         for lanes in divisors(widest):
             inputs = tuple(math.gcd(lanes, math.prod(stream_of(v).frame)) for v in self.inputs)
             outputs = tuple(math.gcd(lanes, math.prod(stream_of(v).frame)) for v in self.outputs)
-            beats = sum(math.prod(stream_of(v).frame) // n for v, n in zip(ports, (*inputs, *outputs)))
-            foldings.append(Folding(inputs, outputs, beats + compute, cost))
+            taken = max((math.prod(stream_of(v).frame) // n for v, n in zip(self.inputs, inputs)), default=0)
+            given = sum(math.prod(stream_of(v).frame) // n for v, n in zip(self.outputs, outputs))
+            foldings.append(Folding(inputs, outputs, taken + compute + given, cost))
         return foldings
 
     # ------------------------------------------------------------------ verification
