@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--text", type=Path, metavar="FILE",
                             help="language models: text to score next-token agreement and perplexity on "
                                  "(.npy of token ids, or a text file read as bytes for a byte-level vocabulary)")
+    verify_cmd.add_argument("--no-rtl", action="store_true",
+                            help="skip the RTL rung (no Verilator build)")
     verify_cmd.add_argument("-o", "--output", type=Path, metavar="DIR",
                             help="also write the build folder (as 'hwc compile -o'), the ladder in its "
                                  "verify.json and report.html")
@@ -338,13 +340,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.text is not None and not language_model:
         raise HwcError("--text: only a language model (token-id input) is scored on text")
     if language_model and (args.trace is not None or args.output is not None):
-        raise HwcError(f"{'--trace' if args.trace is not None else '-o'}: a language model has no RTL "
-                       "level yet (the LLM chip's RTL is not built)")
+        raise HwcError(f"{'--trace' if args.trace is not None else '-o'}: not yet for a language model "
+                       "(write its build folder with 'hwc compile -o')")
     with _traced(args.trace) as trace, _progress(f"running the ladder on {args.samples} samples"):
         if language_model:
-            rungs = language_model_ladder(design, args.samples, args.seed, args.text)
+            rungs = language_model_ladder(design, args.samples, args.seed, args.text, rtl=not args.no_rtl)
         else:
-            rungs = run_ladder(design, args.samples, args.seed, trace_file=trace)
+            rungs = run_ladder(design, args.samples, args.seed, rtl=not args.no_rtl, trace_file=trace)
     if args.output is not None:
         _write_verified_build(design, rungs, args.output)
     table = Table(title=f"verification ladder: {args.model.name}, {args.samples} samples")
@@ -354,8 +356,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
         result = "[green]agree[/green]" if rung.agreed else "[red]DIFFER[/red]"
         table.add_row(rung.level, rung.oracle, rung.contract, result, rung.detail)
     _console().print(table)
-    if language_model:
-        print("note: a language model has no RTL rung yet (the LLM chip's RTL is not built)")
     failed = [rung for rung in rungs if not rung.agreed]
     if failed:
         print(f"hwc: error: level '{failed[0].level}' differs from {failed[0].oracle}", file=sys.stderr)

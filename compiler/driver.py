@@ -209,22 +209,35 @@ class Design:
         sequence length) is the caches' capacity."""
         if level not in LEVELS:
             raise HwcError(f"level '{level}' is not available; choose one of {', '.join(LEVELS)}")
+        if context and level in ("spatial", "rtl"):
+            raise HwcError(f"generate --level {level}: the chip's context is the exported sequence length; "
+                           "--context applies to the float and int levels")
         if level == "rtl":
-            raise HwcError("generate --level rtl: the LLM chip's RTL is not built yet (float, int and spatial "
-                           "generate)")
+            return self.generate_on_chip(prompt, max_new_tokens, end_token)
         key = ("generator", level, context)
         if key not in self._executors:
             from compiler.generate import ChipGenerator, Generator
 
             if level == "spatial":
-                if context:
-                    raise HwcError("generate --level spatial: the chip's context is the exported sequence length; "
-                                   "--context applies to the float and int levels")
                 self._executors[key] = ChipGenerator(self.executor("spatial"))
             else:
                 module = self.nn_module if level == "float" else self.rom_module
                 self._executors[key] = Generator(module, context, integer=level == "int")
         return self._executors[key].generate(prompt, max_new_tokens, end_token, progress).tokens
+
+    def generate_on_chip(self, prompt: list[int], max_new_tokens: int, end_token: int | None = None) -> list[int]:
+        """`generate` on the chip's Verilator simulation (`compiler.llm_rtl`): the chip
+        generates `max_new_tokens`; the host keeps them up to `end_token`."""
+        from compiler.llm_rtl import ChipSimulation
+
+        if not self.is_decoder:
+            raise HwcError("generate: this model does not read token ids")
+        if max_new_tokens < 1:
+            raise HwcError(f"--max-new-tokens {max_new_tokens}: must be at least 1")
+        tokens = ChipSimulation(self.executor("spatial"), self.rtl_build()).generate(prompt, max_new_tokens).tokens
+        if end_token is not None and end_token in tokens:
+            tokens = tokens[:tokens.index(end_token) + 1]
+        return tokens
 
     def write(self, directory: Path, emit: str = "nn") -> list[Path]:
         """Write the IR of every level up to `emit`, each beside its weights, atomically.

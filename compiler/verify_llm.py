@@ -15,8 +15,9 @@ more than a fixed 1e-5), then
   caches on chip), fed one token a frame from empty caches, computes the integer
   whole sequence's logits at every position of one window (bit-exact).
 
-The RTL rung needs the chip's RTL, which is not built yet; the ladder says so
-in a note rather than claiming it.
+* rtl: the chip in Verilator (`compiler.llm_rtl`, logits mode) on the same
+  window: every position's logits bit-exact, prefill cycles per token against the
+  prediction (the bottleneck's ii) within `CYCLE_TOLERANCE`.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ def vocabulary(design: Design) -> int:
     return next(iter(token_vocabularies(main_function(design.nn_module)).values()))
 
 
-def language_model_ladder(design: Design, samples: int, seed: int = 0, text=None) -> list[Rung]:
+CYCLE_TOLERANCE = 0.05
+"""Measured cycles per token may differ from the prediction by this fraction."""
+
+
+def language_model_ladder(design: Design, samples: int, seed: int = 0, text=None, rtl: bool = True) -> list[Rung]:
     """The rungs above, on `samples` random windows or on `text` (at most EVAL_WINDOWS windows)."""
     inputs = random_inputs(design, samples, seed)
     rungs = [float_rung(design, inputs, tensor_relative=True)]
@@ -57,6 +62,8 @@ def language_model_ladder(design: Design, samples: int, seed: int = 0, text=None
     rungs.append(int_language_rung(design, windows, text is not None))
     rungs.append(step_rung(design, windows[0]))
     rungs.append(spatial_rung(design, windows[0]))
+    if rtl:
+        rungs.append(rtl_rung(design, windows[0]))
     return rungs
 
 
@@ -110,3 +117,22 @@ def spatial_rung(design: Design, window: np.ndarray) -> Rung:
     detail = f"{len(window)} tokens bit-identical" if first is None else f"first differs at position {first}"
     return Rung(level="spatial (chip, one token a frame)", oracle="int whole sequence", contract="bit-exact",
                 agreed=first is None, detail=detail)
+
+
+def rtl_rung(design: Design, window: np.ndarray) -> Rung:
+    """The chip in Verilator, logits mode, against the integer whole sequence."""
+    from compiler.llm_rtl import ChipSimulation
+
+    whole = design.executor("int").run_int({design.input_names[0]: window[None]})[design.output_names[0]][0]
+    run = ChipSimulation(design.executor("spatial"), design.rtl_build()).logits([int(t) for t in window])
+    rows = whole.reshape(len(window), -1)
+    differing = [i for i in range(len(window)) if not np.array_equal(run.logits[i], rows[i])]
+    beats = design.executor("spatial").port(design.output_names[0]).stream.beats
+    frames = [run.out_cycles[(k + 1) * beats - 1] for k in range(len(window))]
+    measured = (frames[-1] - frames[0]) / (len(frames) - 1) if len(frames) > 1 else float("nan")
+    predicted = design.executor("spatial").cycles_per_inference
+    timed = len(frames) < 2 or abs(measured - predicted) <= CYCLE_TOLERANCE * predicted
+    detail = (f"{len(window)} positions bit-identical" if not differing else f"first differs at position {differing[0]}")
+    detail += f"; prefill {measured:,.0f} cycles per token (predicted {predicted:,})"
+    return Rung(level="rtl (Verilator, the chip)", oracle="int whole sequence", contract="bit-exact, cycles within 5%",
+                agreed=not differing and timed, detail=detail)

@@ -42,7 +42,11 @@ achieved bottleneck B = max ii ≤ T; every PE is then re-folded against B.
 * budget mode: the smallest T (among every ii any PE can take) whose cheapest
   design fits the budget — cost is non-increasing in T, so a binary search.
 * auto: `full` if the fully unrolled design needs at most `AUTO_MULTIPLIER_BUDGET`
-  multipliers, else the fastest design within that budget (budget mode).
+  multipliers, else the fastest design within that budget (budget mode). A
+  decoder (a graph with `nn.context`) generates one token after another, so its
+  speed is the latency per token, not the bottleneck: auto takes the fastest
+  capped plan (`capped_plan`) within the budget (or `max-multipliers`), and
+  `target-tps` the cheapest one meeting a token rate (`plan_for_token_rate`).
 
 After the choice, every stream is retyped to its producer's lanes; where the
 consumer expects other lanes a `spatial.resize` (layer `<producer>.resize`) is
@@ -256,6 +260,15 @@ def plan_for_token_rate(graph: GraphOp, pes: Sequence[PEChoices], target_tps: fl
     return plan
 
 
+def capped_plan_for_budget(pes: Sequence[PEChoices], budget: int) -> Plan:
+    """A decoder's fastest capped plan (`capped_plan`: latency, not the bottleneck,
+    sets its token rate) using at most `budget` multipliers, else its cheapest."""
+    candidates = sorted({option.ii for pe in pes for option in pe.options})
+    fits = lambda i: capped_plan(pes, candidates[i]).multipliers <= budget  # noqa: E731
+    index = bisect.bisect_left(range(len(candidates)), True, key=fits)
+    return capped_plan(pes, candidates[min(index, len(candidates) - 1)])
+
+
 def _cost_within(pes: Sequence[PEChoices], bound: int) -> float:
     plan = plan_within(pes, bound)
     return math.inf if plan is None else plan.multipliers
@@ -297,6 +310,11 @@ def _check_options(mode: str, target_fps: float | None, clock_mhz: float,
         raise HwcError(f"fold-parallelism: max-multipliers must not be negative, not {max_multipliers}")
     if mode != "auto" and (target_fps is not None or max_multipliers is not None):
         raise HwcError(f"fold-parallelism: '{mode}' takes no target-fps or max-multipliers")
+
+
+def is_decoder(graph: GraphOp) -> bool:
+    """A decoder's chip (`nn.context` on its graph): one token a frame, each waiting for the last."""
+    return "nn.context" in graph.attributes
 
 
 def _check_token_rate(mode: str, target_fps: float | None, target_tps: float | None) -> None:
@@ -438,6 +456,9 @@ def fold(module: ModuleOp, *, mode: str = "auto", target_fps: float | None = Non
         if target_tps is not None:
             plan = plan_for_token_rate(graph, pes, target_tps, clock_mhz, max_multipliers)
             remove_resizes(graph)
+        elif is_decoder(graph) and mode == "auto" and target_fps is None:
+            plan = capped_plan_for_budget(pes, max_multipliers if max_multipliers is not None
+                                          else AUTO_MULTIPLIER_BUDGET)
         else:
             plan = choose_plan(pes, mode, target_fps, clock_mhz, max_multipliers)
         apply_plan(graph, plan)

@@ -74,7 +74,7 @@ def test_hwc_generate_prints_the_tokens_and_writes_them(tmp_path):
     (["--prompt", "1,2", "--max-new-tokens", "20"], "more than the context of 16"),
     (["--prompt", "1,500"], "token id 500 is outside the vocabulary of 128"),
     (["--prompt", "1,,2"], "give token ids as integers"),
-    (["--prompt", "1", "--level", "rtl"], "RTL is not built yet"),
+    (["--prompt", "1", "--level", "rtl", "--context", "8"], "--context applies to the float and int levels"),
     (["--prompt", "1", "--context", "40"], "--context 40"),
 ])
 def test_bad_generate_requests_are_one_line(args, message):

@@ -91,7 +91,7 @@ def test_hwc_generate_and_run_at_the_int_level(tmp_path):
     (["--group-size", "48"], "group size 48"),
     (["--layer-wbits", "lm_head=8"], "no weight layer has that name"),
     (["--layer-wbits", "last=9"], "9 weight bits"),
-    (["--level", "rtl"], "RTL is not built yet"),
+    (["--level", "spatial", "--context", "8"], "--context applies to the float and int levels"),
 ])
 def test_bad_integer_generate_requests_are_one_line(args, message):
     result = run_hwc_command("generate", str(FIXTURES / "llama.onnx"), "--prompt", "1,2", "--max-new-tokens", "2",
@@ -104,14 +104,14 @@ def test_hwc_verify_the_trained_example_on_its_heldout_text():
     """The ladder of a language model: onnxruntime on random ids, the int rung on held-out
     text (agreement and both perplexities), the step rung bit-exact; at w8a8 the trained
     example keeps >= 90% of the float model's next-byte choices, so the ladder agrees."""
-    result = run_hwc_command("verify", str(EXAMPLE / "model.onnx"), "--samples", "2", "--text",
+    result = run_hwc_command("verify", str(EXAMPLE / "model.onnx"), "--samples", "2", "--no-rtl", "--text",
                              str(EXAMPLE / "heldout.txt"), "--calib", str(EXAMPLE / "calib.npz"))
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [line for line in result.stdout.splitlines() if "│" in line]
     assert any("float" in line and "agree" in line for line in lines)
     assert any("int step" in line and "agree" in line for line in lines)
     assert any("spatial" in line and "agree" in line for line in lines)
-    assert "perplexity" in result.stdout and "no RTL rung yet" in result.stdout
+    assert "perplexity" in result.stdout and not any("rtl" in line for line in lines)
 
 
 def test_verify_text_is_for_language_models_only(tmp_path):
