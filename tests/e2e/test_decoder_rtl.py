@@ -30,7 +30,7 @@ def calib(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def micro(calib):
-    design = compiler.compile(FIXTURES / "llama_micro.onnx", calib=calib)
+    design = compiler.compile(FIXTURES / "llama_micro.onnx", calib=calib, max_multipliers=64)
     return design, design.rtl_build()
 
 
