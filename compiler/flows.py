@@ -6,7 +6,8 @@ and the FuseSoC core file (`hwc_<model>.core`, `compiler.backend.fusesoc_core`).
 
 Requires: an exported RTL build (`compiler.rtl.RtlBuild`) of a design with one
 input and one output stream (the AXI4-Stream top); a design with more ports gets
-neither (the RTL level does not run it either). Guarantees: the files depend only
+neither (the RTL level does not run it either), a decoder's chip only the core
+(its requests are simulated by `compiler.llm_rtl`). Guarantees: the files depend only
 on the design and its calibration file, so builds stay byte-identical.
 
 The bench's samples are the first `BENCH_SAMPLES` of the calibration file (inputs
@@ -28,6 +29,9 @@ from compiler.backend.fusesoc_core import write_core
 def write_flows(design, build, staging: Path, directory: Path) -> list[Path]:
     """Write `tb/` and the core file of `design` (exported as `build`) into `staging`;
     the paths they will have under `directory`."""
+    if design.is_decoder:  # the chip's requests are not frames of samples: its bench is compiler.llm_rtl
+        written = write_core(staging, core_name(design.model), build)
+        return [directory / path.relative_to(staging) for path in written]
     int_executor = design.executor("int")
     if len(int_executor.input_names) != 1 or len(int_executor.output_names) != 1:
         return []
