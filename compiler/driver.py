@@ -110,6 +110,16 @@ class Design:
 
         return bool(token_vocabularies(main_function(self.nn_module)))
 
+    def vocabulary(self) -> int:
+        """A language model's vocabulary: the rows of the table its token ids index."""
+        from compiler.calibration import token_vocabularies
+        from compiler.ir import main_function
+
+        vocabularies = token_vocabularies(main_function(self.nn_module))
+        if not vocabularies:
+            raise HwcError("this model does not read token ids")
+        return next(iter(vocabularies.values()))
+
     @property
     def spatial_module(self) -> ModuleOp:
         """The folded dataflow graph, built from a copy of `rom_module` on first use
