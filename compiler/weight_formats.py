@@ -148,13 +148,17 @@ def _quantize_group_rows(weight: np.ndarray, bits: int, group_size: int) -> tupl
     if not np.all(np.isfinite(padded)):
         raise HwcError("quantize: a weight holds NaN or infinite values")
     grouped = padded.reshape(channels, groups_per_row, group_size)
-    ideal = np.abs(grouped).max(axis=2) / limit
+    ideal = np.maximum(grouped.max(axis=2), -grouped.min(axis=2)) / limit
     channel = ideal.max(axis=1) / ((1 << GROUP_SCALE_BITS) - 1)
     channel = np.where(channel > 0, channel, 1.0)
     groups = np.clip(round_half_up(ideal / channel[:, None]), 1, (1 << GROUP_SCALE_BITS) - 1).astype(np.int64)
     steps = groups * channel[:, None]
-    q = np.clip(round_half_up(grouped / steps[:, :, None]), -limit, limit).astype(np.int8)
-    return q.reshape(channels, -1)[:, :inputs], groups, channel
+    # q = clamp(round_half_up(W / step)), computed in place in the block's float64 buffer
+    np.divide(grouped, steps[:, :, None], out=grouped)
+    np.add(grouped, 0.5, out=grouped)
+    np.floor(grouped, out=grouped)
+    np.clip(grouped, -limit, limit, out=grouped)
+    return padded[:, :inputs].astype(np.int8), groups, channel
 
 
 GIVEN_GROUP_SCALE_BITS = 12
