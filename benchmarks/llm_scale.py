@@ -2,7 +2,7 @@
 against the size of the weights, and the size of the IR text at every level.
 
     python benchmarks/llm_scale.py [--shape 1b|tiny|small] [--layers N] [--wbits 4] [--group-size 64]
-                                   [--windows 4] [--folder DIR [--reuse]]
+                                   [--windows 4] [--folder DIR [--reuse]] [--generate N]
 
 Writes, in a temporary folder (or `--folder`), a Llama-shaped decoder with random
 weights: `model.onnx`, the whole-sequence graph with the op structure that
@@ -18,7 +18,8 @@ graph inputs by name, shape and dtype. Then in this process, stage by stage:
     import (--weights, the float pipeline) -> fold-batchnorm, fold-constants ->
     calibrate (a few random token windows) -> quantize (wbits, groups) ->
     weights-to-rom -> sequence-to-stream (the step graph) -> map-to-spatial (as far
-    as it goes) -> the ROM image written (rom.safetensors)
+    as it goes) -> the ROM image written (rom.safetensors) [-> `--generate N` greedy
+    tokens at the integer level, the step graph run by the integer executor]
 
 and prints, per stage, the wall time and the peak resident memory (VmHWM, reset at
 each stage start; file-backed pages of the memory-mapped weights included) and the
@@ -424,8 +425,9 @@ def ir_text_bytes(module) -> int:
 
 
 def run_stages(onnx_path: Path, weights_path: Path, calib_path: Path, meter: Meter, wbits: int,
-               group_size: int, out: Path) -> None:
-    """Import, the passes to the step graph and as far toward spatial as they go, the ROM image."""
+               group_size: int, out: Path, generate: int = 0) -> None:
+    """Import, the passes to the step graph and as far toward spatial as they go, the ROM image;
+    with `generate`, that many greedy tokens at the integer level on the step graph."""
     import compiler
     from compiler.errors import HwcError
     from compiler.pipelines import quantize_spec, run_pipeline, step_pipeline
@@ -450,6 +452,12 @@ def run_stages(onnx_path: Path, weights_path: Path, calib_path: Path, meter: Met
     image = out / "rom.safetensors"
     meter.run("ROM image written", lambda: save_store(module, image, relative_to=out),
               note=lambda _: f"rom.safetensors {image.stat().st_size / 2**30:.2f} GiB")
+    if generate:
+        from compiler.generate import Generator
+
+        meter.run(f"int generation, {generate} tokens",
+                  lambda: Generator(module, integer=True).generate([1, 2, 3], generate).tokens,
+                  note=lambda tokens: f"prompt 1,2,3 -> {','.join(map(str, tokens))}")
 
 
 def numpy_peer(weights_path: Path, wbits: int, group_size: int) -> int:
@@ -481,6 +489,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--windows", type=int, default=4, help="calibration windows of T tokens")
     parser.add_argument("--folder", type=Path, help="where to write the model (default: a temporary folder)")
     parser.add_argument("--reuse", action="store_true", help="keep model files already in --folder")
+    parser.add_argument("--generate", type=int, default=0,
+                        help="also generate N tokens at the integer level (the step graph's executor)")
     args = parser.parse_args(argv)
     shape = SHAPES[args.shape] if args.layers is None else replace(SHAPES[args.shape], layers=args.layers)
     with tempfile.TemporaryDirectory(prefix="hwc-llm-scale-") as scratch:
@@ -499,11 +509,11 @@ def main(argv: list[str] | None = None) -> None:
               f"{weights_path.stat().st_size / 2**30:.2f} GiB")
         start = len(meter.stages)
         run_stages(onnx_path, weights_path, folder / "calib.npz", meter, args.wbits, args.group_size,
-                   folder / "build")
-        compile_stages = meter.stages[start:]
+                   folder / "build", args.generate)
+        compile_stages = [s for s in meter.stages[start:] if not s.name.startswith("int generation")]
         meter.run(f"peer: numpy w{args.wbits} g{args.group_size}",
-                         lambda: numpy_peer(weights_path, args.wbits, args.group_size),
-                         note=lambda made: f"{made / 2**30:.2f} GiB of int8")
+                  lambda: numpy_peer(weights_path, args.wbits, args.group_size),
+                  note=lambda made: f"{made / 2**30:.2f} GiB of int8")
         total = sum(s.seconds for s in compile_stages)
         peak = max(s.peak_rss for s in compile_stages)
         anon = max(s.peak_anon for s in compile_stages)
