@@ -204,13 +204,17 @@ class GraphQuantizer:
         return self.quantized[value]
 
     def const(self, value: SSAValue) -> np.ndarray:
-        if value not in self.constants:
-            array = constant_value(value, self.store)
-            if array is None:
-                raise HwcError(f"quantize: {value.owner.name if isinstance(value.owner, Operation) else 'value'} "
-                               "is neither a constant nor an activation")
+        """The contents of a constant, kept for the pass unless memory-mapped (a weight
+        file's pages then leave memory once its layer is quantized)."""
+        if value in self.constants:
+            return self.constants[value]
+        array = constant_value(value, self.store)
+        if array is None:
+            raise HwcError(f"quantize: {value.owner.name if isinstance(value.owner, Operation) else 'value'} "
+                           "is neither a constant nor an activation")
+        if not isinstance(array, np.memmap):
             self.constants[value] = array
-        return self.constants[value]
+        return array
 
     def is_const(self, value: SSAValue) -> bool:
         return value not in self.quantized
