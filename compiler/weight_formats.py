@@ -143,8 +143,11 @@ def _quantize_group_rows(weight: np.ndarray, bits: int, group_size: int) -> tupl
     channels, inputs = weight.shape
     groups_per_row = -(-inputs // group_size)
     limit = narrow_limit(bits)
-    padded = np.zeros((channels, groups_per_row * group_size))
-    padded[:, :inputs] = np.asarray(weight, np.float64)
+    if inputs == groups_per_row * group_size:
+        padded = np.array(weight, np.float64)  # a copy of the block: rounded in place below
+    else:
+        padded = np.zeros((channels, groups_per_row * group_size))
+        padded[:, :inputs] = np.asarray(weight, np.float64)
     if not np.all(np.isfinite(padded)):
         raise HwcError("quantize: a weight holds NaN or infinite values")
     grouped = padded.reshape(channels, groups_per_row, group_size)
@@ -181,18 +184,18 @@ def groups_for_scales(block_scales: np.ndarray, bits: int = GIVEN_GROUP_SCALE_BI
 
 
 def grouped_magnitudes(q: np.ndarray, groups: np.ndarray, group_size: int) -> np.ndarray:
-    """[C, groups] int64: g[c,k] · Σ_{i in group k} |q[c,i]|, whose row sums are those of
-    |q · expand_groups(g)| (the accumulator bound of a grouped layer) without building
-    that [C, I] matrix; computed in blocks of rows."""
+    """[C, groups] int64 for an int8 `q` (as `quantize_groups` gives): g[c,k] · Σ_{i in group k}
+    |q[c,i]|, whose row sums are those of |q · expand_groups(g)| (the accumulator bound of a
+    grouped layer) without building that [C, I] matrix; computed in blocks of rows."""
     channels, inputs = q.shape
     groups_per_row = groups.shape[1]
     sums = np.empty((channels, groups_per_row), np.int64)
     step = max(1, WEIGHT_BLOCK_ELEMENTS // max(1, groups_per_row * group_size))
     for begin in range(0, channels, step):
         rows = slice(begin, min(channels, begin + step))
-        block = np.zeros((rows.stop - begin, groups_per_row * group_size), np.int64)
-        block[:, :inputs] = np.abs(q[rows].astype(np.int64))
-        sums[rows] = block.reshape(-1, groups_per_row, group_size).sum(axis=2)
+        block = np.zeros((rows.stop - begin, groups_per_row * group_size), np.int16)
+        np.abs(q[rows], out=block[:, :inputs], dtype=np.int16)  # |q| of int8 fits int16
+        sums[rows] = block.reshape(-1, groups_per_row, group_size).sum(axis=2, dtype=np.int64)
     return sums * groups
 
 
