@@ -74,3 +74,23 @@ def test_hwc_imports_the_graph_with_its_weights_file(tmp_path):
     logits = design.run({"input_ids": ids})["logits"]
     np.testing.assert_allclose(logits.reshape(expected.shape), expected, rtol=1e-4, atol=1e-5)
 
+
+
+def test_weights_stay_out_of_the_ir_at_every_level(tmp_path):
+    """Through quantize (4-bit groups) and the step graph, every constant larger than
+    `INLINE_LIMIT` elements lives in the weight store (the ROM image), none inline."""
+    import compiler
+    from compiler.pipelines import run_pipeline, step_pipeline
+    from compiler.weights import INLINE_LIMIT
+    from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
+
+    onnx_path, weights_path, _ = llm_scale.write_model(tmp_path, TINY, seed=5)
+    llm_scale.write_calibration(tmp_path / "calib.npz", TINY, windows=2)
+    design = compiler.compile(onnx_path, weights=weights_path, calib=tmp_path / "calib.npz", wbits=4, group_size=64)
+    step = design.rom_module.clone()
+    run_pipeline(step, step_pipeline())
+    for module in (design.nn_module, design.rom_module, step):
+        inline = [attr for op in module.walk() for attr in (*op.attributes.values(), *op.properties.values())
+                  if isinstance(attr, DenseIntOrFPElementsAttr)]
+        assert inline, "the small constants (RoPE slices, scalars) are inline"
+        assert max(len(attr.get_values()) for attr in inline) <= INLINE_LIMIT
