@@ -308,7 +308,8 @@ def llama_graph(shape: LlamaShape):
     normed = rms_norm(g, hidden, "model.norm.weight")
     g.nodes.append(helper.make_node("MatMul", [normed, "lm_head.weight.T"], ["logits"], name="node_lm_head"))
     inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, shape.sequence])]
-    inputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(s)) for name, s in weight_shapes(shape).items()]
+    inputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(dims))
+               for name, dims in weight_shapes(shape).items()]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, shape.sequence, shape.vocab])]
     graph = helper.make_graph(g.nodes, "main_graph", inputs, outputs, initializer=g.initializers)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10,

@@ -233,7 +233,8 @@ class GraphQuantizer:
 
     def emit_constant(self, array: np.ndarray, bits: int, stem: str) -> SSAValue:
         element = IntegerType(bits)
-        return self.emit(make_constant(np.asarray(array).astype(numpy_dtype(element), copy=False), self.store, stem, element))
+        contents = np.asarray(array).astype(numpy_dtype(element), copy=False)
+        return self.emit(make_constant(contents, self.store, stem, element))
 
     def record_channel_scales(self, constant: Operation, scales: np.ndarray, stem: str) -> None:
         """Note on a weight constant what its integers mean: per output channel

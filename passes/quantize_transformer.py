@@ -28,7 +28,9 @@ from xdsl.ir import Operation, SSAValue
 
 from compiler.errors import HwcError
 from compiler.ir import numpy_dtype, tensor_type
-from compiler.numerics import MAX_ACC_BITS, WEIGHT_BLOCK_ELEMENTS, narrow_limit, quantize_input, requant_parameters, width_for
+from compiler.numerics import (
+    MAX_ACC_BITS, WEIGHT_BLOCK_ELEMENTS, narrow_limit, quantize_input, requant_parameters, width_for,
+)
 from dialects import nn
 from passes.quantize_graph import GraphQuantizer, QTensor
 
