@@ -371,11 +371,13 @@ class Meter:
     def __init__(self, weight_bytes: int):
         self.weight_bytes = weight_bytes
         self.stages: list[Stage] = []
+        self.peaks_per_stage = True
+        """False when the kernel refused to reset VmHWM: peak RSS is then the process's so far."""
 
     def run(self, name: str, function: Callable[[], object], module_after=None, note: str = ""):
         """`function()`, measured as stage `name`; the IR size of `module_after` (a
         callable giving the module from the result, or None) and `note` go on its printed line."""
-        _reset_peak()
+        self.peaks_per_stage &= _reset_peak()
         peak_anon = [_status()["RssAnon"]]
         done = threading.Event()
 
@@ -523,6 +525,8 @@ def main(argv: list[str] | None = None) -> None:
               f"the numpy peer's {meter.stages[-1].seconds:.1f} s; peak RSS {peak / 2**30:.2f} GiB = "
               f"{peak / weight_bytes:.2f}x the weight bytes, peak anonymous {anon / 2**30:.2f} GiB = "
               f"{anon / weight_bytes:.2f}x (target <= 1.5x); largest IR text {largest_ir / 2**20:.2f} MiB")
+        if not meter.peaks_per_stage:
+            print("(VmHWM could not be reset: each stage's peak RSS is the process's peak so far)")
 
 
 if __name__ == "__main__":
