@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.errors import HwcError
-from compiler.numerics import BITS_RANGES, narrow_limit, round_half_up
+from compiler.numerics import BITS_RANGES, WEIGHT_BLOCK_ELEMENTS, narrow_limit, round_half_up
 
 GROUP_SCALE_BITS = 8
 """Width of a group's integer scale g (unsigned: 1..2^8-1)."""
@@ -123,22 +123,45 @@ def quantize_groups(weight: np.ndarray, bits: int, group_size: int) -> tuple[np.
 
     g[c,k] = max(1, round(s[c,k] / S[c])) with s[c,k] = max|W[c, group k]| / (2^(bits-1)-1)
     and S[c] = max_k s[c,k] / (2^GROUP_SCALE_BITS - 1); q = clamp(round(W / (g·S))).
+    Rows are independent: they are quantized in blocks of about `WEIGHT_BLOCK_ELEMENTS`, so
+    that a large (memory-mapped) weight is never held whole in float64.
     """
     channels, inputs = weight.shape
     groups_per_row = -(-inputs // group_size)
+    q = np.empty((channels, inputs), np.int8)
+    groups = np.empty((channels, groups_per_row), np.int64)
+    channel = np.empty(channels, np.float64)
+    step = max(1, WEIGHT_BLOCK_ELEMENTS // max(1, inputs))
+    for begin in range(0, channels, step):
+        rows = slice(begin, min(channels, begin + step))
+        q[rows], groups[rows], channel[rows] = _quantize_group_rows(weight[rows], bits, group_size)
+    return q, groups, channel
+
+
+def _quantize_group_rows(weight: np.ndarray, bits: int, group_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`quantize_groups` of a block of rows."""
+    channels, inputs = weight.shape
+    groups_per_row = -(-inputs // group_size)
     limit = narrow_limit(bits)
-    padded = np.zeros((channels, groups_per_row * group_size))
-    padded[:, :inputs] = np.asarray(weight, np.float64)
+    if inputs == groups_per_row * group_size:
+        padded = np.array(weight, np.float64)  # a copy of the block: rounded in place below
+    else:
+        padded = np.zeros((channels, groups_per_row * group_size))
+        padded[:, :inputs] = np.asarray(weight, np.float64)
     if not np.all(np.isfinite(padded)):
         raise HwcError("quantize: a weight holds NaN or infinite values")
     grouped = padded.reshape(channels, groups_per_row, group_size)
-    ideal = np.abs(grouped).max(axis=2) / limit
+    ideal = np.maximum(grouped.max(axis=2), -grouped.min(axis=2)) / limit
     channel = ideal.max(axis=1) / ((1 << GROUP_SCALE_BITS) - 1)
     channel = np.where(channel > 0, channel, 1.0)
     groups = np.clip(round_half_up(ideal / channel[:, None]), 1, (1 << GROUP_SCALE_BITS) - 1).astype(np.int64)
     steps = groups * channel[:, None]
-    q = np.clip(round_half_up(grouped / steps[:, :, None]), -limit, limit).astype(np.int8)
-    return q.reshape(channels, -1)[:, :inputs], groups, channel
+    # q = clamp(round_half_up(W / step)), computed in place in the block's float64 buffer
+    np.divide(grouped, steps[:, :, None], out=grouped)
+    np.add(grouped, 0.5, out=grouped)
+    np.floor(grouped, out=grouped)
+    np.clip(grouped, -limit, limit, out=grouped)
+    return padded[:, :inputs].astype(np.int8), groups, channel
 
 
 GIVEN_GROUP_SCALE_BITS = 12
@@ -158,6 +181,22 @@ def groups_for_scales(block_scales: np.ndarray, bits: int = GIVEN_GROUP_SCALE_BI
     channel = np.where(channel > 0, channel, 1.0)
     magnitudes = np.clip(round_half_up(np.abs(scales) / channel[:, None]), 1, top).astype(np.int64)
     return np.where(scales < 0, -magnitudes, magnitudes), channel
+
+
+def grouped_magnitudes(q: np.ndarray, groups: np.ndarray, group_size: int) -> np.ndarray:
+    """[C, groups] int64 for an int8 `q` (as `quantize_groups` gives): g[c,k] · Σ_{i in group k}
+    |q[c,i]|, whose row sums are those of |q · expand_groups(g)| (the accumulator bound of a
+    grouped layer) without building that [C, I] matrix; computed in blocks of rows."""
+    channels, inputs = q.shape
+    groups_per_row = groups.shape[1]
+    sums = np.empty((channels, groups_per_row), np.int64)
+    step = max(1, WEIGHT_BLOCK_ELEMENTS // max(1, groups_per_row * group_size))
+    for begin in range(0, channels, step):
+        rows = slice(begin, min(channels, begin + step))
+        block = np.zeros((rows.stop - begin, groups_per_row * group_size), np.int16)
+        np.abs(q[rows], out=block[:, :inputs], dtype=np.int16)  # |q| of int8 fits int16
+        sums[rows] = block.reshape(-1, groups_per_row, group_size).sum(axis=2, dtype=np.int64)
+    return sums * groups
 
 
 def expand_groups(groups: np.ndarray, group_size: int, inputs: int) -> np.ndarray:

@@ -42,7 +42,11 @@ INLINE_LIMIT = 64
 class WeightStore:
     """Named tensors, each either memory-mapped from a file or held in memory.
 
-    Tensors are loaded lazily: `loaders[key]()` produces the array on first use.
+    Tensors are loaded lazily: `loaders[key]()` produces the array on first use,
+    and it is kept, unless it is memory-mapped: a mapping is cheap to make again
+    and the pages it touched stay resident while it lives, so each `get` maps the
+    tensor anew and its pages leave the process's memory when its user drops it
+    (a model much larger than memory goes through a pass a tensor at a time).
     """
 
     def __init__(self, name: str):
@@ -57,11 +61,14 @@ class WeightStore:
         return self._loaders.keys()
 
     def get(self, key: str) -> np.ndarray:
-        if key not in self._cache:
-            if key not in self._loaders:
-                raise HwcError(f"weight '{key}' is not in the weight store {self.name}")
-            self._cache[key] = self._loaders[key]()
-        return self._cache[key]
+        if key in self._cache:
+            return self._cache[key]
+        if key not in self._loaders:
+            raise HwcError(f"weight '{key}' is not in the weight store {self.name}")
+        array = self._loaders[key]()
+        if not isinstance(array, np.memmap):
+            self._cache[key] = array
+        return array
 
     def add(self, key: str, array: np.ndarray) -> None:
         """Add (or replace) a tensor held in memory."""
@@ -137,24 +144,47 @@ def safetensors_dtype_name(dtype: np.dtype) -> str:
 
 
 def write_safetensors(path: Path, tensors: Mapping[str, np.ndarray]) -> None:
-    """Write tensors one at a time (streaming), so that peak memory stays one tensor."""
+    """Write tensors one at a time (streaming), so that peak memory stays one tensor:
+    each is looked up in `tensors` when it is written and dropped after (a mapping that
+    loads on lookup, as `save_store` gives, never holds them all), and a contiguous
+    little-endian tensor is written from its own buffer, without a copy."""
     header: dict[str, dict] = {}
     offset = 0
-    for key, array in tensors.items():
-        nbytes = int(np.prod(array.shape)) * array.dtype.itemsize
-        header[key] = {
-            "dtype": safetensors_dtype_name(array.dtype),
-            "shape": list(array.shape),
-            "data_offsets": [offset, offset + nbytes],
-        }
-        offset += nbytes
+    for key in tensors:
+        header[key] = _header_entry(tensors[key], offset)
+        offset = header[key]["data_offsets"][1]
     encoded = json.dumps(header, separators=(",", ":")).encode()
     encoded += b" " * (-len(encoded) % 8)
     with open(path, "wb") as f:
         f.write(len(encoded).to_bytes(8, "little"))
         f.write(encoded)
-        for array in tensors.values():
-            f.write(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
+        for key in tensors:
+            array = tensors[key]
+            data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+            if data.size:
+                f.write(data.reshape(-1).view(np.uint8).data)
+
+
+def _header_entry(array: np.ndarray, offset: int) -> dict:
+    nbytes = int(np.prod(array.shape)) * array.dtype.itemsize
+    return {"dtype": safetensors_dtype_name(array.dtype), "shape": list(array.shape),
+            "data_offsets": [offset, offset + nbytes]}
+
+
+class _StoreTensors(Mapping):
+    """The tensors of `keys` in `store`, each fetched when looked up (not held)."""
+
+    def __init__(self, store: WeightStore, keys: list[str]):
+        self._store, self._keys = store, keys
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self._store.get(key)
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 # --------------------------------------------------------------------------- stores of modules
@@ -245,8 +275,7 @@ def used_weight_keys(module: ModuleOp) -> list[str]:
 def save_store(module: ModuleOp, path: Path, relative_to: Path | None = None) -> None:
     """Write the tensors the module uses to `path` and point the module at it."""
     store = store_for(module)
-    tensors = {key: store.get(key) for key in used_weight_keys(module)}
-    write_safetensors(path, tensors)
+    write_safetensors(path, _StoreTensors(store, used_weight_keys(module)))
     name = os.path.relpath(path, relative_to) if relative_to is not None else str(path)
     module.attributes[WEIGHT_STORE_ATTR] = StringAttr(name)
     # The new file holds the same tensors: register it so nothing is re-read.

@@ -204,13 +204,17 @@ class GraphQuantizer:
         return self.quantized[value]
 
     def const(self, value: SSAValue) -> np.ndarray:
-        if value not in self.constants:
-            array = constant_value(value, self.store)
-            if array is None:
-                raise HwcError(f"quantize: {value.owner.name if isinstance(value.owner, Operation) else 'value'} "
-                               "is neither a constant nor an activation")
+        """The contents of a constant, kept for the pass unless memory-mapped (a weight
+        file's pages then leave memory once its layer is quantized)."""
+        if value in self.constants:
+            return self.constants[value]
+        array = constant_value(value, self.store)
+        if array is None:
+            raise HwcError(f"quantize: {value.owner.name if isinstance(value.owner, Operation) else 'value'} "
+                           "is neither a constant nor an activation")
+        if not isinstance(array, np.memmap):
             self.constants[value] = array
-        return self.constants[value]
+        return array
 
     def is_const(self, value: SSAValue) -> bool:
         return value not in self.quantized
@@ -229,7 +233,8 @@ class GraphQuantizer:
 
     def emit_constant(self, array: np.ndarray, bits: int, stem: str) -> SSAValue:
         element = IntegerType(bits)
-        return self.emit(make_constant(np.asarray(array).astype(numpy_dtype(element)), self.store, stem, element))
+        contents = np.asarray(array).astype(numpy_dtype(element), copy=False)
+        return self.emit(make_constant(contents, self.store, stem, element))
 
     def record_channel_scales(self, constant: Operation, scales: np.ndarray, stem: str) -> None:
         """Note on a weight constant what its integers mean: per output channel

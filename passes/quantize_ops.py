@@ -18,7 +18,7 @@ from compiler.numerics import (
     batch_norm_affine, common_scale, dot_bounds, narrow_limit, quantize_input, quantize_tensor, quantize_weight,
     requant_parameters, round_half_up, width_for,
 )
-from compiler.weight_formats import GROUP_SCALE_BITS, WeightFormat, expand_groups, quantize_groups
+from compiler.weight_formats import GROUP_SCALE_BITS, WeightFormat, expand_groups, grouped_magnitudes, quantize_groups
 from dialects import nn
 from passes.quantize_given import (
     add_fine_bias, given_block_weights, given_weights, off_grid_bias, quantize_fake_quant,
@@ -61,7 +61,7 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
     elif weight_format.group_size and isinstance(op, nn.DenseOp):
         weight_q, groups, weight_scales = quantize_groups(g.const(op.weight), weight_format.bits,
                                                           weight_format.group_size)
-        effective = weight_q.astype(np.int64) * expand_groups(groups, weight_format.group_size, weight_q.shape[1])
+        effective = grouped_magnitudes(weight_q, groups, weight_format.group_size)  # same row sums
     else:
         weight_q, weight_scales = quantize_weight(g.const(op.weight), weight_format.bits)
         groups, effective = None, weight_q

@@ -27,8 +27,10 @@ from xdsl.dialects.builtin import IntegerType, TensorType
 from xdsl.ir import Operation, SSAValue
 
 from compiler.errors import HwcError
-from compiler.ir import tensor_type
-from compiler.numerics import MAX_ACC_BITS, narrow_limit, quantize_input, requant_parameters, width_for
+from compiler.ir import numpy_dtype, tensor_type
+from compiler.numerics import (
+    MAX_ACC_BITS, WEIGHT_BLOCK_ELEMENTS, narrow_limit, quantize_input, requant_parameters, width_for,
+)
 from dialects import nn
 from passes.quantize_graph import GraphQuantizer, QTensor
 
@@ -43,12 +45,29 @@ INV_SQRT_BITS = 18
 def quantize_embedding(g: GraphQuantizer, op: nn.EmbeddingOp) -> None:
     if op.ids not in g.indices:
         raise HwcError("quantize: nn.embedding: only tables looked up by the graph's integer inputs are supported")
-    table = np.asarray(g.const(op.table), np.float64)
-    absmax = float(np.abs(table).max(initial=0.0))
+    table = g.const(op.table)
+    absmax = max((float(np.abs(np.asarray(rows, np.float64)).max(initial=0.0)) for rows in row_blocks(table)),
+                 default=0.0)
     scale = absmax / g.limit if absmax > 0 else 1.0
-    table_value = g.emit_constant(quantize_input(table, scale, g.abits), g.abits, "embedding.q")
+    table_q = np.empty(table.shape, numpy_dtype(IntegerType(g.abits)))
+    for begin, rows in enumerate_row_blocks(table):
+        table_q[begin:begin + len(rows)] = quantize_input(rows, scale, g.abits)
+    table_value = g.emit_constant(table_q, g.abits, "embedding.q")
     value = g.emit(nn.EmbeddingOp(g.indices[op.ids], table_value, g.int_tensor(op.output, g.abits)), scale=scale)
     g.quantized[op.output] = QTensor(value, scale, g.limit)
+
+
+def enumerate_row_blocks(array: np.ndarray):
+    """(first row, block) over `array`'s rows, blocks of about WEIGHT_BLOCK_ELEMENTS: a large
+    (memory-mapped) table is quantized without float64 copies of all of it."""
+    rows = array.shape[0] if array.ndim else 1
+    step = max(1, WEIGHT_BLOCK_ELEMENTS // max(1, array.size // max(1, rows)))
+    for begin in range(0, rows, step):
+        yield begin, array[begin:begin + step]
+
+
+def row_blocks(array: np.ndarray):
+    return (rows for _, rows in enumerate_row_blocks(array))
 
 
 def quantize_matmul(g: GraphQuantizer, op: nn.MatMulOp) -> None:

@@ -51,9 +51,14 @@ class Constant:
         return cls(name, tuple(array.shape), array.dtype, lambda: array, array)
 
     def value(self) -> np.ndarray:
-        if self._array is None:
-            self._array = self.load()
-        return self._array
+        """The contents, kept after the first load unless memory-mapped (see
+        `compiler.weights.WeightStore`: a mapping is made again on each use)."""
+        if self._array is not None:
+            return self._array
+        array = self.load()
+        if not isinstance(array, np.memmap):
+            self._array = array
+        return array
 
     @property
     def size(self) -> int:

@@ -22,8 +22,11 @@ from dialects import nn
 def dense_weight(b: Constant, transpose: bool, scale: float) -> Constant:
     """The [out, in] float32 weight of a dense layer from a Gemm/MatMul operand.
 
-    The initializer itself when no change is needed; otherwise a lazy copy (a
-    transposed quantized weight keeps its scales).
+    The initializer itself when no change is needed; a float32 weight that only
+    needs transposing is a lazy transposed view of it (no copy: a memory-mapped
+    MatMul weight [in, out] stays in its file, and the float executor's GEMM reads
+    it in that layout); otherwise a lazy copy (a transposed quantized weight keeps
+    its scales).
     """
     if not transpose and scale == 1.0 and b.dtype == np.float32:
         return b
@@ -31,6 +34,8 @@ def dense_weight(b: Constant, transpose: bool, scale: float) -> Constant:
 
     def load() -> np.ndarray:
         w = b.value().T if transpose else b.value()
+        if scale == 1.0 and w.dtype == np.float32:
+            return w
         if scale != 1.0:
             w = w * np.float32(scale)
         return np.ascontiguousarray(w, dtype=np.float32)
