@@ -17,8 +17,8 @@ graph inputs by name, shape and dtype. Then in this process, stage by stage:
 
     import (--weights, the float pipeline) -> fold-batchnorm, fold-constants ->
     calibrate (a few random token windows) -> quantize (wbits, groups) ->
-    weights-to-rom -> sequence-to-stream (the step graph) -> map-to-spatial (as far
-    as it goes) -> the ROM image written (rom.safetensors) [-> `--generate N` greedy
+    weights-to-rom -> sequence-to-stream (the step graph) -> map-to-spatial ->
+    fold-parallelism, size-fifos (the chip's spatial level) -> the ROM image written (rom.safetensors) [-> `--generate N` greedy
     tokens at the integer level, the step graph run by the integer executor]
 
 and prints, per stage, the wall time and the peak resident memory (VmHWM, reset at
@@ -449,8 +449,10 @@ def run_stages(onnx_path: Path, weights_path: Path, calib_path: Path, meter: Met
     meter.run("sequence-to-stream", lambda: run_pipeline(step, step_pipeline()), module_after=lambda _: step)
     try:
         meter.run("map-to-spatial", lambda: run_pipeline(step, "map-to-spatial"), module_after=lambda _: step)
+        meter.run("fold, size FIFOs", lambda: run_pipeline(step, "fold-parallelism,size-fifos"),
+                  module_after=lambda _: step, note=lambda _: chip_figures(step))
     except HwcError as error:
-        print(f"{'':24} map-to-spatial stops here: {error}")
+        print(f"{'':24} the spatial level stops here: {error}")
     out.mkdir(parents=True, exist_ok=True)
     image = out / "rom.safetensors"
     meter.run("ROM image written", lambda: save_store(module, image, relative_to=out),
@@ -461,6 +463,16 @@ def run_stages(onnx_path: Path, weights_path: Path, calib_path: Path, meter: Met
         meter.run(f"int generation, {generate} tokens",
                   lambda: Generator(module, integer=True).generate([1, 2, 3], generate).tokens,
                   note=lambda tokens: f"prompt 1,2,3 -> {','.join(map(str, tokens))}")
+
+
+def chip_figures(module) -> str:
+    """The spatial report's decoder figures at 200 MHz (decode tokens/s, multipliers, K/V bits)."""
+    from compiler.report import build_report
+
+    design = build_report(module, 200.0)["design"]
+    decoder = design["decoder"]
+    return (f"{decoder['decode_tokens_per_second']:,.0f} tokens/s at 200 MHz, {design['multipliers']:,} multipliers, "
+            f"K/V cache {decoder['kv_cache_bits'] / 8 / 2**20:.1f} MiB")
 
 
 def numpy_peer(weights_path: Path, wbits: int, group_size: int) -> int:
