@@ -11,9 +11,14 @@ The pipeline, as firtool-1.62 needs it (found by trying):
 * `lower-seq-to-sv` — `seq.firreg`/`seq.compreg` become `always` blocks; it must
   run *before* `hw-memory-sim` too, or the verifier rejects the `sv.always` on a
   `!seq.clock` that `hw-memory-sim` creates ...
-* `hw-memory-sim` — ... which writes the memories' bodies (`$readmemh` of the
-  `#seq.firmem.init` file in a bound `<memory>_init` module), and then
-  `lower-seq-to-sv` again for the clocks it introduced.
+* `hw-memory-sim` — ... which writes the memories' bodies, and then
+  `lower-seq-to-sv` again for the clocks it introduced. A memory with an
+  inline `#seq.firmem.init<"file", false, true>` (every ROM hwc makes) gets its
+  `initial $readmemh("file", Memory)` inside its own module, which synthesis
+  reads (not in a `bind`-ed `<memory>_init` module, which Yosys cannot read).
+  CIRCT guards that block with `` `ifdef ENABLE_INITIAL_MEM_ `` (a macro
+  firtool's driver defines); `export_verilog` removes the guard, because a
+  ROM's contents are its definition, not simulation-only initial values.
 * `hw.module(hw-legalize-modules)` — applies the `disallowPackedArrays`
   lowering option (export alone ignores it): an `hw.array_get` of a constant
   array becomes a `casez` table, which synthesis reads as a mask ROM.
@@ -88,6 +93,7 @@ def export_verilog(
         _run_circt("lowering", lambda: pipeline.run(module.operation))
         _clear_previous_export(out_dir)
         _run_circt("Verilog export", lambda: circt.export_split_verilog(module, str(out_dir)))
+    _unguard_memory_init(out_dir)
     return _files_in_order(out_dir, top)
 
 
@@ -127,6 +133,32 @@ def first_diagnostic(message: str) -> str:
         if line.startswith("error:"):
             return line[len("error:"):].strip()
     return lines[0] if lines else "unknown error"
+
+
+_GUARDED_INIT = re.compile(
+    r"^(?P<indent> *)`ifdef ENABLE_INITIAL_MEM_\n"
+    r"(?P<body>(?: *initial\n)? *\$readmem[hb]\([^;\n]*\);\n)"
+    r" *`endif // ENABLE_INITIAL_MEM_\n",
+    re.MULTILINE,
+)
+
+
+def unguard_memory_init(verilog: str) -> str:
+    """`verilog` with each `ifdef ENABLE_INITIAL_MEM_` block that only loads a
+    memory (`initial $readmemh(...)`) replaced by its body, one level less indented."""
+    def body(match: re.Match) -> str:
+        indent = match["indent"]
+        lines = match["body"].splitlines(keepends=True)
+        return "".join(indent + line[len(indent) + 2:] if line.startswith(indent + "  ") else line
+                       for line in lines)
+    return _GUARDED_INIT.sub(body, verilog)
+
+
+def _unguard_memory_init(out_dir: Path) -> None:
+    for path in sorted(out_dir.glob("*.sv")):
+        text = path.read_text()
+        if "ENABLE_INITIAL_MEM_" in text:
+            path.write_text(unguard_memory_init(text))
 
 
 def _clear_previous_export(out_dir: Path) -> None:

@@ -41,20 +41,13 @@ from dataclasses import dataclass, field
 from xdsl.dialects import comb
 from xdsl.dialects import hw as xdsl_hw
 from xdsl.dialects.builtin import ArrayAttr, FlatSymbolRefAttr, IntegerAttr, IntegerType, StringAttr, i32
-from xdsl.dialects.hw import ArrayType, Direction, DirectionAttr, ModulePort, ModuleType
+from xdsl.dialects.hw import Direction, DirectionAttr, ModulePort, ModuleType
 from xdsl.dialects.seq import clock
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from compiler.hw.bits import as_signed, to_unsigned, unsigned_bits, width_of
-from dialects.circt import (
-    AggregateConstantOp,
-    FirMemInitAttr,
-    FirMemOp,
-    FirMemReadPortOp,
-    FirMemType,
-    FirRegOp,
-    address_width,
-)
+from compiler.hw.memories import MemoryMethods
+from dialects.circt import FirRegOp
 
 
 @dataclass
@@ -136,8 +129,9 @@ class StreamOutput(StreamPort):
         self.builder.output(f"{self.name}_valid", valid)
 
 
-class ModuleBuilder:
-    """Builds one `hw.module` (see the module docstring for an example)."""
+class ModuleBuilder(MemoryMethods):
+    """Builds one `hw.module` (see the module docstring for an example); its ROM,
+    RAM and lookup methods are `compiler.hw.memories.MemoryMethods`."""
 
     def __init__(self, name: str, *, clocked: bool = True):
         self.name = name
@@ -402,48 +396,6 @@ class ModuleBuilder:
 
     def not_(self, value: SSAValue) -> SSAValue:
         return self._add(comb.XorOp([value, self.const(-1, width_of(value))]))
-
-    # ------------------------------------------------------------------ ROMs
-
-    def array_constant(self, values: Sequence[int], width: int, name: str | None = None) -> SSAValue:
-        """`hw.aggregate_constant`: element i is values[i] (`width` bits each)."""
-        array_type = ArrayType(IntegerType(width), len(values))
-        return self._add(AggregateConstantOp.from_elements([int(v) for v in values], array_type), name)
-
-    def array_get(self, array: SSAValue, index: SSAValue) -> SSAValue:
-        """`hw.array_get`; `index` (unsigned) is zero-extended or truncated to the
-        ceil(log2(size)) bits CIRCT requires. Arrays need at least two elements."""
-        array_type = array.type
-        assert isinstance(array_type, ArrayType)
-        bits = (len(array_type) - 1).bit_length()
-        if bits == 0:
-            raise ValueError("hw.array_get of a one-element array: use the element (see rom_lookup)")
-        return self._add(xdsl_hw.ArrayGetOp(array, self.zext(index, bits)))
-
-    def pick(self, values: Sequence[SSAValue], index: SSAValue) -> SSAValue:
-        """values[index] of equal-typed values (`hw.array_create` + `hw.array_get`;
-        one value needs no index)."""
-        if len(values) == 1:
-            return values[0]
-        array = self._add(xdsl_hw.ArrayCreateOp(*reversed(list(values))))
-        return self.array_get(array, index)
-
-    def rom_lookup(self, values: Sequence[int], width: int, index: SSAValue, name: str | None = None) -> SSAValue:
-        """values[index] as `width`-bit logic: a constant when there is one value,
-        else `hw.aggregate_constant` + `hw.array_get`."""
-        if len(values) == 1:
-            return self.const(int(values[0]), width)
-        return self.array_get(self.array_constant(values, width, name), index)
-
-    def rom_memory(
-        self, name: str, init_file: str, depth: int, width: int, address: SSAValue, enable: SSAValue
-    ) -> SSAValue:
-        """A `seq.firmem` of `depth` words, loaded by `$readmemh(init_file)`, with one
-        read port of latency 1: the data is the word at the `address` presented
-        (with `enable` high) at the previous clock edge."""
-        assert self.clock is not None
-        memory = self._add(FirMemOp(FirMemType(depth, width), init=FirMemInitAttr(init_file), name=name), name)
-        return self._add(FirMemReadPortOp(memory, self.zext(address, address_width(depth)), self.clock, enable))
 
     # ------------------------------------------------------------------ hierarchy
 

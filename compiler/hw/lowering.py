@@ -17,6 +17,7 @@ from xdsl.dialects import hw
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
 
+from compiler.diagnostics import warn
 from compiler.errors import HwcError
 from compiler.hw import elementwise, mvu, pool, streams, swu, vector
 from compiler.hw.bits import width_of
@@ -68,6 +69,13 @@ class HwLowering:
     contents, for the ROMs of the memory style."""
 
 
+NOTHING_IN_MEMORY = (
+    "--rom memory: nothing in this design is read from a memory: fully unrolled layers (as with --fold full) "
+    "read all their weights in every cycle, so the weights are constants in logic, multiplied by comb.mul "
+    "(--rom logic makes them shift-and-add logic)")
+"""Warned when `rom_style` is `memory` and no generator asked for a ROM file."""
+
+
 def find_graph(module: ModuleOp) -> spatial.GraphOp:
     graphs = [op for op in module.ops if isinstance(op, spatial.GraphOp)]
     if len(graphs) != 1:
@@ -107,6 +115,8 @@ def lower_spatial_to_hw(module: ModuleOp, rom_style: str = "logic", const_mult: 
             raise HwcError(f"lower-spatial-to-hw: {op.name} has no hardware generator yet")
         context = GeneratorContext(pe_module_name(op, taken), rom_style, module, store, rom_files, const_mult)
         pe_modules.append((op, generator(op, context)))
+    if rom_style == "memory" and not rom_files:
+        warn(NOTHING_IN_MEMORY)
     lowering = HwLowering(module, top, [m.sym_name.data for _, m in pe_modules], beat_bits(block.args[0]),
                           beat_bits(block.last_op.operands[0]), dict(sorted(rom_files.items())))
     top_module = build_top(graph, top, pe_modules)

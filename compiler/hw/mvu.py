@@ -262,19 +262,12 @@ class _MVUBuilder:
 
     def _input_vector(self, inp, sf: SSAValue, first_fold: SSAValue, fire: SSAValue) -> SSAValue:
         """The step's `simd` inputs: the stream's beat in the first neuron fold, the
-        buffered beat in the others."""
+        buffered beat in the others (`ModuleBuilder.buffer` of SF beats)."""
         spec, b = self.spec, self.b
         if spec.neuron_folds == 1:
             return inp.data
-        sf_bits = unsigned_bits(spec.synapse_folds)
         store = b.and_(fire, first_fold)
-        slots = []
-        for index in range(spec.synapse_folds):
-            slot = b.reg(f"xbuf_{index}", spec.simd * spec.in_width)
-            hit = b.eq(sf, b.const(index, sf_bits)) if spec.synapse_folds > 1 else b.true()
-            slot.set_next(inp.data, enable=b.and_(store, hit))
-            slots.append(slot.value)
-        buffered = b.pick(slots, sf)
+        buffered = b.buffer("xbuf", spec.synapse_folds, sf, inp.data, store, sf)
         return b.mux(first_fold, inp.data, buffered)
 
     def _step_weights(self, step: SSAValue, step_next: SSAValue, fire: SSAValue) -> list[list[int | SSAValue]]:

@@ -4,8 +4,10 @@ All follow the project's stream conventions (`compiler/hw/builder.py`): ports
 `in<k>_data/valid` → `in<k>_ready`, `out<k>_ready` → `out<k>_data/valid`, a
 beat moves when valid and ready are high, `valid` never depends on `ready`.
 
-* fifo — `depth` beats in registers (a circular buffer with read/write pointers
-  and a count). `out_valid = count != 0` (registered state); `in_ready =
+* fifo — `depth` beats in a circular buffer with read/write pointers and a
+  count: a memory written at the write pointer and read combinationally at
+  the read pointer (`ModuleBuilder.buffer`: a LUT-RAM, or registers and a read
+  mux at depth 1 and 2). `out_valid = count != 0` (registered state); `in_ready =
   count != depth | out_ready` (a full FIFO takes a beat in the cycle one leaves),
   so even depth 1 moves a beat per cycle.
 * dup — a combinational fork: the input beat is offered to every output at
@@ -59,14 +61,9 @@ def build_fifo(name: str, beat_width: int, depth: int) -> hw.HWModuleOp:
     plus = b.add(count.value, one, width=count_bits, signed=False)
     minus = b.sub(count.value, one, width=count_bits, signed=False)
     count.set_next(b.mux(push, b.mux(pop, count.value, plus), b.mux(pop, minus, count.value)))
-    slots = []
-    for index in range(depth):
-        slot = b.reg(f"slot_{index}", beat_width)
-        hit = b.eq(write, b.const(index, width_of_index(depth))) if depth > 1 else b.true()
-        slot.set_next(inp.data, enable=b.and_(push, hit))
-        slots.append(slot.value)
+    data = b.buffer("slot", depth, write, inp.data, push, read)
     inp.set_ready(in_ready)
-    out.set(b.pick(slots, read), out_valid)
+    out.set(data, out_valid)
     return b.finish()
 
 

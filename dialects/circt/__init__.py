@@ -8,6 +8,7 @@ back-end also needs, one module per idea:
     firreg              %r = seq.firreg %next clock %clk reset sync %rst, %init : i8
     firmem              %m = seq.firmem 1, 1, undefined, undefined {init = #seq.firmem.init<"rom/w.hex", false, false>} : <16 x 8>
                         %d = seq.firmem.read_port %m[%addr], clock %clk enable %en : <16 x 8>
+                        seq.firmem.write_port %m[%waddr] = %wdata, clock %clk enable %we : <16 x 8>
 
 (the type `!seq.firmem<depth x width>` and the attribute
 `#seq.firmem.init<"file", isBinary, isInline>` with them). Every form was
@@ -31,16 +32,23 @@ from xdsl.dialects import seq as xdsl_seq
 from xdsl.ir import Dialect
 
 from dialects.circt.aggregate_constant import AggregateConstantOp
-from dialects.circt.firmem import FirMemInitAttr, FirMemOp, FirMemReadPortOp, FirMemType, address_width
+from dialects.circt.firmem import (
+    FirMemInitAttr,
+    FirMemOp,
+    FirMemReadPortOp,
+    FirMemType,
+    FirMemWritePortOp,
+    address_width,
+)
 from dialects.circt.firreg import FirRegOp
 
 __all__ = [
     "HW", "Seq", "AggregateConstantOp", "FirMemInitAttr", "FirMemOp", "FirMemReadPortOp", "FirMemType",
-    "FirRegOp", "address_width", "load_extensions",
+    "FirMemWritePortOp", "FirRegOp", "address_width", "load_extensions",
 ]
 
 HW_EXTENSION_OPS = (AggregateConstantOp,)
-SEQ_EXTENSION_OPS = (FirRegOp, FirMemOp, FirMemReadPortOp)
+SEQ_EXTENSION_OPS = (FirRegOp, FirMemOp, FirMemReadPortOp, FirMemWritePortOp)
 SEQ_EXTENSION_ATTRS = (FirMemType, FirMemInitAttr)
 
 HW = Dialect(

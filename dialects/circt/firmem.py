@@ -1,14 +1,17 @@
-"""`seq.firmem` and its read port: a memory with FIRRTL semantics, here a ROM
-loaded by `$readmemh`.
+"""`seq.firmem` and its read and write ports: a memory with FIRRTL semantics, a
+ROM loaded by `$readmemh` or a RAM written through a write port.
 
     %m = seq.firmem 1, 1, undefined, undefined {init = #seq.firmem.init<"rom/w.hex", false, false>} : <16 x 8>
     %d = seq.firmem.read_port %m[%addr], clock %clk enable %en : <16 x 8>
+    seq.firmem.write_port %m[%waddr] = %wdata, clock %clk enable %we : <16 x 8>
 
 with the type `!seq.firmem<depth x width>` and the attribute
 `#seq.firmem.init<"file", isBinary, isInline>`. The memory's Verilog name is its
 `name` property (inferred from the SSA name when absent). A read port of read
 latency 1 holds its address and enable in registers; the data read when the
-enable was low is `x`.
+enable was low is `x`. A read port of read latency 0 reads combinationally
+(the word written at a clock edge is read after it). A write port (write
+latency 1) stores `data` at `address` on the clock edge when `enable` is high.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from xdsl.dialects.builtin import I32, BoolAttr, IntAttr, IntegerAttr, IntegerTy
 from xdsl.dialects.seq import ClockType, clock
 from xdsl.ir import Attribute, Operation, ParametrizedAttribute, SSAValue, TypeAttribute
 from xdsl.irdl import (
+    AttrSizedOperandSegments,
     IRDLOperation,
     irdl_attr_definition,
     irdl_op_definition,
@@ -268,6 +272,93 @@ class FirMemReadPortOp(IRDLOperation):
         printer.print_string("[")
         printer.print_operand(self.address)
         printer.print_string("], clock ")
+        printer.print_operand(self.clk)
+        if self.enable is not None:
+            printer.print_string(" enable ")
+            printer.print_operand(self.enable)
+        printer.print_op_attributes(self.attributes)
+        printer.print_string(" : ")
+        memory_type = self.memory.type
+        assert isinstance(memory_type, FirMemType)
+        printer.print_string(memory_type._body())
+
+
+@irdl_op_definition
+class FirMemWritePortOp(IRDLOperation):
+    """A write port of a `seq.firmem`: `data` is stored at `address` on the clock
+    edge when `enable` is high (always, without `enable`). No write mask."""
+
+    name = "seq.firmem.write_port"
+
+    memory = operand_def(FirMemType)
+    address = operand_def(IntegerType)
+    clk = operand_def(ClockType)
+    enable = opt_operand_def(i1)
+    data = operand_def(IntegerType)
+    mask = opt_operand_def(IntegerType)
+
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+
+    def __init__(
+        self,
+        memory: SSAValue | Operation,
+        address: SSAValue | Operation,
+        data: SSAValue | Operation,
+        clk: SSAValue | Operation,
+        enable: SSAValue | Operation | None = None,
+    ):
+        super().__init__(operands=[memory, address, clk, enable, data, None])
+
+    def verify_(self) -> None:
+        memory_type = self.memory.type
+        assert isinstance(memory_type, FirMemType)
+        expected = address_width(memory_type.depth.data)
+        if integer_width(self.address.type) != expected:
+            raise VerifyException(
+                f"seq.firmem.write_port: a memory of depth {memory_type.depth.data} "
+                f"needs an i{expected} address, got {self.address.type}"
+            )
+        if integer_width(self.data.type) != memory_type.width.data:
+            raise VerifyException("seq.firmem.write_port: data width differs from the memory's")
+        if self.mask is not None:
+            raise VerifyException("seq.firmem.write_port: write masks are not supported")
+
+    @classmethod
+    def parse(cls, parser: Parser) -> FirMemWritePortOp:
+        memory = parser.parse_unresolved_operand()
+        parser.parse_punctuation("[")
+        address = parser.parse_unresolved_operand()
+        parser.parse_punctuation("]")
+        parser.parse_punctuation("=")
+        data = parser.parse_unresolved_operand()
+        parser.parse_punctuation(",")
+        parser.parse_keyword("clock")
+        clk = parser.parse_unresolved_operand()
+        enable: UnresolvedOperand | None = None
+        if parser.parse_optional_keyword("enable") is not None:
+            enable = parser.parse_unresolved_operand()
+        extra = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        memory_type = _parse_firmem_type(parser)
+        width = memory_type.width.data
+        memory_v, address_v, data_v, clk_v = parser.resolve_operands(
+            [memory, address, data, clk],
+            [memory_type, IntegerType(address_width(memory_type.depth.data)), IntegerType(width), clock],
+            parser.pos,
+        )
+        enable_v = parser.resolve_operand(enable, i1) if enable is not None else None
+        op = cls(memory_v, address_v, data_v, clk_v, enable_v)
+        op.attributes.update(extra)
+        return op
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.memory)
+        printer.print_string("[")
+        printer.print_operand(self.address)
+        printer.print_string("] = ")
+        printer.print_operand(self.data)
+        printer.print_string(", clock ")
         printer.print_operand(self.clk)
         if self.enable is not None:
             printer.print_string(" enable ")

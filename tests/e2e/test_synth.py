@@ -52,6 +52,32 @@ def test_synth_writes_both_targets_into_the_report(tmp_path, run_hwc):
     assert int(logged[-1]) == generic["transistors"]
 
 
+@pytest.mark.rtl
+def test_synth_reads_a_rom_memory_build(tmp_path, run_hwc):
+    """The weight ROM's `$readmemh` is inside the memory's module, so Yosys loads
+    the weights: the memory costs logic (an unloaded memory would be optimised away)."""
+    tiny_dense(tmp_path / "tiny.onnx", inputs=8, outputs=4)
+    build = tmp_path / "build"
+    compiled = run_hwc("compile", tmp_path / "tiny.onnx", "-o", build, "--max-multipliers", "1", "--rom", "memory")
+    assert compiled.returncode == 0, compiled.stderr
+    assert "nothing in this design is read from a memory" not in compiled.stderr
+    sources = " ".join(p.read_text() for p in (build / "rtl").glob("*.sv"))
+    assert "$readmemh" in sources and "bind " not in sources
+    result = run_hwc("synth", build, "--target", "xilinx")
+    assert result.returncode == 0, result.stderr
+    layers = json.loads((build / "report.json").read_text())["synth"]["xilinx"]["layers"]
+    weights = [layer for layer in layers if "weights" in layer["module"]]
+    assert len(weights) == 1 and weights[0]["luts"] + 64 * weights[0]["brams"] > 0
+
+
+def test_rom_memory_with_nothing_to_put_in_memory_says_so(tmp_path, run_hwc):
+    tiny_dense(tmp_path / "tiny.onnx")
+    result = run_hwc("compile", tmp_path / "tiny.onnx", "-o", tmp_path / "build", "--fold", "full",
+                     "--rom", "memory", "--emit", "hw")
+    assert result.returncode == 0, result.stderr
+    assert "hwc: warning: --rom memory: nothing in this design is read from a memory" in result.stderr
+
+
 def test_a_folder_without_rtl_is_one_line(tmp_path, run_hwc):
     (tmp_path / "report.json").write_text("{}")
     result = run_hwc("synth", tmp_path)

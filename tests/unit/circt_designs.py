@@ -47,7 +47,7 @@ def _rom_lookup(rom_kind: str) -> str:
     %w = hw.array_get %rom[%idx1] : !hw.array<16xi8>, i4"""
     if rom_kind == "memory":
         return f"""
-    %rom = seq.firmem 1, 1, undefined, undefined {{init = #seq.firmem.init<"{ROM_FILE}", false, false>}} : <16 x 8>
+    %rom = seq.firmem 1, 1, undefined, undefined {{init = #seq.firmem.init<"{ROM_FILE}", false, true>}} : <16 x 8>
     %rom_addr = comb.mux %ready1, %count, %idx1 : i4
     %w = seq.firmem.read_port %rom[%rom_addr], clock %clk enable %true : <16 x 8>"""
     raise ValueError(rom_kind)

@@ -39,6 +39,10 @@ EVERY_OP = """builtin.module {
     %mem = seq.firmem 1, 1, undefined, undefined {init = #seq.firmem.init<"rom/w.hex", false, false>} : <4 x 8>
     %rd = seq.firmem.read_port %mem[%addr], clock %clk enable %en : <4 x 8>
     %rd0 = seq.firmem.read_port %mem[%addr], clock %clk : <4 x 8>
+    %ram = seq.firmem 0, 1, undefined, undefined : <4 x 8>
+    seq.firmem.write_port %ram[%addr] = %a, clock %clk enable %en : <4 x 8>
+    seq.firmem.write_port %ram[%addr] = %a, clock %clk : <4 x 8>
+    %rr = seq.firmem.read_port %ram[%addr], clock %clk : <4 x 8>
     hw.output %g, %acc, %rd, %rd0 : i8, i8, i8, i8
   }
 }
@@ -68,7 +72,9 @@ def test_xdsl_round_trip_is_stable():
     for line in ("seq.firreg %a clock %clk reset sync %rst, %zero : i8",
                  "seq.firreg %a clock %clk reset async %rst, %zero preset 5 : i8",
                  'seq.firreg %a clock %clk {name = "counter"} : i8',
-                 "seq.firmem.read_port %mem[%addr], clock %clk enable %en : <4 x 8>"):
+                 "seq.firmem.read_port %mem[%addr], clock %clk enable %en : <4 x 8>",
+                 "seq.firmem.write_port %ram[%addr] = %a, clock %clk enable %en : <4 x 8>",
+                 "seq.firmem.write_port %ram[%addr] = %a, clock %clk : <4 x 8>"):
         assert line in printed
 
 
@@ -84,6 +90,11 @@ def test_real_circt_parses_what_xdsl_prints():
             'ruw = 0 : i32, writeLatency = 1 : i32, wuw = 0 : i32}> : () -> !seq.firmem<4 x 8>') in generic
     assert "(!seq.firmem<4 x 8>, i2, !seq.clock, i1) -> i8" in generic
     assert "(!seq.firmem<4 x 8>, i2, !seq.clock) -> i8" in generic
+    # write ports: memory, address, clock, enable?, data (operand segments as CIRCT defines them)
+    assert ('"seq.firmem.write_port"(%11, %arg3, %arg0, %arg4, %arg2) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 0>}>'
+            in generic)
+    assert ('"seq.firmem.write_port"(%11, %arg3, %arg0, %arg2) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0>}>'
+            in generic)
 
 
 def test_builders_print_what_circt_parses():

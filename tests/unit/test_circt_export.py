@@ -9,7 +9,7 @@ import pytest
 from circt_designs import ROM_FILE, TOP, mac_unit_text, rom_hex
 from xdsl.parser import Parser
 
-from compiler.backend.circt_export import export_verilog, first_diagnostic, init_files
+from compiler.backend.circt_export import export_verilog, first_diagnostic, init_files, unguard_memory_init
 from compiler.errors import HwcError
 from compiler.ir import make_context
 
@@ -42,10 +42,19 @@ def test_memory_rom_exports_readmemh_and_top_last(tmp_path):
     write_rom(tmp_path)
     files = export_verilog(xdsl_printed(mac_unit_text("memory")), tmp_path / "rtl", TOP)
     names = [f.name for f in files]
-    assert names[-1] == f"{TOP}.sv" and len(names) == 3
-    init = next(f for f in files if f.name.endswith("_init.sv")).read_text()
-    assert f'$readmemh("{ROM_FILE}"' in init
+    assert names[-1] == f"{TOP}.sv" and len(names) == 2
+    memory = files[0].read_text()
+    # the inline init: $readmemh in the memory's own module, not behind a macro, no bind
+    assert f'  initial\n    $readmemh("{ROM_FILE}", Memory);\n' in memory
+    assert "ENABLE_INITIAL_MEM_" not in memory and "bind" not in files[1].read_text()
     assert init_files(mac_unit_text("memory")) == [ROM_FILE]
+
+
+def test_only_memory_loads_lose_their_guard():
+    guarded = ("  `ifdef ENABLE_INITIAL_MEM_\n    initial\n      $readmemh(\"rom/a.hex\", Memory);\n"
+               "  `endif // ENABLE_INITIAL_MEM_\n")
+    other = "  `ifdef ENABLE_INITIAL_MEM_\n    initial\n      x = 1;\n  `endif // ENABLE_INITIAL_MEM_\n"
+    assert unguard_memory_init(guarded + other) == '  initial\n    $readmemh("rom/a.hex", Memory);\n' + other
 
 
 def test_reexport_removes_stale_files(tmp_path):

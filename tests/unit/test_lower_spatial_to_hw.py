@@ -90,7 +90,7 @@ def test_memory_roms_are_returned_not_kept_in_the_ir():
     # fc2: 4x16 weights at pe=2, simd=4 -> 8 words of 2*4 lanes x 4 bits, one hex line each
     assert len(lowering.rom_files["rom/fc2_w.hex"].split()) == N * H // (2 * 4)
     text = str(lowering.module)
-    assert '#seq.firmem.init<"rom/fc2_w.hex", false, false>' in text
+    assert '#seq.firmem.init<"rom/fc2_w.hex", false, true>' in text  # inline: $readmemh in the memory module
     assert lowering.rom_files["rom/fc2_w.hex"].split()[0] not in text
     assert not lowering.module.attributes
 

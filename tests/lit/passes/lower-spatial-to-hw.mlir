@@ -34,6 +34,6 @@ builtin.module {
 // CHECK-NOT:    spatial.
 
 // MEM:      builtin.module {
-// MEM:        %fc_mvu_weights = seq.firmem 1, 1, undefined, undefined {init = #seq.firmem.init<"rom/fc_w.hex", false, false>, name = "fc_mvu_weights"} : <4 x 8>
+// MEM:        %fc_mvu_weights = seq.firmem 1, 1, undefined, undefined {init = #seq.firmem.init<"rom/fc_w.hex", false, true>, name = "fc_mvu_weights"} : <4 x 8>
 // MEM:        seq.firmem.read_port %fc_mvu_weights[{{.*}}], clock %clk enable %{{.*}} : <4 x 8>
 // MEM:        hw.module @main_top
