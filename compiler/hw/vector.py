@@ -2,10 +2,14 @@
 (`compiler/hw/vector_program.py`), cycle for cycle as `dialects/spatial/vector.py`
 times it.
 
-* Every storage is a bank of registers, one per element (the state, the K/V
-  caches, resets to zeros: an empty cache). Each is written by one step (or by the
-  capture of its input stream), at an address from a per-cycle table or, for a
-  cache, `base + position · stride`.
+* Every storage is written by one step (or by the capture of its input stream),
+  at an address from a per-cycle table or, for a cache, `base + position · stride`.
+  An input, and any storage of at most `MEMORY_THRESHOLD` elements, is a bank of
+  registers; the others (the K/V caches, the attention scores, the long
+  intermediates) are `seq.firmem` RAMs with one write port and a combinational
+  read port per place that reads them. A RAM is not reset: a cache position is
+  written before it is read and positions past the current one are masked out,
+  so what an earlier prompt left there never reaches a result.
 * A `phase` register walks: capture (0) → step 1 .. step S → result 1 .. result R
   → capture. Capture takes every input stream's beats (`in<k>_ready` while its
   frame is not complete) and leaves when the last one has arrived; step s runs
@@ -29,7 +33,11 @@ from compiler.hw.context import GeneratorContext
 from compiler.hw.requant import requantize
 from compiler.hw.vector_program import Program, Step, element_of, storage_of, vector_program
 from compiler.numerics import signed_bits
+from dialects.circt import FirMemOp, FirMemReadPortOp, FirMemType, FirMemWritePortOp, address_width
 from dialects.spatial import VectorOp, stream_of
+
+MEMORY_THRESHOLD = 32
+"""Storages of more elements than this (inputs excepted) are RAMs, not registers."""
 
 
 def _bits_for(values: np.ndarray) -> int:
@@ -54,6 +62,8 @@ class VectorHardware:
         self.element_writes: list[dict[int, list[tuple[SSAValue, SSAValue]]]] = [{} for _ in program.storages]
         """Per storage and element: (enable, data) of writes to that element alone (the capture)."""
         self.arrays: dict[int, SSAValue] = {}
+        self.memories: dict[int, SSAValue] = {}
+        """The `seq.firmem` of each storage held in RAM."""
 
     # ------------------------------------------------------------------ reading
 
@@ -81,6 +91,8 @@ class VectorHardware:
         return self.arrays[sid]
 
     def element(self, sid: int, address: SSAValue | int) -> SSAValue:
+        if sid in self.memories:
+            return self.memory_read(sid, address)
         registers = self.elements[sid]
         if isinstance(address, int):
             return registers[address].value
@@ -104,6 +116,12 @@ class VectorHardware:
         which = np.searchsorted(storages, sids)
         return self.b.pick(parts, self.table(which, index))
 
+    def memory_read(self, sid: int, address: SSAValue | int) -> SSAValue:
+        b = self.b
+        bits = address_width(self.program.storages[sid].size)
+        index = b.const(address, bits) if isinstance(address, int) else b.zext(address, bits)
+        return b._add(FirMemReadPortOp(self.memories[sid], index, b.clock, b.true()))
+
     def write(self, sid: int, enable: SSAValue, address: SSAValue, data: SSAValue) -> None:
         self.writes[sid].append((enable, address, self.b.sext(data, self.program.storages[sid].width)))
 
@@ -116,6 +134,12 @@ class VectorHardware:
         outputs = [b.stream_output(f"out{k}", stream_of(v).width, stream_of(v).lanes.data)
                    for k, v in enumerate(unit.outputs)]
         for sid, storage in enumerate(program.storages):
+            if sid not in program.inputs and storage.size > MEMORY_THRESHOLD:
+                memory = FirMemOp(FirMemType(storage.size, storage.width), read_latency=0,
+                                  name=f"{b.name}_{storage.name}")
+                self.memories[sid] = b._add(memory, storage.name)
+                self.elements.append([])
+                continue
             reset = 0 if storage.state else None
             self.elements.append([b.reg(f"{storage.name}_{i}", storage.width, reset_value=reset)
                                   for i in range(storage.size)])
@@ -183,9 +207,16 @@ class VectorHardware:
         return b.and_(fire, last)
 
     def connect_storage(self) -> None:
-        """Every element register: its write ports, the last one connected winning."""
+        """Every element register: its write ports, the last one connected winning; every
+        RAM: its one write port."""
         b = self.b
+        for sid, memory in self.memories.items():
+            (enable, address, data), = self.writes[sid]
+            bits = address_width(self.program.storages[sid].size)
+            b.block.add_op(FirMemWritePortOp(memory, b.zext(address, bits), data, b.clock, enable))
         for sid, registers in enumerate(self.elements):
+            if sid in self.memories:
+                continue
             ports = self.writes[sid]
             for i, register in enumerate(registers):
                 value = register.value
