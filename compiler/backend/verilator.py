@@ -60,9 +60,9 @@ from compiler.errors import HwcError
 # Lint waivers, each for a construct CIRCT generates on purpose.
 LINT_WAIVERS = """\
 `verilator_config
-// hw-memory-sim gives a memory of read latency 0 (combinational read) a clock
-// input all the same, unused by construction.
-lint_off -rule UNUSEDSIGNAL -file "*" -match "*Signal is not used: 'R0_clk'*"
+// hw-memory-sim gives every read port (R0, R1, ...) of a memory of read latency 0
+// (combinational read) a clock input all the same, unused by construction.
+lint_off -rule UNUSEDSIGNAL -file "*" -match "*Signal is not used: 'R*_clk'*"
 // A hardwired weight matrix with an all-zero column (common at 2-bit weights)
 // leaves that input lane of the MVU unused.
 lint_off -rule UNUSEDSIGNAL -file "*_mvu*" -match "*Bits of signal are not used: 'in0_data'*"

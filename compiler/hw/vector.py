@@ -37,7 +37,11 @@ from dialects.circt import FirMemOp, FirMemReadPortOp, FirMemType, FirMemWritePo
 from dialects.spatial import VectorOp, stream_of
 
 MEMORY_THRESHOLD = 32
-"""Storages of more elements than this (inputs excepted) are RAMs, not registers."""
+"""Storages of more elements than this (inputs excepted) are RAMs, not registers..."""
+MEMORY_READ_PORTS = 4
+"""... when at most this many places read them (a result sent on many lanes stays registers)."""
+TAG_TABLES = ("lhs", "rhs", "x", "ids", "value", "position", "keep", "buffer")
+"""The per-cycle tables of a step that name stored elements (each a read port)."""
 
 
 def _bits_for(values: np.ndarray) -> int:
@@ -133,8 +137,9 @@ class VectorHardware:
                   for k, v in enumerate(unit.inputs)]
         outputs = [b.stream_output(f"out{k}", stream_of(v).width, stream_of(v).lanes.data)
                    for k, v in enumerate(unit.outputs)]
+        readers = read_ports(program, [stream_of(v).lanes.data for v in unit.outputs])
         for sid, storage in enumerate(program.storages):
-            if sid not in program.inputs and storage.size > MEMORY_THRESHOLD:
+            if sid not in program.inputs and storage.size > MEMORY_THRESHOLD and readers[sid] <= MEMORY_READ_PORTS:
                 memory = FirMemOp(FirMemType(storage.size, storage.width), read_latency=0,
                                   name=f"{b.name}_{storage.name}")
                 self.memories[sid] = b._add(memory, storage.name)
@@ -226,6 +231,20 @@ class VectorHardware:
                     hit = b.and_(enable, b.eq(address, b.const(i, width_of(address))))
                     value = b.mux(hit, data, value)
                 register.set_next(value)
+
+
+def read_ports(program: Program, output_lanes: list[int]) -> list[int]:
+    """Per storage, the places that read it: a tag table of a step, a lane of a result."""
+    counts = [0] * len(program.storages)
+    for step in program.steps:
+        for key in TAG_TABLES:
+            if key in step.tables:
+                for sid in set(int(s) for s in storage_of(step.tables[key])):
+                    counts[sid] += 1
+    for tags, lanes in zip(program.outputs, output_lanes):
+        for sid in set(int(s) for s in storage_of(tags)):
+            counts[sid] += lanes
+    return counts
 
 
 # --------------------------------------------------------------------------- steps
@@ -338,7 +357,8 @@ def softmax_step(v: VectorHardware, step: Step, active: SSAValue, count: SSAValu
     x = v.read(t["x"], count)
     xw = width_of(x) + 2
     x = b.sext(x, xw)
-    kept = b.ne(v.read(t["keep"], count), b.const(0, width_of(v.read(t["keep"], count))))
+    keep = v.read(t["keep"], count)
+    kept = b.ne(keep, b.const(0, width_of(keep)))
     lowest = b.const(-(1 << (xw - 2)) - 1, xw)
     candidate = b.mux(kept, x, lowest)
     peak = b.reg(f"peak_{step.target}", xw)
