@@ -196,6 +196,16 @@ def fusion_names(option: str) -> list[str]:
     return [option]
 
 
+def finish_graph(graph: spatial.GraphOp, m: GraphMapper) -> None:
+    """Dups for fan-out, every PE's timing, and the verifier's verdict as one HwcError line."""
+    insert_dups(m.block)
+    set_timing(m.block)
+    try:
+        graph.verify()
+    except VerifyException as error:
+        raise HwcError(f"map-to-spatial: the graph does not verify: {str(error).splitlines()[0]}") from None
+
+
 def step_function(module: ModuleOp) -> FuncOp | None:
     """The decoder's step graph (`sequence-to-stream`), if the module has one."""
     return next((op for op in module.ops if isinstance(op, FuncOp) and op.sym_name.data == STEP_FUNCTION), None)
@@ -218,12 +228,7 @@ def map_decoder(module: ModuleOp, step: FuncOp) -> ModuleOp:
         module.body.block.erase_op(function)
     remove_unread_roms(module)
     name_roms(module, graph, m)
-    insert_dups(m.block)
-    set_timing(m.block)
-    try:
-        graph.verify()
-    except VerifyException as error:
-        raise HwcError(f"map-to-spatial: the graph does not verify: {str(error).splitlines()[0]}") from None
+    finish_graph(graph, m)
     return module
 
 
@@ -249,12 +254,7 @@ def map_module(module: ModuleOp, fusions: str = "all") -> ModuleOp:
     remove_unread_roms(module)
     name_layers(m.block, m)
     name_roms(module, graph, m)
-    insert_dups(m.block)
-    set_timing(m.block)
-    try:
-        graph.verify()
-    except VerifyException as error:
-        raise HwcError(f"map-to-spatial: the graph does not verify: {str(error).splitlines()[0]}") from None
+    finish_graph(graph, m)
     return module
 
 
