@@ -194,7 +194,13 @@ class Design:
     def run(self, inputs: dict[str, np.ndarray] | np.ndarray, level: str = "float",
             trace: Path | None = None) -> dict[str, np.ndarray]:
         """Run inputs (any number of samples stacked on axis 0) at `level`; at the
-        `rtl` level, `trace` (a .fst or .vcd file) receives the simulation's waveform."""
+        `rtl` level, `trace` (a .fst or .vcd file) receives the simulation's waveform.
+        A decoder runs on its chip token by token at the spatial and rtl levels
+        (`run_on_chip`)."""
+        if level in ("spatial", "rtl") and self.is_decoder:
+            if trace is not None:
+                raise HwcError("--trace: not yet for a language model's chip")
+            return self.run_on_chip(inputs, level)
         executor = self.executor(level)
         if trace is not None:
             from compiler.rtl import RtlExecutor
@@ -210,6 +216,36 @@ class Design:
                 )
             inputs = {executor.input_names[0]: inputs}
         return executor.run(inputs)
+
+    def run_on_chip(self, inputs: dict[str, np.ndarray] | np.ndarray, level: str) -> dict[str, np.ndarray]:
+        """Whole sequences of token ids ([samples, T]) through the chip one token a frame,
+        from empty caches: every position's logits, as the integer level gives them."""
+        name, output = self.input_names[0], self.output_names[0]
+        ids = inputs if isinstance(inputs, np.ndarray) else inputs.get(name)
+        if ids is None:
+            raise HwcError(f"the model's input is '{name}'")
+        ids = np.asarray(ids)
+        if ids.dtype.kind not in "iu":
+            raise HwcError(f"input '{name}': token ids must be integers, got {ids.dtype}")
+        spatial = self.executor("spatial")
+        rows = ids.reshape(ids.shape[0], -1)
+        if level == "rtl":
+            from compiler.llm_rtl import ChipSimulation
+
+            chip = ChipSimulation(spatial, self.rtl_build())
+            ints = np.stack([chip.logits([int(t) for t in row]).logits for row in rows])
+        else:
+            token, position = spatial.input_names
+            sequences = []
+            for row in rows:
+                spatial.states.reset()
+                sequences.append(np.stack([
+                    spatial.run_int({token: np.array([[int(t)]]), position: np.array([p])})[output].reshape(-1)
+                    for p, t in enumerate(row)]))
+            spatial.states.reset()
+            ints = np.stack(sequences)
+        whole = self.executor("int")  # the whole sequence's output port: its scale and host op
+        return whole.dequantize_outputs({output: ints.reshape(ints.shape[0], *whole.host.port(output).nn_shape[1:])})
 
     def generate(self, prompt: list[int], max_new_tokens: int, level: str = "float", context: int = 0,
                  end_token: int | None = None, progress=None) -> list[int]:

@@ -117,3 +117,16 @@ def test_bad_token_rate_requests_are_one_line(args, message, tmp_path):
     result = run_hwc_command("compile", str(model), "--emit", "spatial", "-o", str(tmp_path / "b"), *options)
     assert result.returncode == 1 and message in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_hwc_run_puts_whole_sequences_through_the_chip_one_token_a_frame(tmp_path):
+    """`hwc run --level spatial` on a decoder: each sequence through the chip from empty
+    caches, every position's logits, equal to the integer whole sequence's."""
+    ids = np.load(FIXTURES / "qwen2.npz")["input_ids"][:2]
+    np.save(tmp_path / "ids.npy", ids)
+    calib = calibration("qwen2", tmp_path)
+    for level in ("int", "spatial"):
+        result = run_hwc_command("run", str(FIXTURES / "qwen2.onnx"), "--input", str(tmp_path / "ids.npy"),
+                                 "--calib", str(calib), "--level", level, "-o", str(tmp_path / f"{level}.npz"))
+        assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "spatial.npz")["logits"], np.load(tmp_path / "int.npz")["logits"])
