@@ -22,13 +22,18 @@ values hwc chose scales for.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import BlockArgument, Operation, SSAValue
 
 from compiler.diagnostics import warn
-from compiler.numerics import MULTIPLIER_BITS, signed_bits
+from compiler.numerics import (
+    GIVEN_MULTIPLIER_LIMIT, MAX_ACC_BITS, MULTIPLIER_BITS, MULTIPLIER_LIMIT, requant_parameters, requantize,
+    round_half_up, signed_bits, width_for,
+)
 from compiler.weight_formats import expand_groups, groups_for_scales
 from dialects import nn
 from passes.quantize_graph import GivenScale, GraphQuantizer, QTensor
@@ -141,8 +146,13 @@ def given_block_weights(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) \
 
 
 FINE_BIAS_BITS = 10
-"""A float bias next to the model's integer weights is added at a scale this many bits
-finer than the output's step (see `add_fine_bias`)."""
+"""A float bias next to the model's integer weights is added at a scale at least this many
+bits finer than the output's step (see `add_fine_bias`)..."""
+FINE_BIAS_MAX_BITS = 24
+"""... and at most this many: float32's significand, the reference's own precision."""
+EXHAUSTIVE_CHECK_LIMIT = 1 << 23
+"""`add_fine_bias` proves its choice on every accumulator value when there are at most
+this many (channels x values); beyond, it takes `FINE_BIAS_MAX_BITS`."""
 
 
 def off_grid_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray) -> np.ndarray | None:
@@ -156,19 +166,76 @@ def off_grid_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.
     return None if np.all(np.abs(units - np.rint(units)) < 1e-3) else bias
 
 
+@dataclass(frozen=True)
+class _FineRequant:
+    """A float bias added `shift` bits below the accumulator's scale, and the requant after it."""
+
+    shift: int
+    bias_q: np.ndarray
+    multiplier: np.ndarray
+    requant_shift: int
+
+
+def _fine_requant(acc_scales: np.ndarray, bias: np.ndarray, out_scale: float, shift: int, limit: int,
+                  what: str) -> _FineRequant:
+    fine = acc_scales / 2.0 ** shift
+    multiplier, requant_shift = requant_parameters(fine / out_scale, what, limit)
+    return _FineRequant(shift, round_half_up(bias / fine).astype(np.int64), multiplier, requant_shift)
+
+
+def _exact_on_every_accumulator(plan: _FineRequant, acc_scales: np.ndarray, bias: np.ndarray, out_scale: float,
+                                bound: int, clamp: tuple[int, int] | None) -> bool:
+    """True when `requant(acc · 2^shift + bias_q)` equals the model's exact
+    `round_half_even((acc · s_acc + b) / s_out)` for every accumulator value |acc| <= bound
+    of every channel (after the output's clamp when there is one)."""
+    accs = np.arange(-bound, bound + 1, dtype=np.int64)
+    multipliers = np.broadcast_to(plan.multiplier, bias.shape)
+    for scale, b, b_q, m in zip(acc_scales, bias, plan.bias_q, multipliers):
+        ours = requantize((accs << plan.shift) + b_q, np.int64(m), plan.requant_shift, -(1 << 62), 1 << 62)
+        exact = np.rint((accs * scale + b) / out_scale)
+        if clamp is not None:
+            ours, exact = np.clip(ours, *clamp), np.clip(exact, *clamp)
+        if not np.array_equal(ours, exact):
+            return False
+    return True
+
+
+def _choose_fine_requant(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray,
+                         bias: np.ndarray, bound: int) -> _FineRequant:
+    """The coarsest bias scale, from `FINE_BIAS_BITS` to `FINE_BIAS_MAX_BITS` bits below the
+    output's step, at which the integer requant rounds every accumulator value of every
+    channel as the model's exact arithmetic does (checked by exhaustion); the finest when
+    none does or there are too many values to check."""
+    target = g.requant_target(op.output)
+    given = g.given.get(target)
+    out_scale = g.scale_of_bits(target, given.bits if given is not None else g.abits)
+    limit = GIVEN_MULTIPLIER_LIMIT if given is not None else MULTIPLIER_LIMIT
+    clamp = (given.lo, given.hi) if given is not None else None
+    below = int(np.ceil(np.log2(acc_scales.max() / out_scale)))
+    widest = MAX_ACC_BITS - width_for(bound)
+    shifts = [int(np.clip(below + bits, 0, widest)) for bits in range(FINE_BIAS_BITS, FINE_BIAS_MAX_BITS + 1)]
+    checkable = acc_scales.size * (2 * bound + 1) <= EXHAUSTIVE_CHECK_LIMIT
+    for shift in dict.fromkeys(shifts) if checkable else ():
+        plan = _fine_requant(acc_scales, bias, out_scale, shift, limit, op.name)
+        if _exact_on_every_accumulator(plan, acc_scales, bias, out_scale, bound, clamp):
+            return plan
+    return _fine_requant(acc_scales, bias, out_scale, shifts[-1], limit, op.name)
+
+
 def add_fine_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc: SSAValue, acc_scales: np.ndarray,
                   bias: np.ndarray, bound: int, axis: int) -> tuple[SSAValue, np.ndarray]:
     """`acc · 2^k + round(bias / (acc_scales / 2^k))`, and its scales `acc_scales / 2^k`:
-    the float bias added `FINE_BIAS_BITS` bits below the output's step, so that rounding it
-    moves the output by at most 2^-(FINE_BIAS_BITS+1) of a step instead of up to half a step
-    of the (often coarse) accumulator scale."""
-    target = g.requant_target(op.output)
-    out_scale = g.scale_of_bits(target, g.given[target].bits if target in g.given else g.abits)
-    shift = int(np.clip(np.ceil(np.log2(acc_scales.max() / out_scale)) + FINE_BIAS_BITS, 0, 30))
-    fine = acc_scales / 2.0 ** shift
+    the float bias added k bits below the accumulator's scale, k the smallest (at least
+    `FINE_BIAS_BITS` bits below the output's step) for which the requant that follows rounds
+    every accumulator value as the model's exact arithmetic does (`_choose_fine_requant`).
+    Rounding the bias at a coarse scale would shift a channel's every value by the same
+    fraction of a step, and flip every sample whose accumulator lands next to a rounding
+    boundary."""
+    acc_scales = np.broadcast_to(np.asarray(acc_scales, np.float64), bias.shape)
+    plan = _choose_fine_requant(g, op, acc_scales, bias, bound)
+    shift, fine = plan.shift, acc_scales / 2.0 ** plan.shift
     rank = len(nn.shape_of(acc))
-    shape = (-1,) + (1,) * (rank - 1 - axis)
-    bias_q = np.floor(bias / fine + 0.5).astype(np.int64).reshape(shape)
+    bias_q = plan.bias_q.reshape((-1,) + (1,) * (rank - 1 - axis))
     scaled_bits = g.accumulator_bits(bound << shift, op)
     factor = g.emit_int_scalar(1 << shift)
     scaled = g.emit(nn.MulOp(acc, factor, g.int_tensor(acc, scaled_bits)), acc_bits=scaled_bits)
