@@ -236,12 +236,14 @@ HOST_OPS = ("softmax", "log_softmax")
 """Final ops a quantized graph leaves to the host, applied in float after dequantization."""
 
 
-def quantize_input(array: np.ndarray, scale: float, bits: int) -> np.ndarray:
+def quantize_input(array: np.ndarray, scale: float, bits: int, bounds: tuple[int, int] | None = None) -> np.ndarray:
     """What the host sends for float inputs: `clamp(floor(x / s + 0.5), ±(2^(bits-1)-1))`, int64
-    (also how `quantize` turns any real number into a `bits`-bit activation value)."""
+    (also how `quantize` turns any real number into a `bits`-bit activation value); with
+    `bounds`, clamped to [lo, hi] instead (an input whose range the model gives)."""
     limit = narrow_limit(bits)
+    lo, hi = bounds if bounds is not None else (-limit, limit)
     q = np.floor(np.asarray(array, np.float64) / scale + 0.5)
-    return np.clip(q, -limit, limit).astype(np.int64)
+    return np.clip(q, lo, hi).astype(np.int64)
 
 
 def host_softmax_axis(shape: tuple[int, ...]) -> int:

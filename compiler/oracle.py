@@ -34,6 +34,10 @@ def _model_with_weights(model_path: Path, weights: Path | None) -> bytes | str:
 
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
+EXACT_QDQ_MATMUL = ("session.qdq_matmulnbits_accuracy_level", "0")
+"""onnxruntime fuses a blocked 4-bit DequantizeLinear and its MatMul into MatMulNBits
+and by default (level 4) then rounds the float activations to int8; level 0 computes
+the model as it is written (dequantized weights, float32 product)."""
 
 
 def qonnx_as_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -115,6 +119,7 @@ def onnxruntime_run(
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    options.add_session_config_entry(*EXACT_QDQ_MATMUL)
     try:
         model = _model_with_weights(model_path, weights)
         if intermediates:

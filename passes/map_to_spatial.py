@@ -58,7 +58,7 @@ from passes.spatial_fusions import FUSIONS, fusion_patterns
 from passes.spatial_handlers import HANDLERS
 from passes.spatial_mapper import GraphMapper, Stream, per_sample, stream_type
 
-PORT_KEYS_FROM_NN = (nn.NAME_ATTR, nn.SCALE_ATTR, nn.HOST_OP_ATTR)
+PORT_KEYS_FROM_NN = (nn.NAME_ATTR, nn.SCALE_ATTR, nn.HOST_OP_ATTR, nn.INPUT_RANGE_ATTR)
 
 
 # --------------------------------------------------------------------------- mapping

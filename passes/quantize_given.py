@@ -31,11 +31,12 @@ from xdsl.ir import BlockArgument, Operation, SSAValue
 
 from compiler.diagnostics import warn
 from compiler.numerics import (
-    GIVEN_MULTIPLIER_LIMIT, MAX_ACC_BITS, MULTIPLIER_BITS, MULTIPLIER_LIMIT, requant_parameters, requantize,
+    GIVEN_MULTIPLIER_LIMIT, MULTIPLIER_BITS, MULTIPLIER_LIMIT, requant_parameters, requantize,
     round_half_up, signed_bits, width_for,
 )
 from compiler.weight_formats import expand_groups, groups_for_scales
 from dialects import nn
+from dialects.rom import MAX_WIDTH as ROM_MAX_WIDTH
 from passes.quantize_graph import GivenScale, GraphQuantizer, QTensor
 
 SAME_SCALE_OPS = (nn.MaxPoolOp, nn.ReshapeOp, nn.TransposeOp)
@@ -184,17 +185,16 @@ def _fine_requant(acc_scales: np.ndarray, bias: np.ndarray, out_scale: float, sh
 
 
 def _exact_on_every_accumulator(plan: _FineRequant, acc_scales: np.ndarray, bias: np.ndarray, out_scale: float,
-                                bound: int, clamp: tuple[int, int] | None) -> bool:
+                                bound: int, clamp: tuple[int, int]) -> bool:
     """True when `requant(acc · 2^shift + bias_q)` equals the model's exact
     `round_half_even((acc · s_acc + b) / s_out)` for every accumulator value |acc| <= bound
-    of every channel (after the output's clamp when there is one)."""
+    of every channel (both clamped to the output's range)."""
     accs = np.arange(-bound, bound + 1, dtype=np.int64)
     multipliers = np.broadcast_to(plan.multiplier, bias.shape)
     for scale, b, b_q, m in zip(acc_scales, bias, plan.bias_q, multipliers):
         ours = requantize((accs << plan.shift) + b_q, np.int64(m), plan.requant_shift, -(1 << 62), 1 << 62)
         exact = np.rint((accs * scale + b) / out_scale)
-        if clamp is not None:
-            ours, exact = np.clip(ours, *clamp), np.clip(exact, *clamp)
+        ours, exact = np.clip(ours, *clamp), np.clip(exact, *clamp)
         if not np.array_equal(ours, exact):
             return False
     return True
@@ -202,24 +202,27 @@ def _exact_on_every_accumulator(plan: _FineRequant, acc_scales: np.ndarray, bias
 
 def _choose_fine_requant(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray,
                          bias: np.ndarray, bound: int) -> _FineRequant:
-    """The coarsest bias scale, from `FINE_BIAS_BITS` to `FINE_BIAS_MAX_BITS` bits below the
-    output's step, at which the integer requant rounds every accumulator value of every
-    channel as the model's exact arithmetic does (checked by exhaustion); the finest when
-    none does or there are too many values to check."""
+    """Into a scale the model gives: the coarsest bias scale, from `FINE_BIAS_BITS` to
+    `FINE_BIAS_MAX_BITS` bits below the output's step, at which the integer requant rounds
+    every accumulator value of every channel as the model's exact arithmetic does
+    (checked by exhaustion); the finest when none does or there are too many values to
+    check. The sum stays within a ROM word. Into a scale hwc chooses: `FINE_BIAS_BITS`."""
     target = g.requant_target(op.output)
     given = g.given.get(target)
     out_scale = g.scale_of_bits(target, given.bits if given is not None else g.abits)
     limit = GIVEN_MULTIPLIER_LIMIT if given is not None else MULTIPLIER_LIMIT
-    clamp = (given.lo, given.hi) if given is not None else None
     below = int(np.ceil(np.log2(acc_scales.max() / out_scale)))
-    widest = MAX_ACC_BITS - width_for(bound)
-    shifts = [int(np.clip(below + bits, 0, widest)) for bits in range(FINE_BIAS_BITS, FINE_BIAS_MAX_BITS + 1)]
-    checkable = acc_scales.size * (2 * bound + 1) <= EXHAUSTIVE_CHECK_LIMIT
-    for shift in dict.fromkeys(shifts) if checkable else ():
-        plan = _fine_requant(acc_scales, bias, out_scale, shift, limit, op.name)
-        if _exact_on_every_accumulator(plan, acc_scales, bias, out_scale, bound, clamp):
-            return plan
-    return _fine_requant(acc_scales, bias, out_scale, shifts[-1], limit, op.name)
+    finest = FINE_BIAS_MAX_BITS if given is not None else FINE_BIAS_BITS
+    shifts = dict.fromkeys(max(0, below + bits) for bits in range(FINE_BIAS_BITS, finest + 1))
+    plans = [_fine_requant(acc_scales, bias, out_scale, shift, limit, op.name) for shift in shifts]
+    fitting = [plan for plan in plans
+               if width_for((bound << plan.shift) + int(np.abs(plan.bias_q).max(initial=0))) <= ROM_MAX_WIDTH]
+    plans = fitting or plans[:1]
+    if given is None or acc_scales.size * (2 * bound + 1) > EXHAUSTIVE_CHECK_LIMIT:
+        return plans[-1]
+    exact = (plan for plan in plans
+             if _exact_on_every_accumulator(plan, acc_scales, bias, out_scale, bound, (given.lo, given.hi)))
+    return next(exact, plans[-1])
 
 
 def add_fine_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc: SSAValue, acc_scales: np.ndarray,

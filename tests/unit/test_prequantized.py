@@ -23,7 +23,7 @@ from dialects.rom import find_rom
 from tests.support import FIXTURES, onnxruntime_session
 
 QUANTIZED = FIXTURES / "quantized"
-SHAPES = {"mlp_qdq_u8": (64,), "cnn_qdq_s8": (3, 8, 8), "mlp_mixed": (64,)}
+SHAPES = {"mlp_qdq_u8": (64,), "cnn_qdq_s8": (3, 8, 8), "mlp_mixed": (64,), "mlp_qdq_u4": (64,)}
 SAMPLES = 400
 
 
@@ -41,7 +41,7 @@ def initializer(name: str, tensor: str) -> np.ndarray:
     return next(numpy_helper.to_array(i) for i in model.graph.initializer if i.name == tensor)
 
 
-@pytest.mark.parametrize("name", ["mlp_qdq_u8", "cnn_qdq_s8"])
+@pytest.mark.parametrize("name", ["mlp_qdq_u8", "cnn_qdq_s8", "mlp_qdq_u4"])
 def test_qdq_float_level_equals_onnxruntime_and_int_level_is_within_1_lsb_of_it(name):
     """The int level is exact integer arithmetic; onnxruntime's float32 differs from it
     only next to a rounding boundary (docs/prequantized.md: ~1 output in 10^4)."""
@@ -68,6 +68,19 @@ def test_qdq_mlp_rtl_equals_int():
     x = samples("mlp_qdq_u8", 16)
     design = compiler.compile(QUANTIZED / "mlp_qdq_u8.onnx", fold="min")
     np.testing.assert_array_equal(design.run(x, "rtl")["logits"], design.run(x, "int")["logits"])
+
+
+def test_a_4_bit_input_keeps_the_models_range_at_every_level():
+    """uint4 with zero point 8 is q - 8 in [-8, 7]: the host sends -8 (not hwc's narrow -7)
+    where onnxruntime's QuantizeLinear saturates, at the int and spatial levels alike."""
+    x = samples("mlp_qdq_u4", 8) * 4  # beyond the input's range on both sides
+    design = compiler.compile(QUANTIZED / "mlp_qdq_u4.onnx")
+    sent = design.executor("int").quantize_inputs({"input": x})["input"]
+    assert sent.min() == -8 and sent.max() == 7
+    np.testing.assert_array_equal(design.executor("spatial").quantize_inputs({"input": x})["input"], sent)
+    ours = design.run(x, "int")["logits"]
+    np.testing.assert_array_equal(ours, onnxruntime_outputs("mlp_qdq_u4", x))
+    np.testing.assert_array_equal(design.run(x, "spatial")["logits"], ours)
 
 
 def test_qdq_weights_are_the_models_integers_and_scales_whatever_wbits():
@@ -152,8 +165,11 @@ def _gemm_model(path, weight_zero=0, axis=None, scales=(0.5, 0.25), transB=1, op
      "'fc' (Gemm: weight 'w' has a nonzero zero point; hwc keeps weights symmetric (zero point 0))"),
     (lambda p: _gemm_model(p, axis=1, scales=(0.5, 0.25, 0.125)),
      "'fc' (Gemm: weight 'w' is quantized along an axis other than its output channels"),
-    (lambda p: _gemm_model(p, axis=1, scales=[[0.5], [0.25]], opset=21, block=3),
-     "'weight_dq' (DequantizeLinear: blocked scales (block_size 3) on a constant are not supported)"),
+    (lambda p: _gemm_model(p, axis=0, scales=[[0.5, 0.25, 0.125]], opset=21, block=2),
+     "'fc' (Gemm: weight 'w' has blocked scales along its output channels"),
+    (lambda p: _gemm_model(p, axis=1, scales=[[0.5], [0.25]], opset=21, block=2),
+     "'weight_dq' (DequantizeLinear: blocked scales of shape [2, 1] for [2, 3] in blocks of 2 along axis 1 "
+     "(expected [2, 2])"),
 ])
 def test_quantized_ops_hwc_cannot_honour_are_one_error_naming_them(tmp_path, build, message):
     path = build(tmp_path / "m.onnx")
@@ -180,7 +196,16 @@ def test_per_axis_weight_of_a_matmul_is_honoured_after_the_transpose(tmp_path):
 
 # --------------------------------------------------------------------------- MatMulNBits
 
-NBITS = ["mlp_nbits_b32_sym", "mlp_nbits_b64_zp", "mlp_nbits_b128_zp"]
+NBITS = ["mlp_nbits_b32_sym", "mlp_nbits_b64_zp", "mlp_nbits_b128_zp",
+         "mlp_qdq_blocked_b32", "mlp_qdq_blocked_b64_zp"]
+"""MatMulNBits, and opset 21's blocked DequantizeLinear (the same quantizer's QDQ format)."""
+
+
+def first_layer_block_scales(name: str) -> np.ndarray:
+    """The model's block scales [N, blocks] of its first layer."""
+    if "qdq" in name:  # DequantizeLinear of the MatMul's weight [K, N]: blocks along axis 0
+        return initializer(name, "fc0.weight_DQ_scales").T.astype(np.float64)
+    return initializer(name, "fc0.weight_scales").reshape(128, -1).astype(np.float64)
 
 
 def onnxruntime_first_layer_weights(name: str) -> np.ndarray:
@@ -207,10 +232,10 @@ def test_matmul_nbits_float_weights_are_onnxruntimes_and_int_weights_its_integer
     rom = find_rom(layer.weight.owner)
     channel = np.asarray(store_for(module).get(f"{rom.sym_name.data}.scale"), np.float64)  # > INLINE_LIMIT
     block = layer.group_size.value.data
-    scales = initializer(name, "fc0.weight_scales").reshape(128, -1).astype(np.float64)
+    scales = first_layer_block_scales(name)
     # the model's integers: onnxruntime's weights divided by their block scales
     np.testing.assert_array_equal(codes, np.rint(theirs / np.repeat(scales, block, axis=1)))
-    assert rom.width == (4 if name.endswith("sym") else 5)
+    assert rom.width == (5 if name.endswith("zp") else 4)
     # each float block scale as an integer group scale under the channel scale, within half a step
     assert np.all(np.abs(groups * channel[:, None] - scales) <= channel[:, None] / 2 * (1 + 1e-9))
 
