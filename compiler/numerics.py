@@ -238,12 +238,17 @@ HOST_OPS = ("softmax", "log_softmax")
 
 def quantize_input(array: np.ndarray, scale: float, bits: int, bounds: tuple[int, int] | None = None) -> np.ndarray:
     """What the host sends for float inputs: `clamp(floor(x / s + 0.5), ±(2^(bits-1)-1))`, int64
-    (also how `quantize` turns any real number into a `bits`-bit activation value); with
-    `bounds`, clamped to [lo, hi] instead (an input whose range the model gives)."""
+    (also how `quantize` turns any real number into a `bits`-bit activation value).
+
+    With `bounds` (an input the model quantizes itself: QuantizeLinear, QONNX Quant), the
+    model's own arithmetic instead: `clamp(round_half_even(float32(x) / float32(s)), lo, hi)`,
+    the division in float32 as onnxruntime and qonnx compute it."""
+    if bounds is not None:
+        q = np.rint(np.asarray(array, np.float32) / np.float32(scale))
+        return np.clip(q, *bounds).astype(np.int64)
     limit = narrow_limit(bits)
-    lo, hi = bounds if bounds is not None else (-limit, limit)
     q = np.floor(np.asarray(array, np.float64) / scale + 0.5)
-    return np.clip(q, lo, hi).astype(np.int64)
+    return np.clip(q, -limit, limit).astype(np.int64)
 
 
 def host_softmax_axis(shape: tuple[int, ...]) -> int:

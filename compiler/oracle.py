@@ -34,10 +34,12 @@ def _model_with_weights(model_path: Path, weights: Path | None) -> bytes | str:
 
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
-EXACT_QDQ_MATMUL = ("session.qdq_matmulnbits_accuracy_level", "0")
-"""onnxruntime fuses a blocked 4-bit DequantizeLinear and its MatMul into MatMulNBits
-and by default (level 4) then rounds the float activations to int8; level 0 computes
-the model as it is written (dequantized weights, float32 product)."""
+AS_WRITTEN = ("session.disable_quant_qdq", "1")
+"""The session option that makes onnxruntime compute a QDQ model as it is written. Its
+QDQ transformers change the arithmetic: they round a float bias beside quantized
+weights to int32 at the accumulator's scale (many steps off at 4 bits, Brevitas'
+QCDQ export), and fuse a blocked 4-bit DequantizeLinear with its MatMul into
+MatMulNBits, which then rounds the float activations to int8."""
 
 
 def qonnx_as_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -119,7 +121,7 @@ def onnxruntime_run(
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    options.add_session_config_entry(*EXACT_QDQ_MATMUL)
+    options.add_session_config_entry(*AS_WRITTEN)
     try:
         model = _model_with_weights(model_path, weights)
         if intermediates:

@@ -62,11 +62,12 @@ def given_activations(function: FuncOp) -> dict[SSAValue, GivenScale]:
     return given
 
 
-def _range_of(q: QTensor) -> tuple[int, int] | None:
-    """[lo, hi] of an integer activation at `q.scale`: a graph input's, or a
-    requant's at that scale (through max pools, reshapes, transposes and relus), else None."""
+def _range_of(g: GraphQuantizer, value: SSAValue, q: QTensor) -> tuple[int, int] | None:
+    """[lo, hi] of the integer activation `q` standing for `value` at `q.scale`: a graph
+    input's (the model's range when it gives one), or a requant's at that scale (through
+    max pools, reshapes, transposes and relus), else None."""
     if isinstance(q.value, BlockArgument):
-        return -q.bound, q.bound
+        return (g.given[value].lo, g.given[value].hi) if value in g.given else (-q.bound, q.bound)
     owner, relu = q.value.owner, False
     while isinstance(owner, SAME_SCALE_OPS + (nn.ReluOp,)):
         relu |= isinstance(owner, nn.ReluOp)
@@ -83,7 +84,7 @@ def quantize_fake_quant(g: GraphQuantizer, op: nn.FakeQuantOp) -> None:
     at its scale and within its range already, else one requant into them."""
     q = g.act(op.input, op)
     target = _given_scale(op)
-    known = _range_of(q) if q.scale == target.scale else None
+    known = _range_of(g, op.input, q) if q.scale == target.scale else None
     if known is not None and target.lo <= known[0] and known[1] <= target.hi:
         g.quantized[op.output] = q
         return
