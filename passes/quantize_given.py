@@ -11,7 +11,8 @@
   on weights the model gave as integers) is split back into its integers and
   those scales exactly (`given_weights`); `--wbits` does not apply to it. One
   carrying `nn.given_block_scale` (MatMulNBits) keeps its integers under integer
-  group scales (`given_block_weights`, an `nn.group_dense`).
+  group scales (`given_block_weights`, an `nn.group_dense`): exactly when the
+  block scales are powers of two (MXFP4), else within half a channel step.
 * Biases: a float bias beside given weights that is not on the accumulator's grid
   is added at a finer scale (`off_grid_bias`, `add_fine_bias`).
 
@@ -34,7 +35,7 @@ from compiler.numerics import (
     GIVEN_MULTIPLIER_LIMIT, MULTIPLIER_BITS, MULTIPLIER_LIMIT, requant_parameters, requantize,
     round_half_up, signed_bits, width_for,
 )
-from compiler.weight_formats import expand_groups, groups_for_scales
+from compiler.weight_formats import GIVEN_GROUP_SCALE_BITS, expand_groups, groups_for_scales
 from dialects import nn
 from dialects.rom import MAX_WIDTH as ROM_MAX_WIDTH
 from passes.quantize_graph import GivenScale, GraphQuantizer, QTensor
@@ -142,9 +143,24 @@ def given_block_weights(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) \
              "its block scales; hwc chose their scales")
         return None
     codes = codes.astype(np.int64)
-    groups, channel = groups_for_scales(scales)
+    groups, channel = power_of_two_groups(scales) or groups_for_scales(scales)
     bits = max(2, signed_bits(int(codes.min(initial=0)), int(codes.max(initial=0))))
     return codes, groups, channel, bits, size
+
+
+def power_of_two_groups(scales: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Block scales that are all powers of two (MXFP4's E8M0) as exact integer group scales
+    `g = 2^(e - e_min)` under the channel scale `2^e_min` (e_min the row's smallest
+    exponent), when every row spans at most GIVEN_GROUP_SCALE_BITS - 1 octaves; else None."""
+    if not np.all(scales > 0):
+        return None
+    exponents = np.log2(scales)
+    if not np.array_equal(exponents, np.rint(exponents)):
+        return None
+    lowest = exponents.min(axis=1, keepdims=True)
+    if (exponents - lowest).max(initial=0) > GIVEN_GROUP_SCALE_BITS - 1:
+        return None
+    return (2.0 ** (exponents - lowest)).astype(np.int64), 2.0 ** lowest[:, 0]
 
 
 FINE_BIAS_BITS = 10

@@ -47,6 +47,8 @@ class Constant:
     element_range: tuple[int, int] | None = None
     """The range of the ONNX element type when it is narrower than `dtype` (INT4 and
     UINT4 tensors load as int8 and uint8: (-8, 7) and (0, 15))."""
+    element_format: str = ""
+    """"e2m1" for a FLOAT4E2M1 tensor (loaded as float32, exactly: MXFP4's elements)."""
 
     @classmethod
     def of(cls, name: str, array: np.ndarray) -> Constant:
@@ -220,6 +222,8 @@ def tensor_constant(tensor: TensorProto, path: Path) -> Constant:
     what = f"{path}: tensor '{tensor.name}'"
     if tensor.data_type in FOUR_BIT_TYPES:
         return _four_bit_constant(tensor, what)
+    if tensor.data_type in NARROW_FLOAT_TYPES:
+        return _narrow_float_constant(tensor, what)
     dtype = numpy_dtype_of(tensor.data_type, what)
     shape = tuple(int(d) for d in tensor.dims)
     if any(d < 0 for d in shape):
@@ -235,6 +239,19 @@ def tensor_constant(tensor: TensorProto, path: Path) -> Constant:
     else:
         load = _converted_loader(tensor, what)
     return Constant(tensor.name, shape, dtype, load)
+
+
+NARROW_FLOAT_TYPES = {TensorProto.FLOAT4E2M1: "e2m1", TensorProto.FLOAT8E8M0: "e8m0"}
+"""OCP microscaling's element and scale types (MXFP4: E2M1 values, E8M0 powers of two),
+which float32 holds exactly; they load as float32."""
+
+
+def _narrow_float_constant(tensor: TensorProto, what: str) -> Constant:
+    if tensor.data_location == TensorProto.EXTERNAL:
+        raise HwcError(f"{what}: {data_type_name(tensor.data_type)} in external data is not supported")
+    convert = _converted_loader(tensor, what)
+    return Constant(tensor.name, tuple(int(d) for d in tensor.dims), np.dtype(np.float32),
+                    lambda: convert().astype(np.float32), element_format=NARROW_FLOAT_TYPES[tensor.data_type])
 
 
 def _four_bit_constant(tensor: TensorProto, what: str) -> Constant:

@@ -16,7 +16,7 @@ import compiler
 from compiler.errors import HwcError
 from compiler.frontend import import_onnx
 from compiler.ir import constant_value, main_function, rom_contents
-from compiler.oracle import qonnx_as_standard_onnx
+from compiler.oracle import as_onnxruntime_runs_it, qonnx_as_standard_onnx
 from compiler.weights import store_for
 from dialects import nn
 from dialects.rom import find_rom
@@ -356,7 +356,7 @@ def test_brevitas_models_int_level_equals_the_reference_and_keeps_the_trained_ac
     """Float level: onnxruntime's float32, bit for bit. Int level: the model's exact
     arithmetic, which equals the float32 reference on every held-out image (and the
     float64 model, for QONNX); its accuracy is the one Brevitas measured in torch
-    (96.3%, printed by the script)."""
+    (94.8% ternary, 96.3% 4-bit, printed by the script)."""
     x, labels = held_out_digits()
     model = qonnx_as_standard_onnx(onnx.load(QUANTIZED / f"{name}.onnx"))
     session = onnxruntime_session(model.SerializeToString())
@@ -369,7 +369,7 @@ def test_brevitas_models_int_level_equals_the_reference_and_keeps_the_trained_ac
         exact = onnxruntime_session(in_float64(model).SerializeToString())
         exact_out = np.concatenate([exact.run(None, {"input": x[i:i + 1].astype(np.float64)})[0] for i in range(len(x))])
         np.testing.assert_allclose(ours, exact_out, rtol=0, atol=1e-6)
-    assert (ours.argmax(axis=1) == labels).mean() >= 0.95
+    assert (ours.argmax(axis=1) == labels).mean() >= 0.94
     np.testing.assert_array_equal(design.run(x[:8], "spatial")["logits"], ours[:8])
 
 
@@ -391,6 +391,70 @@ def test_brevitas_ternary_mlp_rtl_equals_int():
     x, _ = held_out_digits()
     design = compiler.compile(QUANTIZED / "brevitas_digits_w2a4.onnx", fold="min")
     np.testing.assert_array_equal(design.run(x[:16], "rtl")["logits"], design.run(x[:16], "int")["logits"])
+
+
+# --------------------------------------------------------------------------- MXFP4
+
+MXFP4 = QUANTIZED / "mlp_mxfp4.onnx"
+DIGITS = FIXTURES.parent.parent / "examples" / "digits_mlp"
+
+
+def mxfp4_reference_weights() -> list[np.ndarray]:
+    """Each layer's float weights [out, in] as onnx's reference DequantizeLinear computes them."""
+    from onnx.reference import ReferenceEvaluator
+
+    model = onnx.load(MXFP4)
+    outputs = [n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"]
+    graph = helper.make_graph([n for n in model.graph.node if n.op_type == "DequantizeLinear"], "weights", [],
+                              [helper.make_empty_tensor_value_info(name) for name in outputs],
+                              list(model.graph.initializer))
+    return ReferenceEvaluator(helper.make_model(graph, opset_imports=model.opset_import)).run(None, {})
+
+
+def test_mxfp4_weights_are_e2m1_integers_under_exact_power_of_two_block_scales():
+    """MXFP4 (FLOAT4E2M1 under FLOAT8E8M0 block scales): the float weights are onnx's own
+    dequantization; at the int level each weight is 2·e2m1 (in [-12, 12], 5 bits) times an
+    integer group scale 2^(e - e_min) times the channel scale 2^(e_min - 1): exactly W."""
+    design = compiler.compile(MXFP4, calib=DIGITS / "calib.npz")
+    reference = mxfp4_reference_weights()
+    dense = [op for op in main_function(design.nn_module).body.block.ops if isinstance(op, nn.DenseOp)]
+    for op, weight in zip(dense, reference, strict=True):
+        np.testing.assert_array_equal(np.asarray(constant_value(op.weight, store_for(design.nn_module))), weight)
+    module = design.rom_module
+    layers = [op for op in main_function(module).body.block.ops if isinstance(op, nn.GroupDenseOp)]
+    for layer, weight in zip(layers, reference, strict=True):
+        codes = rom_contents(layer.weight.owner, store_for(module))
+        groups = rom_contents(layer.group_scale.owner, store_for(module))
+        rom = find_rom(layer.weight.owner)
+        channel = np.asarray(rom.scale.get_values(), np.float64)  # 32 or fewer: inline
+        steps = np.repeat(groups, layer.group_size.value.data, axis=1)[:, :codes.shape[1]] * channel[:, None]
+        np.testing.assert_array_equal(codes * steps, weight.astype(np.float64))
+        assert rom.width == 5 and np.abs(codes).max() <= 12
+        assert np.all(np.log2(groups) == np.rint(np.log2(groups)))  # shifts
+
+
+def test_mxfp4_mlp_keeps_its_accuracy_at_the_int_level_and_spatial_equals_int():
+    """The activations are float in the model: hwc quantizes them (8 bits, calibrated), so
+    the int level agrees with the MXFP4 model's top-1, not bit for bit (95.7% held out, the
+    float MLP 96.9%)."""
+    with np.load(DIGITS / "test.npz") as data:
+        x, labels = data["input"], data["label"]
+    session = onnxruntime_session(as_onnxruntime_runs_it(onnx.load(MXFP4)).SerializeToString())
+    theirs = np.concatenate([session.run(None, {"input": x[i:i + 1]})[0] for i in range(len(x))])
+    design = compiler.compile(MXFP4, calib=DIGITS / "calib.npz")
+    np.testing.assert_array_equal(design.run(x, "float")["logits"], theirs)
+    ours = design.run(x, "int")["logits"]
+    assert (ours.argmax(axis=1) == theirs.argmax(axis=1)).mean() >= 0.99
+    assert (ours.argmax(axis=1) == labels).mean() >= 0.95
+    np.testing.assert_array_equal(design.run(x[:8], "spatial")["logits"], ours[:8])
+
+
+@pytest.mark.rtl
+def test_mxfp4_mlp_rtl_equals_int():
+    with np.load(DIGITS / "test.npz") as data:
+        x = data["input"][:16]
+    design = compiler.compile(MXFP4, calib=DIGITS / "calib.npz", fold="min")
+    np.testing.assert_array_equal(design.run(x, "rtl")["logits"], design.run(x, "int")["logits"])
 
 
 def _qonnx_model(path, op_type="Quant", on_weight=False, zero=0.0, rounding="ROUND", bits=4.0):

@@ -13,7 +13,9 @@ writes it; QCDQ, with a Clip of the integers between them, as Brevitas'
   a `GivenConstant` that remembers the scales; materialised as a layer's weight,
   it carries them as `nn.given_scale` (per output channel) for `quantize`, or,
   with opset 21's `block_size` along the inputs, as `nn.given_block_scale`
-  (the form of MatMulNBits).
+  (the form of MatMulNBits). FLOAT4E2M1 values (MXFP4, with FLOAT8E8M0 or
+  float power-of-two block scales) are twice-integers: they become the integers
+  `2·e2m1` under half the scales, exactly.
 """
 
 from __future__ import annotations
@@ -201,8 +203,9 @@ def clip_integers(n: NodeImport, low: float | None, high: float | None):
 
 
 @handles("DequantizeLinear", note="of an integer initializer (a quantized weight or bias; per-tensor, per-axis "
-                                  "or opset 21 blocked scales, int4/uint4 too): its float value, the scales kept "
-                                  "for `quantize`; of a QuantizeLinear's output with the same scale and zero point: "
+                                  "or opset 21 blocked scales, int4/uint4 too) or of FLOAT4E2M1 values under "
+                                  "power-of-two block scales (MXFP4): its float value, the scales kept for "
+                                  "`quantize`; of a QuantizeLinear's output with the same scale and zero point: "
                                   "the pair is one `nn.fake_quant`")
 def _dequantize_linear(n: NodeImport):
     if n.is_constant(0):
@@ -220,9 +223,13 @@ def _dequantize_linear(n: NodeImport):
 
 def _given_constant(n: NodeImport) -> GivenConstant:
     codes = n.constant_input(0, "the integers")
-    if codes.dtype.kind not in "iu":
-        raise Unsupported(f"input of type {codes.dtype} (an integer initializer is expected)")
+    if codes.dtype.kind not in "iu" and codes.element_format != "e2m1":
+        raise Unsupported(f"input of type {codes.dtype} (an integer or FLOAT4E2M1 initializer is expected)")
     scale, zero = _scale_and_zero(n, "a constant")
+    if codes.element_format == "e2m1":
+        if zero is not None:
+            raise Unsupported("a zero point beside FLOAT4E2M1 values")
+        codes, scale = _e2m1_as_integers(codes), scale / 2
     rank, block = len(codes.shape), int(n.attr("block_size", 0) or 0)
     axis = n.axis(n.attr("axis", 1), rank) if scale.size > 1 or block else 0
     shape = _scale_shape(codes.shape, scale.shape, axis, block)
@@ -239,6 +246,13 @@ def _given_constant(n: NodeImport) -> GivenConstant:
     return GivenConstant(n.node.output[0], tuple(codes.shape), np.dtype(np.float32), load,
                          scale=kept, symmetric=bool(np.all(zero_ == 0)), block_size=block,
                          block_axis=axis)
+
+
+def _e2m1_as_integers(codes: Constant) -> Constant:
+    """FLOAT4E2M1 values (0, ±0.5, ±1, ±1.5, ±2, ±3, ±4, ±6) as the integers twice them, in
+    [-12, 12] (the scale halves): MXFP4's elements times a power of two, exactly."""
+    return Constant(codes.name, codes.shape, np.dtype(np.int8), lambda: (codes.value() * 2).astype(np.int8),
+                    element_range=(-12, 12))
 
 
 def _scale_shape(codes: tuple[int, ...], scales: tuple[int, ...], axis: int, block: int) -> list[int]:
