@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, IntegerType
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import BlockArgument, Operation, SSAValue
 
@@ -61,6 +61,17 @@ def given_activations(function: FuncOp) -> dict[SSAValue, GivenScale]:
         if users and len(scales) == 1 and all(isinstance(user, nn.FakeQuantOp) for user in users):
             given[arg] = scales.pop()
     return given
+
+
+def states_its_quantization(function: FuncOp) -> bool:
+    """True when the model quantizes each of its float inputs and outputs itself (a
+    QuantizeLinear / QONNX Quant on each): then its scales need no calibration, and the
+    values between them are, as a rule, quantized by the model too (`report_chosen` says
+    when some are not)."""
+    given = given_activations(function)
+    inputs = [arg for arg in function.body.block.args if not isinstance(arg.type.get_element_type(), IntegerType)]
+    returned = function.body.block.last_op.operands
+    return bool(inputs) and all(arg in given for arg in inputs) and all(value in given for value in returned)
 
 
 def _range_of(g: GraphQuantizer, value: SSAValue, q: QTensor) -> tuple[int, int] | None:

@@ -13,6 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import compiler
+from compiler.calibration import NO_DATA_WARNING
 from compiler.errors import HwcError
 from compiler.frontend import import_onnx
 from compiler.ir import constant_value, main_function, rom_contents
@@ -384,6 +385,16 @@ def test_qcdq_clips_narrow_the_quantizers_range():
     for layer in [op for op in main_function(module).body.block.ops if isinstance(op, nn.DenseOp)]:
         codes = rom_contents(layer.weight.owner, store_for(module))
         assert find_rom(layer.weight.owner).width == 4 and np.abs(codes).max() == 7
+
+
+def test_a_model_quantizing_its_inputs_and_outputs_needs_no_calibration(capsys):
+    assert compiler.compile(QUANTIZED / "brevitas_digits_w2a4.onnx").rom_module
+    assert NO_DATA_WARNING not in capsys.readouterr().err
+    assert compiler.compile(QUANTIZED / "brevitas_digits_w2a4.onnx", calib=DIGITS / "calib.npz").rom_module
+    assert "calibrate: the model quantizes its inputs and outputs itself; the calibration data only sets the " \
+           "scales of values it leaves in float, if any" in capsys.readouterr().err
+    assert compiler.compile(QUANTIZED / "mlp_mixed.onnx").rom_module  # its logits are float: calibration needed
+    assert NO_DATA_WARNING in capsys.readouterr().err
 
 
 @pytest.mark.rtl
