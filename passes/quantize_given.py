@@ -186,9 +186,11 @@ this many (channels x values); beyond, it takes `FINE_BIAS_MAX_BITS`."""
 
 def off_grid_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray) -> np.ndarray | None:
     """The float bias of a layer with given weights when it is not a multiple of the
-    accumulator's scale (a bias the model left in float), else None (a bias the model
-    quantized at `s_x · s_w`, as Brevitas' Int32Bias and onnxruntime do, is exact there)."""
-    if op.bias is None:
+    accumulator's scale (a bias the model left in float) and the layer's result has a
+    scale the model gives, else None: a bias the model quantized at `s_x · s_w` (as
+    Brevitas' Int32Bias and onnxruntime do) is exact there, and into a scale hwc chooses
+    (MatMulNBits, MXFP4: float activations) hwc rounds a bias as for a float model."""
+    if op.bias is None or g.requant_target(op.output) not in g.given:
         return None
     bias = np.asarray(g.const(op.bias), np.float64)
     units = bias / acc_scales
