@@ -318,6 +318,33 @@ def test_qonnx_float_level_equals_the_reference_and_int_level_its_exact_arithmet
     np.testing.assert_array_equal(design.run(x[:8], "spatial")["logits"], ours[:8])
 
 
+def test_a_float_bias_rounds_every_accumulator_value_as_the_models_exact_arithmetic():
+    """qonnx_mlp_w4w2a4's first layer leaves its bias float: hwc adds it k bits below the
+    accumulator's scale and requantizes; for every accumulator value the layer can reach,
+    the result is the model's round_half_even((acc · s_x · s_w + b) / s_h), computed
+    here in float64 from the model's own numbers."""
+    from compiler.numerics import requantize
+
+    design = compiler.compile(QUANTIZED / "qonnx_mlp_w4w2a4.onnx")
+    module, store = design.rom_module, store_for(design.rom_module)
+    requant = next(op for op in main_function(module).body.block.ops if isinstance(op, nn.RequantOp))
+    add = requant.operands[0].owner
+    mul, fine_bias = add.operands[0].owner, rom_contents(add.operands[1].owner, store)
+    (factor,), codes = rom_contents(mul.operands[1].owner, store), mul.operands[0].owner
+    weight_codes = rom_contents(codes.weight.owner, store)
+    multipliers = rom_contents(requant.operands[1].owner, store)
+    s_x, s_h = initializer("qonnx_mlp_w4w2a4", "input_q.scale"), initializer("qonnx_mlp_w4w2a4", "relu1_q.scale")
+    s_w = initializer("qonnx_mlp_w4w2a4", "fc1.weight_q.scale").reshape(-1).astype(np.float64)
+    bias = initializer("qonnx_mlp_w4w2a4", "fc1.bias").astype(np.float64)
+    bound = int(np.abs(weight_codes).sum(axis=1).max()) * 127
+    accs = np.arange(-bound, bound + 1, dtype=np.int64)
+    for c in range(len(bias)):
+        ours = requantize(accs * int(factor) + int(fine_bias[c]), np.int64(multipliers[c]), requant.shift.value.data,
+                          0, 15)
+        exact = np.clip(np.rint((accs * (float(s_x) * s_w[c]) + bias[c]) / float(s_h)), 0, 15)
+        np.testing.assert_array_equal(ours, exact, err_msg=f"channel {c}")
+
+
 def test_qonnx_ternary_and_binary_weights_are_kept_as_their_integers():
     model = onnx.load(QUANTIZED / "qonnx_mlp_bipolar.onnx")
     weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
