@@ -101,10 +101,12 @@ def token_ids(array: np.ndarray, vocabulary: int, what: str) -> np.ndarray:
 
 
 def random_calibration(input_shapes: Mapping[str, tuple[int, ...]], count: int = RANDOM_SAMPLES,
-                       seed: int = 0, vocabularies: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
+                       seed: int = 0, vocabularies: Mapping[str, int] | None = None,
+                       quiet: bool = False) -> dict[str, np.ndarray]:
     """`count` standard-normal samples per input (deterministic; uniformly drawn
-    ids for the token-id inputs named in `vocabularies`); warns on stderr."""
-    warn(NO_DATA_WARNING.removeprefix("hwc: warning: "))
+    ids for the token-id inputs named in `vocabularies`); warns on stderr unless `quiet`."""
+    if not quiet:
+        warn(NO_DATA_WARNING.removeprefix("hwc: warning: "))
     rng = np.random.default_rng(seed)
     vocabularies = vocabularies or {}
     return {name: rng.integers(0, vocabularies[name], (count, *shape)) if name in vocabularies
@@ -129,8 +131,9 @@ def text_calibration(path: Path, input_shapes: Mapping[str, tuple[int, ...]], vo
 
 def calibration_samples(path: str | Path | None, input_shapes: Mapping[str, tuple[int, ...]],
                         count: int | None = None, vocabularies: Mapping[str, int] | None = None,
-                        ) -> dict[str, np.ndarray]:
-    """The samples from `path` (relative paths against the cwd), or random ones when None.
+                        quiet: bool = False) -> dict[str, np.ndarray]:
+    """The samples from `path` (relative paths against the cwd), or random ones when None
+    (with a warning unless `quiet`).
 
     `count` keeps the first `count` samples of the file (all when None), or
     draws `count` random ones (`RANDOM_SAMPLES` when None).
@@ -139,7 +142,7 @@ def calibration_samples(path: str | Path | None, input_shapes: Mapping[str, tupl
         raise HwcError(f"calibrate: samples={count}: must be at least 1")
     if path is None or str(path) == "":
         return random_calibration(input_shapes, RANDOM_SAMPLES if count is None else count,
-                                  vocabularies=vocabularies)
+                                  vocabularies=vocabularies, quiet=quiet)
     if Path(path).suffix not in (".npz", ".npy") and vocabularies and len(input_shapes) == 1:
         return text_calibration(Path(path).expanduser().absolute(), input_shapes, vocabularies, count)
     samples = load_calibration(Path(path).expanduser().absolute(), input_shapes, vocabularies)

@@ -236,9 +236,16 @@ HOST_OPS = ("softmax", "log_softmax")
 """Final ops a quantized graph leaves to the host, applied in float after dequantization."""
 
 
-def quantize_input(array: np.ndarray, scale: float, bits: int) -> np.ndarray:
+def quantize_input(array: np.ndarray, scale: float, bits: int, bounds: tuple[int, int] | None = None) -> np.ndarray:
     """What the host sends for float inputs: `clamp(floor(x / s + 0.5), ±(2^(bits-1)-1))`, int64
-    (also how `quantize` turns any real number into a `bits`-bit activation value)."""
+    (also how `quantize` turns any real number into a `bits`-bit activation value).
+
+    With `bounds` (an input the model quantizes itself: QuantizeLinear, QONNX Quant), the
+    model's own arithmetic instead: `clamp(round_half_even(float32(x) / float32(s)), lo, hi)`,
+    the division in float32 as onnxruntime and qonnx compute it."""
+    if bounds is not None:
+        q = np.rint(np.asarray(array, np.float32) / np.float32(scale))
+        return np.clip(q, *bounds).astype(np.int64)
     limit = narrow_limit(bits)
     q = np.floor(np.asarray(array, np.float64) / scale + 0.5)
     return np.clip(q, -limit, limit).astype(np.int64)

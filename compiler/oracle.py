@@ -14,9 +14,9 @@ def _model_with_weights(model_path: Path, weights: Path | None) -> bytes | str:
     """The model as onnxruntime should see it: with `--weights` tensors put in."""
     if weights is None:
         graph = onnx.load(str(model_path), load_external_data=False).graph
-        if not any(node.domain == QONNX_DOMAIN for node in graph.node):
+        if not any(node.domain == QONNX_DOMAIN for node in graph.node) and not _narrow_float_weights(graph):
             return str(model_path)
-        return qonnx_as_standard_onnx(onnx.load(str(model_path))).SerializeToString()
+        return as_onnxruntime_runs_it(onnx.load(str(model_path))).SerializeToString()
     from compiler.weights import memmap_safetensors
 
     model = onnx.load(str(model_path))
@@ -30,10 +30,54 @@ def _model_with_weights(model_path: Path, weights: Path | None) -> bytes | str:
     graph_inputs = [i for i in model.graph.input if i.name not in supplied]
     del model.graph.input[:]
     model.graph.input.extend(graph_inputs)
-    return qonnx_as_standard_onnx(model).SerializeToString()
+    return as_onnxruntime_runs_it(model).SerializeToString()
+
+
+def as_onnxruntime_runs_it(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with what onnxruntime cannot run written in what it can: QONNX quantizers
+    in standard ops, MXFP4 weights (FLOAT4E2M1) dequantized by onnx's reference."""
+    return mx_weights_as_float(qonnx_as_standard_onnx(model))
+
+
+NARROW_FLOATS = (onnx.TensorProto.FLOAT4E2M1,)
+
+
+def _narrow_float_weights(graph: onnx.GraphProto) -> set[str]:
+    """The names of FLOAT4E2M1 initializers (onnxruntime has no DequantizeLinear for them)."""
+    return {t.name for t in graph.initializer if t.data_type in NARROW_FLOATS}
+
+
+def mx_weights_as_float(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with each DequantizeLinear of a FLOAT4E2M1 initializer replaced by its
+    float32 result, computed by onnx's reference implementation (onnxruntime 1.32 has no
+    kernel for it). A model without them is returned as it is."""
+    narrow = _narrow_float_weights(model.graph)
+    folded = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in narrow]
+    if not folded:
+        return model
+    from onnx.reference import ReferenceEvaluator
+
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    initializers = {t.name: t for t in model.graph.initializer}
+    for node in folded:
+        graph = onnx.helper.make_graph([node], "dequantize", [], [onnx.helper.make_empty_tensor_value_info(node.output[0])],
+                                       [initializers[name] for name in node.input if name])
+        single = onnx.helper.make_model(graph, opset_imports=model.opset_import)
+        value = ReferenceEvaluator(single).run(None, {})[0]
+        result.graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(value, np.float32), node.output[0]))
+    del result.graph.node[:]
+    result.graph.node.extend(n for n in model.graph.node if n not in folded)
+    return result
 
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
+AS_WRITTEN = ("session.disable_quant_qdq", "1")
+"""The session option that makes onnxruntime compute a QDQ model as it is written. Its
+QDQ transformers change the arithmetic: they round a float bias beside quantized
+weights to int32 at the accumulator's scale (many steps off at 4 bits, Brevitas'
+QCDQ export), and fuse a blocked 4-bit DequantizeLinear with its MatMul into
+MatMulNBits, which then rounds the float activations to int8."""
 
 
 def qonnx_as_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -115,6 +159,7 @@ def onnxruntime_run(
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    options.add_session_config_entry(*AS_WRITTEN)
     try:
         model = _model_with_weights(model_path, weights)
         if intermediates:

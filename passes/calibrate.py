@@ -9,7 +9,9 @@ producing op for the activations.
 
 Options: `calib` is an `.npz` of inputs (keys = graph input names, samples on
 axis 0; relative paths against the current directory). Without it, random
-normal samples stand in and a warning is printed on stderr. `samples` keeps the
+normal samples stand in and a warning is printed on stderr, unless the model
+quantizes its inputs and outputs itself (QDQ, QONNX: its scales need no
+calibration); such a model given `calib` gets a warning that it is not needed. `samples` keeps the
 first N samples of the file (all when omitted) or draws N random ones (64 when
 omitted).
 
@@ -31,7 +33,9 @@ from xdsl.passes import ModulePass
 from compiler.calibration import (
     activation_absmax, calibration_samples, graph_input_shapes, record_ranges, token_vocabularies,
 )
+from compiler.diagnostics import warn
 from compiler.ir import main_function
+from passes.quantize_given import states_its_quantization
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,10 @@ class CalibratePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         function = main_function(op)
+        quantized = states_its_quantization(function)
+        if quantized and self.calib:
+            warn("calibrate: the model quantizes its inputs and outputs itself; the calibration data only "
+                 "sets the scales of values it leaves in float, if any")
         inputs = calibration_samples(self.calib, graph_input_shapes(function), self.samples,
-                                     token_vocabularies(function))
+                                     token_vocabularies(function), quiet=quantized)
         record_ranges(op, activation_absmax(op, inputs))

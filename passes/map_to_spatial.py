@@ -66,7 +66,7 @@ from passes.spatial_decoder import map_step_ops
 from passes.spatial_handlers import HANDLERS
 from passes.spatial_mapper import GraphMapper, Stream, per_sample, stream_type
 
-PORT_KEYS_FROM_NN = (nn.NAME_ATTR, nn.SCALE_ATTR, nn.HOST_OP_ATTR)
+PORT_KEYS_FROM_NN = (nn.NAME_ATTR, nn.SCALE_ATTR, nn.HOST_OP_ATTR, nn.INPUT_RANGE_ATTR)
 
 
 # --------------------------------------------------------------------------- mapping

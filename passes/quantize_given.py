@@ -11,7 +11,8 @@
   on weights the model gave as integers) is split back into its integers and
   those scales exactly (`given_weights`); `--wbits` does not apply to it. One
   carrying `nn.given_block_scale` (MatMulNBits) keeps its integers under integer
-  group scales (`given_block_weights`, an `nn.group_dense`).
+  group scales (`given_block_weights`, an `nn.group_dense`): exactly when the
+  block scales are powers of two (MXFP4), else within half a channel step.
 * Biases: a float bias beside given weights that is not on the accumulator's grid
   is added at a finer scale (`off_grid_bias`, `add_fine_bias`).
 
@@ -22,15 +23,21 @@ values hwc chose scales for.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, IntegerType
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import BlockArgument, Operation, SSAValue
 
 from compiler.diagnostics import warn
-from compiler.numerics import MULTIPLIER_BITS, signed_bits
-from compiler.weight_formats import expand_groups, groups_for_scales
+from compiler.numerics import (
+    GIVEN_MULTIPLIER_LIMIT, MULTIPLIER_BITS, MULTIPLIER_LIMIT, requant_parameters, requantize,
+    round_half_up, signed_bits, width_for,
+)
+from compiler.weight_formats import GIVEN_GROUP_SCALE_BITS, expand_groups, groups_for_scales
 from dialects import nn
+from dialects.rom import MAX_WIDTH as ROM_MAX_WIDTH
 from passes.quantize_graph import GivenScale, GraphQuantizer, QTensor
 
 SAME_SCALE_OPS = (nn.MaxPoolOp, nn.ReshapeOp, nn.TransposeOp)
@@ -56,11 +63,23 @@ def given_activations(function: FuncOp) -> dict[SSAValue, GivenScale]:
     return given
 
 
-def _range_of(q: QTensor) -> tuple[int, int] | None:
-    """[lo, hi] of an integer activation at `q.scale`: a graph input's, or a
-    requant's at that scale (through max pools, reshapes, transposes and relus), else None."""
+def states_its_quantization(function: FuncOp) -> bool:
+    """True when the model quantizes each of its float inputs and outputs itself (a
+    QuantizeLinear / QONNX Quant on each): then its scales need no calibration, and the
+    values between them are, as a rule, quantized by the model too (`report_chosen` says
+    when some are not)."""
+    given = given_activations(function)
+    inputs = [arg for arg in function.body.block.args if not isinstance(arg.type.get_element_type(), IntegerType)]
+    returned = function.body.block.last_op.operands
+    return bool(inputs) and all(arg in given for arg in inputs) and all(value in given for value in returned)
+
+
+def _range_of(g: GraphQuantizer, value: SSAValue, q: QTensor) -> tuple[int, int] | None:
+    """[lo, hi] of the integer activation `q` standing for `value` at `q.scale`: a graph
+    input's (the model's range when it gives one), or a requant's at that scale (through
+    max pools, reshapes, transposes and relus), else None."""
     if isinstance(q.value, BlockArgument):
-        return -q.bound, q.bound
+        return (g.given[value].lo, g.given[value].hi) if value in g.given else (-q.bound, q.bound)
     owner, relu = q.value.owner, False
     while isinstance(owner, SAME_SCALE_OPS + (nn.ReluOp,)):
         relu |= isinstance(owner, nn.ReluOp)
@@ -77,7 +96,7 @@ def quantize_fake_quant(g: GraphQuantizer, op: nn.FakeQuantOp) -> None:
     at its scale and within its range already, else one requant into them."""
     q = g.act(op.input, op)
     target = _given_scale(op)
-    known = _range_of(q) if q.scale == target.scale else None
+    known = _range_of(g, op.input, q) if q.scale == target.scale else None
     if known is not None and target.lo <= known[0] and known[1] <= target.hi:
         g.quantized[op.output] = q
         return
@@ -135,40 +154,121 @@ def given_block_weights(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) \
              "its block scales; hwc chose their scales")
         return None
     codes = codes.astype(np.int64)
-    groups, channel = groups_for_scales(scales)
+    groups, channel = power_of_two_groups(scales) or groups_for_scales(scales)
     bits = max(2, signed_bits(int(codes.min(initial=0)), int(codes.max(initial=0))))
     return codes, groups, channel, bits, size
 
 
+def power_of_two_groups(scales: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Block scales that are all powers of two (MXFP4's E8M0) as exact integer group scales
+    `g = 2^(e - e_min)` under the channel scale `2^e_min` (e_min the row's smallest
+    exponent), when every row spans at most GIVEN_GROUP_SCALE_BITS - 1 octaves; else None."""
+    if not np.all(scales > 0):
+        return None
+    exponents = np.log2(scales)
+    if not np.array_equal(exponents, np.rint(exponents)):
+        return None
+    lowest = exponents.min(axis=1, keepdims=True)
+    if (exponents - lowest).max(initial=0) > GIVEN_GROUP_SCALE_BITS - 1:
+        return None
+    return (2.0 ** (exponents - lowest)).astype(np.int64), 2.0 ** lowest[:, 0]
+
+
 FINE_BIAS_BITS = 10
-"""A float bias next to the model's integer weights is added at a scale this many bits
-finer than the output's step (see `add_fine_bias`)."""
+"""A float bias next to the model's integer weights is added at a scale at least this many
+bits finer than the output's step (see `add_fine_bias`)..."""
+FINE_BIAS_MAX_BITS = 24
+"""... and at most this many: float32's significand, the reference's own precision."""
+EXHAUSTIVE_CHECK_LIMIT = 1 << 23
+"""`add_fine_bias` proves its choice on every accumulator value when there are at most
+this many (channels x values); beyond, it takes `FINE_BIAS_MAX_BITS`."""
 
 
 def off_grid_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray) -> np.ndarray | None:
     """The float bias of a layer with given weights when it is not a multiple of the
-    accumulator's scale (a bias the model left in float), else None (a bias the model
-    quantized at `s_x · s_w`, as Brevitas' Int32Bias and onnxruntime do, is exact there)."""
-    if op.bias is None:
+    accumulator's scale (a bias the model left in float) and the layer's result has a
+    scale the model gives, else None: a bias the model quantized at `s_x · s_w` (as
+    Brevitas' Int32Bias and onnxruntime do) is exact there, and into a scale hwc chooses
+    (MatMulNBits, MXFP4: float activations) hwc rounds a bias as for a float model."""
+    if op.bias is None or g.requant_target(op.output) not in g.given:
         return None
     bias = np.asarray(g.const(op.bias), np.float64)
     units = bias / acc_scales
     return None if np.all(np.abs(units - np.rint(units)) < 1e-3) else bias
 
 
+@dataclass(frozen=True)
+class _FineRequant:
+    """A float bias added `shift` bits below the accumulator's scale, and the requant after it."""
+
+    shift: int
+    bias_q: np.ndarray
+    multiplier: np.ndarray
+    requant_shift: int
+
+
+def _fine_requant(acc_scales: np.ndarray, bias: np.ndarray, out_scale: float, shift: int, limit: int,
+                  what: str) -> _FineRequant:
+    fine = acc_scales / 2.0 ** shift
+    multiplier, requant_shift = requant_parameters(fine / out_scale, what, limit)
+    return _FineRequant(shift, round_half_up(bias / fine).astype(np.int64), multiplier, requant_shift)
+
+
+def _exact_on_every_accumulator(plan: _FineRequant, acc_scales: np.ndarray, bias: np.ndarray, out_scale: float,
+                                bound: int, clamp: tuple[int, int]) -> bool:
+    """True when `requant(acc · 2^shift + bias_q)` equals the model's exact
+    `round_half_even((acc · s_acc + b) / s_out)` for every accumulator value |acc| <= bound
+    of every channel (both clamped to the output's range)."""
+    accs = np.arange(-bound, bound + 1, dtype=np.int64)
+    multipliers = np.broadcast_to(plan.multiplier, bias.shape)
+    for scale, b, b_q, m in zip(acc_scales, bias, plan.bias_q, multipliers):
+        ours = requantize((accs << plan.shift) + b_q, np.int64(m), plan.requant_shift, -(1 << 62), 1 << 62)
+        exact = np.rint((accs * scale + b) / out_scale)
+        ours, exact = np.clip(ours, *clamp), np.clip(exact, *clamp)
+        if not np.array_equal(ours, exact):
+            return False
+    return True
+
+
+def _choose_fine_requant(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray,
+                         bias: np.ndarray, bound: int) -> _FineRequant:
+    """Into a scale the model gives: the coarsest bias scale, from `FINE_BIAS_BITS` to
+    `FINE_BIAS_MAX_BITS` bits below the output's step, at which the integer requant rounds
+    every accumulator value of every channel as the model's exact arithmetic does
+    (checked by exhaustion); the finest when none does or there are too many values to
+    check. The sum stays within a ROM word. Into a scale hwc chooses: `FINE_BIAS_BITS`."""
+    target = g.requant_target(op.output)
+    given = g.given.get(target)
+    out_scale = g.scale_of_bits(target, given.bits if given is not None else g.abits)
+    limit = GIVEN_MULTIPLIER_LIMIT if given is not None else MULTIPLIER_LIMIT
+    below = int(np.ceil(np.log2(acc_scales.max() / out_scale)))
+    finest = FINE_BIAS_MAX_BITS if given is not None else FINE_BIAS_BITS
+    shifts = dict.fromkeys(max(0, below + bits) for bits in range(FINE_BIAS_BITS, finest + 1))
+    plans = [_fine_requant(acc_scales, bias, out_scale, shift, limit, op.name) for shift in shifts]
+    fitting = [plan for plan in plans
+               if width_for((bound << plan.shift) + int(np.abs(plan.bias_q).max(initial=0))) <= ROM_MAX_WIDTH]
+    plans = fitting or plans[:1]
+    if given is None or acc_scales.size * (2 * bound + 1) > EXHAUSTIVE_CHECK_LIMIT:
+        return plans[-1]
+    exact = (plan for plan in plans
+             if _exact_on_every_accumulator(plan, acc_scales, bias, out_scale, bound, (given.lo, given.hi)))
+    return next(exact, plans[-1])
+
+
 def add_fine_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc: SSAValue, acc_scales: np.ndarray,
                   bias: np.ndarray, bound: int, axis: int) -> tuple[SSAValue, np.ndarray]:
     """`acc · 2^k + round(bias / (acc_scales / 2^k))`, and its scales `acc_scales / 2^k`:
-    the float bias added `FINE_BIAS_BITS` bits below the output's step, so that rounding it
-    moves the output by at most 2^-(FINE_BIAS_BITS+1) of a step instead of up to half a step
-    of the (often coarse) accumulator scale."""
-    target = g.requant_target(op.output)
-    out_scale = g.scale_of_bits(target, g.given[target].bits if target in g.given else g.abits)
-    shift = int(np.clip(np.ceil(np.log2(acc_scales.max() / out_scale)) + FINE_BIAS_BITS, 0, 30))
-    fine = acc_scales / 2.0 ** shift
+    the float bias added k bits below the accumulator's scale, k the smallest (at least
+    `FINE_BIAS_BITS` bits below the output's step) for which the requant that follows rounds
+    every accumulator value as the model's exact arithmetic does (`_choose_fine_requant`).
+    Rounding the bias at a coarse scale would shift a channel's every value by the same
+    fraction of a step, and flip every sample whose accumulator lands next to a rounding
+    boundary."""
+    acc_scales = np.broadcast_to(np.asarray(acc_scales, np.float64), bias.shape)
+    plan = _choose_fine_requant(g, op, acc_scales, bias, bound)
+    shift, fine = plan.shift, acc_scales / 2.0 ** plan.shift
     rank = len(nn.shape_of(acc))
-    shape = (-1,) + (1,) * (rank - 1 - axis)
-    bias_q = np.floor(bias / fine + 0.5).astype(np.int64).reshape(shape)
+    bias_q = plan.bias_q.reshape((-1,) + (1,) * (rank - 1 - axis))
     scaled_bits = g.accumulator_bits(bound << shift, op)
     factor = g.emit_int_scalar(1 << shift)
     scaled = g.emit(nn.MulOp(acc, factor, g.int_tensor(acc, scaled_bits)), acc_bits=scaled_bits)

@@ -40,7 +40,7 @@ from compiler.numerics import (
 from compiler.weight_formats import LayerNames, WeightFormat, check_overrides_match, format_for
 from compiler.weights import INLINE_LIMIT, WeightStore
 from dialects import nn
-from dialects.nn import ABSMAX_ATTR, ACC_BITS_ATTR, AXIS_ATTR, HOST_OP_ATTR, SCALE_ATTR, SCALE_KEY_ATTR
+from dialects.nn import ABSMAX_ATTR, ACC_BITS_ATTR, AXIS_ATTR, HOST_OP_ATTR, INPUT_RANGE_ATTR, SCALE_ATTR, SCALE_KEY_ATTR
 
 Handler = Callable[["GraphQuantizer", Operation], None]
 """Appends the integer ops standing for one float op to the quantizer's new body."""
@@ -133,7 +133,8 @@ class GraphQuantizer:
             if is_index_input(arg):
                 self.indices[arg] = new
             else:
-                self.quantized[arg] = QTensor(new, self.scale_of(arg), narrow_limit(self.input_bits(arg)))
+                bound = self.given[arg].bound if arg in self.given else narrow_limit(self.input_bits(arg))
+                self.quantized[arg] = QTensor(new, self.scale_of(arg), bound)
         for op in list(old.ops):
             if isinstance(op, ReturnOp):
                 self._finish(op)
@@ -173,6 +174,9 @@ class GraphQuantizer:
             old_arg = self.function.body.block.args[index]
             if old_arg in self.quantized:
                 entries[SCALE_ATTR] = FloatAttr(self.quantized[old_arg].scale, f64)
+            if old_arg in self.given:
+                given = self.given[old_arg]
+                entries[INPUT_RANGE_ATTR] = numpy_to_dense(np.array([given.lo, given.hi]), i64)
             arg_attrs.append(DictionaryAttr(entries))
         self.function.function_type = FunctionType.from_lists(
             [a.type for a in self.block.args], [v.type for v in values])

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from compiler.oracle import AS_WRITTEN
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 DIGITS = ROOT / "examples" / "digits_mlp"
@@ -158,6 +160,7 @@ def onnxruntime_session(model: Path | bytes, log_severity_level: int = 3):
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = log_severity_level
+    options.add_session_config_entry(*AS_WRITTEN)
     source = model if isinstance(model, bytes) else str(model)
     return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 

@@ -29,14 +29,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FloatAttr, IntegerType, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, DenseIntOrFPElementsAttr, DictionaryAttr, FloatAttr, IntegerType, StringAttr
 from xdsl.ir import Attribute, SSAValue
 
 from compiler.errors import HwcError
 from compiler.ir import numpy_dtype
 from compiler.numerics import HOST_OPS, dequantize_output, quantize_input, signed_bounds
 from dialects import spatial
-from dialects.nn import HOST_OP_ATTR, NAME_ATTR, SCALE_ATTR
+from dialects.nn import HOST_OP_ATTR, INPUT_RANGE_ATTR, NAME_ATTR, SCALE_ATTR
 from dialects.spatial import INPUTS_ATTR, OUTPUTS_ATTR
 from dialects.stream_layout import PERM_KEY, SHAPE_KEY, SOURCE_KEY, Layout
 
@@ -82,6 +82,15 @@ def port_host_op(attrs, index: int, what: str) -> str | None:
     return attr.data if attr is not None else None
 
 
+def port_bounds(attrs, index: int) -> tuple[int, int] | None:
+    """The entry's `nn.input_range` as (lo, hi), or None."""
+    attr = entry_attribute(attrs, index, INPUT_RANGE_ATTR)
+    if not isinstance(attr, DenseIntOrFPElementsAttr):
+        return None
+    lo, hi = (int(v) for v in attr.get_values())
+    return lo, hi
+
+
 def integer_width(tensor_type, name: str) -> int:
     element = tensor_type.get_element_type()
     if not isinstance(element, IntegerType):
@@ -105,6 +114,8 @@ class Port:
     host_op: str | None
     stream: spatial.StreamType | None = None
     layout: Layout | None = None
+    bounds: tuple[int, int] | None = None
+    """An input's range when the model gives it (`nn.input_range`), else None: narrow symmetric."""
 
     @property
     def frame(self) -> Shape:
@@ -134,7 +145,8 @@ def function_ports(function) -> tuple[list[Port], list[Port]]:
         ports.append([
             Port(name, tuple(t.get_shape()), integer_width(t, name), numpy_dtype(t.get_element_type()),
                  port_scale(attrs, i, f"{prefix} {name!r}"),
-                 port_host_op(attrs, i, f"{prefix} {name!r}") if prefix == "output" else None)
+                 port_host_op(attrs, i, f"{prefix} {name!r}") if prefix == "output" else None,
+                 bounds=port_bounds(attrs, i) if prefix == "input" else None)
             for i, (name, t) in enumerate(zip(names, tensor_types))
         ])
     return ports[0], ports[1]
@@ -164,6 +176,7 @@ def _stream_ports(graph: spatial.GraphOp, key: str, streams: Sequence[SSAValue])
             name, tuple(data[SHAPE_KEY].get_values()), stream.width, numpy_dtype(stream.element_type),
             port_scale(attr, index, f"port {name!r}"), port_host_op(attr, index, f"port {name!r}"),
             stream, Layout.of(data[SOURCE_KEY].get_values(), data[PERM_KEY].get_values()),
+            port_bounds(attr, index),
         ))
     return ports
 
@@ -240,7 +253,7 @@ class HostInterface:
                 continue
             if port.scale is None:
                 raise HwcError(f"input {name!r} has no nn.scale: the {self.what} is not quantized")
-            result[name] = quantize_input(array, port.scale, port.width)
+            result[name] = quantize_input(array, port.scale, port.width, port.bounds)
         return result
 
     def dequantize_outputs(self, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -44,6 +44,11 @@ class Constant:
     dtype: np.dtype
     load: Callable[[], np.ndarray] = field(repr=False)
     _array: np.ndarray | None = field(default=None, repr=False)
+    element_range: tuple[int, int] | None = None
+    """The range of the ONNX element type when it is narrower than `dtype` (INT4 and
+    UINT4 tensors load as int8 and uint8: (-8, 7) and (0, 15))."""
+    element_format: str = ""
+    """"e2m1" for a FLOAT4E2M1 tensor (loaded as float32, exactly: MXFP4's elements)."""
 
     @classmethod
     def of(cls, name: str, array: np.ndarray) -> Constant:
@@ -213,9 +218,17 @@ def initializer_constants(model: onnx.ModelProto, path: Path) -> dict[str, Const
     return {t.name: tensor_constant(t, path) for t in model.graph.initializer}
 
 
+FOUR_BIT_TYPES = {TensorProto.INT4: (np.dtype(np.int8), (-8, 7)), TensorProto.UINT4: (np.dtype(np.uint8), (0, 15))}
+"""ONNX's packed 4-bit integer types: the numpy dtype they load as, and their range."""
+
+
 def tensor_constant(tensor: TensorProto, path: Path) -> Constant:
     """A `Constant` over a TensorProto's data: raw bytes, typed fields or external data."""
     what = f"{path}: tensor '{tensor.name}'"
+    if tensor.data_type in FOUR_BIT_TYPES:
+        return _four_bit_constant(tensor, what)
+    if tensor.data_type in NARROW_FLOAT_TYPES:
+        return _narrow_float_constant(tensor, what)
     dtype = numpy_dtype_of(tensor.data_type, what)
     shape = tuple(int(d) for d in tensor.dims)
     if any(d < 0 for d in shape):
@@ -231,6 +244,29 @@ def tensor_constant(tensor: TensorProto, path: Path) -> Constant:
     else:
         load = _converted_loader(tensor, what)
     return Constant(tensor.name, shape, dtype, load)
+
+
+NARROW_FLOAT_TYPES = {TensorProto.FLOAT4E2M1: "e2m1", TensorProto.FLOAT8E8M0: "e8m0"}
+"""OCP microscaling's element and scale types (MXFP4: E2M1 values, E8M0 powers of two),
+which float32 holds exactly; they load as float32."""
+
+
+def _narrow_float_constant(tensor: TensorProto, what: str) -> Constant:
+    if tensor.data_location == TensorProto.EXTERNAL:
+        raise HwcError(f"{what}: {data_type_name(tensor.data_type)} in external data is not supported")
+    convert = _converted_loader(tensor, what)
+    return Constant(tensor.name, tuple(int(d) for d in tensor.dims), np.dtype(np.float32),
+                    lambda: convert().astype(np.float32), element_format=NARROW_FLOAT_TYPES[tensor.data_type])
+
+
+def _four_bit_constant(tensor: TensorProto, what: str) -> Constant:
+    """An INT4/UINT4 tensor (two values a byte), unpacked to int8/uint8 by onnx."""
+    if tensor.data_location == TensorProto.EXTERNAL:
+        raise HwcError(f"{what}: 4-bit integers in external data are not supported")
+    dtype, element_range = FOUR_BIT_TYPES[tensor.data_type]
+    convert = _converted_loader(tensor, what)
+    return Constant(tensor.name, tuple(int(d) for d in tensor.dims), dtype, lambda: convert().astype(dtype),
+                    element_range=element_range)
 
 
 def _raw_loader(tensor: TensorProto, what: str, dtype: np.dtype, shape) -> Callable[[], np.ndarray]:

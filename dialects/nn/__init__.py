@@ -90,7 +90,9 @@ from dialects.nn.math import (
 from dialects.nn.movement import PAD_MODES, ConcatOp, PadOp, ReshapeOp, TransposeOp
 from dialects.nn.pooling import AveragePoolOp, GlobalAveragePoolOp, GlobalSumPoolOp, MaxPoolOp, SumPoolOp
 from dialects.nn.norms import LayerNormOp, LrnOp, RmsNormOp
-from dialects.nn.fake_quant import GIVEN_BLOCK_SCALE_ATTR, GIVEN_BLOCK_SIZE_ATTR, GIVEN_SCALE_ATTR, FakeQuantOp
+from dialects.nn.fake_quant import (
+    GIVEN_BLOCK_SCALE_ATTR, GIVEN_BLOCK_SIZE_ATTR, GIVEN_SCALE_ATTR, INPUT_RANGE_ATTR, FakeQuantOp,
+)
 from dialects.nn.quantized import GroupDenseOp, IntSoftmaxOp, InvSqrtOp, LookupOp, RequantOp
 from dialects.nn.state import CacheWriteOp
 from dialects.nn.reductions import (

@@ -23,6 +23,11 @@ GIVEN_BLOCK_SCALE_ATTR = "nn.given_block_scale"
 scale per block of `nn.given_block_size` inputs, dense f64 [N, blocks]."""
 GIVEN_BLOCK_SIZE_ATTR = "nn.given_block_size"
 
+INPUT_RANGE_ATTR = "nn.input_range"
+"""On a quantized graph input whose range the model gives (a QuantizeLinear's integer
+type, a QONNX Quant's bit width): [lo, hi], the integers the host sends (it clamps to
+them instead of hwc's symmetric narrow range), dense i64."""
+
 
 @irdl_op_definition
 class FakeQuantOp(UnaryOp):

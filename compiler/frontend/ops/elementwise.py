@@ -11,6 +11,7 @@ from xdsl.dialects.builtin import IntegerAttr, i64
 
 from compiler.frontend.node import NodeImport
 from compiler.frontend.ops.layers import fuse_dense_bias
+from compiler.frontend.ops.quantized import clip_integers, quantized_input
 from compiler.frontend.ops.registry import handles
 from compiler.frontend.ops.shared import emit_binary
 from dialects import nn
@@ -53,12 +54,16 @@ def _leaky_relu(n: NodeImport):
     return [n.emit(nn.LeakyReluOp(n.activation(0), alpha=float_attr(n.attr("alpha", 0.01))))]
 
 
-@handles("Clip", note="min/max as attributes (opset < 11) or constant inputs (opset >= 11)")
+@handles("Clip", note="min/max as attributes (opset < 11) or constant inputs (opset >= 11); of a "
+                      "QuantizeLinear's integers (QCDQ): narrows that quantizer's range")
 def _clip(n: NodeImport):
     if n.opset < 11:
         bounds = {"min": n.attr("min"), "max": n.attr("max")}
     else:
         bounds = {"min": n.optional_constant(1, "min"), "max": n.optional_constant(2, "max")}
+    if quantized_input(n):
+        low, high = (None if b is None else float(np.asarray(b).reshape(-1)[0]) for b in bounds.values())
+        return clip_integers(n, low, high)
     properties = {}
     for name, bound in bounds.items():
         if bound is not None:

@@ -33,12 +33,13 @@ def integer_range(signed: bool, narrow: bool, bits: int) -> tuple[int, int]:
 
 
 def _bits(n: NodeImport) -> int:
+    """The bit width: up to 32 on a constant (Brevitas' Int32Bias), 16 on an activation."""
     bitwidth = np.asarray(n.constant(3, "the bit width"))
     if bitwidth.size != 1 or float(bitwidth.reshape(-1)[0]) != int(bitwidth.reshape(-1)[0]):
         raise Unsupported("the bit width must be one integer")
-    bits = int(bitwidth.reshape(-1)[0])
-    if not 1 <= bits <= 16:
-        raise Unsupported(f"bit width {bits} (supported: 1..16)")
+    bits, widest = int(bitwidth.reshape(-1)[0]), 32 if n.is_constant(0) else 16
+    if not 1 <= bits <= widest:
+        raise Unsupported(f"bit width {bits} (supported: 1..{widest})")
     return bits
 
 
@@ -49,7 +50,8 @@ def _scale_shape(scale: np.ndarray, rank: int) -> np.ndarray:
 
 
 @handles("Quant", "IntQuant", domain=DOMAIN,
-         note="qonnx.custom_op.general; any bit width 2..16 (1: bipolar), signed/narrow; on a constant (a weight): "
+         note="qonnx.custom_op.general; any bit width 2..16 (1: bipolar; up to 32 on a constant), signed/narrow; "
+              "on a constant (a weight or a bias): "
               "per-tensor or per-channel scales, zero point 0 for a layer's weight, rounding ROUND/CEIL/FLOOR; on "
               "an activation: one `nn.fake_quant` (per-tensor scale, zero point 0, ROUND)")
 def _quant(n: NodeImport):

@@ -7,17 +7,18 @@
 // does not apply to given weights. Every number below is derived by hand.
 //
 // Input: fake quant scale 0.5, int8 [-128, 127], zero point 0 -> the graph input
-//   is i8 at scale 0.5 (the host sends |q| <= 127, inside [-128, 127]: no requant)
+//   is i8 at scale 0.5 with nn.input_range [-128, 127] (the host sends the model's
+//   integers, clamped to that range: no requant)
 // Weights W = [[1, -0.5], [0.25, 0.75]], given scales [0.5, 0.25] per row
 //   -> integers [[2, -1], [1, 3]], 3 bits (signed range -4..3)
 // Bias [1, -0.5] at the accumulator scales 0.5 * [0.5, 0.25] = [0.25, 0.125] -> [4, -4]
-// Accumulator bound: max((2+1)*127 + 4, (1+3)*127 + 4) = 512 -> i11
+// Accumulator bound: max((2+1)*128 + 4, (1+3)*128 + 4) = 516 -> i11
 // Output: fake quant scale 0.375, zero point -128, [-128, 127] -> q - z in [0, 255], i9
 // Requant ratio [0.25, 0.125] / 0.375 = [2/3, 1/3], multipliers below 2^24 (the
 //   model's scale): shift 24, M = floor([11184810.67, 5592405.33] + 0.5)
 //   = [11184811, 5592405], a 25-bit constant
 
-// CHECK-LABEL: func.func @main(%0: tensor<1x2xi8> {nn.name = "input", nn.scale = 5.000000e-01 : f64}) -> (tensor<1x2xi9> {nn.name = "y", nn.scale = 3.750000e-01 : f64}) {
+// CHECK-LABEL: func.func @main(%0: tensor<1x2xi8> {nn.name = "input", nn.scale = 5.000000e-01 : f64, nn.input_range = dense<[-128, 127]> : tensor<2xi64>}) -> (tensor<1x2xi9> {nn.name = "y", nn.scale = 3.750000e-01 : f64}) {
 // CHECK-NEXT:   %1 = nn.constant dense<{{\[\[}}2, -1], [1, 3]]> : tensor<2x2xi3>
 // CHECK-NEXT:   %2 = nn.constant dense<[4, -4]> : tensor<2xi11>
 // CHECK-NEXT:   %3 = nn.dense %0, %1, %2 {nn.acc_bits = 11 : i64} : (tensor<1x2xi8>, tensor<2x2xi3>, tensor<2xi11>) -> tensor<1x2xi11>
@@ -36,16 +37,14 @@ func.func @main(%x: tensor<1x2xf32> {nn.name = "input"}) -> (tensor<1x2xf32> {nn
 
 // -----
 
-// A uint8 input (zero point 3: q - z in [-3, 252], 9 bits): the host sends |q| <= 255
-// at the given scale, one requant by exactly 1 (M = 1, shift 0) clamps it to the
-// given range. The dense after it is float in the model: hwc chooses the scale
-// of its result from its range (absmax 2.54 -> a 16-bit graph output) and says so.
+// A uint8 input (zero point 3: q - z in [-3, 252], 9 bits): the host sends q - z
+// at the given scale, clamped to that range (nn.input_range), so no requant is
+// needed. The dense after it is float in the model: hwc chooses the scale of its
+// result from its range (absmax 2.54 -> a 16-bit graph output) and says so.
 
-// CHECK-LABEL: func.func @main(%0: tensor<1x2xi9> {nn.name = "input", nn.scale = 1.250000e-01 : f64})
-// CHECK-NEXT:   %1 = nn.constant dense<1> : tensor<1xi16>
-// CHECK-NEXT:   %2 = nn.requant %0, %1 {nn.scale = 1.250000e-01 : f64, shift = 0 : i64, lo = -3 : i64, hi = 252 : i64, axis = 1 : i64} : (tensor<1x2xi9>, tensor<1xi16>) -> tensor<1x2xi9>
-// CHECK-NEXT:   %3 = nn.constant dense<{{\[\[}}7, 0], [0, 7]]> : tensor<2x2xi4>
-// CHECK-NEXT:   nn.dense %2, %3
+// CHECK-LABEL: func.func @main(%0: tensor<1x2xi9> {nn.name = "input", nn.scale = 1.250000e-01 : f64, nn.input_range = dense<[-3, 252]> : tensor<2xi64>})
+// CHECK-NEXT:   %1 = nn.constant dense<{{\[\[}}7, 0], [0, 7]]> : tensor<2x2xi4>
+// CHECK-NEXT:   nn.dense %0, %1
 
 // MIXED: hwc: warning: quantize: the model quantizes only part of the graph; hwc chose the scales of 1 float value from calibration (nn.dense)
 
