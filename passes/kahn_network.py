@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from xdsl.ir import SSAValue
 
 from compiler.errors import HwcError
-from dialects.spatial import PE_OPS, GraphOp, NeedFunction, YieldOp, stream_of
+from compiler.schedule import need_tables
+from dialects.spatial import PE_OPS, GraphOp, YieldOp, stream_of
 
 FRAMES = 3
 """Frames the untimed execution runs."""
@@ -49,41 +51,50 @@ class Process:
 
     inputs: list[Channel]
     outputs: list[Channel]
-    needs: list[NeedFunction]
+    needs: list[np.ndarray]
+    """Per input, `need(m)` for m = 1..limit + 1 (running maximum; a sink: unused)."""
     limit: int
     """Output beats to produce in total (inputs: FRAMES frames; sinks read all)."""
     produced: int = 0
     consumed: list[int] = field(default_factory=list)
-    wanted: list[int] = field(default_factory=list)
-    """Per input, the beats read before the next output beat (a sink: all of them)."""
 
     def __post_init__(self) -> None:
         self.consumed = [0] * len(self.inputs)
-        self.wanted = self._wanted()
 
-    def _wanted(self) -> list[int]:
-        if not self.outputs:
-            return [self.limit] * len(self.inputs)
-        return [need(self.produced + 1) for need in self.needs]
+    def wanted(self, i: int) -> int:
+        """Beats of input `i` read before the next output beat (a sink: all of them)."""
+        return int(self.needs[i][self.produced]) if self.outputs else self.limit
 
-    def read_needed(self) -> list[Channel]:
-        """Read what the next output beat needs, as far as it has arrived; the
-        channels read from."""
+    def advance(self) -> tuple[list[Channel], bool]:
+        """Emit as many beats as inputs and output room allow, one at a time as a
+        process does, then read what the next output beat needs as far as it has
+        arrived; the channels read from, and whether it emitted. (All of it at once:
+        while it moves, its inputs only fill and its outputs only empty elsewhere.)"""
+        arrived = [consumed + channel.held for consumed, channel in zip(self.consumed, self.inputs)]
+        emitted = 0
+        if self.outputs:
+            emitted = min([self.limit - self.produced] + [c.capacity - c.held for c in self.outputs]
+                          + [int(np.searchsorted(need, total, side="right")) - self.produced
+                             for need, total in zip(self.needs, arrived)])
+            emitted = max(emitted, 0)
+            for channel in self.outputs:
+                channel.written += emitted
+            self.produced += emitted
         freed = []
         for i, channel in enumerate(self.inputs):
-            take = min(self.wanted[i] - self.consumed[i], channel.held)
+            take = min(self.wanted(i), arrived[i]) - self.consumed[i]
             if take > 0:
                 channel.read += take
                 self.consumed[i] += take
                 freed.append(channel)
-        return freed
+        return freed, emitted > 0
 
     def can_emit(self, may_grow: bool) -> bool:
         """The next output beat's inputs are read and every output has room (with
         `may_grow`, a full join input counts as having room)."""
         if not self.outputs or self.produced >= self.limit:
             return False
-        if any(consumed < wanted for consumed, wanted in zip(self.consumed, self.wanted)):
+        if any(self.consumed[i] < self.wanted(i) for i in range(len(self.inputs))):
             return False
         return all(channel.held < channel.capacity or (may_grow and channel.unbounded)
                    for channel in self.outputs)
@@ -95,7 +106,6 @@ class Process:
                 channel.capacity += 1
             channel.written += 1
         self.produced += 1
-        self.wanted = self._wanted()
 
 
 @dataclass
@@ -115,14 +125,7 @@ class Network:
         while pending:
             process = pending.pop()
             waiting.discard(process)
-            read: set[Channel] = set()
-            emitted = False
-            while True:
-                read.update(process.read_needed())
-                if not process.can_emit(may_grow=False):
-                    break
-                process.emit()
-                emitted = True
+            read, emitted = process.advance()
             touched = [channel.writer for channel in read]
             if emitted:
                 touched += [channel.reader for channel in process.outputs]
@@ -158,11 +161,12 @@ def build_network(graph: GraphOp) -> Network:
     for op in block.ops:
         if isinstance(op, YieldOp):
             for value in op.operands:
-                processes.append(Process([channel(value)], [], [lambda m: m], FRAMES * _beats(value)))
+                processes.append(Process([channel(value)], [], [], FRAMES * _beats(value)))
         elif isinstance(op, PE_OPS):
+            limit = FRAMES * _beats(op.results[0])
+            needs = [np.maximum.accumulate(table) for table in need_tables(op, limit + 1)]
             processes.append(Process([channel(v) for v in op.operands],
-                                     [channel(r) for r in op.results],
-                                     op.needs(), FRAMES * _beats(op.results[0])))
+                                     [channel(r) for r in op.results], needs, limit))
         else:
             raise HwcError(f"size-fifos: unexpected {op.name} in a spatial.graph")
     for process in processes:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 import math
 
+import numpy as np
+
 from xdsl.dialects.builtin import I64, DenseArrayBase, IntegerAttr, StringAttr, SymbolRefAttr
 from xdsl.irdl import irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
 from xdsl.utils.exceptions import VerifyException
@@ -167,14 +169,20 @@ class SWUOp(IndependentLanesPEOp):
         per_row = stream_of(self.output).beats // buffer.out_rows
         return buffer.input_release(stream_of(self.input).beats_per_vector, per_row)
 
+    def input_release_table(self, count: int) -> np.ndarray:
+        buffer = self.line_buffer()
+        per_row = stream_of(self.output).beats // buffer.out_rows
+        return buffer.release_table(stream_of(self.input).beats_per_vector, per_row, count)
+
     def frame_needs(self) -> list[NeedFunction]:
         """All input beats up to the last real pixel of the window output beat m belongs
         to, `(r·W + c + 1)·C/lanes_in` as in `nominal_latency` (running maximum over
         the windows; a frame's last window needs the whole frame)."""
         per_window = stream_of(self.output).beats_per_vector
         per_pixel = stream_of(self.input).beats_per_vector
-        needs = [pixels * per_pixel for row in self.line_buffer().window_pixels for pixels in row]
-        return [lambda m: needs[(m - 1) // per_window]]
+        needs = np.array([pixels * per_pixel for row in self.line_buffer().window_pixels for pixels in row],
+                         np.int64)
+        return [lambda m: needs[(m - 1) // per_window]]  # also on an array of m
 
     def verify_(self) -> None:
         from dialects.nn import window_output_size

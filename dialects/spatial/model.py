@@ -26,6 +26,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from xdsl.dialects.builtin import I64, IntegerAttr, StringAttr, SymbolRefAttr
 from xdsl.ir import Operation, SSAValue
 from xdsl.irdl import (
@@ -211,6 +213,11 @@ class PEOp(IRDLOperation):
         left; None when the PE accepts whatever its output needs (every PE but the
         SWU, whose line buffer has room for a few rows only)."""
         return None
+
+    def input_release_table(self, count: int) -> np.ndarray | None:
+        """`input_release()` for input beats 0..`count`-1 as one array (None without one)."""
+        release = self.input_release()
+        return None if release is None else np.array([release(i) for i in range(count)], np.int64)
 
     def pipeline_depth(self) -> int:
         """Cycles from the last input beat an output beat needs to that output beat:
