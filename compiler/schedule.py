@@ -27,7 +27,6 @@ of frame 0, the quantity the RTL simulation measures (`compiler.rtl.RtlRun.laten
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np

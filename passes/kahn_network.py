@@ -11,6 +11,8 @@ of `FRAMES` frames; a graph that deadlocks whatever the depths is a one-line err
 
 from __future__ import annotations
 
+import bisect
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,34 +57,47 @@ class Process:
     """Per input, `need(m)` for m = 1..limit + 1 (running maximum; a sink: unused)."""
     limit: int
     """Output beats to produce in total (inputs: FRAMES frames; sinks read all)."""
+    ahead: list[np.ndarray] | None = None
+    """Per input, the beats read once e output beats are out, e = 0..limit, as far as
+    they have arrived: a PE reads what its next beat needs (`needs`); a chain of PEs
+    reads further (`chain_process`)."""
     produced: int = 0
     consumed: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.consumed = [0] * len(self.inputs)
+        # Python-level int arrays: fast to index and to bisect beat by beat
+        same = self.ahead is None
+        self.needs = [array("q", np.asarray(table, np.int64).tobytes()) for table in self.needs]
+        self.ahead = self.needs if same else [array("q", np.asarray(t, np.int64).tobytes()) for t in self.ahead]
 
     def wanted(self, i: int) -> int:
         """Beats of input `i` read before the next output beat (a sink: all of them)."""
-        return int(self.needs[i][self.produced]) if self.outputs else self.limit
+        return self.needs[i][self.produced] if self.outputs else self.limit
 
     def advance(self) -> tuple[list[Channel], bool]:
         """Emit as many beats as inputs and output room allow, one at a time as a
         process does, then read what the next output beat needs as far as it has
         arrived; the channels read from, and whether it emitted. (All of it at once:
         while it moves, its inputs only fill and its outputs only empty elsewhere.)"""
-        arrived = [consumed + channel.held for consumed, channel in zip(self.consumed, self.inputs)]
+        produced = self.produced
+        arrived = [consumed + channel.written - channel.read for consumed, channel in zip(self.consumed, self.inputs)]
         emitted = 0
         if self.outputs:
-            emitted = min([self.limit - self.produced] + [c.capacity - c.held for c in self.outputs]
-                          + [int(np.searchsorted(need, total, side="right")) - self.produced
-                             for need, total in zip(self.needs, arrived)])
-            emitted = max(emitted, 0)
+            emitted = self.limit - produced
+            for channel in self.outputs:
+                emitted = min(emitted, channel.capacity - channel.written + channel.read)
+            for need, total in zip(self.needs, arrived):
+                if emitted <= 0 or need[produced] > total:
+                    emitted = 0
+                    break
+                emitted = bisect.bisect_right(need, total, produced, produced + emitted) - produced
             for channel in self.outputs:
                 channel.written += emitted
-            self.produced += emitted
+            self.produced = produced = produced + emitted
         freed = []
         for i, channel in enumerate(self.inputs):
-            take = min(self.wanted(i), arrived[i]) - self.consumed[i]
+            take = min(self.ahead[i][produced] if self.outputs else self.limit, arrived[i]) - self.consumed[i]
             if take > 0:
                 channel.read += take
                 self.consumed[i] += take
@@ -175,7 +190,57 @@ def build_network(graph: GraphOp) -> Network:
         for stream in process.outputs:
             stream.writer = process
     # Downstream first, so that beats drain before new ones enter.
-    return Network(processes[::-1], joins)
+    return Network(merge_chains(processes)[::-1], joins)
+
+
+def _is_link(process: Process) -> bool:
+    """One input, one output that is a plain stream to a one-input, one-output process."""
+    if len(process.inputs) != 1 or len(process.outputs) != 1 or process.outputs[0].unbounded:
+        return False
+    reader = process.outputs[0].reader
+    return reader is not None and len(reader.inputs) == 1 and len(reader.outputs) == 1
+
+
+def merge_chains(processes: list[Process]) -> list[Process]:
+    """`processes` (in graph order) with every chain of one-input, one-output PEs
+    joined by plain streams replaced by one process (`chain_process`), placed where
+    the chain's last PE was. The untimed network's settled states, seen from the
+    other processes, do not change: a chain only moves beats through one-beat
+    streams, which is what made the network move one beat per visit."""
+    heads = [p for p in processes if _is_link(p) and not (p.inputs[0].writer and _is_link(p.inputs[0].writer))]
+    replaced: dict[Process, Process | None] = {}
+    for head in heads:
+        chain = [head]
+        while _is_link(chain[-1]):
+            chain.append(chain[-1].outputs[0].reader)
+        merged = chain_process(chain)
+        replaced.update({stage: None for stage in chain[:-1]})
+        replaced[chain[-1]] = merged
+    return [replaced.get(p, p) for p in processes if replaced.get(p, p) is not None]
+
+
+def _at(table: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """need(x) for the counts x (need(0) = 0; past the table's end, its last entry)."""
+    return np.where(beats > 0, table[np.clip(beats, 1, len(table)) - 1], 0)
+
+
+def chain_process(chain: list[Process]) -> Process:
+    """One process that behaves as the chain P1 → … → Pk of one-input, one-output
+    processes seen from outside: output beat m needs N(m) = need1(need2(…needk(m)))
+    input beats, and with e beats out it has read (as far as they arrived) R(e):
+    Pk reads needk(e + 1), and each P_j before it has emitted one beat more than
+    P_j+1 read (the stream between them holds one) and reads what its next beat needs."""
+    last = chain[-1]
+    need = np.frombuffer(last.needs[0], np.int64)
+    read = need[:last.limit + 1]
+    for stage in reversed(chain[:-1]):
+        table = np.frombuffer(stage.needs[0], np.int64)
+        need = _at(table, need)
+        read = table[np.minimum(read + 1, stage.limit)]
+    merged = Process([chain[0].inputs[0]], [last.outputs[0]], [need], last.limit, ahead=[read])
+    merged.inputs[0].reader = merged
+    merged.outputs[0].writer = merged
+    return merged
 
 
 def join_depths(graph: GraphOp) -> dict[SSAValue, int]:

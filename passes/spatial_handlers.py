@@ -135,6 +135,10 @@ def map_pool(m: GraphMapper, op: nn.MaxPoolOp | nn.SumPoolOp) -> None:
     layout = Layout.natural(out_shape)
     properties = {"kind": StringAttr("max" if is_max else "sum"),
                   "window": IntegerAttr(int(np.prod(kernel)), i64)}
+    factors = None if is_max else op.window_factors()
+    if factors is not None:
+        rom = m.new_rom(f"{stem}_factors", factors.reshape(-1), width_for(int(factors.max())))
+        properties["factors"] = SymbolRefAttr(rom)
     m.bind(op.output, m.emit(spatial.PoolOp, stem, [windows], layout.frame, op.output, properties), layout)
 
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from xdsl.dialects import hw
 
+from compiler.errors import HwcError
 from compiler.hw.bits import unsigned_bits
 from compiler.hw.builder import ModuleBuilder
 from compiler.hw.context import GeneratorContext
@@ -88,6 +89,9 @@ def generate_pool(op: PoolOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     Requires: `op` verifies (input lanes divide window·C, output lanes divide C).
     Guarantees: ports in the project's order; out[..., c] = max|sum over the
     window of in[..., k·C + c], at the output element width."""
+    if op.factors is not None:
+        raise HwcError(f"hw: spatial.pool '{ctx.module_name}' with per-pixel factors (an average pool "
+                       "whose border windows divide by fewer taps) has no RTL yet")
     source, target = stream_of(op.input), stream_of(op.output)
     reduction = Reduction(op.kind.data, target.frame[-1], op.window.value.data,
                           source.lanes.data, target.lanes.data, source.width, target.width)

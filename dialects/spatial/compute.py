@@ -205,11 +205,17 @@ POOL_KINDS = ("max", "sum")
 
 @irdl_op_definition
 class PoolOp(IndependentLanesPEOp):
-    """Max or sum over each window of an SWU stream: [..., window·C] → [..., C]."""
+    """Max or sum over each window of an SWU stream: [..., window·C] → [..., C].
+
+    A sum pool with `factors` (a ROM of one integer per output pixel, raster order)
+    multiplies every channel of pixel p's sums by factors[p] (`nn.sum_pool`'s
+    `average_times`: an average pool whose border windows divide by fewer taps)."""
 
     name = "spatial.pool"
     kind = prop_def(StringAttr)
     window = prop_def(IntegerAttr[I64])
+    factors = opt_prop_def(SymbolRefAttr)
+    traits = traits_def(RomUser(("factors",)))
 
     def nominal_latency(self) -> int:
         """One whole window vector (window·C / lanes_in beats), plus one register."""
@@ -224,6 +230,8 @@ class PoolOp(IndependentLanesPEOp):
     def verify_(self) -> None:
         if self.kind.data not in POOL_KINDS:
             raise VerifyException(f"spatial.pool: kind must be one of {POOL_KINDS}")
+        if self.factors is not None and self.kind.data != "sum":
+            raise VerifyException(f"spatial.pool '{layer_of(self)}': only a sum pool has factors")
         frame = stream_of(self.input).frame
         window = self.window.value.data
         if window < 1 or frame[-1] % window:

@@ -39,10 +39,10 @@ from xdsl.irdl import (
     result_def,
     traits_def,
 )
-from xdsl.traits import SymbolTable, SymbolUserOpInterface
+from xdsl.traits import SymbolUserOpInterface
 from xdsl.utils.exceptions import VerifyException
 
-from dialects.rom import RomOp
+from dialects.rom import lookup_rom
 from dialects.spatial.stream import StreamType, stream_of
 
 ASSEMBLY_FORMAT = "operands attr-dict `:` functional-type(operands, results)"
@@ -154,10 +154,10 @@ class RomUser(SymbolUserOpInterface):
     def verify(self, op: Operation) -> None:
         for key, ref in rom_references(op):
             try:
-                target = SymbolTable.lookup_symbol(op, ref)
+                target = lookup_rom(op, ref)
             except ValueError:
                 target = None
-            if not isinstance(target, RomOp):
+            if target is None:
                 raise VerifyException(
                     f"{op.name} '{layer_of(op)}': {key} {ref} names no rom.rom of the module"
                 )
