@@ -2,7 +2,10 @@
 (the argument is in `passes/size_fifos.py`'s docstring): PEs as Kahn processes
 that read what their next output beat needs and emit when their outputs have
 room, join inputs unbounded, a beat raising a join input's high-water mark only
-when no other beat can move.
+when no other beat can move. A process moves as many beats per visit as its
+inputs and output room allow, and a chain of one-input, one-output PEs joined by
+one-beat streams is one process (`merge_chains`), so that beats do not cross it
+one visit at a time.
 
 Requires: a folded `spatial.graph` (its PEs' `needs()` final), no `spatial.fifo`.
 Guarantees: `join_depths` is the high-water mark of every join input at the end

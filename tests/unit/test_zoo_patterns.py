@@ -165,13 +165,19 @@ def test_border_average_pool_on_integers_by_hand():
 
 
 def test_border_average_pool_through_every_level(tmp_path):
-    """ShuffleNet's stride-2 unit: a 3×3 average pool (stride 2, pad 1,
+    """ShuffleNet's stride-2 unit: a channel shuffle (reshape to [1, 2, 2, H, W],
+    transpose the groups, reshape back), then a 3×3 average pool (stride 2, pad 1,
     count_include_pad = 0) beside a stride-2 conv, joined by a concat."""
     nodes, inits = [], []
     node, weights = conv("c1", "x", "c1", 3, 4, k=3, pad=1)
     nodes.append(node)
     inits += weights
-    nodes += [helper.make_node("Relu", ["c1"], ["r1"]),
+    inits += [numpy_helper.from_array(np.array([1, 2, 2, 7, 7], np.int64), "groups"),
+              numpy_helper.from_array(np.array([1, 4, 7, 7], np.int64), "image")]
+    nodes += [helper.make_node("Relu", ["c1"], ["c1r"]),
+              helper.make_node("Reshape", ["c1r", "groups"], ["g"]),
+              helper.make_node("Transpose", ["g"], ["gt"], perm=[0, 2, 1, 3, 4]),
+              helper.make_node("Reshape", ["gt", "image"], ["r1"]),
               helper.make_node("AveragePool", ["r1"], ["a"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4)]
     weight = numpy_helper.from_array((RNG.standard_normal((4, 4, 3, 3)) / 6).astype(np.float32), "s.w")
     nodes += [helper.make_node("Conv", ["r1", "s.w"], ["s"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),
@@ -190,3 +196,4 @@ def test_border_average_pool_through_every_level(tmp_path):
     assert np.array_equal(int_executor.run_int(q)["y"], spatial_executor.run_int(q)["y"])
     pools = [op for op in design.spatial_module.walk() if op.name == "spatial.pool"]
     assert [op.factors is not None for op in pools] == [True]
+    assert any(op.name == "spatial.mvu" and "transpose" in op.layer.data for op in design.spatial_module.walk())
