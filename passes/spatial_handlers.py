@@ -67,7 +67,7 @@ def map_conv(m: GraphMapper, op: nn.ConvOp) -> None:
     stem = m.layer_of(op)
     source = m.natural_input(op, op.input)
     pads = op.pads.get_values()
-    weight = dense_conv_weight(m.rom_array(op.weight, op), op.group.value.data)
+    weight = dense_conv_weight(m.rom_array(op.weight, op, native=True), op.group.value.data)
     out_shape = per_sample(op.output)
     kernel, strides = weight.shape[2:], op.strides.get_values()
     pointwise = all(k == 1 for k in kernel) and all(s == 1 for s in strides) and not any(pads) \
@@ -97,7 +97,7 @@ def map_dense(m: GraphMapper, op: nn.DenseOp) -> None:
     if np.array_equal(order, np.arange(order.size)):
         weights = m.rom_symbol(op.weight, op)
     else:
-        weight = m.rom_array(op.weight, op)
+        weight = m.rom_array(op.weight, op, native=True)
         weights = m.new_rom(f"{stem}_weight_stream_order", weight[:, order], element_width(op.weight))
     bias = m.rom_symbol(op.bias, op) if op.bias is not None else None
     features = nn.shape_of(op.output)[-1]

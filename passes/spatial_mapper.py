@@ -143,9 +143,13 @@ class GraphMapper:
                            "rom.read (run weights-to-rom first)")
         return read.rom.root_reference.data
 
-    def rom_array(self, value: SSAValue, op: Operation) -> np.ndarray:
+    def rom_array(self, value: SSAValue, op: Operation, native: bool = False) -> np.ndarray:
+        """The ROM's integers as int64, or with `native` in the ROM image's own dtype
+        (for weights that are only reordered: a large layer is not copied at 8 bytes
+        a weight)."""
         self.rom_symbol(value, op)
-        return np.asarray(rom_contents(value.owner, self.store)).astype(np.int64)
+        contents = np.asarray(rom_contents(value.owner, self.store))
+        return contents if native and contents.dtype.kind == "i" else contents.astype(np.int64)
 
     # ------------------------------------------------------------------ names
 
