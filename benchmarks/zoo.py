@@ -11,7 +11,7 @@ would mean nothing: each weight of rank 2 or more is replaced by seeded
 He-normal values (std sqrt(2 / fan-in)); biases and batch-norm statistics stay.
 Measured:
 
-* wall time and peak resident memory (VmHWM, reset before each stage) of
+* wall time, CPU time and peak resident memory (VmHWM, reset before each stage) of
   import (ONNX → nn), calibrate (fold-batchnorm, fold-constants, calibrate on
   `--calib` random-normal samples), quantize (quantize, weights-to-rom) and
   spatial (map-to-spatial, fold-parallelism at `--target-fps` and 200 MHz,
@@ -78,9 +78,10 @@ class Stages:
         self.record["failed_in"] = name
         self.show()
         reset_peak_memory()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = function()
-        self.record["stages"][name] = {"seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb()}
+        self.record["stages"][name] = {"seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb(),
+                                       "cpu": time.process_time() - cpu}
         self.record.pop("failed_in")
         self.show()
         return result
@@ -219,14 +220,15 @@ def run_child(name: str, args) -> dict:
 
 def cell(record: dict, stage: str) -> str:
     entry = record["stages"].get(stage)
-    return f"{entry['seconds']:6.1f} s {entry['peak_mb'] / 1024:4.1f} G" if entry else f"{'-':>15}"
+    return f"{entry['seconds']:6.1f}/{entry['cpu']:5.1f} s {entry['peak_mb'] / 1024:4.1f}G" if entry else f"{'-':>20}"
 
 
 def print_table(results: dict[str, dict], args) -> None:
     print(f"light zoo: calibrated on {args.calib} random-normal inputs, top-1 on {args.samples} others; "
           f"spatial at {args.target_fps:g} inferences/s, 200 MHz, wbits=abits=8; one subprocess per model")
-    print("per stage: wall seconds, peak resident GB; float rung: |float executor - onnxruntime| / max|ort|")
-    header = f"{'model':13} " + " ".join(f"{s:>15}" for s in STAGES)
+    print("per stage: wall/CPU seconds (CPU: this process alone, whatever else loads the machine), peak resident GB;"
+          " float rung: |float executor - onnxruntime| / max|ort|")
+    header = f"{'model':13} " + " ".join(f"{s:>20}" for s in STAGES)
     header += f" {'total':>7} {'peak':>6} {'float rung':>10} {'top-1':>6} {'cycles':>9} {'mults':>7} {'ROM Mbit':>9}"
     print(header)
     for name, r in results.items():

@@ -17,6 +17,8 @@ graph.
 
 from __future__ import annotations
 
+import weakref
+
 from xdsl.dialects.builtin import (
     I64,
     DenseIntOrFPElementsAttr,
@@ -27,7 +29,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     i64,
 )
-from xdsl.ir import Attribute, Dialect
+from xdsl.ir import Attribute, Dialect, Operation
 from xdsl.irdl import (
     IRDLOperation,
     irdl_op_definition,
@@ -179,11 +181,45 @@ def find_rom(read: ReadOp) -> RomOp | None:
     parent = read.parent_op()
     while parent is not None:
         if parent.has_trait(SymbolTable):
-            found = SymbolTable.lookup_symbol(parent, read.rom)
-            if isinstance(found, RomOp):
+            found = lookup_rom(parent, read.rom)
+            if found is not None:
                 return found
         parent = parent.parent_op()
     return None
+
+
+_SYMBOLS: weakref.WeakKeyDictionary[Operation, dict[str, Operation]] = weakref.WeakKeyDictionary()
+"""Per symbol-table op: its symbols by name, as last walked."""
+
+
+def lookup_rom(op: Operation, symbol: SymbolRefAttr) -> RomOp | None:
+    """The `rom.rom` named `symbol` in the nearest symbol table around `op` (or `op`
+    itself), as `SymbolTable.lookup_symbol` finds it, but from a name → op map of
+    the table: xDSL's lookup walks the whole table, and a module's thousands of PEs
+    each look up their ROMs (quadratic in the model). A mapped op is used only while
+    it is still in that table under that name; otherwise the table is walked again."""
+    table = op
+    while table is not None and not table.has_trait(SymbolTable):
+        table = table.parent_op()
+    if table is None or symbol.nested_references.data:
+        found = SymbolTable.lookup_symbol(op, symbol)
+        return found if isinstance(found, RomOp) else None
+    name = symbol.root_reference.data
+    found = _SYMBOLS.get(table, {}).get(name)
+    if found is None or found.parent_op() is not table or _symbol_name(found) != name:
+        symbols: dict[str, Operation] = {}
+        for child in table.regions[0].block.ops:
+            child_name = _symbol_name(child)
+            if child_name is not None:
+                symbols.setdefault(child_name, child)
+        _SYMBOLS[table] = symbols
+        found = symbols.get(name)
+    return found if isinstance(found, RomOp) else None
+
+
+def _symbol_name(op: Operation) -> str | None:
+    name = op.properties.get("sym_name") or op.attributes.get("sym_name")
+    return name.data if isinstance(name, StringAttr) else None
 
 
 ROM = Dialect("rom", [RomOp, ReadOp])

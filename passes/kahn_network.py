@@ -2,7 +2,10 @@
 (the argument is in `passes/size_fifos.py`'s docstring): PEs as Kahn processes
 that read what their next output beat needs and emit when their outputs have
 room, join inputs unbounded, a beat raising a join input's high-water mark only
-when no other beat can move.
+when no other beat can move. A process moves as many beats per visit as its
+inputs and output room allow, and a chain of one-input, one-output PEs joined by
+one-beat streams is one process (`merge_chains`), so that beats do not cross it
+one visit at a time.
 
 Requires: a folded `spatial.graph` (its PEs' `needs()` final), no `spatial.fifo`.
 Guarantees: `join_depths` is the high-water mark of every join input at the end
@@ -11,12 +14,16 @@ of `FRAMES` frames; a graph that deadlocks whatever the depths is a one-line err
 
 from __future__ import annotations
 
+import bisect
+from array import array
 from dataclasses import dataclass, field
 
+import numpy as np
 from xdsl.ir import SSAValue
 
 from compiler.errors import HwcError
-from dialects.spatial import PE_OPS, GraphOp, NeedFunction, YieldOp, stream_of
+from compiler.schedule import need_tables
+from dialects.spatial import PE_OPS, GraphOp, YieldOp, stream_of
 
 FRAMES = 3
 """Frames the untimed execution runs."""
@@ -49,41 +56,63 @@ class Process:
 
     inputs: list[Channel]
     outputs: list[Channel]
-    needs: list[NeedFunction]
+    needs: list[np.ndarray]
+    """Per input, `need(m)` for m = 1..limit + 1 (running maximum; a sink: unused)."""
     limit: int
     """Output beats to produce in total (inputs: FRAMES frames; sinks read all)."""
+    ahead: list[np.ndarray] | None = None
+    """Per input, the beats read once e output beats are out, e = 0..limit, as far as
+    they have arrived: a PE reads what its next beat needs (`needs`); a chain of PEs
+    reads further (`chain_process`)."""
     produced: int = 0
     consumed: list[int] = field(default_factory=list)
-    wanted: list[int] = field(default_factory=list)
-    """Per input, the beats read before the next output beat (a sink: all of them)."""
 
     def __post_init__(self) -> None:
         self.consumed = [0] * len(self.inputs)
-        self.wanted = self._wanted()
+        # Python-level int arrays: fast to index and to bisect beat by beat
+        same = self.ahead is None
+        self.needs = [array("q", np.asarray(table, np.int64).tobytes()) for table in self.needs]
+        self.ahead = self.needs if same else [array("q", np.asarray(t, np.int64).tobytes()) for t in self.ahead]
 
-    def _wanted(self) -> list[int]:
-        if not self.outputs:
-            return [self.limit] * len(self.inputs)
-        return [need(self.produced + 1) for need in self.needs]
+    def wanted(self, i: int) -> int:
+        """Beats of input `i` read before the next output beat (a sink: all of them)."""
+        return self.needs[i][self.produced] if self.outputs else self.limit
 
-    def read_needed(self) -> list[Channel]:
-        """Read what the next output beat needs, as far as it has arrived; the
-        channels read from."""
+    def advance(self) -> tuple[list[Channel], bool]:
+        """Emit as many beats as inputs and output room allow, one at a time as a
+        process does, then read what the next output beat needs as far as it has
+        arrived; the channels read from, and whether it emitted. (All of it at once:
+        while it moves, its inputs only fill and its outputs only empty elsewhere.)"""
+        produced = self.produced
+        arrived = [consumed + channel.written - channel.read for consumed, channel in zip(self.consumed, self.inputs)]
+        emitted = 0
+        if self.outputs:
+            emitted = self.limit - produced
+            for channel in self.outputs:
+                emitted = min(emitted, channel.capacity - channel.written + channel.read)
+            for need, total in zip(self.needs, arrived):
+                if emitted <= 0 or need[produced] > total:
+                    emitted = 0
+                    break
+                emitted = bisect.bisect_right(need, total, produced, produced + emitted) - produced
+            for channel in self.outputs:
+                channel.written += emitted
+            self.produced = produced = produced + emitted
         freed = []
         for i, channel in enumerate(self.inputs):
-            take = min(self.wanted[i] - self.consumed[i], channel.held)
+            take = min(self.ahead[i][produced] if self.outputs else self.limit, arrived[i]) - self.consumed[i]
             if take > 0:
                 channel.read += take
                 self.consumed[i] += take
                 freed.append(channel)
-        return freed
+        return freed, emitted > 0
 
     def can_emit(self, may_grow: bool) -> bool:
         """The next output beat's inputs are read and every output has room (with
         `may_grow`, a full join input counts as having room)."""
         if not self.outputs or self.produced >= self.limit:
             return False
-        if any(consumed < wanted for consumed, wanted in zip(self.consumed, self.wanted)):
+        if any(self.consumed[i] < self.wanted(i) for i in range(len(self.inputs))):
             return False
         return all(channel.held < channel.capacity or (may_grow and channel.unbounded)
                    for channel in self.outputs)
@@ -95,7 +124,6 @@ class Process:
                 channel.capacity += 1
             channel.written += 1
         self.produced += 1
-        self.wanted = self._wanted()
 
 
 @dataclass
@@ -115,14 +143,7 @@ class Network:
         while pending:
             process = pending.pop()
             waiting.discard(process)
-            read: set[Channel] = set()
-            emitted = False
-            while True:
-                read.update(process.read_needed())
-                if not process.can_emit(may_grow=False):
-                    break
-                process.emit()
-                emitted = True
+            read, emitted = process.advance()
             touched = [channel.writer for channel in read]
             if emitted:
                 touched += [channel.reader for channel in process.outputs]
@@ -158,11 +179,12 @@ def build_network(graph: GraphOp) -> Network:
     for op in block.ops:
         if isinstance(op, YieldOp):
             for value in op.operands:
-                processes.append(Process([channel(value)], [], [lambda m: m], FRAMES * _beats(value)))
+                processes.append(Process([channel(value)], [], [], FRAMES * _beats(value)))
         elif isinstance(op, PE_OPS):
+            limit = FRAMES * _beats(op.results[0])
+            needs = [np.maximum.accumulate(table) for table in need_tables(op, limit + 1)]
             processes.append(Process([channel(v) for v in op.operands],
-                                     [channel(r) for r in op.results],
-                                     op.needs(), FRAMES * _beats(op.results[0])))
+                                     [channel(r) for r in op.results], needs, limit))
         else:
             raise HwcError(f"size-fifos: unexpected {op.name} in a spatial.graph")
     for process in processes:
@@ -171,7 +193,57 @@ def build_network(graph: GraphOp) -> Network:
         for stream in process.outputs:
             stream.writer = process
     # Downstream first, so that beats drain before new ones enter.
-    return Network(processes[::-1], joins)
+    return Network(merge_chains(processes)[::-1], joins)
+
+
+def _is_link(process: Process) -> bool:
+    """One input, one output that is a plain stream to a one-input, one-output process."""
+    if len(process.inputs) != 1 or len(process.outputs) != 1 or process.outputs[0].unbounded:
+        return False
+    reader = process.outputs[0].reader
+    return reader is not None and len(reader.inputs) == 1 and len(reader.outputs) == 1
+
+
+def merge_chains(processes: list[Process]) -> list[Process]:
+    """`processes` (in graph order) with every chain of one-input, one-output PEs
+    joined by plain streams replaced by one process (`chain_process`), placed where
+    the chain's last PE was. The untimed network's settled states, seen from the
+    other processes, do not change: a chain only moves beats through one-beat
+    streams, which is what made the network move one beat per visit."""
+    heads = [p for p in processes if _is_link(p) and not (p.inputs[0].writer and _is_link(p.inputs[0].writer))]
+    replaced: dict[Process, Process | None] = {}
+    for head in heads:
+        chain = [head]
+        while _is_link(chain[-1]):
+            chain.append(chain[-1].outputs[0].reader)
+        merged = chain_process(chain)
+        replaced.update({stage: None for stage in chain[:-1]})
+        replaced[chain[-1]] = merged
+    return [replaced.get(p, p) for p in processes if replaced.get(p, p) is not None]
+
+
+def _at(table: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """need(x) for the counts x (need(0) = 0; past the table's end, its last entry)."""
+    return np.where(beats > 0, table[np.clip(beats, 1, len(table)) - 1], 0)
+
+
+def chain_process(chain: list[Process]) -> Process:
+    """One process that behaves as the chain P1 → … → Pk of one-input, one-output
+    processes seen from outside: output beat m needs N(m) = need1(need2(…needk(m)))
+    input beats, and with e beats out it has read (as far as they arrived) R(e):
+    Pk reads needk(e + 1), and each P_j before it has emitted one beat more than
+    P_j+1 read (the stream between them holds one) and reads what its next beat needs."""
+    last = chain[-1]
+    need = np.frombuffer(last.needs[0], np.int64)
+    read = need[:last.limit + 1]
+    for stage in reversed(chain[:-1]):
+        table = np.frombuffer(stage.needs[0], np.int64)
+        need = _at(table, need)
+        read = table[np.minimum(read + 1, stage.limit)]
+    merged = Process([chain[0].inputs[0]], [last.outputs[0]], [need], last.limit, ahead=[read])
+    merged.inputs[0].reader = merged
+    merged.outputs[0].writer = merged
+    return merged
 
 
 def join_depths(graph: GraphOp) -> dict[SSAValue, int]:

@@ -30,9 +30,10 @@ Rewrites, in program order:
   factor is quantized per tensor with `wbits`); `nn.div` by a constant is a mul;
 * `nn.max_pool`, `nn.relu`, `nn.reshape`, `nn.transpose`, `nn.pad` (its value
   quantized) -> unchanged on integers, same scale; `nn.clip` -> requant by 1;
-* `nn.average_pool` -> `nn.sum_pool` + requant by 1/window (only when every
-  window has the same divisor); `nn.global_average_pool` -> `nn.global_sum_pool`
-  + requant;
+* `nn.average_pool` -> `nn.sum_pool` + requant by 1/window; when the windows
+  divide by different counts n (count_include_pad = 0 with padding), the sum pool
+  has `average_times` L = lcm of the counts (each sum times L/n, exact) and the
+  requant divides by L; `nn.global_average_pool` -> `nn.global_sum_pool` + requant;
 * `nn.sigmoid`, `nn.tanh`, `nn.leaky_relu` -> `nn.lookup` with a 2^abits-entry table;
 * `nn.concat` -> every input requantized to the output scale, then concat;
 * `nn.batch_norm` (one fold-batchnorm could not fold) -> per-channel integer

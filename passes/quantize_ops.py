@@ -7,9 +7,10 @@ body. The numbers all come from `compiler.numerics`; the module docstring of
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
-from xdsl.dialects.builtin import IntegerType, TensorType, f64
+from xdsl.dialects.builtin import IntegerAttr, IntegerType, TensorType, f64, i64
 from xdsl.ir import Block, Operation, SSAValue
 
 from compiler.errors import HwcError
@@ -238,17 +239,22 @@ def window_divisors(op: nn.AveragePoolOp) -> set[int]:
 
 
 def quantize_average_pool(g: GraphQuantizer, op: nn.AveragePoolOp) -> None:
+    """A sum pool, requantized by 1/window; when the windows divide by different
+    counts n (count_include_pad = 0 at a padded border), the sum pool multiplies each
+    window's sum by L/n (`nn.sum_pool`'s `average_times`, L the counts' least common
+    multiple) and the requant divides by L."""
     q = g.act(op.input, op)
     divisors = window_divisors(op)
-    if len(divisors) != 1:
-        raise HwcError(
-            "quantize: nn.average_pool whose windows average over different counts "
-            "(padding with count_include_pad=0, or ceil_mode) is not supported"
-        )
-    divisor = divisors.pop()
-    bound = q.bound * int(np.prod(op.kernel_shape.get_values()))
+    varying = len(divisors) > 1
+    if varying and op.count_include_pad.value.data:
+        raise HwcError("quantize: nn.average_pool whose padded windows average over different counts "
+                       "(count_include_pad=1 with ceil_mode) is not supported")
+    divisor = math.lcm(*divisors)
+    bound = q.bound * (divisor if varying else int(np.prod(op.kernel_shape.get_values())))
     bits = g.accumulator_bits(bound, op)
     sum_pool = _rebuilt(op, [q.value], bits, drop=("count_include_pad",), as_type=nn.SumPoolOp)
+    if varying:
+        sum_pool.properties["average_times"] = IntegerAttr(divisor, i64)
     total = g.emit(sum_pool, acc_bits=bits)
     g.requant(total, q.scale / divisor, 1, op.output, op)
 

@@ -59,15 +59,16 @@ another PE; ii/latency of PEs are unchanged.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from compiler.schedule import schedule, timed_beats
+from compiler.schedule import need_tables, schedule, timed_beats
 from dialects.spatial import PE_OPS, FifoOp, GraphOp, MVUOp, ReshapeOp, ResizeOp, SWUOp, stream_of
 from passes.kahn_network import FRAMES, join_depths
 
@@ -129,14 +130,14 @@ TIMED_FRAMES = 4
 """Frames the timed schedule of `timed_depths` runs (the first fills the pipeline)."""
 
 
-def fluid_schedule(graph: GraphOp) -> dict[SSAValue, list[float]]:
+def fluid_schedule(graph: GraphOp) -> dict[SSAValue, Sequence[float]]:
     """The schedule `timed_depths` and `window_depths` read: fractional cycles,
     `TIMED_FRAMES` frames, the host offering input at the bottleneck's rate."""
     design_ii = max(op.nominal_ii() for op in graph.body.block.ops if isinstance(op, PE_OPS))
     return schedule(graph, frames=TIMED_FRAMES, host_period=design_ii, whole_cycles=False)
 
 
-def timed_depths(graph: GraphOp, times: dict[SSAValue, list[float]] | None = None) -> dict[SSAValue, int]:
+def timed_depths(graph: GraphOp, times: dict[SSAValue, Sequence[float]] | None = None) -> dict[SSAValue, int]:
     """Beats each join input must hold for the design to run at its bottleneck's ii.
 
     `join_depths` makes the network deadlock-free, but a join input of exactly
@@ -159,23 +160,24 @@ def timed_depths(graph: GraphOp, times: dict[SSAValue, list[float]] | None = Non
     times = times if times is not None else fluid_schedule(graph)
     depths: dict[SSAValue, int] = {}
     for join in joins:
-        out_times = times[join.results[0]]
-        for value, need in zip(join.operands, join.needs()):
-            # events: +1 when a beat arrives, -1 when the join has read it
-            # (beats read for output m leave when m is emitted).
-            events = [(t, 1) for t in times[value]]
-            read = 0
-            for m, t in enumerate(out_times, start=1):
-                wanted = min(need(m), len(times[value]))
-                events.extend((t, -1) for _ in range(wanted - read))
-                read = max(read, wanted)
-            held = highest = 0
-            for _, change in sorted(events, key=lambda e: (e[0], e[1])):
-                held += change
-                highest = max(highest, held)
+        out_times = np.asarray(times[join.results[0]])
+        tables = need_tables(join, len(out_times))
+        for index, value in enumerate(join.operands):
+            # +1 when a beat arrives, -1 when the join has read it (beats read for
+            # output m leave when m is emitted)
+            left = _first_reading_beat(tables[index], len(times[value]))
+            highest = _most_held(times[value], np.where(left < len(out_times),
+                                                        out_times[np.minimum(left, len(out_times) - 1)], np.inf))
             # A branch that is never early (the long one) holds one beat at most: no FIFO.
             depths[value] = highest + JOIN_HANDSHAKE_BEATS if highest > 1 else highest
     return depths
+
+
+def _first_reading_beat(need: np.ndarray, beats: int) -> np.ndarray:
+    """Per input beat j < `beats`: the output beat (0-based) whose `need` first covers
+    it (the reader reads on demand), or len(need) when none does."""
+    covered = np.maximum.accumulate(np.minimum(need, beats))
+    return np.searchsorted(covered, np.arange(beats), side="right")
 
 
 PASS_THROUGH = (ResizeOp, ReshapeOp)
@@ -199,32 +201,26 @@ def _reader(value: SSAValue) -> tuple[Operation, int, float] | None:
         value = op.results[0]
 
 
-def _read_times(op: Operation, index: int, emitted: list[float], beats: int) -> list[float]:
+def _read_times(op: Operation, index: int, emitted: Sequence[float], beats: int) -> np.ndarray:
     """When PE `op` reads beats 1..`beats` of operand `index`: with the output beat
     that first needs each (it reads on demand), as the schedule runs it."""
-    need = op.needs()[index]
-    reads = [math.inf] * beats
-    read = 0
-    for m, t in enumerate(emitted, start=1):
-        wanted = min(need(m), beats)
-        for j in range(read, wanted):
-            reads[j] = t - op.pipeline_depth()
-        read = max(read, wanted)
-    return reads
+    emitted = np.asarray(emitted, np.float64)
+    reader = _first_reading_beat(need_tables(op, len(emitted))[index], beats)
+    return np.where(reader < len(emitted), emitted[np.minimum(reader, len(emitted) - 1)] - op.pipeline_depth(),
+                    np.inf)
 
 
-def _most_held(arrivals: list[float], departures: list[float]) -> int:
+def _most_held(arrivals: Sequence[float], departures: Sequence[float]) -> int:
     """The most beats ever between arriving and departing (a departure at the same
     instant as an arrival counts first)."""
-    held = highest = 0
-    for _, change in sorted([(t, 1) for t in arrivals] + [(t, -1) for t in departures]):
-        held += change
-        highest = max(highest, held)
-    return highest
+    times = np.concatenate([np.asarray(arrivals, np.float64), np.asarray(departures, np.float64)])
+    changes = np.concatenate([np.ones(len(arrivals), np.int64), -np.ones(len(departures), np.int64)])
+    held = np.cumsum(changes[np.lexsort((changes, times))])
+    return int(max(held.max(initial=0), 0))
 
 
 def window_depths(graph: GraphOp, rate: dict[SSAValue, int],
-                  times: dict[SSAValue, list[float]] | None = None) -> dict[SSAValue, int]:
+                  times: dict[SSAValue, Sequence[float]] | None = None) -> dict[SSAValue, int]:
     """FIFOs around sliding-window units, so that the line buffer's back-pressure
     never holds the producer back (when the producer is a PE; the host waits at no
     cost) and the reader never holds the SWU back.
@@ -260,7 +256,7 @@ def window_depths(graph: GraphOp, rate: dict[SSAValue, int],
             op, index, ratio = reader
             operand = op.operands[index]
             reads = _read_times(op, index, times[op.results[0]], len(times[operand]))
-            beat_of = [math.ceil((m + 1) / ratio) - 1 for m in range(len(times[swu.output]))]
+            beat_of = np.ceil((np.arange(len(times[swu.output])) + 1) / ratio).astype(np.int64) - 1
             floor = rate.get(operand, 0)
             depth = _reader_fifo_depth(swu, arrivals, reads, beat_of, floor)
             if depth > floor:
@@ -283,26 +279,26 @@ STREAM_REGISTERS = 2
 of the SWU and of a resize or reshape between them."""
 
 
-def _held_back(reads: list[float], beat_of: list[int], capacity: int) -> list[float]:
+def _held_back(reads: np.ndarray, beat_of: np.ndarray, capacity: int) -> np.ndarray:
     """Per SWU output beat m: the cycle its reader has read the beat `capacity`
     beats before the one holding m (the SWU cannot emit m before there is room)."""
-    return [reads[j - capacity] if j - capacity >= 0 else -math.inf for j in beat_of]
+    return np.where(beat_of >= capacity, reads[np.maximum(beat_of - capacity, 0)], -np.inf)
 
 
-def _reader_fifo_depth(swu: SWUOp, arrivals: list[float], reads: list[float], beat_of: list[int],
+def _reader_fifo_depth(swu: SWUOp, arrivals: Sequence[float], reads: np.ndarray, beat_of: np.ndarray,
                        floor: int) -> int:
     """The smallest FIFO depth (at least `floor`, in the reader's beats) before the
     SWU's reader with which the SWU, held back by the FIFO being full, still emits
     every beat by the time the reader reads it; plus `JOIN_HANDSHAKE_BEATS` when
     more than `floor` is needed."""
 
-    deadline = [reads[j] + TIME_EPSILON for j in beat_of]
+    deadline = reads[beat_of] + TIME_EPSILON
 
     def on_time(depth: int) -> bool:
         held_back = _held_back(reads, beat_of, depth + STREAM_REGISTERS)
         _, emitted = timed_beats(swu, [arrivals], TIMED_FRAMES, whole_cycles=False, not_before=held_back,
                                  deadline=deadline)
-        return all(t <= limit for t, limit in zip(emitted, deadline))
+        return bool(np.all(emitted <= deadline[:len(emitted)]))
 
     if on_time(floor):
         return floor

@@ -67,7 +67,7 @@ def map_conv(m: GraphMapper, op: nn.ConvOp) -> None:
     stem = m.layer_of(op)
     source = m.natural_input(op, op.input)
     pads = op.pads.get_values()
-    weight = dense_conv_weight(m.rom_array(op.weight, op), op.group.value.data)
+    weight = dense_conv_weight(m.rom_array(op.weight, op, native=True), op.group.value.data)
     out_shape = per_sample(op.output)
     kernel, strides = weight.shape[2:], op.strides.get_values()
     pointwise = all(k == 1 for k in kernel) and all(s == 1 for s in strides) and not any(pads) \
@@ -97,7 +97,7 @@ def map_dense(m: GraphMapper, op: nn.DenseOp) -> None:
     if np.array_equal(order, np.arange(order.size)):
         weights = m.rom_symbol(op.weight, op)
     else:
-        weight = m.rom_array(op.weight, op)
+        weight = m.rom_array(op.weight, op, native=True)
         weights = m.new_rom(f"{stem}_weight_stream_order", weight[:, order], element_width(op.weight))
     bias = m.rom_symbol(op.bias, op) if op.bias is not None else None
     features = nn.shape_of(op.output)[-1]
@@ -135,6 +135,10 @@ def map_pool(m: GraphMapper, op: nn.MaxPoolOp | nn.SumPoolOp) -> None:
     layout = Layout.natural(out_shape)
     properties = {"kind": StringAttr("max" if is_max else "sum"),
                   "window": IntegerAttr(int(np.prod(kernel)), i64)}
+    factors = None if is_max else op.window_factors()
+    if factors is not None:
+        rom = m.new_rom(f"{stem}_factors", factors.reshape(-1), width_for(int(factors.max())))
+        properties["factors"] = SymbolRefAttr(rom)
     m.bind(op.output, m.emit(spatial.PoolOp, stem, [windows], layout.frame, op.output, properties), layout)
 
 
@@ -236,7 +240,49 @@ def map_reshape(m: GraphMapper, op: nn.ReshapeOp) -> None:
 
 
 def map_transpose(m: GraphMapper, op: nn.TransposeOp) -> None:
-    raise m.fail(op, "a transpose of an activation has no spatial form yet")
+    """A transpose whose only use reshapes it to an image [C, *spatial] whose pixels
+    the stream already holds together, channels in another order (ShuffleNet's
+    channel shuffle: reshape, transpose, reshape): an MVU whose weights are that
+    permutation of the channels (0/1: exact), its output streamed channel-innermost."""
+    source = m.input_stream(op, op.input)
+    uses = list(op.output.uses)
+    image = per_sample(uses[0].operation.results[0]) if len(uses) == 1 and \
+        isinstance(uses[0].operation, nn.ReshapeOp) else ()
+    permutation = _channel_permutation(source.layout, per_sample(op.input), op, image) if len(image) >= 2 else None
+    if permutation is None:
+        raise m.fail(op, "a transpose of an activation has no spatial form yet (only a channel shuffle "
+                         "reshaped back to an image)")
+    channels, pixels = image[0], tuple(image[1:])
+    stream = source.value
+    if source.layout.frame != (*pixels, channels):
+        stream = m.emit(spatial.ReshapeOp, NamedLater(op, "_pixels"), [stream], (*pixels, channels), op.input, {})
+    weights = np.zeros((channels, channels), np.int64)
+    weights[np.arange(channels), permutation] = 1
+    rom = m.new_rom(NamedLater(op, "_permutation"), weights, 2)
+    m.mvu(op, NamedLater(op), stream, rom, None, channels, pixels, Layout.of(image, (*range(1, len(image)), 0)))
+
+
+def _channel_permutation(layout: Layout, shape: Sequence[int], op: nn.TransposeOp,
+                         image: Sequence[int]) -> np.ndarray | None:
+    """π with natural channel c of `image` (the transpose's result reshaped) at stream
+    position π[c] of every pixel, when the stream holds each pixel's channels together
+    in one order for all pixels; else None."""
+    if op.perm.get_values()[0] != 0:
+        return None
+    perm = [p - 1 for p in op.perm.get_values()[1:]]
+    x_of_t = np.arange(int(np.prod(shape))).reshape(shape).transpose(perm).reshape(-1)
+    t_of_x = np.argsort(x_of_t)
+    stream = t_of_x[layout.order()]  # per stream element: its index in the result (= in `image`)
+    natural = Layout.natural(image).order()
+    channels = image[0]
+    if stream.size != natural.size or stream.size % channels:
+        return None
+    position = np.argsort(stream)[natural].reshape(-1, channels)  # stream position of each natural element
+    pixel_start = (np.arange(position.shape[0]) * channels)[:, None]
+    within = position - pixel_start
+    if np.any(within < 0) or np.any(within >= channels) or np.any(within != within[:1]):
+        return None
+    return within[0]
 
 
 # --------------------------------------------------------------------------- add, sub, mul

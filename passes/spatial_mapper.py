@@ -17,13 +17,12 @@ import numpy as np
 from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, IntegerType, ModuleOp, StringAttr, SymbolRefAttr, i64
 from xdsl.dialects.func import FuncOp
 from xdsl.ir import Attribute, Block, Operation, SSAValue
-from xdsl.traits import SymbolTable
 
 from compiler.errors import HwcError
 from compiler.ir import dense_to_numpy, numpy_to_dense, rom_contents, tensor_type
 from compiler.weights import INLINE_LIMIT, WeightStore
 from dialects import nn, spatial
-from dialects.rom import ReadOp, RomOp, signed_range
+from dialects.rom import ReadOp, RomOp, lookup_rom, signed_range
 from dialects.spatial import PROBE_ATTR
 from dialects.stream_layout import Layout
 from passes.weights_to_rom import LayerNames, SymbolNamer, rom_dtype, sanitize
@@ -62,8 +61,7 @@ def rom_op(symbol: str, array: np.ndarray, width: int, store: WeightStore) -> Ro
 
 def find_rom(op: Operation, symbol: SymbolRefAttr) -> RomOp | None:
     """The `rom.rom` that `symbol` names, seen from `op` (inside a module)."""
-    found = SymbolTable.lookup_symbol(op, symbol)
-    return found if isinstance(found, RomOp) else None
+    return lookup_rom(op, symbol)
 
 
 def rom_values(rom: RomOp, store: WeightStore) -> np.ndarray:
@@ -145,9 +143,13 @@ class GraphMapper:
                            "rom.read (run weights-to-rom first)")
         return read.rom.root_reference.data
 
-    def rom_array(self, value: SSAValue, op: Operation) -> np.ndarray:
+    def rom_array(self, value: SSAValue, op: Operation, native: bool = False) -> np.ndarray:
+        """The ROM's integers as int64, or with `native` in the ROM image's own dtype
+        (for weights that are only reordered: a large layer is not copied at 8 bytes
+        a weight)."""
         self.rom_symbol(value, op)
-        return np.asarray(rom_contents(value.owner, self.store)).astype(np.int64)
+        contents = np.asarray(rom_contents(value.owner, self.store))
+        return contents if native and contents.dtype.kind == "i" else contents.astype(np.int64)
 
     # ------------------------------------------------------------------ names
 

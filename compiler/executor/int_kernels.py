@@ -11,7 +11,8 @@ width (two's complement), which is what hardware of that width computes; the
   width), the GEMM runs in float64 BLAS, which is then exact; otherwise in int64.
 * `nn.requant`: `clamp((acc * M + (1 << S >> 1)) >> S, lo, hi)`, arithmetic shift;
   in Python integers when `acc * M` could leave int64.
-* `nn.sum_pool` / `nn.global_sum_pool`: exact window sums (padding adds zero).
+* `nn.sum_pool` / `nn.global_sum_pool`: exact window sums (padding adds zero), times
+  `window_factors()` per output position when a sum pool has `average_times`.
 * `nn.lookup`: `table[x - min(x's type)]`.
 * `nn.add` / `nn.sub` / `nn.mul`, `nn.neg`, `nn.relu`, and the data-movement ops
   (`nn.max_pool`, `nn.reshape`, `nn.transpose`, `nn.concat`, `nn.pad`, `nn.slice`,
@@ -177,12 +178,15 @@ def sum_pool(op: nn.SumPoolOp, constants) -> Instantiate:
     strides, pads = int_values(op.strides), int_values(op.pads)
     dilations = int_values(op.dilations, (1,) * len(kernel_shape))
     width = integer_width(op.output)
+    factors = op.window_factors()  # per output position (average_times), or None
 
     def instantiate(binding: Binding):
         out = binding.result_shape[2:]
 
         def kernel(x):
             sums = window_sums(x, kernel_shape, strides, pads, dilations, out)
+            if factors is not None:
+                sums = sums * factors
             return wrap(sums, width).astype(binding.dtype)
 
         return kernel

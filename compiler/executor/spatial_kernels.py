@@ -15,7 +15,6 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from xdsl.dialects.builtin import ModuleOp, SymbolRefAttr
 from xdsl.ir import Operation, SSAValue
-from xdsl.traits import SymbolTable
 
 from compiler.errors import HwcError
 from compiler.executor.host import Port
@@ -27,7 +26,7 @@ from compiler.ir import dense_to_numpy
 from compiler.numerics import FLOAT64_EXACT_BOUND, requantize, signed_bounds, wrap
 from compiler.weights import WeightStore
 from dialects import spatial
-from dialects.rom import RomOp, signed_range
+from dialects.rom import lookup_rom, signed_range
 
 
 # --------------------------------------------------------------------------- ROMs
@@ -45,8 +44,8 @@ class Roms:
 
 def rom_array(module: ModuleOp, store: WeightStore, symbol: SymbolRefAttr) -> np.ndarray:
     """The contents of ROM `symbol` as int64 (inline, or from the ROM image)."""
-    rom = SymbolTable.lookup_symbol(module, symbol)
-    if not isinstance(rom, RomOp):
+    rom = lookup_rom(module, symbol)
+    if rom is None:
         raise HwcError(f"spatial executor: no rom.rom @{symbol.root_reference.data}")
     if rom.value is not None:
         return dense_to_numpy(rom.value).astype(np.int64)
@@ -119,12 +118,16 @@ def pool(op: spatial.PoolOp, roms: Roms) -> Kernel:
     window = op.window.value.data
     width = _width(op.output)
     is_max = op.kind.data == "max"
+    factors = None
+    if op.factors is not None:  # one per output pixel, over all channels
+        factors = roms.read(op.factors).reshape(*_frame(op.output)[:-1], 1).astype(np.int64)
 
     def run(x: np.ndarray):
         grouped = x.reshape(*x.shape[:-1], window, x.shape[-1] // window)
         if is_max:
             return grouped.max(axis=-2)
-        return wrap(grouped.sum(axis=-2, dtype=np.int64), width)
+        sums = grouped.sum(axis=-2, dtype=np.int64)
+        return wrap(sums if factors is None else sums * factors, width)
 
     return run
 

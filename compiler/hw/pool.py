@@ -25,6 +25,12 @@ Microarchitecture (`_ReductionBuilder`):
   waits only if the hold register is still being emitted; `in_ready` depends
   on the downstream `ready` (allowed), `valid` is a register.
 
+* **Factors** (a sum pool with `factors`: an average pool whose border windows
+  hold fewer taps): a pixel counter advances with every finished vector; each
+  finished sum is multiplied by its pixel's factor on its way into the hold
+  register (one constant product per distinct factor, the pixel's class from a
+  small table selecting one), so the timing is unchanged.
+
 Timing when never stalled: a vector takes max(input beats, output beats)
 cycles, so a frame takes `nominal_ii()` cycles, frames back to back; the first
 output beat leaves one cycle after the vector's last input beat
@@ -91,7 +97,8 @@ def generate_pool(op: PoolOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     source, target = stream_of(op.input), stream_of(op.output)
     reduction = Reduction(op.kind.data, target.frame[-1], op.window.value.data,
                           source.lanes.data, target.lanes.data, source.width, target.width)
-    return _ReductionBuilder(ctx.module_name, reduction).build()
+    factors = None if op.factors is None else [int(f) for f in ctx.rom(op.factors).reshape(-1)]
+    return _ReductionBuilder(ctx.module_name, reduction, factors).build()
 
 
 def generate_global_pool(op: GlobalPoolOp, ctx: GeneratorContext) -> hw.HWModuleOp:
@@ -110,10 +117,11 @@ def generate_global_pool(op: GlobalPoolOp, ctx: GeneratorContext) -> hw.HWModule
 class _ReductionBuilder:
     """Writes a reduction unit's hardware, one concern per method."""
 
-    def __init__(self, name: str, reduction: Reduction):
+    def __init__(self, name: str, reduction: Reduction, factors: list[int] | None = None):
         if reduction.kind not in ("max", "sum"):
             raise ValueError(f"unknown pool kind {reduction.kind}")
         self.r = reduction
+        self.factors = factors
         self.b = ModuleBuilder(name)
         self.source = self.b.stream_input("in0", reduction.width_in, reduction.lanes_in)
         self.sink = self.b.stream_output("out0", reduction.width_out, reduction.lanes_out)
@@ -136,6 +144,8 @@ class _ReductionBuilder:
 
         finished = self._accumulate(accept, in_first)
         finish = b.and_(accept, in_last)
+        if self.factors is not None:
+            finished = self._scaled(finished, finish)
         hold.set_next(b.pack(finished), enable=finish)
         hold_valid.set_next(b.or_(finish, b.and_(hold_valid.value, b.not_(hold_leaves))))
 
@@ -215,6 +225,24 @@ class _ReductionBuilder:
             acc.set_next(value, enable=accept)
             results.append(value)
         return results
+
+    def _scaled(self, finished: list, finish) -> list:
+        """Each channel's finished value times the factor of the current output pixel
+        (a pixel counter advancing with every finished vector): one constant product
+        per distinct factor, the pixel's class (a small table) selecting one."""
+        b, r = self.b, self.r
+        distinct = sorted(set(self.factors))
+        pixel, _ = self._counter("pixel", len(self.factors), finish)
+        classes = [distinct.index(f) for f in self.factors]
+        bits = unsigned_bits(len(distinct))
+        kind = b.rom_lookup(classes, bits, pixel) if pixel is not None else b.const(classes[0], bits)
+        scaled = []
+        for value in finished:
+            result = b.mul_const(value, distinct[0], r.width_out)
+            for index, factor in enumerate(distinct[1:], start=1):
+                result = b.mux(b.eq(kind, b.const(index, bits)), b.mul_const(value, factor, r.width_out), result)
+            scaled.append(result)
+        return scaled
 
     def _lane_holds(self, offset, channel: int, lane: int):
         """High when `lane` holds `channel` in the current beat (None: always)."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from xdsl.dialects.builtin import I64, DenseArrayBase, IntegerAttr, TensorType, i64
 from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
@@ -124,9 +126,40 @@ class GlobalAveragePoolOp(_GlobalPoolOp):
 @irdl_op_definition
 class SumPoolOp(_WindowPoolOp):
     """Sum over each window (exact; padded positions add zero). Quantized average
-    pooling is a sum pool followed by `nn.requant` by 1/window."""
+    pooling is a sum pool followed by `nn.requant` by 1/window.
+
+    With `average_times` = L (an average pool whose windows divide by different
+    counts: padding with ONNX's count_include_pad = 0), each window's sum is
+    multiplied by L / n, n the window's taps inside the input (`window_factors`);
+    L is a multiple of every n, so the result is exactly L times the window's average."""
 
     name = "nn.sum_pool"
+    average_times = opt_prop_def(IntegerAttr[I64])
+
+    def window_factors(self) -> np.ndarray | None:
+        """Per output position ([*out]), L / (taps inside the input); None without `average_times`."""
+        if self.average_times is None:
+            return None
+        counts = inside_counts(self)
+        return self.average_times.value.data // counts
+
+    def verify_(self) -> None:
+        super().verify_()
+        if self.average_times is not None and np.any(self.average_times.value.data % inside_counts(self)):
+            raise VerifyException(f"{self.name}: average_times must be a multiple of every window's tap count")
+
+
+def inside_counts(op: _WindowPoolOp) -> np.ndarray:
+    """Per output position of the window op `op` ([*out]): its taps inside the input
+    (not in the padding, nor past the end with ceil_mode)."""
+    shape, out = shape_of(op.input)[2:], shape_of(op.output)[2:]
+    kernel, strides, pads = op.kernel_shape.get_values(), op.strides.get_values(), op.pads.get_values()
+    dilations = values_or(op.dilations, [1] * len(kernel))
+    counts = np.ones((), np.int64)
+    for i, size in enumerate(shape):
+        taps = np.arange(out[i])[:, None] * strides[i] - pads[i] + np.arange(kernel[i])[None, :] * dilations[i]
+        counts = np.multiply.outer(counts, ((taps >= 0) & (taps < size)).sum(axis=1))
+    return counts
 
 
 @irdl_op_definition

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 import math
 
+import numpy as np
+
 from xdsl.dialects.builtin import I64, DenseArrayBase, IntegerAttr, StringAttr, SymbolRefAttr
 from xdsl.irdl import irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
 from xdsl.utils.exceptions import VerifyException
@@ -167,14 +169,20 @@ class SWUOp(IndependentLanesPEOp):
         per_row = stream_of(self.output).beats // buffer.out_rows
         return buffer.input_release(stream_of(self.input).beats_per_vector, per_row)
 
+    def input_release_table(self, count: int) -> np.ndarray:
+        buffer = self.line_buffer()
+        per_row = stream_of(self.output).beats // buffer.out_rows
+        return buffer.release_table(stream_of(self.input).beats_per_vector, per_row, count)
+
     def frame_needs(self) -> list[NeedFunction]:
         """All input beats up to the last real pixel of the window output beat m belongs
         to, `(r·W + c + 1)·C/lanes_in` as in `nominal_latency` (running maximum over
         the windows; a frame's last window needs the whole frame)."""
         per_window = stream_of(self.output).beats_per_vector
         per_pixel = stream_of(self.input).beats_per_vector
-        needs = [pixels * per_pixel for row in self.line_buffer().window_pixels for pixels in row]
-        return [lambda m: needs[(m - 1) // per_window]]
+        needs = np.array([pixels * per_pixel for row in self.line_buffer().window_pixels for pixels in row],
+                         np.int64)
+        return [lambda m: needs[(m - 1) // per_window]]  # also on an array of m
 
     def verify_(self) -> None:
         from dialects.nn import window_output_size
@@ -197,11 +205,17 @@ POOL_KINDS = ("max", "sum")
 
 @irdl_op_definition
 class PoolOp(IndependentLanesPEOp):
-    """Max or sum over each window of an SWU stream: [..., window·C] → [..., C]."""
+    """Max or sum over each window of an SWU stream: [..., window·C] → [..., C].
+
+    A sum pool with `factors` (a ROM of one integer per output pixel, raster order)
+    multiplies every channel of pixel p's sums by factors[p] (`nn.sum_pool`'s
+    `average_times`: an average pool whose border windows divide by fewer taps)."""
 
     name = "spatial.pool"
     kind = prop_def(StringAttr)
     window = prop_def(IntegerAttr[I64])
+    factors = opt_prop_def(SymbolRefAttr)
+    traits = traits_def(RomUser(("factors",)))
 
     def nominal_latency(self) -> int:
         """One whole window vector (window·C / lanes_in beats), plus one register."""
@@ -216,6 +230,8 @@ class PoolOp(IndependentLanesPEOp):
     def verify_(self) -> None:
         if self.kind.data not in POOL_KINDS:
             raise VerifyException(f"spatial.pool: kind must be one of {POOL_KINDS}")
+        if self.factors is not None and self.kind.data != "sum":
+            raise VerifyException(f"spatial.pool '{layer_of(self)}': only a sum pool has factors")
         frame = stream_of(self.input).frame
         window = self.window.value.data
         if window < 1 or frame[-1] % window:

@@ -84,6 +84,19 @@ class LineBuffer:
 
         return release
 
+    def release_table(self, beats_per_pixel: int, beats_per_window_row: int, count: int) -> np.ndarray:
+        """`input_release(beats_per_pixel, beats_per_window_row)(i)` for i = 0..`count`-1,
+        as one array (evaluated per pixel of a frame, then tiled over the frames)."""
+        pixels = np.arange(self.frame_pixels)
+        limits = np.asarray(self.limits, np.int64)
+        own = np.searchsorted(limits, pixels, side="right")
+        previous = np.searchsorted(limits, self.frame_pixels + pixels, side="right")
+        later = np.where(previous < self.out_rows, previous - self.out_rows, own)
+        frame, rest = np.divmod(np.arange(count, dtype=np.int64), self.frame_pixels * beats_per_pixel)
+        pixel = rest // beats_per_pixel
+        rows = np.where(frame > 0, later[pixel], own[pixel]) + frame * self.out_rows
+        return rows * beats_per_window_row
+
     @functools.lru_cache(maxsize=256)
     def period(self, beats_per_pixel: int, beats_per_window: int, depth: int) -> int:
         """Cycles per frame in steady state when the input offers a beat every cycle

@@ -26,6 +26,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from xdsl.dialects.builtin import I64, IntegerAttr, StringAttr, SymbolRefAttr
 from xdsl.ir import Operation, SSAValue
 from xdsl.irdl import (
@@ -37,10 +39,10 @@ from xdsl.irdl import (
     result_def,
     traits_def,
 )
-from xdsl.traits import SymbolTable, SymbolUserOpInterface
+from xdsl.traits import SymbolUserOpInterface
 from xdsl.utils.exceptions import VerifyException
 
-from dialects.rom import RomOp
+from dialects.rom import lookup_rom
 from dialects.spatial.stream import StreamType, stream_of
 
 ASSEMBLY_FORMAT = "operands attr-dict `:` functional-type(operands, results)"
@@ -152,10 +154,10 @@ class RomUser(SymbolUserOpInterface):
     def verify(self, op: Operation) -> None:
         for key, ref in rom_references(op):
             try:
-                target = SymbolTable.lookup_symbol(op, ref)
+                target = lookup_rom(op, ref)
             except ValueError:
                 target = None
-            if not isinstance(target, RomOp):
+            if target is None:
                 raise VerifyException(
                     f"{op.name} '{layer_of(op)}': {key} {ref} names no rom.rom of the module"
                 )
@@ -221,6 +223,11 @@ class PEOp(IRDLOperation):
         left; None when the PE accepts whatever its output needs (every PE but the
         SWU, whose line buffer has room for a few rows only)."""
         return None
+
+    def input_release_table(self, count: int) -> np.ndarray | None:
+        """`input_release()` for input beats 0..`count`-1 as one array (None without one)."""
+        release = self.input_release()
+        return None if release is None else np.array([release(i) for i in range(count)], np.int64)
 
     def pipeline_depth(self) -> int:
         """Cycles from the last input beat an output beat needs to that output beat:

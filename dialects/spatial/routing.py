@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from xdsl.dialects.builtin import I64, IntegerAttr
 from xdsl.irdl import (
     IRDLOperation,
@@ -57,7 +59,7 @@ class ConcatOp(PEOp):
 
             def need(m: int) -> int:
                 pixel, rest = divmod(m * lanes, total)
-                elements = pixel * channels[i] + min(max(rest - offsets[i], 0), channels[i])
+                elements = pixel * channels[i] + np.clip(rest - offsets[i], 0, channels[i])  # m: int or array
                 return -(-elements // lanes_in)
             return need
 

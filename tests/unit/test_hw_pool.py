@@ -5,12 +5,15 @@ against `nominal_ii` (helpers shared with test_hw_swu.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from test_hw_swu import FRAMES, build_pe, check_pe, pe_op
+from test_hw_swu import FRAMES, BuiltPE, build_pe, check_pe, pe_op
 
+from compiler.hw.harness import simulate_modules
 from compiler.hw.pool import generate_global_pool, generate_pool
+from compiler.ir import parse_module
 
 
 @dataclass
@@ -79,3 +82,32 @@ def test_global_pool_sums_every_pixel(frame, lanes_in, lanes_out, width_out, tmp
     frames[1] = -128
     expected = frames.reshape(FRAMES, -1, frame[-1]).sum(axis=1).reshape(FRAMES, *out)
     check_pe(built, frames, expected)
+
+
+FACTORS_GRAPH = """
+builtin.module {
+  rom.rom @factors : tensor<6xi5> = dense<[9, 6, 9, 6, 4, 6]> : tensor<6xi5>
+  spatial.graph @main {
+  ^bb0(%x: !spatial.stream<2x3x18xi8, 2>):
+    %y = spatial.pool %x {layer = "avg", kind = "sum", window = 9 : i64, factors = @factors} : (!spatial.stream<2x3x18xi8, 2>) -> !spatial.stream<2x3x2xi16, 1>
+    spatial.yield %y : !spatial.stream<2x3x2xi16, 1>
+  }
+}"""
+
+
+@pytest.mark.rtl
+def test_sum_pool_with_factors_scales_each_pixel(tmp_path):
+    """A sum pool whose pixels' sums are multiplied by per-pixel factors (an average
+    pool with count_include_pad = 0: 9, 6 or 4 for L = 36) against numpy, under stalls."""
+    module = parse_module(FACTORS_GRAPH)
+    module.verify()
+    op = module.body.block.last_op.body.block.first_op
+    factors = np.array([9, 6, 9, 6, 4, 6])
+    ctx = SimpleNamespace(module_name="pe_under_test", rom_style="logic", rom=lambda symbol: factors)
+    pe = generate_pool(op, ctx)
+    simulator = simulate_modules([pe], "pe_under_test", tmp_path, in_width=2 * 8, out_width=16)
+    built = BuiltPE(op, simulator)
+    rng = np.random.default_rng(12)
+    frames = rng.integers(-128, 128, size=(FRAMES, 2, 3, 18))
+    sums = frames.reshape(FRAMES, 2, 3, 9, 2).sum(axis=-2)
+    check_pe(built, frames, sums * factors.reshape(1, 2, 3, 1))

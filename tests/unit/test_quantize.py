@@ -173,15 +173,32 @@ def test_every_op_kind_quantizes_close_to_float():
     assert np.mean(expected.argmax(1) == actual.argmax(1)) >= 0.95
 
 
-def test_average_pool_with_varying_divisor_is_refused():
-    """count_include_pad=0 with padding divides border windows by fewer taps."""
+def test_average_pool_with_varying_divisor_averages_each_window():
+    """count_include_pad=0 with padding divides border windows by fewer taps: the
+    sum pool scales each window's sum by L/n (`average_times`), close to float."""
     module = parse_module("""
     func.func @main(%x: tensor<1x1x4x4xf32> {nn.name = "input"}) -> (tensor<1x1x3x3xf32> {nn.name = "y"}) {
       %a = nn.average_pool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, ceil_mode = 0 : i64, count_include_pad = 0 : i64} : (tensor<1x1x4x4xf32>) -> tensor<1x1x3x3xf32>
       func.return %a : tensor<1x1x3x3xf32>
     }""")
-    with pytest.raises(HwcError, match="average_pool whose windows average over different counts"):
-        quantize_with_samples(module, normal(4, 8, (1, 4, 4)))
+    reference = FloatExecutor(module)
+    x = normal(5, 50, (1, 4, 4))
+    quantize_with_samples(module, x, wbits=8, abits=12)  # calibrated on x: no clamping
+    (pool,) = [op for op in main_function(module).body.walk() if isinstance(op, nn.SumPoolOp)]
+    assert pool.window_factors().tolist() == [[4, 2, 4], [2, 1, 2], [4, 2, 4]]  # taps 1, 2, 4; L = 4
+    expected, actual = reference.run(x)["y"], IntExecutor(module).run(x)["y"]
+    assert np.abs(expected - actual).max() < 0.01 * np.abs(expected).max()
+
+
+def test_padded_average_pool_with_ceil_mode_is_refused():
+    """count_include_pad=1 counts the pads, but not ceil_mode's positions past them."""
+    module = parse_module("""
+    func.func @main(%x: tensor<1x1x5x5xf32> {nn.name = "input"}) -> (tensor<1x1x3x3xf32> {nn.name = "y"}) {
+      %a = nn.average_pool %x {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>, ceil_mode = 1 : i64, count_include_pad = 1 : i64} : (tensor<1x1x5x5xf32>) -> tensor<1x1x3x3xf32>
+      func.return %a : tensor<1x1x3x3xf32>
+    }""")
+    with pytest.raises(HwcError, match="count_include_pad=1 with ceil_mode"):
+        quantize_with_samples(module, normal(4, 8, (1, 5, 5)))
 
 
 # --------------------------------------------------------------------------- user errors

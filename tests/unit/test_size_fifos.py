@@ -258,3 +258,19 @@ builtin.module {
     assert isinstance(consumer, MVUOp) and consumer.layer.data == "fc2"
     # fc2 at min folding: simd 1, so 8 beats per input vector; two vectors
     assert consumer.simd.value.data == 1 and fifo.depth.value.data == 16
+
+
+@pytest.mark.parametrize("h, w", [(4, 4), (5, 3)])
+@pytest.mark.parametrize("folding", [{"mode": "min"}, {"mode": "full"}, {"max_multipliers": 6}])
+def test_chains_as_one_process_keep_the_depths(h, w, folding, monkeypatch):
+    """The untimed network with its SWU → MVU chain as one process (`merge_chains`)
+    settles where the network of single PEs does: the same join depths."""
+    from passes import kahn_network
+
+    module = residual(h, w)
+    fold(module, **folding)
+    (graph,) = [op for op in module.walk() if isinstance(op, GraphOp)]
+    merged = join_depths(graph)
+    assert len(kahn_network.build_network(graph).processes) < len(list(graph.body.block.ops)) + 1
+    monkeypatch.setattr(kahn_network, "merge_chains", lambda processes: processes)
+    assert join_depths(graph) == merged

@@ -133,3 +133,67 @@ def test_lrn_on_integers_by_hand():
     y_q = executor.run_int({"x": np.array([1, 2, 3]).reshape(1, 3, 1, 1)})["y"].reshape(-1)
     s_y = executor.output_scales["y"]
     np.testing.assert_allclose(y_q * s_y, [1, 4 / 7, 6 / 7], atol=s_y)
+
+
+AVERAGE_POOL_GRAPH = """
+func.func @main(%x: tensor<1x1x5x5xf32> {nn.name = "x"}) -> (tensor<1x1x3x3xf32> {nn.name = "y"}) {
+  %y = nn.average_pool %x {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, ceil_mode = 0 : i64, count_include_pad = 0 : i64} : (tensor<1x1x5x5xf32>) -> tensor<1x1x3x3xf32>
+  func.return %y : tensor<1x1x3x3xf32>
+}
+"""
+
+
+def test_border_average_pool_on_integers_by_hand():
+    """3×3 windows, stride 2, pad 1 on 5×5 (count_include_pad = 0): the windows hold
+    4 (corners), 6 (edges) or 9 taps inside the input, L = lcm = 36, so the sum pool
+    multiplies each sum by 36/n = 9, 6 or 4 and the requant divides by 36: every
+    output is the window's exact average (36 times it, exactly, before the requant),
+    to one output LSB."""
+    module = parse_module(AVERAGE_POOL_GRAPH)
+    samples = {"x": np.full((1, 1, 5, 5), 127, np.float32)}  # scale 1 at abits = 8
+    quantize_with_samples(module, samples, wbits=8, abits=8)
+    (pool,) = [op for op in module.walk() if op.name == "nn.sum_pool"]
+    assert pool.average_times.value.data == 36
+    assert pool.window_factors().tolist() == [[9, 6, 9], [6, 4, 6], [9, 6, 9]]
+    x = np.arange(25).reshape(1, 1, 5, 5) - 12
+    executor = IntExecutor(module)
+    y = executor.run_int({"x": x})["y"][0, 0] * executor.output_scales["y"]
+    padded = np.pad(x[0, 0].astype(float), 1, constant_values=np.nan)
+    averages = [[np.nanmean(padded[2 * i:2 * i + 3, 2 * j:2 * j + 3]) for j in range(3)] for i in range(3)]
+    np.testing.assert_allclose(y, averages, atol=executor.output_scales["y"])
+    assert len(set(np.round(averages, 6).ravel())) == 9 and max(abs(np.array(averages).ravel())) > 5
+
+
+def test_border_average_pool_through_every_level(tmp_path):
+    """ShuffleNet's stride-2 unit: a channel shuffle (reshape to [1, 2, 2, H, W],
+    transpose the groups, reshape back), then a 3×3 average pool (stride 2, pad 1,
+    count_include_pad = 0) beside a stride-2 conv, joined by a concat."""
+    nodes, inits = [], []
+    node, weights = conv("c1", "x", "c1", 3, 4, k=3, pad=1)
+    nodes.append(node)
+    inits += weights
+    inits += [numpy_helper.from_array(np.array([1, 2, 2, 7, 7], np.int64), "groups"),
+              numpy_helper.from_array(np.array([1, 4, 7, 7], np.int64), "image")]
+    nodes += [helper.make_node("Relu", ["c1"], ["c1r"]),
+              helper.make_node("Reshape", ["c1r", "groups"], ["g"]),
+              helper.make_node("Transpose", ["g"], ["gt"], perm=[0, 2, 1, 3, 4]),
+              helper.make_node("Reshape", ["gt", "image"], ["r1"]),
+              helper.make_node("AveragePool", ["r1"], ["a"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4)]
+    weight = numpy_helper.from_array((RNG.standard_normal((4, 4, 3, 3)) / 6).astype(np.float32), "s.w")
+    nodes += [helper.make_node("Conv", ["r1", "s.w"], ["s"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),
+              helper.make_node("Concat", ["a", "s"], ["y"], axis=1)]
+    model = save_model(tmp_path, nodes, [*inits, weight], 3, 7, "y", [1, 8, 4, 4])
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, x=RNG.standard_normal((16, 3, 7, 7)).astype(np.float32))
+    design = compiler.compile(model, calib=calib, target_fps=1e5)
+    x = RNG.standard_normal((8, 3, 7, 7)).astype(np.float32)
+    floats = design.run(x)["y"]
+    np.testing.assert_allclose(floats, onnxruntime_per_sample(model, {"x": x})["y"], rtol=1e-4, atol=1e-5)
+    ints = design.run(x, level="int")["y"]
+    assert np.abs(ints - floats).max() < 0.05 * np.abs(floats).max()
+    int_executor, spatial_executor = IntExecutor(design.rom_module), SpatialExecutor(design.spatial_module)
+    q = int_executor.quantize_inputs({"x": x})
+    assert np.array_equal(int_executor.run_int(q)["y"], spatial_executor.run_int(q)["y"])
+    pools = [op for op in design.spatial_module.walk() if op.name == "spatial.pool"]
+    assert [op.factors is not None for op in pools] == [True]
+    assert any(op.name == "spatial.mvu" and "transpose" in op.layer.data for op in design.spatial_module.walk())
