@@ -23,6 +23,9 @@ Conventions (DESIGN.md, "Hardware interface"):
   declaring the input streams first and then the output streams gives the
   project's port order (inputs: clk, rst, in<k>_data, in<k>_valid, out<k>_ready;
   outputs: in<k>_ready, out<k>_data, out<k>_valid).
+* Handshakes are registered at module boundaries: in a clocked module an
+  input stream passes a skid buffer, so `<name>_ready` is a register and no
+  combinational path runs from one module's `ready` to another's.
 * A beat packs `lanes` elements of `width` bits, lane 0 in the least
   significant bits: `pack(values)` / `unpack(beat, lanes)` convert.
 * Integers are two's complement: `add`/`sub`/`mul` sign-extend their operands to
@@ -96,16 +99,27 @@ class StreamPort:
 
 @dataclass
 class StreamInput(StreamPort):
-    """An input stream: `data`, `valid` are module inputs; the module drives
-    `<name>_ready` with `set_ready`."""
+    """An input stream: `data`, `valid` are what the module sees (the ports, or
+    the skid buffer's output); the module answers with `set_ready`, which drives
+    the `<name>_ready` port (or the skid buffer, whose `<name>_ready` is a register)."""
 
     data: SSAValue = field(default=None)  # type: ignore[assignment]
     valid: SSAValue = field(default=None)  # type: ignore[assignment]
     builder: ModuleBuilder | None = None
+    skid: tuple[Register, Register, SSAValue] | None = None
+    """(skid_valid, skid_data, the data port) of a skid buffer, else None."""
 
     def set_ready(self, ready: SSAValue) -> None:
-        assert self.builder is not None
-        self.builder.output(f"{self.name}_ready", ready)
+        b = self.builder
+        assert b is not None
+        if self.skid is None:
+            b.output(f"{self.name}_ready", ready)
+            return
+        skid_valid, skid_data, port_data = self.skid
+        empty = b.not_(skid_valid.value)
+        skid_valid.set_next(b.and_(self.valid, b.not_(ready)))
+        skid_data.set_next(port_data, enable=empty)
+        b.output(f"{self.name}_ready", empty)
 
     def elements(self) -> list[SSAValue]:
         """The beat's lanes, lane 0 first."""
@@ -169,11 +183,24 @@ class ModuleBuilder(MemoryMethods):
         self._outputs[name] = value
 
     def stream_input(self, name: str, width: int, lanes: int = 1) -> StreamInput:
-        """Ports `<name>_data : i<lanes*width>`, `<name>_valid` in, `<name>_ready` out."""
+        """Ports `<name>_data : i<lanes*width>`, `<name>_valid` in, `<name>_ready` out.
+
+        In a clocked module the stream enters through a skid buffer, so that
+        `<name>_ready` is a register and no combinational path runs from the
+        module's output `ready`s to its input ones: the port is ready while the
+        skid register is empty; a beat that arrives while the module is not ready
+        waits in it and is offered again (`valid = skid_valid | port_valid`, the
+        skid's beat first). No latency is added; the stream holds one more beat."""
         data = self.input(f"{name}_data", lanes * width)
         valid = self.input(f"{name}_valid", 1)
         self.output(f"{name}_ready")
-        return StreamInput(name, lanes, width, data=data, valid=valid, builder=self)
+        if self.clock is None:
+            return StreamInput(name, lanes, width, data=data, valid=valid, builder=self)
+        skid_valid = self.reg(f"{name}_skid_valid", 1, reset_value=0)
+        skid_data = self.reg(f"{name}_skid_data", lanes * width)
+        return StreamInput(name, lanes, width, data=self.mux(skid_valid.value, skid_data.value, data),
+                           valid=self.or_(skid_valid.value, valid), builder=self,
+                           skid=(skid_valid, skid_data, data))
 
     def stream_output(self, name: str, width: int, lanes: int = 1) -> StreamOutput:
         """Port `<name>_ready` in, `<name>_data : i<lanes*width>`, `<name>_valid` out."""

@@ -7,14 +7,16 @@ exact accumulator), with `pe` outputs and `simd` inputs per cycle.
 
 Schedule (FINN-style): a vector is NF = N/pe neuron folds of SF = K/simd
 synapse folds; one (nf, sf) *step* per cycle. During nf = 0 step sf reads input
-beat sf from the stream and keeps it in an input buffer; the later neuron folds
-read the buffer (no buffer when NF = 1). A step multiplies its `simd` inputs by
+beat sf from the stream and keeps it in an input buffer (a LUT-RAM of SF
+beats; registers when SF <= 2); the later neuron folds read the buffer (no
+buffer when NF = 1). The step counter has a twin one step ahead (`step_ahead`),
+so the next step's ROM address is a register, not an incrementer. A step multiplies its `simd` inputs by
 the `pe`×`simd` weights of block (nf, sf) and sums each row (adder tree).
 
 Pipeline (one global enable `advance = !out_valid | out_ready`, so a stalled
 output holds every stage; `in_ready = advance & nf == 0`):
 
-    step (comb.: input/buffer, weights, products, adder tree)
+    step (comb.: input (through the skid buffer)/buffer, weights, products, adder tree)
       → R1 dot[pe] (+ flags first/last/nf)
       → R2 acc[pe] = (first ? bias[nf] : acc) + dot
       → R3 out = requant(acc, M[nf]) — the output register, valid on a last step
@@ -212,9 +214,11 @@ class _MVUBuilder:
         nf_last = b.eq(nf.value, b.const(nf_count - 1, unsigned_bits(nf_count)))
         sf.set_next(self._wrap_inc(sf.value, sf_last), enable=fire)
         nf.set_next(self._wrap_inc(nf.value, nf_last), enable=b.and_(fire, sf_last))
-        step_last = b.and_(sf_last, nf_last)
-        step_next = self._wrap_inc(step.value, step_last)
-        step.set_next(step_next, enable=fire)
+        if spec.steps > 1:
+            step_next = self._step_ahead(step, fire)
+        else:
+            step_next = self._wrap_inc(step.value, b.and_(sf_last, nf_last))
+            step.set_next(step_next, enable=fire)
 
         x_beat = self._input_vector(inp, sf.value, first_fold, fire)
         weights = self._step_weights(step.value, step_next, fire)
@@ -254,6 +258,18 @@ class _MVUBuilder:
         bits = width_of(value)
         b = self.b
         return b.mux(last, b.const(0, bits), b.add(value, b.const(1, bits), width=bits, signed=False))
+
+    def _step_ahead(self, step, fire: SSAValue) -> SSAValue:
+        """`step` advances on `fire` to the value of a second register, `step_ahead`,
+        which runs one step ahead: the next step's ROM address is a register, not
+        an incrementer behind `fire` (a short path into the weight ROM)."""
+        b, steps = self.b, self.spec.steps
+        bits = width_of(step.value)
+        ahead = b.reg("step_ahead", bits, reset_value=1)
+        last = b.eq(ahead.value, b.const(steps - 1, bits))
+        ahead.set_next(self._wrap_inc(ahead.value, last), enable=fire)
+        step.set_next(ahead.value, enable=fire)
+        return ahead.value
 
     def _stage(self, name: str, value: SSAValue, enable: SSAValue, reset: bool = False) -> SSAValue:
         reg = self.b.reg(name, width_of(value), reset_value=0 if reset else None)

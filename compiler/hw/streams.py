@@ -3,6 +3,9 @@
 All follow the project's stream conventions (`compiler/hw/builder.py`): ports
 `in<k>_data/valid` → `in<k>_ready`, `out<k>_ready` → `out<k>_data/valid`, a
 beat moves when valid and ready are high, `valid` never depends on `ready`.
+Every clocked module's input streams enter through a skid buffer
+(`ModuleBuilder.stream_input`), so its `in<k>_ready` ports are registers; the
+`in_ready` below is what the module answers its skid buffer.
 
 * fifo — `depth` beats in a circular buffer with read/write pointers and a
   count: a memory written at the write pointer and read combinationally at

@@ -233,16 +233,7 @@ class FirMemReadPortOp(IRDLOperation):
         )
 
     def verify_(self) -> None:
-        memory_type = self.memory.type
-        assert isinstance(memory_type, FirMemType)
-        expected = address_width(memory_type.depth.data)
-        if integer_width(self.address.type) != expected:
-            raise VerifyException(
-                f"seq.firmem.read_port: a memory of depth {memory_type.depth.data} "
-                f"needs an i{expected} address, got {self.address.type}"
-            )
-        if integer_width(self.data.type) != memory_type.width.data:
-            raise VerifyException("seq.firmem.read_port: data width differs from the memory's")
+        _verify_port(self)
 
     @classmethod
     def parse(cls, parser: Parser) -> FirMemReadPortOp:
@@ -272,15 +263,7 @@ class FirMemReadPortOp(IRDLOperation):
         printer.print_string("[")
         printer.print_operand(self.address)
         printer.print_string("], clock ")
-        printer.print_operand(self.clk)
-        if self.enable is not None:
-            printer.print_string(" enable ")
-            printer.print_operand(self.enable)
-        printer.print_op_attributes(self.attributes)
-        printer.print_string(" : ")
-        memory_type = self.memory.type
-        assert isinstance(memory_type, FirMemType)
-        printer.print_string(memory_type._body())
+        _print_port_tail(printer, self)
 
 
 @irdl_op_definition
@@ -310,16 +293,7 @@ class FirMemWritePortOp(IRDLOperation):
         super().__init__(operands=[memory, address, clk, enable, data, None])
 
     def verify_(self) -> None:
-        memory_type = self.memory.type
-        assert isinstance(memory_type, FirMemType)
-        expected = address_width(memory_type.depth.data)
-        if integer_width(self.address.type) != expected:
-            raise VerifyException(
-                f"seq.firmem.write_port: a memory of depth {memory_type.depth.data} "
-                f"needs an i{expected} address, got {self.address.type}"
-            )
-        if integer_width(self.data.type) != memory_type.width.data:
-            raise VerifyException("seq.firmem.write_port: data width differs from the memory's")
+        _verify_port(self)
         if self.mask is not None:
             raise VerifyException("seq.firmem.write_port: write masks are not supported")
 
@@ -359,12 +333,31 @@ class FirMemWritePortOp(IRDLOperation):
         printer.print_string("] = ")
         printer.print_operand(self.data)
         printer.print_string(", clock ")
-        printer.print_operand(self.clk)
-        if self.enable is not None:
-            printer.print_string(" enable ")
-            printer.print_operand(self.enable)
-        printer.print_op_attributes(self.attributes)
-        printer.print_string(" : ")
-        memory_type = self.memory.type
-        assert isinstance(memory_type, FirMemType)
-        printer.print_string(memory_type._body())
+        _print_port_tail(printer, self)
+
+
+def _verify_port(op: FirMemReadPortOp | FirMemWritePortOp) -> None:
+    """A port's address is as wide as its memory's depth needs, its data as its words."""
+    memory_type = op.memory.type
+    assert isinstance(memory_type, FirMemType)
+    expected = address_width(memory_type.depth.data)
+    if integer_width(op.address.type) != expected:
+        raise VerifyException(
+            f"{op.name}: a memory of depth {memory_type.depth.data} "
+            f"needs an i{expected} address, got {op.address.type}"
+        )
+    if integer_width(op.data.type) != memory_type.width.data:
+        raise VerifyException(f"{op.name}: data width differs from the memory's")
+
+
+def _print_port_tail(printer: Printer, op: FirMemReadPortOp | FirMemWritePortOp) -> None:
+    """`%clk [enable %en] {attrs} : <depth x width>`, the end of both ports' syntax."""
+    printer.print_operand(op.clk)
+    if op.enable is not None:
+        printer.print_string(" enable ")
+        printer.print_operand(op.enable)
+    printer.print_op_attributes(op.attributes)
+    printer.print_string(" : ")
+    memory_type = op.memory.type
+    assert isinstance(memory_type, FirMemType)
+    printer.print_string(memory_type._body())

@@ -93,7 +93,9 @@ def test_one_step_per_cycle(mvu):
     assert result.output_beats == expected
     steps = spec.neuron_folds * spec.synapse_folds
     vector_starts = result.in_cycles[:: spec.synapse_folds]
-    assert np.all(np.diff(vector_starts) == steps)  # a new vector every NF·SF cycles (1 when unrolled)
+    # a new vector every NF·SF cycles (1 when unrolled); the input's skid buffer may take the
+    # second vector's first beat early, while the first vector's later folds run
+    assert vector_starts[1] <= steps and np.all(np.diff(vector_starts[1:]) == steps)
     assert result.total_cycles - len(vectors) * steps <= spec.synapse_folds + 4  # just the pipeline fill
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from xdsl.dialects import hw
+from xdsl.ir import BlockArgument
 from xdsl.passes import PassPipeline
 
 from compiler.backend import verilator
@@ -93,6 +94,40 @@ def test_memory_roms_are_returned_not_kept_in_the_ir():
     assert '#seq.firmem.init<"rom/fc2_w.hex", false, true>' in text  # inline: $readmemh in the memory module
     assert lowering.rom_files["rom/fc2_w.hex"].split()[0] not in text
     assert not lowering.module.attributes
+
+
+def _inputs_behind(value, module: hw.HWModuleOp) -> set[str]:
+    """The input ports `value` depends on through combinational logic (stopping at
+    registers and memories)."""
+    names = [p.port_name.data for p in module.module_type.ports.data if p.dir.data is hw.Direction.INPUT]
+    found, seen, work = set(), set(), [value]
+    while work:
+        v = work.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if isinstance(v, BlockArgument):
+            found.add(names[v.index])
+        elif not v.owner.name.startswith("seq."):
+            work.extend(v.owner.operands)
+    return found
+
+
+@pytest.mark.parametrize("rom_style", ["logic", "memory"])
+def test_ready_is_registered_at_every_module_boundary(rom_style):
+    """No combinational path from a module's input ports to its `in<k>_ready`:
+    a `ready` never runs through a PE (skid buffers)."""
+    lowering, _ = lowered(rom_style)
+    modules = [op for op in lowering.module.ops if isinstance(op, hw.HWModuleOp)
+               and op.sym_name.data in lowering.pe_modules]
+    assert len(modules) == 3
+    for module in modules:
+        ports = [p.port_name.data for p in module.module_type.ports.data if p.dir.data is hw.Direction.OUTPUT]
+        output = module.body.block.last_op
+        readies = [v for name, v in zip(ports, output.operands) if name.endswith("_ready")]
+        assert readies and all(_inputs_behind(v, module) == set() for v in readies), module.sym_name.data
+        # while the data still flows through: out0_data depends on registers only, in0 reaches them
+        assert "out0_ready" not in _inputs_behind(output.operands[ports.index("out0_valid")], module)
 
 
 def test_rom_file_contents():
