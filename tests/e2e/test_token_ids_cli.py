@@ -74,7 +74,7 @@ def test_int32_ids_feed_an_int64_input(token_model, tmp_path):
     (np.array([[3.0, 1.0]], np.float32), "float", "hwc: error: input 'ids': expected integer ids (int64), got float32 data"),
     (np.array([[3, 11]], np.int64), "float", "hwc: error: nn.embedding ('Gather_0'): id 11 is outside the embedding "
                                              "table of 11 rows (ids must lie in 0..10)"),
-    (np.array([[3, 1]], np.int64), "spatial", "hwc: error: map-to-spatial: "),
+    (np.array([[3, 1]], np.int64), "spatial", "hwc: error: the graph does not run token by token: "),
 ])
 def test_bad_ids_and_integer_levels_are_one_line(token_model, tmp_path, ids, level, message):
     done = run(token_model, ids, tmp_path, "--level", level)

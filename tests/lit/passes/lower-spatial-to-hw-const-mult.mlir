@@ -15,10 +15,13 @@ builtin.module {
   }
 }
 
+// The beat the MVU reads is its input's skid buffer output (the skid register's beat
+// while it holds one, else the port's).
 // CHECK:       hw.module @fc_mvu
 // CHECK-NOT:   comb.mul
-// CHECK:       %[[X0:.*]] = comb.extract %in0_data from 0 : (i24) -> i8
-// CHECK:       %[[X1:.*]] = comb.extract %in0_data from 8 : (i24) -> i8
+// CHECK:       %[[IN:.*]] = comb.mux %in0_skid_valid, %in0_skid_data, %in0_data : i24
+// CHECK:       %[[X0:.*]] = comb.extract %[[IN]] from 0 : (i24) -> i8
+// CHECK:       %[[X1:.*]] = comb.extract %[[IN]] from 8 : (i24) -> i8
 // CHECK:       %[[TWICE:.*]] = comb.concat %{{.*}}, %{{.*}} : i9, i1
 // CHECK:       %[[THRICE:.*]] = comb.add %[[TWICE]], %{{.*}} : i10
 // CHECK:       %[[FOUR:.*]] = comb.concat %{{.*}}, %{{.*}} : i9, i2
