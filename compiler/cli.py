@@ -334,7 +334,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from compiler.verify import run_ladder
-    from compiler.verify_llm import is_language_model, language_model_ladder
+    from compiler.verify_llm import language_model_ladder
 
     if args.samples < 1:
         raise HwcError("--samples must be at least 1")
@@ -344,7 +344,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         check_output_folder(args.output)
     design = _compile(args)
-    language_model = is_language_model(design)
+    language_model = design.is_decoder
     if args.text is not None and not language_model:
         raise HwcError("--text: only a language model (token-id input) is scored on text")
     if language_model and (args.trace is not None or args.output is not None):

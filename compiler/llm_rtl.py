@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.errors import HwcError
+from dialects.nn.state import CONTEXT_ATTR
 from compiler.hw.llm_chip import HEADER_COUNT_BITS, HEADER_LENGTH_BITS, LOGITS_MODE_BIT
 
 
@@ -47,7 +48,7 @@ class ChipSimulation:
         self.stall_in, self.stall_out, self.seed = stall_in, stall_out, seed
         self.port = spatial_executor.port(spatial_executor.output_names[0])
         self.vocabulary = int(np.prod(self.port.nn_shape))
-        self.context = spatial_executor.graph.attributes["nn.context"].value.data
+        self.context = spatial_executor.graph.attributes[CONTEXT_ATTR].value.data
 
     def check(self, prompt: Sequence[int], max_new_tokens: int) -> list[int]:
         prompt = [int(t) for t in prompt]

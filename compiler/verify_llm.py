@@ -32,20 +32,6 @@ EVAL_WINDOWS = 64
 """At most this many windows of the text are scored."""
 
 
-def is_language_model(design: Design) -> bool:
-    from compiler.calibration import token_vocabularies
-    from compiler.ir import main_function
-
-    return bool(token_vocabularies(main_function(design.nn_module)))
-
-
-def vocabulary(design: Design) -> int:
-    from compiler.calibration import token_vocabularies
-    from compiler.ir import main_function
-
-    return next(iter(token_vocabularies(main_function(design.nn_module)).values()))
-
-
 CYCLE_TOLERANCE = 0.05
 """Measured cycles per token may differ from the prediction by this fraction."""
 
@@ -56,7 +42,7 @@ def language_model_ladder(design: Design, samples: int, seed: int = 0, text=None
     rungs = [float_rung(design, inputs, tensor_relative=True)]
     length = design.input_shapes()[design.input_names[0]][-1]
     if text is not None:
-        windows = text_windows(load_token_ids(text, vocabulary(design)), length, EVAL_WINDOWS)
+        windows = text_windows(load_token_ids(text, design.vocabulary()), length, EVAL_WINDOWS)
     else:
         windows = next(iter(inputs.values())).reshape(-1, length)[:samples]
     rungs.append(int_language_rung(design, windows, text is not None))

@@ -80,6 +80,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from compiler.errors import HwcError
 from compiler.schedule import latency as schedule_latency
+from dialects.nn.state import CONTEXT_ATTR
 from dialects.spatial import (
     PE_OPS,
     FifoOp,
@@ -314,7 +315,7 @@ def _check_options(mode: str, target_fps: float | None, clock_mhz: float,
 
 def is_decoder(graph: GraphOp) -> bool:
     """A decoder's chip (`nn.context` on its graph): one token a frame, each waiting for the last."""
-    return "nn.context" in graph.attributes
+    return CONTEXT_ATTR in graph.attributes
 
 
 def _check_token_rate(mode: str, target_fps: float | None, target_tps: float | None) -> None:

@@ -35,12 +35,11 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from compiler.errors import HwcError
 from compiler.executor.host import port_names
 from compiler.ir import is_constant
-from compiler.weight_formats import expand_groups
-from compiler.numerics import signed_bits
 from dialects import nn, spatial
 from dialects.nn.state import CACHE_PREFIX
 from dialects.rom import ReadOp
 from dialects.stream_layout import Layout
+from passes.spatial_handlers import grouped_weights
 from passes.spatial_mapper import GraphMapper, Stream, element_width, per_sample, stream_type
 from passes.weights_to_rom import sanitize
 
@@ -224,9 +223,7 @@ class DecoderMapper:
         m = self.m
         if isinstance(op, nn.DenseOp):
             return m.rom_symbol(op.weight, op)
-        weight = m.rom_array(op.weight, op)
-        effective = weight * expand_groups(m.rom_array(op.group_scale, op), op.group_size.value.data, weight.shape[1])
-        width = signed_bits(int(effective.min(initial=0)), int(effective.max(initial=0)))
+        effective, width = grouped_weights(m, op)
         return m.new_rom(f"{m.layer_of(op)}_weight_grouped", effective, width)
 
     def emit_vector(self, unit: Unit) -> None:

@@ -104,6 +104,14 @@ def map_dense(m: GraphMapper, op: nn.DenseOp) -> None:
     m.mvu(op, stem, source.value, weights, bias, features, (), Layout.natural((features,)))
 
 
+def grouped_weights(m: GraphMapper, op: nn.GroupDenseOp) -> tuple[np.ndarray, int]:
+    """A group dense's constant weights as the exact products `W[c, i] · G[c, i // group_size]`
+    (the same accumulator as `nn.group_dense`) and the signed bits they need."""
+    weight = m.rom_array(op.weight, op)
+    effective = weight * expand_groups(m.rom_array(op.group_scale, op), op.group_size.value.data, weight.shape[1])
+    return effective, signed_bits(int(effective.min(initial=0)), int(effective.max(initial=0)))
+
+
 def map_group_dense(m: GraphMapper, op: nn.GroupDenseOp) -> None:
     """An MVU whose constant weights are the exact products `W[c, i] · G[c, i // group_size]`
     (the same accumulator as `nn.group_dense`), in a new ROM in stream order."""
@@ -112,9 +120,7 @@ def map_group_dense(m: GraphMapper, op: nn.GroupDenseOp) -> None:
         raise m.fail(op, f"a dense layer on a rank-{len(nn.shape_of(op.input))} input is not supported "
                          "(only [batch, features])")
     source = m.input_stream(op, op.input)
-    weight = m.rom_array(op.weight, op)
-    effective = weight * expand_groups(m.rom_array(op.group_scale, op), op.group_size.value.data, weight.shape[1])
-    width = signed_bits(int(effective.min(initial=0)), int(effective.max(initial=0)))
+    effective, width = grouped_weights(m, op)
     weights = m.new_rom(f"{stem}_weight_grouped", effective[:, source.layout.order()], width)
     bias = m.rom_symbol(op.bias, op) if op.bias is not None else None
     features = nn.shape_of(op.output)[-1]

@@ -35,6 +35,7 @@ from compiler.hw.vector_program import Program, Step, element_of, storage_of, ve
 from compiler.numerics import signed_bits
 from dialects.circt import FirMemOp, FirMemReadPortOp, FirMemType, FirMemWritePortOp, address_width
 from dialects.spatial import VectorOp, stream_of
+from dialects.spatial.vector import divider_bits
 
 MEMORY_THRESHOLD = 32
 """Storages of more elements than this (inputs excepted) are RAMs, not registers..."""
@@ -386,8 +387,6 @@ def softmax_step(v: VectorHardware, step: Step, active: SSAValue, count: SSAValu
     fits = b.not_(b.ult(shifted, divisor_wide))
     rem.set_next(b.mux(fits, b.sub(shifted, divisor_wide, width=rem_width, signed=False), shifted),
                  enable=in_phase[2])
-    from dialects.spatial.vector import divider_bits
-
     q_width = divider_bits(op) + 1
     quotient = b.reg(f"quotient_{step.target}", q_width)
     q_previous = b.mux(first, b.const(0, q_width), quotient.value)

@@ -84,9 +84,7 @@ def op_cycles(op: Operation, lanes: int) -> int:
     if isinstance(op, ADDRESSING_OPS):
         return 0
     if isinstance(op, nn.MatMulOp):
-        lhs, rhs = nn.shape_of(op.lhs), nn.shape_of(op.rhs)
-        outputs = _elements(op.output)
-        return outputs * -(-lhs[-1] // lanes) if lhs[-1] == rhs[-2] else outputs
+        return _elements(op.output) * -(-nn.shape_of(op.lhs)[-1] // lanes)
     if isinstance(op, nn.IntSoftmaxOp):
         shape = nn.shape_of(op.input)
         row = shape[op.axis.value.data]
