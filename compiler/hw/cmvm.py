@@ -17,7 +17,8 @@ so sharing multiples of one input (multiple-constant multiplication) is a
 special case. What remains in a row is summed by an adder tree.
 
 Cost: one adder per node plus (terms - 1) per row, against (nonzero digits - 1)
-per row without sharing. `adder_count` says which. The search is greedy, keeps
+per row without sharing. The search is quadratic in a row's terms; callers check
+`pair_count` against `SEARCH_PAIR_LIMIT` first. `adder_count` says which. The search is greedy, keeps
 its pair counts up to date as rows change (a change touches one row's pairs),
 and takes a pair with the smallest relative shift among the most frequent ones
 (the narrowest adder).
@@ -80,6 +81,20 @@ class AdderGraph:
         zero = np.zeros_like(values[0]) if values else 0
         return np.array([sum((sign * (values[var] * (1 << shift)) for var, shift, sign in row), zero)
                          for row in self.rows], dtype=object)
+
+
+SEARCH_PAIR_LIMIT = 600_000
+"""The most pairs of terms (summed over rows) the search starts from: its time
+grows with them (about 10 s at this limit); a larger matrix is not shared."""
+
+
+def pair_count(weights: np.ndarray) -> int:
+    """The pairs of terms in the rows of `weights` (the search's starting size)."""
+    digits = np.zeros(np.asarray(weights).shape, np.int64)
+    for value in np.unique(np.abs(weights)):
+        digits[np.abs(weights) == value] = len(csd_digits(int(value)))
+    per_row = digits.sum(axis=1)
+    return int((per_row * (per_row - 1) // 2).sum())
 
 
 def share_subexpressions(weights: np.ndarray) -> AdderGraph:

@@ -34,7 +34,7 @@ from xdsl.ir import SSAValue
 
 from compiler.hw.adder_tree import Ranged, add_shifted, sum_terms
 from compiler.hw.bits import width_of
-from compiler.hw.cmvm import csd_digits, share_subexpressions
+from compiler.hw.cmvm import SEARCH_PAIR_LIMIT, csd_digits, pair_count, share_subexpressions
 from compiler.numerics import signed_bits
 
 if TYPE_CHECKING:
@@ -88,10 +88,15 @@ class ConstantMultiplier:
         `input_range` when given (else in its width's range): with shift-add, as
         one adder graph whose common subexpressions are shared across rows
         (`compiler.hw.cmvm`), each adder as narrow as its operands' ranges allow
-        (`compiler.hw.adder_tree`); with mul, row by row."""
-        if self.style == "mul":
-            return [self.dot(xs, row, width) for row in rows]
-        graph = share_subexpressions(np.array(rows, dtype=np.int64).reshape(len(rows), len(xs)))
+        (`compiler.hw.adder_tree`); with mul, or when the matrix is too large
+        for the search (`cmvm.SEARCH_PAIR_LIMIT`), row by row, each input's
+        multiples shared."""
+        weights = np.array(rows, dtype=np.int64).reshape(len(rows), len(xs))
+        if self.style == "mul" or pair_count(weights) > SEARCH_PAIR_LIMIT:
+            for s, x in enumerate(xs):
+                self.prepare(x, weights[:, s].tolist())
+            return [self.dot(xs, row, width) for row in weights.tolist()]
+        graph = share_subexpressions(weights)
         values = [Ranged.of(x, *(input_range or (None, None))) for x in xs]
         for a, b_var, shift, sign in graph.nodes:
             values.append(add_shifted(self.b, values[a], values[b_var], shift, sign))
