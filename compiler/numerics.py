@@ -207,6 +207,16 @@ def check_requant_digits(digits: int) -> None:
         raise HwcError(f"--requant-digits {digits}: must be 0 (no limit) or 1..{REQUANT_DIGITS_MAX}")
 
 
+WEIGHT_SCALES = ("channel", "tensor")
+"""One weight scale per output channel (the default) or one per layer."""
+
+
+def check_weight_scales(mode: str) -> None:
+    """HwcError unless `mode` is one of WEIGHT_SCALES."""
+    if mode not in WEIGHT_SCALES:
+        raise HwcError(f"--weight-scales {mode}: must be one of {', '.join(WEIGHT_SCALES)}")
+
+
 def signed_digit_count(value: int) -> int:
     """The nonzero digits of |value| in canonical signed digits (the fewest signed
     powers of two that sum to it): the adders a constant product costs, plus one."""

@@ -13,7 +13,9 @@ Scales (all chosen at compile time, rounding half up: `floor(x + 0.5)`):
   `requant_digits=N` (N >= 1) each channel's scale is raised to the smallest
   one whose requant multiplier `M[c]` has at most N signed digits
   (`numerics.few_digit_ratios`: at most 2x coarser for N = 1, ~1.2x for N = 2),
-  so that a hardwired requant costs N - 1 adders per channel;
+  so that a hardwired requant costs N - 1 adders per channel; with
+  `weight_scales="tensor"` every channel of a layer takes the largest channel
+  scale, so the layer's requant has one multiplier (a constant in hardware);
 * accumulators and biases: exact integers at scale `s_x * s_w[c]`, their width
   computed from the value bounds so that overflow is impossible.
 
@@ -89,7 +91,7 @@ from xdsl.passes import ModulePass
 from compiler.calibration import activation_absmax, record_ranges, recorded_ranges
 from compiler.errors import HwcError
 from compiler.ir import is_constant, main_function
-from compiler.numerics import check_bits, check_requant_digits
+from compiler.numerics import check_bits, check_requant_digits, check_weight_scales
 from compiler.weight_formats import WeightFormat, parse_overrides
 from compiler.weights import forget_unused_memory_store, store_for
 from passes.absorb_clamps import absorb_clamps
@@ -132,10 +134,12 @@ class QuantizePass(ModulePass):
     group_size: int = 0
     layer_wbits: str = ""
     requant_digits: int = 0
+    weight_scales: str = "channel"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         check_bits(self.wbits, self.abits, self.name)
         check_requant_digits(self.requant_digits)
+        check_weight_scales(self.weight_scales)
         WeightFormat(self.wbits, self.group_size).check(self.name)
         overrides = parse_overrides(self.layer_wbits)
         function = main_function(op)
@@ -144,7 +148,7 @@ class QuantizePass(ModulePass):
         given = given_activations(function)
         quantizer = GraphQuantizer(function, store_for(op), recorded_ranges(op, missing_ok=bool(given)), self.wbits,
                                    self.abits, HANDLERS, self.group_size, overrides, given=given,
-                                   requant_digits=self.requant_digits)
+                                   requant_digits=self.requant_digits, weight_scales=self.weight_scales)
         quantizer.run()
         report_chosen(quantizer)
         absorb_clamps(op)

@@ -94,6 +94,8 @@ class GraphQuantizer:
     """Activations whose scale the model gives (`passes/quantize_given.py`); the others get
     scales from their calibrated ranges, and are counted in `chosen`."""
     chosen: list[SSAValue] = field(default_factory=list)
+    weight_scales: str = "channel"
+    """"tensor": every output channel of a weight layer takes the largest channel scale."""
     requant_digits: int = 0
     """When nonzero, weight layers choose their per-channel scales so that each
     requant multiplier has at most this many signed digits (`few_digit_ratios`)."""
@@ -304,10 +306,14 @@ class GraphQuantizer:
 
     def weight_scales_for_requant(self, weight_scales: np.ndarray, input_scale: float, result: SSAValue,
                                   op: Operation) -> np.ndarray:
-        """`weight_scales` (per output channel) made coarser where needed so that the
-        requant into `result` has multipliers of at most `requant_digits` signed
-        digits; unchanged without the option or when the model gives the scale."""
+        """`weight_scales` (per output channel, from each channel's absmax) made
+        coarser as the options ask: one scale for the layer (`weight_scales`
+        "tensor"), and requant multipliers of at most `requant_digits` signed
+        digits into `result` (not when the model gives that scale); the same
+        array when nothing changes."""
         final, _, _, _, out_scale = self.requant_output(result)
+        if self.weight_scales == "tensor" and len(set(weight_scales.tolist())) > 1:
+            weight_scales = np.full_like(weight_scales, weight_scales.max())
         if not self.requant_digits or final in self.given:
             return weight_scales
         ratio = input_scale * weight_scales / out_scale

@@ -118,9 +118,25 @@ def test_requant_digits_bound_every_layer_multiplier(fixtures_dir, digits):
     assert top1 >= (0.85 if digits == 2 else 0.7)
 
 
+def test_tensor_weight_scales_give_each_layer_one_requant_multiplier(fixtures_dir):
+    module = float_model(fixtures_dir / "cnn.onnx")
+    reference = FloatExecutor(module)
+    record_ranges(module, activation_absmax(module, normal(1, CALIBRATION_SAMPLES, reference.input_shapes["input"])))
+    QuantizePass(8, 8, weight_scales="tensor", requant_digits=2).apply(make_context(), module)
+    store = store_for(module)
+    for layer in [op for op in main_function(module).body.walk() if isinstance(op, (nn.DenseOp, nn.ConvOp))]:
+        requant = next(iter(layer.results[0].uses)).operation
+        multipliers = constant_value(requant.multiplier, store).reshape(-1)
+        assert len(set(multipliers.tolist())) == 1 and signed_digit_count(int(multipliers[0])) <= 2
+        assert np.abs(constant_value(layer.weight, store)).max() >= 106  # the largest weight near ±127
+    assert agreement(reference, module) >= 0.9
+
+
 def test_requant_digits_out_of_range_is_one_error():
     with pytest.raises(HwcError, match="--requant-digits 9"):
         QuantizePass(8, 8, requant_digits=9).apply(make_context(), ModuleOp([]))
+    with pytest.raises(HwcError, match="--weight-scales layer"):
+        QuantizePass(8, 8, weight_scales="layer").apply(make_context(), ModuleOp([]))
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
