@@ -55,6 +55,9 @@ def given_activations(function: FuncOp) -> dict[SSAValue, GivenScale]:
     for op in function.body.block.ops:
         if isinstance(op, nn.FakeQuantOp):
             given[op.output] = _given_scale(op)
+        if isinstance(op, nn.TruncQuantOp):
+            given[op.output] = GivenScale(op.scale.value.data, *op.levels)
+            given.setdefault(op.input, GivenScale(op.in_scale.value.data, *op.in_levels))
     for arg in function.body.block.args:
         users = [use.operation for use in arg.uses]
         scales = {_given_scale(user) for user in users if isinstance(user, nn.FakeQuantOp)}
@@ -94,21 +97,77 @@ def _range_of(g: GraphQuantizer, value: SSAValue, q: QTensor) -> tuple[int, int]
 def quantize_fake_quant(g: GraphQuantizer, op: nn.FakeQuantOp) -> None:
     """The integers standing for the fake quant's result: its input's when they are
     at its scale and within its range already, else one requant into them."""
-    q = g.act(op.input, op)
-    target = _given_scale(op)
-    known = _range_of(g, op.input, q) if q.scale == target.scale else None
+    g.quantized[op.output] = _at_given_scale(g, op.input, _given_scale(op), op)
+
+
+def _at_given_scale(g: GraphQuantizer, value: SSAValue, target: GivenScale, op: Operation) -> QTensor:
+    """The integers standing for `value` at `target`'s scale and within its range: the
+    value's own when they are so already, else one requant into them."""
+    q = g.act(value, op)
+    known = _range_of(g, value, q) if q.scale == target.scale else None
     if known is not None and target.lo <= known[0] and known[1] <= target.hi:
-        g.quantized[op.output] = q
-        return
+        return q
     if q.scale == target.scale:  # a clamp only
         multiplier, shift = g.emit_constant(np.array([1]), MULTIPLIER_BITS, "requant.multiplier"), 0
     else:
-        multiplier, shift = g.requant_multiplier(np.array([q.scale / target.scale]), op.output, op)
-    value = g.emit(nn.RequantOp(
-        q.value, multiplier, shift=shift, lo=target.lo, hi=target.hi, axis=len(nn.shape_of(op.input)) - 1,
+        multiplier, shift = g.requant_multiplier(np.array([q.scale / target.scale]), op.results[0], op)
+    requant = g.emit(nn.RequantOp(
+        q.value, multiplier, shift=shift, lo=target.lo, hi=target.hi, axis=len(nn.shape_of(value)) - 1,
+        result_type=g.int_tensor(value, target.bits),
+    ), scale=target.scale)
+    return QTensor(requant, target.scale, target.bound)
+
+
+TRUNC_OFFSETS = {"FLOOR": lambda shift: -(1 << (shift - 1)), "CEIL": lambda shift: (1 << (shift - 1)) - 1,
+                 "ROUND": lambda shift: 0}
+"""What `nn.trunc_quant` adds to its integers before the requant's `(t + 2^(k-1)) >> k`
+(round half up) so that it rounds as the model says: floor(t / 2^k) = (t - 2^(k-1) +
+2^(k-1)) >> k, ceil(t / 2^k) = (t + 2^k - 1) >> k. (ROUND is imported only for k = 0.)"""
+
+
+def _without_unit_requant(g: GraphQuantizer, value: SSAValue) -> SSAValue:
+    """`value`, or the input of the requant by exactly 1 that produced it and nothing
+    else reads (a sum pool's sum, already at the Trunc's input scale, clamped to the
+    model's input bit width): qonnx's Trunc does not clamp its input, and the
+    requant would be one PE for nothing."""
+    owner = value.owner
+    if not isinstance(owner, nn.RequantOp) or value.uses:
+        return value
+    multiplier = np.asarray(g.const(owner.multiplier))
+    if not np.all(multiplier == 1 << owner.shift.value.data):
+        return value
+    source, constant = owner.input, owner.multiplier.owner
+    owner.detach()
+    owner.erase()
+    if isinstance(constant, Operation) and not constant.results[0].uses:
+        constant.detach()
+        constant.erase()
+    return source
+
+
+def quantize_trunc_quant(g: GraphQuantizer, op: nn.TruncQuantOp) -> None:
+    """QONNX's Trunc in integers, exactly: its input's integers `t` at `in_scale` (the
+    layer before requantizes into them; a sum pool's sum as it is), plus the rounding's
+    offset, requantized by `2^-k` with the model's clamp:
+    `y = clamp((t + offset + 2^(k-1)) >> k, qmin, qmax)`."""
+    lo, hi = op.in_levels
+    t = _at_given_scale(g, op.input, GivenScale(op.in_scale.value.data, lo, hi), op)
+    shift = op.shift.value.data
+    value = _without_unit_requant(g, t.value)
+    offset = TRUNC_OFFSETS[op.rounding.data](shift) if shift else 0
+    if offset:
+        channels = nn.shape_of(op.input)[1]
+        rank = len(nn.shape_of(op.input))
+        bits = g.accumulator_bits(t.bound + abs(offset), op)
+        constant = g.emit_constant(np.full(channels, offset).reshape((-1,) + (1,) * (rank - 2)), bits, "trunc.offset")
+        value = g.emit(nn.AddOp(value, constant, g.int_tensor(op.input, bits)), acc_bits=bits)
+    target = GivenScale(op.scale.value.data, *op.levels)
+    multiplier = g.emit_constant(np.array([1]), MULTIPLIER_BITS, "requant.multiplier")
+    result = g.emit(nn.RequantOp(
+        value, multiplier, shift=shift, lo=target.lo, hi=target.hi, axis=len(nn.shape_of(op.input)) - 1,
         result_type=g.int_tensor(op.input, target.bits),
     ), scale=target.scale)
-    g.quantized[op.output] = QTensor(value, target.scale, target.bound)
+    g.quantized[op.output] = QTensor(result, target.scale, target.bound)
 
 
 def given_weights(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> tuple[np.ndarray, np.ndarray, int] | None:

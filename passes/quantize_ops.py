@@ -23,6 +23,7 @@ from compiler.weight_formats import GROUP_SCALE_BITS, WeightFormat, expand_group
 from dialects import nn
 from passes.quantize_given import (
     add_fine_bias, given_block_weights, given_weights, off_grid_bias, quantize_fake_quant,
+    quantize_trunc_quant,
 )
 from passes.quantize_graph import GraphQuantizer, Handler, QTensor
 from passes.quantize_transformer import HANDLERS as TRANSFORMER_HANDLERS
@@ -348,6 +349,7 @@ HANDLERS: dict[type[Operation], Handler] = {
     nn.LogSoftmaxOp: refuse_softmax,
     nn.SiluOp: quantize_lookup, nn.GeluOp: quantize_lookup,
     nn.FakeQuantOp: quantize_fake_quant,
+    nn.TruncQuantOp: quantize_trunc_quant,
     **TRANSFORMER_HANDLERS,
 }
 """How each float op becomes integer ops (a handler appends to the new body)."""

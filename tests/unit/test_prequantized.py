@@ -517,7 +517,7 @@ def _qonnx_model(path, op_type="Quant", on_weight=False, zero=0.0, rounding="ROU
     ({"zero": 1.0}, "'quant' (Quant: a nonzero zero point on an activation is not supported)"),
     ({"bits": 2.5}, "'quant' (Quant: the bit width must be one integer)"),
     ({"op_type": "BipolarQuant"}, "'quant' (BipolarQuant: on an activation (a sign function) is not supported)"),
-    ({"op_type": "Trunc"}, "'quant' (Trunc: domain 'qonnx.custom_op.general')"),
+    ({"op_type": "Trunc"}, "'quant' (Trunc: 4 inputs (supported: qonnx opset 2's six"),
     ({"on_weight": True, "zero": 1.0}, "'mm' (MatMul: weight 'q' has a nonzero zero point"),
 ])
 def test_qonnx_ops_hwc_cannot_honour_are_one_error_naming_them(tmp_path, options, message):

@@ -8,8 +8,11 @@ and hls4ml/FINN tools write them), per qonnx's op definitions:
   activation it is an `nn.fake_quant` (per-tensor scale, zero point 0, ROUND: the
   forms hwc's integer requant honours).
 * `BipolarQuant`: `y = (x >= 0 ? 1 : -1) · s`, on a constant (binary weights).
+* `Trunc` (qonnx opset 2, as Brevitas' `TruncAvgPool2d` exports it): an activation's
+  integers at `scale` lose their low bits, `y = R(clamp(round(x / s) / 2^k)) · s_out`
+  with `2^k = s_out / s`; an `nn.trunc_quant` (zero point 0).
 
-`Trunc` and `FloatQuant` are refused (docs/prequantized.md).
+`FloatQuant` is refused (docs/prequantized.md).
 """
 
 from __future__ import annotations
@@ -110,3 +113,46 @@ def _bipolar_quant(n: NodeImport):
 
     return [GivenConstant(n.node.output[0], source.shape, np.dtype(np.float32), load,
                           scale=steps.astype(np.float64))]
+
+
+@handles("Trunc", domain=DOMAIN,
+         note="qonnx.custom_op.general (opset 2: scale, zero point, input bit width, output scale, output bit "
+              "width); on an activation, zero point 0, rounding FLOOR or CEIL (ROUND only when no bits are "
+              "dropped): one `nn.trunc_quant`")
+def _trunc(n: NodeImport):
+    if len(n.node.input) != 6:
+        raise Unsupported(f"{len(n.node.input)} inputs (supported: qonnx opset 2's six: x, scale, zero point, "
+                          "input bit width, output scale, output bit width)")
+    if n.is_constant(0):
+        raise Unsupported("on a constant is not supported")
+    scale, zero = _one_number(n, 1, "the scale"), _one_number(n, 2, "the zero point")
+    in_bits, out_scale, out_bits = (_one_number(n, i, what) for i, what in
+                                    ((3, "the input bit width"), (4, "the output scale"), (5, "the output bit width")))
+    if zero != 0:
+        raise Unsupported("a nonzero zero point is not supported")
+    if not (scale > 0 and out_scale > 0) or not np.isfinite(scale * out_scale):
+        raise Unsupported("the scales must be positive finite numbers")
+    for bits in (in_bits, out_bits):
+        if bits != int(bits) or not 1 <= bits <= 32:
+            raise Unsupported(f"bit width {bits} (supported: integers 1..32)")
+    shift = int(np.round(np.log2(np.float32(out_scale) / np.float32(scale))))  # qonnx: a power of two
+    if shift < 0:
+        raise Unsupported("an output scale finer than the input's is not supported")
+    rounding = str(n.attr("rounding_mode", "FLOOR")).upper()
+    if rounding not in ROUNDINGS:
+        raise Unsupported(f"rounding_mode {rounding} (supported: {', '.join(ROUNDINGS)})")
+    if rounding == "ROUND" and shift > 0:
+        raise Unsupported("rounding_mode ROUND (ties to even) while dropping bits is not supported: hwc's integer "
+                          "requant rounds ties up (FLOOR, CEIL are exact)")
+    signed, narrow = bool(n.attr("signed", 1)), bool(n.attr("narrow", 0))
+    return [n.emit(nn.TruncQuantOp(
+        n.activation(0), in_scale=scale, scale=out_scale, shift=shift,
+        in_range=integer_range(signed, False, int(in_bits)), levels=integer_range(signed, narrow, int(out_bits)),
+        rounding=rounding))]
+
+
+def _one_number(n: NodeImport, index: int, role: str) -> float:
+    value = np.asarray(n.constant(index, role))
+    if value.size != 1:
+        raise Unsupported(f"{role} must be one number (per tensor)")
+    return float(np.float32(value.reshape(-1)[0]))

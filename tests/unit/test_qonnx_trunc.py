@@ -1,0 +1,133 @@
+"""QONNX `Trunc` (docs/prequantized.md): Brevitas' truncating average pool
+(tests/fixtures/quantized/make_brevitas_cnn.py) and hand-built truncations keep the
+model's integers: hwc's float level equals qonnx's definition in float32 bit for
+bit, its integer level the model's exact arithmetic, spatial and RTL the integer
+level; a Trunc hwc cannot honour is one error naming it."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import compiler
+from compiler.errors import HwcError
+from compiler.frontend import import_onnx
+from compiler.ir import main_function
+from compiler.oracle import qonnx_as_standard_onnx
+from dialects import nn
+from tests.support import FIXTURES, onnxruntime_session
+from tests.unit.test_prequantized import in_float64
+
+QUANTIZED = FIXTURES / "quantized"
+CNN = QUANTIZED / "brevitas_digits_cnn_trunc.onnx"
+DOMAIN = "qonnx.custom_op.general"
+
+
+def held_out_images() -> tuple[np.ndarray, np.ndarray]:
+    with np.load(QUANTIZED / "brevitas_digits_test.npz") as data:
+        return data["input"].reshape(-1, 1, 8, 8), data["label"]
+
+
+def reference(model: onnx.ModelProto, x: np.ndarray, exact: bool = False) -> np.ndarray:
+    """onnxruntime on the model with its QONNX nodes in standard ops, in float32, or with
+    `exact` in float64 (the model's exact arithmetic on its integers and scales)."""
+    model = qonnx_as_standard_onnx(model)
+    name = model.graph.input[0].name
+    if exact:  # onnxruntime has no float64 Conv: onnx's reference evaluator
+        from onnx.reference import ReferenceEvaluator
+
+        evaluator = ReferenceEvaluator(in_float64(model))
+        return np.concatenate([evaluator.run(None, {name: x[i:i + 1].astype(np.float64)})[0] for i in range(len(x))])
+    session = onnxruntime_session(model.SerializeToString())
+    return np.concatenate([session.run(None, {name: x[i:i + 1]})[0] for i in range(len(x))])
+
+
+def test_brevitas_truncating_pools_int_level_equals_the_reference_and_keeps_the_trained_accuracy():
+    x, labels = held_out_images()
+    model = onnx.load(CNN)
+    theirs = reference(model, x)
+    design = compiler.compile(CNN)
+    np.testing.assert_array_equal(design.run(x, "float")["logits"], theirs)
+    ours = design.run(x, "int")["logits"]
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_allclose(ours, reference(model, x, exact=True), rtol=0, atol=1e-6)
+    assert (ours.argmax(axis=1) == labels).mean() >= 0.94  # 95.4% in torch (the script prints it)
+    np.testing.assert_array_equal(design.run(x[:8], "spatial")["logits"], ours[:8])
+
+
+def test_a_truncating_pool_costs_no_requant_of_its_sum():
+    """The sum pool's sum is the Trunc's input integer as it is: the rounding's offset is
+    added to it and one requant by 2^-2 drops the two low bits."""
+    ops = list(main_function(compiler.compile(CNN).rom_module).body.block.ops)
+    for pool in [op for op in ops if isinstance(op, nn.SumPoolOp)]:
+        (add,) = [use.operation for use in pool.results[0].uses]
+        (requant,) = [use.operation for use in add.results[0].uses]
+        assert isinstance(add, nn.AddOp) and isinstance(requant, nn.RequantOp)
+        assert requant.shift.value.data == 2 and (requant.lo.value.data, requant.hi.value.data) == (0, 15)
+
+
+def trunc_model(path, rounding="FLOOR", zero=0.0, scale=0.125, out_scale=0.125, inputs=6, signed=1):
+    """x -> Quant (8 bits, signed, at 0.125) -> AveragePool 2x2 -> Trunc (8 bits at 0.125 / 4
+    to 4 bits at `out_scale`: the pool's sum loses its two low bits, as Brevitas' truncating
+    average pool writes it) -> y."""
+    numbers = {"s": 0.125, "z": 0.0, "b8": 8.0, "ts": scale / 4, "tz": zero, "tb": 8.0, "os": out_scale,
+               "oz": 0.0, "ob": 4.0}
+    trunc_inputs = ["pooled", "ts", "tz", "tb", "os", "ob"] if inputs == 6 else \
+        ["pooled", "ts", "tz", "tb", "os", "oz", "ob"][:inputs]
+    nodes = [helper.make_node("Quant", ["x", "s", "z", "b8"], ["q"], domain=DOMAIN, rounding_mode="ROUND",
+                              signed=1, narrow=0),
+             helper.make_node("AveragePool", ["q"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Trunc", trunc_inputs, ["y"], name="trunc", domain=DOMAIN, rounding_mode=rounding,
+                              signed=signed, narrow=0)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 2, 2])],
+                              [numpy_helper.from_array(np.float32(v), n) for n, v in numbers.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(DOMAIN, 2)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def qonnx_trunc(t: np.ndarray, rounding: str, bits: int = 4) -> np.ndarray:
+    """qonnx's Trunc of the integers `t` (zero point 0) by 2^2, in exact arithmetic."""
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return {"FLOOR": np.floor, "CEIL": np.ceil}[rounding](np.clip(t / 4.0, low, high))
+
+
+@pytest.mark.parametrize("rounding", ["FLOOR", "CEIL"])
+def test_trunc_rounds_negative_and_positive_sums_as_the_model_says(tmp_path, rounding):
+    """Every sum of four 8-bit inputs from -32 to 31, each lane's, is truncated as qonnx does;
+    negative sums show floor and ceil apart."""
+    design = compiler.compile(trunc_model(tmp_path / "m.onnx", rounding))
+    sums = np.arange(-32, 32)
+    x = np.zeros((len(sums), 2, 4, 4), np.float32)
+    x[:, :, 0, 0] = sums[:, None] * 0.125  # one tap of each window carries the whole sum
+    x[:, :, 2, 3] = -sums[:, None] * 0.125
+    expected = np.zeros((len(sums), 2, 2, 2))
+    expected[:, :, 0, 0] = qonnx_trunc(sums, rounding)[:, None] * 0.125
+    expected[:, :, 1, 1] = qonnx_trunc(-sums, rounding)[:, None] * 0.125
+    for level in ("float", "int"):
+        np.testing.assert_array_equal(design.run(x, level)["y"], expected, err_msg=level)
+    np.testing.assert_array_equal(reference(onnx.load(tmp_path / "m.onnx"), x), expected)
+    np.testing.assert_array_equal(design.run(x[:8], "spatial")["y"], expected[:8])
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"rounding": "ROUND"}, "'trunc' (Trunc: rounding_mode ROUND (ties to even) while dropping bits is not supported"),
+    ({"zero": 1.0}, "'trunc' (Trunc: a nonzero zero point is not supported)"),
+    ({"inputs": 5}, "'trunc' (Trunc: 5 inputs (supported: qonnx opset 2's six"),
+    ({"out_scale": 0.0078125}, "'trunc' (Trunc: an output scale finer than the input's is not supported)"),
+])
+def test_a_trunc_hwc_cannot_honour_is_one_error_naming_it(tmp_path, options, message):
+    with pytest.raises(HwcError) as error:
+        import_onnx(trunc_model(tmp_path / "m.onnx", **options))
+    assert message in str(error.value)
+
+
+@pytest.mark.rtl
+def test_brevitas_truncating_pools_rtl_equals_int():
+    x, _ = held_out_images()
+    design = compiler.compile(CNN, fold="min")
+    np.testing.assert_array_equal(design.run(x[:8], "rtl")["logits"], design.run(x[:8], "int")["logits"])
