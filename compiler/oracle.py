@@ -86,7 +86,8 @@ def qonnx_as_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
     `(Round(Clip(x / s + z, min, max)) - z) * s` (Round: half to even, qonnx's ROUND;
     Floor/Ceil for FLOOR/CEIL), `BipolarQuant` is `Where(x >= 0, 1, -1) * s`, `Trunc`
     (opset 2) is `(R(Clip(Round(x / s + z) / t, min, max)) - z / t) * s_out` with
-    `t = 2^round(log2(s_out / s))`.
+    `t = 2^round(log2(s_out / s))`; a `FloatQuant` of a constant becomes its value,
+    computed by qonnx's steps in numpy (`_float_quant_folded`).
     A model without QONNX nodes is returned as it is."""
     if not any(node.domain == QONNX_DOMAIN for node in model.graph.node):
         return model
@@ -101,6 +102,8 @@ def qonnx_as_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
             nodes += _bipolar_nodes(node, result.graph.initializer)
         elif node.op_type == "Trunc":
             nodes += _trunc_nodes(node, constants, result.graph.initializer)
+        elif node.op_type == "FloatQuant" and node.input[0] in constants:
+            result.graph.initializer.append(_float_quant_folded(node, constants))
         else:
             nodes += _quant_nodes(node, constants, result.graph.initializer)
     del result.graph.node[:]
@@ -161,6 +164,22 @@ def _trunc_nodes(node: onnx.NodeProto, constants: dict, initializers) -> list[on
             make(_rounding_op(node, "FLOOR"), [f"{out}/clipped"], [f"{out}/rounded"]),
             make("Div", [z, t], [f"{out}/zero"]), make("Sub", [f"{out}/rounded", f"{out}/zero"], [f"{out}/centred"]),
             make("Mul", [f"{out}/centred", s_out], [out])]
+
+
+def _float_quant_folded(node: onnx.NodeProto, constants: dict) -> onnx.TensorProto:
+    """qonnx's `FloatQuant` of a constant, step by step as qonnx computes it (float32
+    values, float64 bounds, saturating; signed), as an initializer."""
+    x, scale, e_bits, m_bits, bias = (np.asarray(constants[name]) for name in node.input[:5])
+    max_val = np.asarray(constants[node.input[5]]) if len(node.input) > 5 and node.input[5] else None
+    x = x / scale
+    internal = np.floor(np.log2(np.abs(x) + np.finfo(x.dtype).tiny)) - m_bits
+    internal = np.exp2(np.maximum(internal, 1.0 - bias - m_bits))
+    x_q = internal * {"Round": np.round, "Ceil": np.ceil, "Floor": np.floor}[_rounding_op(node, "ROUND")](x / internal)
+    max_exponent = 2.0 ** float(e_bits) - 1.0 - float(bias)
+    max_value = float(np.sum(2.0 ** np.arange(0, -float(m_bits) - 1.0, -1.0))) * 2.0 ** max_exponent
+    max_value = max_value if max_val is None else np.minimum(max_value, max_val)
+    value = np.clip(x_q, -max_value, max_value) * scale
+    return onnx.numpy_helper.from_array(np.asarray(value, np.float32), node.output[0])
 
 
 def _bipolar_nodes(node: onnx.NodeProto, initializers) -> list[onnx.NodeProto]:

@@ -12,7 +12,12 @@ and hls4ml/FINN tools write them), per qonnx's op definitions:
   integers at `scale` lose their low bits, `y = R(clamp(round(x / s) / 2^k)) · s_out`
   with `2^k = s_out / s`; an `nn.trunc_quant` (zero point 0).
 
-`FloatQuant` is refused (docs/prequantized.md).
+* `FloatQuant`: on a constant (a weight), evaluated at import as qonnx does: each value
+  `v = x / s` becomes a float with `m` mantissa bits, exponent bias `b`, subnormals below
+  2^(1 - b) and saturation at the format's largest value. Every such value is an integer
+  times `2^(1 - b - m)`, so the weight keeps those integers under the scales
+  `s · 2^(1 - b - m)` (E2M1: `2·v` in [-12, 12]; E4M3: up to 19 bits), as a `Quant`
+  weight does. Not on an activation (docs/prequantized.md).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from compiler.frontend.node import NodeImport, Unsupported
+from compiler.numerics import signed_bits
 from compiler.frontend.ops.quantized import GivenConstant
 from compiler.frontend.ops.registry import handles
 from dialects import nn
@@ -156,3 +162,64 @@ def _one_number(n: NodeImport, index: int, role: str) -> float:
     if value.size != 1:
         raise Unsupported(f"{role} must be one number (per tensor)")
     return float(np.float32(value.reshape(-1)[0]))
+
+
+FLOAT_CODE_BITS = 24
+"""A FloatQuant weight's integers (the values over their finest step) are at most this wide."""
+
+
+@handles("FloatQuant", domain=DOMAIN,
+         note="qonnx.custom_op.general; on a constant (a weight): per-tensor or per-channel scale, saturating, "
+              "rounding ROUND/CEIL/FLOOR, integers of at most 24 bits over the format's finest step (E2M1, E4M3, "
+              "E5M2 ...); not on an activation")
+def _float_quant(n: NodeImport):
+    if not n.is_constant(0):
+        raise Unsupported("on an activation is not supported (hwc's activations are integers; a FloatQuant "
+                          "weight is kept as integers times a power of two)")
+    if len(n.node.input) not in (5, 6):
+        raise Unsupported(f"{len(n.node.input)} inputs (supported: x, scale, exponent bits, mantissa bits, "
+                          "exponent bias, max value)")
+    exponent_bits, mantissa_bits, bias = (_one_number(n, i, role) for i, role in
+                                          ((2, "the exponent bit width"), (3, "the mantissa bit width"),
+                                           (4, "the exponent bias")))
+    if exponent_bits != int(exponent_bits) or mantissa_bits != int(mantissa_bits) or bias != int(bias) \
+            or exponent_bits < 1 or mantissa_bits < 0:
+        raise Unsupported("the exponent and mantissa bit widths and the exponent bias must be integers")
+    if not n.attr("saturation", 1):
+        raise Unsupported("saturation 0 (values beyond the format's range become inf or nan) is not supported")
+    rounding = str(n.attr("rounding_mode", "ROUND")).upper()
+    if rounding not in ROUNDINGS:
+        raise Unsupported(f"rounding_mode {rounding} (supported: {', '.join(ROUNDINGS)})")
+    largest = _float_format_max(int(exponent_bits), int(mantissa_bits), bias)
+    if len(n.node.input) == 6 and n.node.input[5]:
+        largest = min(largest, _one_number(n, 5, "the max value"))
+    finest = 1.0 - bias - mantissa_bits
+    code_bits = signed_bits(-int(largest * 2.0 ** -finest), int(largest * 2.0 ** -finest))
+    if code_bits > FLOAT_CODE_BITS:
+        raise Unsupported(f"its values are integers of {code_bits} bits times 2^{int(finest)} (at most "
+                          f"{FLOAT_CODE_BITS} bits)")
+    source = n.constant_input(0, "the input")
+    steps = _scale_shape(np.asarray(n.constant(1, "the scale")), len(source.shape))
+
+    def load() -> np.ndarray:
+        values = float_format_values(source.value().astype(np.float32) / steps, mantissa_bits, finest, largest,
+                                     ROUNDINGS[rounding])
+        return (values.astype(np.float64) * steps).astype(np.float32)
+
+    return [GivenConstant(n.node.output[0], source.shape, np.dtype(np.float32), load,
+                          scale=steps.astype(np.float64) * 2.0 ** finest)]
+
+
+def _float_format_max(exponent_bits: int, mantissa_bits: int, bias: float) -> float:
+    """qonnx's largest value of the format: all exponent codes in use (no inf or nan codes)."""
+    return (2.0 - 2.0 ** -mantissa_bits) * 2.0 ** ((1 << exponent_bits) - 1 - bias)
+
+
+def float_format_values(v: np.ndarray, mantissa_bits: float, finest: float, largest: float, rounding) -> np.ndarray:
+    """qonnx's FloatQuant of `v` (already divided by the scale) in float32: each value rounded
+    at its own exponent's step `2^(floor(log2 |v|) - m)`, no finer than `2^finest`, then
+    clamped to +-`largest`."""
+    tiny = np.finfo(np.float32).tiny
+    exponent = np.maximum(np.floor(np.log2(np.abs(v) + tiny)) - np.float32(mantissa_bits), np.float32(finest))
+    step = np.exp2(exponent)
+    return np.clip((step * rounding(v / step)).astype(np.float64), -largest, largest)

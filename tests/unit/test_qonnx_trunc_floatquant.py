@@ -1,8 +1,9 @@
-"""QONNX `Trunc` (docs/prequantized.md): Brevitas' truncating average pool
-(tests/fixtures/quantized/make_brevitas_cnn.py) and hand-built truncations keep the
-model's integers: hwc's float level equals qonnx's definition in float32 bit for
-bit, its integer level the model's exact arithmetic, spatial and RTL the integer
-level; a Trunc hwc cannot honour is one error naming it."""
+"""QONNX `Trunc` and `FloatQuant` (docs/prequantized.md): Brevitas' truncating average
+pool (tests/fixtures/quantized/make_brevitas_cnn.py), hand-built truncations and an MLP
+with FP8 E4M3 and FP4 E2M1 weights (make_floatquant.py) keep the model's integers:
+hwc's float and integer levels equal what qonnx's own executor computes
+(make_qonnx_expected.py) bit for bit, spatial and RTL the integer level; a Trunc or
+FloatQuant hwc cannot honour is one error naming it."""
 
 from __future__ import annotations
 
@@ -22,12 +23,30 @@ from tests.unit.test_prequantized import in_float64
 
 QUANTIZED = FIXTURES / "quantized"
 CNN = QUANTIZED / "brevitas_digits_cnn_trunc.onnx"
+FLOAT_MLP = QUANTIZED / "qonnx_mlp_floatquant.onnx"
 DOMAIN = "qonnx.custom_op.general"
 
 
-def held_out_images() -> tuple[np.ndarray, np.ndarray]:
+def held_out_images(shape=(1, 8, 8)) -> tuple[np.ndarray, np.ndarray]:
     with np.load(QUANTIZED / "brevitas_digits_test.npz") as data:
-        return data["input"].reshape(-1, 1, 8, 8), data["label"]
+        return data["input"].reshape(-1, *shape), data["label"]
+
+
+def qonnx_executor_logits(model) -> np.ndarray:
+    with np.load(model.with_suffix(".qonnx.npz")) as data:
+        return data["logits"]
+
+
+@pytest.mark.parametrize("model, shape, accuracy", [(CNN, (1, 8, 8), 0.95), (FLOAT_MLP, (64,), 0.96)])
+def test_float_and_int_levels_equal_qonnxs_own_executor_on_every_held_out_digit(model, shape, accuracy):
+    x, labels = held_out_images(shape)
+    theirs = qonnx_executor_logits(model)
+    design = compiler.compile(model)
+    np.testing.assert_array_equal(design.run(x, "float")["logits"], theirs)
+    ours = design.run(x, "int")["logits"]
+    np.testing.assert_array_equal(ours, theirs)
+    assert (ours.argmax(axis=1) == labels).mean() >= accuracy  # the model's own (95.4%, 96.3%)
+    np.testing.assert_array_equal(design.run(x[:8], "spatial")["logits"], ours[:8])
 
 
 def reference(model: onnx.ModelProto, x: np.ndarray, exact: bool = False) -> np.ndarray:
@@ -44,17 +63,14 @@ def reference(model: onnx.ModelProto, x: np.ndarray, exact: bool = False) -> np.
     return np.concatenate([session.run(None, {name: x[i:i + 1]})[0] for i in range(len(x))])
 
 
-def test_brevitas_truncating_pools_int_level_equals_the_reference_and_keeps_the_trained_accuracy():
-    x, labels = held_out_images()
+def test_brevitas_truncating_pools_oracle_is_qonnx_and_int_level_the_exact_arithmetic():
+    """hwc verify's oracle (Trunc in standard ops) computes what qonnx does; the int level is
+    also the model's exact arithmetic (float64)."""
+    x, _ = held_out_images()
     model = onnx.load(CNN)
-    theirs = reference(model, x)
-    design = compiler.compile(CNN)
-    np.testing.assert_array_equal(design.run(x, "float")["logits"], theirs)
-    ours = design.run(x, "int")["logits"]
-    np.testing.assert_array_equal(ours, theirs)
-    np.testing.assert_allclose(ours, reference(model, x, exact=True), rtol=0, atol=1e-6)
-    assert (ours.argmax(axis=1) == labels).mean() >= 0.94  # 95.4% in torch (the script prints it)
-    np.testing.assert_array_equal(design.run(x[:8], "spatial")["logits"], ours[:8])
+    np.testing.assert_array_equal(reference(model, x), qonnx_executor_logits(CNN))
+    ours = compiler.compile(CNN).run(x[:100], "int")["logits"]
+    np.testing.assert_allclose(ours, reference(model, x[:100], exact=True), rtol=0, atol=1e-6)
 
 
 def test_a_truncating_pool_costs_no_requant_of_its_sum():
@@ -131,3 +147,48 @@ def test_brevitas_truncating_pools_rtl_equals_int():
     x, _ = held_out_images()
     design = compiler.compile(CNN, fold="min")
     np.testing.assert_array_equal(design.run(x[:8], "rtl")["logits"], design.run(x[:8], "int")["logits"])
+
+
+def test_float_quant_weights_are_integers_under_the_formats_finest_step():
+    """E4M3 (bias 7, 3 mantissa bits): values are integers times 2^-9 of the channel's scale,
+    up to 448 · 2^9 (19 bits); E2M1 (bias 1, 1 mantissa bit): 2·v in [-12, 12] (5 bits)."""
+    from compiler.ir import rom_contents
+    from compiler.weights import store_for
+    from dialects.rom import find_rom
+
+    model = onnx.load(FLOAT_MLP)
+    folded = {t.name: numpy_helper.to_array(t) for t in qonnx_as_standard_onnx(model).graph.initializer}
+    arrays = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    module = compiler.compile(FLOAT_MLP).rom_module
+    layers = [op for op in main_function(module).body.block.ops if isinstance(op, nn.DenseOp)]
+    for layer, name, finest, width in zip(layers, ("fc1", "fc2", "fc3"), (-9, -9, -1), (19, 19, 5)):
+        codes = rom_contents(layer.weight.owner, store_for(module))
+        scales = arrays[f"{name}.weight.scale"].astype(np.float64) * 2.0 ** finest
+        np.testing.assert_array_equal((codes * scales).astype(np.float32), folded[f"{name}.weight_q"])
+        assert find_rom(layer.weight.owner).width <= width
+    assert np.abs(rom_contents(layers[2].weight.owner, store_for(module))).max() <= 12
+
+
+def float_quant_model(path, on_weight=True, saturation=1, fmt=(4.0, 3.0, 7.0, 448.0)):
+    names = ["w" if on_weight else "x", "s", "e", "m", "b", "max"]
+    node = helper.make_node("FloatQuant", names, ["q"], name="fq", domain=DOMAIN, saturation=saturation)
+    nodes = [node, helper.make_node("MatMul", ["x", "q"] if on_weight else ["q", "w"], ["y"], name="mm")]
+    inits = [numpy_helper.from_array(np.float32(v), n) for n, v in zip(names[1:], (0.25, *fmt))]
+    inits.append(numpy_helper.from_array(np.ones((4, 2), np.float32), "w"))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(DOMAIN, 1)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"on_weight": False}, "'fq' (FloatQuant: on an activation is not supported"),
+    ({"saturation": 0}, "'fq' (FloatQuant: saturation 0"),
+    ({"fmt": (5.0, 10.0, 15.0, 65504.0)}, "'fq' (FloatQuant: its values are integers of 41 bits times 2^-24"),
+])
+def test_a_float_quant_hwc_cannot_honour_is_one_error_naming_it(tmp_path, options, message):
+    with pytest.raises(HwcError) as error:
+        import_onnx(float_quant_model(tmp_path / "m.onnx", **options))
+    assert message in str(error.value)
