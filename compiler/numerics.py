@@ -11,8 +11,10 @@ arrays.
 * Activations are symmetric, narrow range: a `bits`-bit value lies in
   `[-(2^(bits-1)-1), 2^(bits-1)-1]`; `s = absmax / (2^(bits-1)-1)`.
 * Weights are symmetric per output channel with `wbits`.
-* Requantization is `clamp((acc * M + 2^(S-1)) >> S, lo, hi)` with integer
-  `M < 2^15` and one shift `S <= 62`, round half up, arithmetic shift.
+* Requantization is `clamp((acc * M + c + 2^(S-1)) >> S, lo, hi)` with integer
+  `M < 2^15` and one shift `S <= 62`, round half up, arithmetic shift; the offset
+  `c` (per channel, at 2^-S of an output step) is 0 except where the model's float
+  bias is added at the requant's own precision (docs/prequantized.md).
 * A signed value's width is the fewest two's-complement bits holding its range;
   accumulators and quantized tensors are at least 2 bits wide.
 """
@@ -199,22 +201,25 @@ def as_int64(array: np.ndarray) -> np.ndarray:
     return np.asarray(array).astype(np.int64, copy=False)
 
 
-def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
-    """`clamp((acc * M + (1 << shift >> 1)) >> shift, lo, hi)` exactly (int64 result).
+def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: int, lo: int, hi: int,
+               offset: np.ndarray | None = None) -> np.ndarray:
+    """`clamp((acc * M + offset + (1 << shift >> 1)) >> shift, lo, hi)` exactly (int64 result).
 
-    Requires `multiplier` broadcastable against `acc`. Uses int64 when the
-    product provably fits, Python integers otherwise.
+    Requires `multiplier` (and `offset`, default 0) broadcastable against `acc`. Uses
+    int64 when the sum provably fits, Python integers otherwise.
     """
     acc = as_int64(acc)
     multiplier = as_int64(multiplier)
     rounding = (1 << shift) >> 1
-    largest = int(np.abs(acc).max(initial=0)) * int(np.abs(multiplier).max(initial=0)) + rounding
+    offset = as_int64(offset) if offset is not None else np.zeros(1, np.int64)
+    largest = int(np.abs(acc).max(initial=0)) * int(np.abs(multiplier).max(initial=0)) + rounding \
+        + int(np.abs(offset).max(initial=0))
     if largest < (1 << 63):
         scaled = acc * multiplier
-        scaled += rounding
+        scaled += offset + rounding
         np.right_shift(scaled, shift, out=scaled)
     else:
-        wide = acc.astype(object) * multiplier.astype(object) + rounding
+        wide = acc.astype(object) * multiplier.astype(object) + offset.astype(object) + rounding
         scaled = np.asarray(np.clip(wide >> shift, lo, hi), dtype=np.int64)
     return np.clip(scaled, lo, hi, out=scaled)
 

@@ -135,11 +135,15 @@ def requant(op: nn.RequantOp, constants) -> Instantiate:
     axis = op.axis.value.data
     rank = len(nn.shape_of(op.input))
     shaped = multiplier.reshape(multiplier_shape(rank, axis, multiplier.size))
+    offset = None
+    if op.offset is not None:
+        offset = _constant(op, constants, 2, "offset")
+        offset = offset.reshape(multiplier_shape(rank, axis, offset.size))
     width = integer_width(op.output)
 
     def instantiate(binding: Binding):
         def kernel(acc, *_):
-            return wrap(requantize(acc, shaped, shift, lo, hi), width).astype(binding.dtype)
+            return wrap(requantize(acc, shaped, shift, lo, hi, offset), width).astype(binding.dtype)
 
         return kernel
 

@@ -79,7 +79,8 @@ def mvu(op: spatial.MVUOp, roms: Roms) -> Kernel:
     offset = bias.astype(compute) if bias is not None else None
     requant = None
     if op.multiplier is not None:
-        requant = (roms.read(op.multiplier).reshape(-1), op.shift.value.data, op.lo.value.data, op.hi.value.data)
+        requant = (roms.read(op.multiplier).reshape(-1), op.shift.value.data, op.lo.value.data, op.hi.value.data,
+                   roms.read(op.offset).reshape(-1) if op.offset is not None else None)
     out_frame = _frame(op.output)
 
     def run(x: np.ndarray):
@@ -143,9 +144,10 @@ def global_pool(op: spatial.GlobalPoolOp, roms: Roms) -> Kernel:
 
 def requant(op: spatial.RequantOp, roms: Roms) -> Kernel:
     multiplier = roms.read(op.multiplier).reshape(-1)
+    offset = roms.read(op.offset).reshape(-1) if op.offset is not None else None
     shift, lo, hi = op.shift.value.data, op.lo.value.data, op.hi.value.data
     width = _width(op.output)
-    return lambda x: wrap(requantize(x, multiplier, shift, lo, hi), width)
+    return lambda x: wrap(requantize(x, multiplier, shift, lo, hi, offset), width)
 
 def eltwise(op: spatial.EltwiseOp, roms: Roms) -> Kernel:
     kind = op.kind.data

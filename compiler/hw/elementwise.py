@@ -42,10 +42,10 @@ def _int(attr) -> int:
 
 def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width: int,
                   multiplier: np.ndarray, shift: int, lo: int, hi: int,
-                  const_mult: str = "shift-add") -> hw.HWModuleOp:
+                  const_mult: str = "shift-add", offset: np.ndarray | None = None) -> hw.HWModuleOp:
     """A requant unit for a stream whose innermost dimension is `channels`;
-    `multiplier` has `channels` values or one; constant multipliers are built
-    in the `const_mult` style (`compiler.hw.const_mult`)."""
+    `multiplier` (and `offset`, if any) has `channels` values or one; constant
+    multipliers are built in the `const_mult` style (`compiler.hw.const_mult`)."""
     b = ModuleBuilder(name)
     constants = ConstantMultiplier(b, const_mult)
     inp = b.stream_input("in0", in_width, lanes)
@@ -54,6 +54,9 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
     if len(multipliers) == 1:
         multipliers = multipliers * channels
     m_bits = signed_bits(min(multipliers), max(multipliers))
+    offsets = None if offset is None else [int(c) for c in np.asarray(offset).reshape(-1)]
+    if offsets is not None and len(offsets) == 1:
+        offsets = offsets * channels
     beats_per_pixel = channels // lanes
     # The stage's ready also steps the beat counter: the stage is built by hand.
     valid_reg = b.reg("stage_valid", 1, reset_value=0)
@@ -67,7 +70,13 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
             m = b.const(per_beat[0], m_bits)
         else:
             m = b.rom_lookup(per_beat, m_bits, beat, name=f"multiplier_{lane}")
-        lanes_out.append(requantize(b, x, m, shift, lo, hi, out_width, constants))
+        c = None
+        if offsets is not None:
+            per_beat = [offsets[j * lanes + lane] for j in range(beats_per_pixel)]
+            c_bits = signed_bits(min(offsets), max(offsets))
+            c = b.const(per_beat[0], c_bits) if beat is None or len(set(per_beat)) == 1 else \
+                b.rom_lookup(per_beat, c_bits, beat, name=f"offset_{lane}")
+        lanes_out.append(requantize(b, x, m, shift, lo, hi, out_width, constants, c))
     data = b.reg("stage_data", lanes * out_width)
     data.set_next(b.pack(lanes_out), enable=fire)
     valid_reg.set_next(inp.valid, enable=ready)
@@ -79,7 +88,8 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
 def generate_requant(op: RequantOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     source, target = stream_of(op.input), stream_of(op.output)
     return build_requant(ctx.module_name, source.frame[-1], source.lanes.data, source.width, target.width,
-                         ctx.rom(op.multiplier), _int(op.shift), _int(op.lo), _int(op.hi), ctx.const_mult)
+                         ctx.rom(op.multiplier), _int(op.shift), _int(op.lo), _int(op.hi), ctx.const_mult,
+                         ctx.rom(op.offset) if op.offset is not None else None)
 
 
 # --------------------------------------------------------------------------- lookup

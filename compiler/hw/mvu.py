@@ -63,16 +63,20 @@ from dialects.spatial import MVUOp, stream_of
 
 @dataclass(frozen=True)
 class Requant:
-    """`y = clamp((acc * multiplier[c] + 2**(shift-1)) >> shift, lo, hi)`;
-    `multiplier` has one value per output channel or a single one."""
+    """`y = clamp((acc * multiplier[c] + offset[c] + 2**(shift-1)) >> shift, lo, hi)`;
+    `multiplier` (and `offset`, 0 when empty) has one value per output channel or a single one."""
 
     multiplier: tuple[int, ...]
     shift: int
     lo: int
     hi: int
+    offset: tuple[int, ...] = ()
 
     def multiplier_of(self, channel: int) -> int:
         return self.multiplier[channel] if len(self.multiplier) > 1 else self.multiplier[0]
+
+    def offset_of(self, channel: int) -> int:
+        return 0 if not self.offset else self.offset[channel] if len(self.offset) > 1 else self.offset[0]
 
 
 @dataclass
@@ -167,7 +171,8 @@ def generate_mvu(op: MVUOp, ctx: GeneratorContext) -> hw.HWModuleOp:
         bias=ctx.rom(op.bias).reshape(-1) if op.bias is not None else None,
         requant=None if op.multiplier is None else Requant(
             tuple(int(m) for m in ctx.rom(op.multiplier).reshape(-1)),
-            op.shift.value.data, op.lo.value.data, op.hi.value.data),
+            op.shift.value.data, op.lo.value.data, op.hi.value.data,
+            tuple(int(c) for c in ctx.rom(op.offset).reshape(-1)) if op.offset is not None else ()),
         rom_style=ctx.rom_style,
         const_mult=ctx.const_mult,
     )
@@ -335,5 +340,9 @@ class _MVUBuilder:
         m_bits = requant_multiplier_bits(requant)
         multipliers = np.array([requant.multiplier_of(n) for n in range(spec.out_features)])
         lanes_m = self._per_lane_values(multipliers, fold, m_bits, "multiplier")
-        return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width, self.constants)
-                for acc, m in zip(accs, lanes_m)]
+        lanes_c: list[SSAValue | None] = [None] * spec.pe
+        if requant.offset:
+            offsets = [requant.offset_of(n) for n in range(spec.out_features)]
+            lanes_c = self._per_lane_values(np.array(offsets), fold, signed_bits(min(offsets), max(offsets)), "offset")
+        return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width, self.constants, c)
+                for acc, m, c in zip(accs, lanes_m, lanes_c)]

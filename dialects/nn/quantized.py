@@ -25,15 +25,18 @@ from dialects.nn.common import OPERANDS_FORMAT, check_result_shape, element_type
 class RequantOp(IRDLOperation):
     """Requantization (DESIGN.md numerics contract), exact in integers:
 
-        y = clamp((acc * M + round) >> shift, lo, hi),   round = (1 << shift) >> 1
+        y = clamp((acc * M + c + round) >> shift, lo, hi),   round = (1 << shift) >> 1
 
-    `M` (`multiplier`) is per tensor (shape [1]) or per channel along `axis`;
-    `>>` is an arithmetic shift (floor), so the rounding is half up.
+    `M` (`multiplier`) is per tensor (shape [1]) or per channel along `axis`; the
+    optional `offset` `c` likewise (0 without it: a float bias the model gives, added at
+    the requant's own 2^-shift precision); `>>` is an arithmetic shift (floor), so the
+    rounding is half up.
     """
 
     name = "nn.requant"
     input = operand_def(TensorType)
     multiplier = operand_def(TensorType)
+    offset = opt_operand_def(TensorType)
     output = result_def(TensorType)
     shift = prop_def(IntegerAttr[I64])
     lo = prop_def(IntegerAttr[I64])
@@ -44,9 +47,9 @@ class RequantOp(IRDLOperation):
     assembly_format = OPERANDS_FORMAT
 
     def __init__(self, x: SSAValue, multiplier: SSAValue, *, shift: int, lo: int, hi: int,
-                 axis: int, result_type: TensorType):
+                 axis: int, result_type: TensorType, offset: SSAValue | None = None):
         super().__init__(
-            operands=[x, multiplier],
+            operands=[x, multiplier, offset],
             properties={"shift": IntegerAttr(shift, i64), "lo": IntegerAttr(lo, i64),
                         "hi": IntegerAttr(hi, i64), "axis": IntegerAttr(axis, i64)},
             result_types=[result_type],
@@ -59,11 +62,13 @@ class RequantOp(IRDLOperation):
             raise VerifyException(f"nn.requant: axis {axis} out of range for rank {len(x)}")
         if m not in ((1,), (x[axis],)):
             raise VerifyException(f"nn.requant: multiplier must have shape [1] or [{x[axis]}]")
+        if self.offset is not None and shape_of(self.offset) not in ((1,), (x[axis],)):
+            raise VerifyException(f"nn.requant: offset must have shape [1] or [{x[axis]}]")
         if not 0 <= self.shift.value.data <= 62:
             raise VerifyException("nn.requant: shift must be in 0..62")
         if self.lo.value.data > self.hi.value.data:
             raise VerifyException("nn.requant: lo is greater than hi")
-        for value in (self.input, self.multiplier, self.output):
+        for value in (self.input, self.multiplier, self.output, *([self.offset] if self.offset else [])):
             if not isinstance(element_type_of(value), IntegerType):
                 raise VerifyException("nn.requant: operands and result must be integer tensors")
         check_result_shape(self, x)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from xdsl.dialects.builtin import I64, IntegerAttr, StringAttr, SymbolRefAttr
-from xdsl.irdl import irdl_op_definition, operand_def, prop_def, result_def, traits_def
+from xdsl.irdl import irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
 from xdsl.utils.exceptions import VerifyException
 
 from dialects.spatial.model import PEOp, RomUser, StreamPEOp, beats_ii, check_frame, check_lanes
@@ -13,14 +13,16 @@ from dialects.spatial.stream import StreamType, stream_of
 
 @irdl_op_definition
 class RequantOp(StreamPEOp):
-    """`y = clamp((x * M[c] + round) >> shift, lo, hi)`, c the innermost index (as nn.requant)."""
+    """`y = clamp((x * M[c] + offset[c] + round) >> shift, lo, hi)`, c the innermost index
+    (as nn.requant; `offset` optional, 0 without it)."""
 
     name = "spatial.requant"
     multiplier = prop_def(SymbolRefAttr)
+    offset = opt_prop_def(SymbolRefAttr)
     shift = prop_def(IntegerAttr[I64])
     lo = prop_def(IntegerAttr[I64])
     hi = prop_def(IntegerAttr[I64])
-    traits = traits_def(RomUser(("multiplier",)))
+    traits = traits_def(RomUser(("multiplier", "offset")))
 
     def nominal_latency(self) -> int:
         """One register: `STREAM_PIPELINE_DEPTH`."""

@@ -73,15 +73,20 @@ def test_brevitas_truncating_pools_oracle_is_qonnx_and_int_level_the_exact_arith
     np.testing.assert_allclose(ours, reference(model, x[:100], exact=True), rtol=0, atol=1e-6)
 
 
-def test_a_truncating_pool_costs_no_requant_of_its_sum():
-    """The sum pool's sum is the Trunc's input integer as it is: the rounding's offset is
-    added to it and one requant by 2^-2 drops the two low bits."""
-    ops = list(main_function(compiler.compile(CNN).rom_module).body.block.ops)
-    for pool in [op for op in ops if isinstance(op, nn.SumPoolOp)]:
-        (add,) = [use.operation for use in pool.results[0].uses]
-        (requant,) = [use.operation for use in add.results[0].uses]
-        assert isinstance(add, nn.AddOp) and isinstance(requant, nn.RequantOp)
-        assert requant.shift.value.data == 2 and (requant.lo.value.data, requant.hi.value.data) == (0, 15)
+def test_a_truncating_pool_is_one_requant_of_its_sum():
+    """The sum pool's sum is the Trunc's input integer as it is: one requant by 2^-2 with
+    FLOOR's offset -2^1 drops its two low bits, clamped to 4 unsigned bits."""
+    from compiler.ir import rom_contents
+    from compiler.weights import store_for
+
+    module = compiler.compile(CNN).rom_module
+    pools = [op for op in main_function(module).body.block.ops if isinstance(op, nn.SumPoolOp)]
+    assert len(pools) == 2
+    for pool in pools:
+        (requant,) = [use.operation for use in pool.results[0].uses]
+        assert isinstance(requant, nn.RequantOp) and requant.shift.value.data == 2
+        assert (requant.lo.value.data, requant.hi.value.data) == (0, 15)
+        assert rom_contents(requant.offset.owner, store_for(module)).tolist() == [-2]
 
 
 def trunc_model(path, rounding="FLOOR", zero=0.0, scale=0.125, out_scale=0.125, inputs=6, signed=1):
