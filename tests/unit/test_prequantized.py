@@ -526,3 +526,16 @@ def test_qonnx_ops_hwc_cannot_honour_are_one_error_naming_them(tmp_path, options
     with pytest.raises(HwcError) as error:
         import_onnx(path)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("name, label", [
+    ("brevitas_digits_w2a4", "model's w2 a4/8"),  # ternary weights; 4-bit hidden, 8-bit input and logits
+    ("mlp_qdq_u4", "model's w4 a4"),
+    ("mlp_mxfp4", "model's w5, hwc's a8"),  # 2·e2m1 in [-12, 12]; float activations quantized by hwc
+    ("mlp_mixed", "model's w8 a8, hwc's w8"),  # the last layer left float
+])
+def test_the_int_rung_names_the_models_own_formats(name, label):
+    from compiler.verify import quantization_label
+
+    assert quantization_label(compiler.compile(QUANTIZED / f"{name}.onnx")) == label
+    assert quantization_label(compiler.compile(DIGITS / "model.onnx")) == "w8a8"
