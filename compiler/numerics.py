@@ -14,7 +14,8 @@ arrays.
 * Requantization is `clamp((acc * M + c + 2^(S-1)) >> S, lo, hi)` with integer
   `M < 2^15` and one shift `S <= 62`, round half up, arithmetic shift; the offset
   `c` (per channel, at 2^-S of an output step) is 0 except where the model's float
-  bias is added at the requant's own precision (docs/prequantized.md).
+  bias is added at the requant's own precision; into a scale the model gives, ties
+  round to even as the model's own rounding does (docs/prequantized.md).
 * A signed value's width is the fewest two's-complement bits holding its range;
   accumulators and quantized tensors are at least 2 bits wide.
 """
@@ -202,8 +203,10 @@ def as_int64(array: np.ndarray) -> np.ndarray:
 
 
 def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: int, lo: int, hi: int,
-               offset: np.ndarray | None = None) -> np.ndarray:
-    """`clamp((acc * M + offset + (1 << shift >> 1)) >> shift, lo, hi)` exactly (int64 result).
+               offset: np.ndarray | None = None, half_even: bool = False) -> np.ndarray:
+    """`clamp((acc * M + offset + (1 << shift >> 1)) >> shift, lo, hi)` exactly (int64 result);
+    with `half_even`, ties round to the even integer instead of up:
+    `(p + 2^(shift-1) - 1 + bit_shift(p)) >> shift` for `p = acc * M + offset`.
 
     Requires `multiplier` (and `offset`, default 0) broadcastable against `acc`. Uses
     int64 when the sum provably fits, Python integers otherwise.
@@ -216,10 +219,15 @@ def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: int, lo: int, hi:
         + int(np.abs(offset).max(initial=0))
     if largest < (1 << 63):
         scaled = acc * multiplier
-        scaled += offset + rounding
+        scaled += offset
+        if half_even and shift:
+            scaled += (rounding - 1) + ((scaled >> shift) & 1)
+        else:
+            scaled += rounding
         np.right_shift(scaled, shift, out=scaled)
     else:
-        wide = acc.astype(object) * multiplier.astype(object) + offset.astype(object) + rounding
+        wide = acc.astype(object) * multiplier.astype(object) + offset.astype(object)
+        wide = wide + (rounding - 1) + ((wide >> shift) & 1) if half_even and shift else wide + rounding
         scaled = np.asarray(np.clip(wide >> shift, lo, hi), dtype=np.int64)
     return np.clip(scaled, lo, hi, out=scaled)
 

@@ -112,7 +112,7 @@ def _at_given_scale(g: GraphQuantizer, value: SSAValue, target: GivenScale, op: 
         multiplier, shift = g.requant_multiplier(np.array([q.scale / target.scale]), op.results[0], op)
     requant = g.emit(nn.RequantOp(
         q.value, multiplier, shift=shift, lo=target.lo, hi=target.hi, axis=len(nn.shape_of(value)) - 1,
-        result_type=g.int_tensor(value, target.bits),
+        result_type=g.int_tensor(value, target.bits), half_even=True,
     ), scale=target.scale)
     return QTensor(requant, target.scale, target.bound)
 
@@ -120,8 +120,8 @@ def _at_given_scale(g: GraphQuantizer, value: SSAValue, target: GivenScale, op: 
 TRUNC_OFFSETS = {"FLOOR": lambda shift: -(1 << (shift - 1)), "CEIL": lambda shift: (1 << (shift - 1)) - 1,
                  "ROUND": lambda shift: 0}
 """The requant offset that makes `(t + offset + 2^(k-1)) >> k` (round half up) round as the
-model says: floor(t / 2^k) = (t - 2^(k-1) + 2^(k-1)) >> k, ceil(t / 2^k) = (t + 2^k - 1) >> k.
-(ROUND is imported only for k = 0.)"""
+model says: floor(t / 2^k) = (t - 2^(k-1) + 2^(k-1)) >> k, ceil(t / 2^k) = (t + 2^k - 1) >> k;
+ROUND is the requant's own half-to-even rounding."""
 
 
 def _without_unit_requant(g: GraphQuantizer, value: SSAValue) -> SSAValue:
@@ -148,7 +148,7 @@ def quantize_trunc_quant(g: GraphQuantizer, op: nn.TruncQuantOp) -> None:
     """QONNX's Trunc in integers, exactly: its input's integers `t` at `in_scale` (the
     layer before requantizes into them; a sum pool's sum as it is), requantized by
     `2^-k` with the rounding's offset and the model's clamp:
-    `y = clamp((t + offset + 2^(k-1)) >> k, qmin, qmax)`."""
+    `y = clamp((t + offset + 2^(k-1)) >> k, qmin, qmax)`, or half to even for ROUND."""
     lo, hi = op.in_levels
     t = _at_given_scale(g, op.input, GivenScale(op.in_scale.value.data, lo, hi), op)
     shift = op.shift.value.data
@@ -159,6 +159,7 @@ def quantize_trunc_quant(g: GraphQuantizer, op: nn.TruncQuantOp) -> None:
     result = g.emit(nn.RequantOp(
         _without_unit_requant(g, t.value), multiplier, shift=shift, lo=target.lo, hi=target.hi,
         axis=len(nn.shape_of(op.input)) - 1, result_type=g.int_tensor(op.input, target.bits), offset=offsets,
+        half_even=op.rounding.data == "ROUND",
     ), scale=target.scale)
     g.quantized[op.output] = QTensor(result, target.scale, target.bound)
 
@@ -276,7 +277,7 @@ def _exact_on_every_accumulator(plan: OffsetRequant, acc_scales: np.ndarray, bia
     of every channel (both clamped to the output's range)."""
     accs = np.arange(-bound, bound + 1, dtype=np.int64)
     for scale, b, b_q, m, c in zip(acc_scales, bias, plan.bias_q, plan.multiplier, plan.offset):
-        ours = requantize(accs + b_q, np.int64(m), plan.shift, -(1 << 62), 1 << 62, np.int64(c))
+        ours = requantize(accs + b_q, np.int64(m), plan.shift, -(1 << 62), 1 << 62, np.int64(c), half_even=True)
         exact = np.rint((accs * scale + b) / out_scale)
         if not np.array_equal(np.clip(ours, *clamp), np.clip(exact, *clamp)):
             return False
@@ -314,7 +315,8 @@ def emit_offset_requant(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc: SSAV
                                  "requant.multiplier")
     offset = g.emit_constant(plan.offset, width_for(int(np.abs(plan.offset).max(initial=0))), "requant.offset")
     value = g.emit(nn.RequantOp(acc, multiplier, shift=plan.shift, lo=given.lo, hi=given.hi, axis=axis,
-                                result_type=g.int_tensor(acc, given.bits), offset=offset), scale=given.scale)
+                                result_type=g.int_tensor(acc, given.bits), offset=offset, half_even=True),
+                   scale=given.scale)
     g.quantized[op.output] = QTensor(value, given.scale, max(-given.lo, given.hi))
 
 

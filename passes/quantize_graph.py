@@ -291,7 +291,7 @@ class GraphQuantizer:
         axis = axis if nn.shape_of(multiplier) != (1,) else rank - 1
         value = self.emit(nn.RequantOp(
             acc, multiplier, shift=shift, lo=lo, hi=hi, axis=axis,
-            result_type=self.int_tensor(acc, bits),
+            result_type=self.int_tensor(acc, bits), half_even=final in self.given,
         ), scale=out_scale)
         self.quantized[result] = QTensor(value, out_scale, max(-lo, hi))
 

@@ -69,8 +69,8 @@ def fuse_into_producer(rewriter: PatternRewriter, producer: Operation, consumer:
 
 
 def requant_of(op: spatial.RequantOp) -> dict[str, Attribute]:
-    offset = {"offset": op.offset} if op.offset is not None else {}
-    return {"multiplier": op.multiplier, "shift": op.shift, "lo": op.lo, "hi": op.hi, **offset}
+    extra = {name: value for name, value in (("offset", op.offset), ("half_even", op.half_even)) if value is not None}
+    return {"multiplier": op.multiplier, "shift": op.shift, "lo": op.lo, "hi": op.hi, **extra}
 
 
 @dataclass

@@ -132,6 +132,7 @@ def multiplier_shape(rank: int, axis: int, channels: int) -> tuple[int, ...]:
 def requant(op: nn.RequantOp, constants) -> Instantiate:
     multiplier = _constant(op, constants, 1, "multiplier")
     shift, lo, hi = (op.shift.value.data, op.lo.value.data, op.hi.value.data)
+    half_even = op.half_even is not None
     axis = op.axis.value.data
     rank = len(nn.shape_of(op.input))
     shaped = multiplier.reshape(multiplier_shape(rank, axis, multiplier.size))
@@ -143,7 +144,7 @@ def requant(op: nn.RequantOp, constants) -> Instantiate:
 
     def instantiate(binding: Binding):
         def kernel(acc, *_):
-            return wrap(requantize(acc, shaped, shift, lo, hi, offset), width).astype(binding.dtype)
+            return wrap(requantize(acc, shaped, shift, lo, hi, offset, half_even), width).astype(binding.dtype)
 
         return kernel
 

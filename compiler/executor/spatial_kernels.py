@@ -80,7 +80,7 @@ def mvu(op: spatial.MVUOp, roms: Roms) -> Kernel:
     requant = None
     if op.multiplier is not None:
         requant = (roms.read(op.multiplier).reshape(-1), op.shift.value.data, op.lo.value.data, op.hi.value.data,
-                   roms.read(op.offset).reshape(-1) if op.offset is not None else None)
+                   roms.read(op.offset).reshape(-1) if op.offset is not None else None, op.half_even is not None)
     out_frame = _frame(op.output)
 
     def run(x: np.ndarray):
@@ -147,12 +147,14 @@ def requant(op: spatial.RequantOp, roms: Roms) -> Kernel:
     offset = roms.read(op.offset).reshape(-1) if op.offset is not None else None
     shift, lo, hi = op.shift.value.data, op.lo.value.data, op.hi.value.data
     width = _width(op.output)
-    return lambda x: wrap(requantize(x, multiplier, shift, lo, hi, offset), width)
+    half_even = op.half_even is not None
+    return lambda x: wrap(requantize(x, multiplier, shift, lo, hi, offset, half_even), width)
 
 def eltwise(op: spatial.EltwiseOp, roms: Roms) -> Kernel:
     kind = op.kind.data
     lhs_scale, rhs_scale = op.lhs_scale.value.data, op.rhs_scale.value.data
-    requant = (np.array([op.multiplier.value.data]), op.shift.value.data, op.lo.value.data, op.hi.value.data)
+    requant = (np.array([op.multiplier.value.data]), op.shift.value.data, op.lo.value.data, op.hi.value.data,
+               None, op.half_even is not None)
     width = _width(op.output)
 
     def run(lhs: np.ndarray, rhs: np.ndarray):

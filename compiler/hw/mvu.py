@@ -71,6 +71,7 @@ class Requant:
     lo: int
     hi: int
     offset: tuple[int, ...] = ()
+    half_even: bool = False
 
     def multiplier_of(self, channel: int) -> int:
         return self.multiplier[channel] if len(self.multiplier) > 1 else self.multiplier[0]
@@ -172,7 +173,8 @@ def generate_mvu(op: MVUOp, ctx: GeneratorContext) -> hw.HWModuleOp:
         requant=None if op.multiplier is None else Requant(
             tuple(int(m) for m in ctx.rom(op.multiplier).reshape(-1)),
             op.shift.value.data, op.lo.value.data, op.hi.value.data,
-            tuple(int(c) for c in ctx.rom(op.offset).reshape(-1)) if op.offset is not None else ()),
+            tuple(int(c) for c in ctx.rom(op.offset).reshape(-1)) if op.offset is not None else (),
+            op.half_even is not None),
         rom_style=ctx.rom_style,
         const_mult=ctx.const_mult,
     )
@@ -344,5 +346,6 @@ class _MVUBuilder:
         if requant.offset:
             offsets = [requant.offset_of(n) for n in range(spec.out_features)]
             lanes_c = self._per_lane_values(np.array(offsets), fold, signed_bits(min(offsets), max(offsets)), "offset")
-        return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width, self.constants, c)
+        return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width, self.constants, c,
+                           requant.half_even)
                 for acc, m, c in zip(accs, lanes_m, lanes_c)]

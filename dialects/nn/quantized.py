@@ -3,7 +3,7 @@ the transformer's softmax and reciprocal square root."""
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import I64, IntegerAttr, IntegerType, TensorType, i64
+from xdsl.dialects.builtin import I64, IntegerAttr, IntegerType, TensorType, UnitAttr, i64
 from xdsl.ir import SSAValue
 from xdsl.irdl import (
     IRDLOperation,
@@ -11,6 +11,7 @@ from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
     opt_operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -30,7 +31,8 @@ class RequantOp(IRDLOperation):
     `M` (`multiplier`) is per tensor (shape [1]) or per channel along `axis`; the
     optional `offset` `c` likewise (0 without it: a float bias the model gives, added at
     the requant's own 2^-shift precision); `>>` is an arithmetic shift (floor), so the
-    rounding is half up.
+    rounding is half up, or with `half_even` (into a scale the model gives) half to even:
+    `round = 2^(shift-1) - 1 + bit_shift(acc * M + c)`.
     """
 
     name = "nn.requant"
@@ -42,18 +44,18 @@ class RequantOp(IRDLOperation):
     lo = prop_def(IntegerAttr[I64])
     hi = prop_def(IntegerAttr[I64])
     axis = prop_def(IntegerAttr[I64])
+    half_even = opt_prop_def(UnitAttr)
     traits = traits_def(NoMemoryEffect())
     irdl_options = (ParsePropInAttrDict(),)
     assembly_format = OPERANDS_FORMAT
 
     def __init__(self, x: SSAValue, multiplier: SSAValue, *, shift: int, lo: int, hi: int,
-                 axis: int, result_type: TensorType, offset: SSAValue | None = None):
-        super().__init__(
-            operands=[x, multiplier, offset],
-            properties={"shift": IntegerAttr(shift, i64), "lo": IntegerAttr(lo, i64),
-                        "hi": IntegerAttr(hi, i64), "axis": IntegerAttr(axis, i64)},
-            result_types=[result_type],
-        )
+                 axis: int, result_type: TensorType, offset: SSAValue | None = None, half_even: bool = False):
+        properties = {"shift": IntegerAttr(shift, i64), "lo": IntegerAttr(lo, i64),
+                      "hi": IntegerAttr(hi, i64), "axis": IntegerAttr(axis, i64)}
+        if half_even:
+            properties["half_even"] = UnitAttr()
+        super().__init__(operands=[x, multiplier, offset], properties=properties, result_types=[result_type])
 
     def verify_(self) -> None:
         x, m = shape_of(self.input), shape_of(self.multiplier)

@@ -114,13 +114,13 @@ def trunc_model(path, rounding="FLOOR", zero=0.0, scale=0.125, out_scale=0.125, 
 def qonnx_trunc(t: np.ndarray, rounding: str, bits: int = 4) -> np.ndarray:
     """qonnx's Trunc of the integers `t` (zero point 0) by 2^2, in exact arithmetic."""
     low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return {"FLOOR": np.floor, "CEIL": np.ceil}[rounding](np.clip(t / 4.0, low, high))
+    return {"FLOOR": np.floor, "CEIL": np.ceil, "ROUND": np.round}[rounding](np.clip(t / 4.0, low, high))
 
 
-@pytest.mark.parametrize("rounding", ["FLOOR", "CEIL"])
+@pytest.mark.parametrize("rounding", ["FLOOR", "CEIL", "ROUND"])
 def test_trunc_rounds_negative_and_positive_sums_as_the_model_says(tmp_path, rounding):
-    """Every sum of four 8-bit inputs from -32 to 31, each lane's, is truncated as qonnx does;
-    negative sums show floor and ceil apart."""
+    """Every sum of four 8-bit inputs from -32 to 31, each lane's, is truncated as qonnx does:
+    negative sums show floor and ceil apart, sums 2 mod 4 (ties) ROUND's half to even."""
     design = compiler.compile(trunc_model(tmp_path / "m.onnx", rounding))
     sums = np.arange(-32, 32)
     x = np.zeros((len(sums), 2, 4, 4), np.float32)
@@ -136,7 +136,7 @@ def test_trunc_rounds_negative_and_positive_sums_as_the_model_says(tmp_path, rou
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"rounding": "ROUND"}, "'trunc' (Trunc: rounding_mode ROUND (ties to even) while dropping bits is not supported"),
+    ({"rounding": "HALF_UP"}, "'trunc' (Trunc: rounding_mode HALF_UP (supported: ROUND, CEIL, FLOOR))"),
     ({"zero": 1.0}, "'trunc' (Trunc: a nonzero zero point is not supported)"),
     ({"inputs": 5}, "'trunc' (Trunc: 5 inputs (supported: qonnx opset 2's six"),
     ({"out_scale": 0.0078125}, "'trunc' (Trunc: an output scale finer than the input's is not supported)"),

@@ -123,8 +123,8 @@ def _bipolar_quant(n: NodeImport):
 
 @handles("Trunc", domain=DOMAIN,
          note="qonnx.custom_op.general (opset 2: scale, zero point, input bit width, output scale, output bit "
-              "width); on an activation, zero point 0, rounding FLOOR or CEIL (ROUND only when no bits are "
-              "dropped): one `nn.trunc_quant`")
+              "width); on an activation, per-tensor scales, zero point 0, rounding ROUND (half to even), FLOOR "
+              "or CEIL: one `nn.trunc_quant`")
 def _trunc(n: NodeImport):
     if len(n.node.input) != 6:
         raise Unsupported(f"{len(n.node.input)} inputs (supported: qonnx opset 2's six: x, scale, zero point, "
@@ -147,9 +147,6 @@ def _trunc(n: NodeImport):
     rounding = str(n.attr("rounding_mode", "FLOOR")).upper()
     if rounding not in ROUNDINGS:
         raise Unsupported(f"rounding_mode {rounding} (supported: {', '.join(ROUNDINGS)})")
-    if rounding == "ROUND" and shift > 0:
-        raise Unsupported("rounding_mode ROUND (ties to even) while dropping bits is not supported: hwc's integer "
-                          "requant rounds ties up (FLOOR, CEIL are exact)")
     signed, narrow = bool(n.attr("signed", 1)), bool(n.attr("narrow", 0))
     return [n.emit(nn.TruncQuantOp(
         n.activation(0), in_scale=scale, scale=out_scale, shift=shift,
