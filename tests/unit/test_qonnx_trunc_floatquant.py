@@ -197,3 +197,11 @@ def test_a_float_quant_hwc_cannot_honour_is_one_error_naming_it(tmp_path, option
     with pytest.raises(HwcError) as error:
         import_onnx(float_quant_model(tmp_path / "m.onnx", **options))
     assert message in str(error.value)
+
+
+@pytest.mark.rtl
+def test_a_truncation_rounding_ties_to_even_rtl_equals_int(tmp_path):
+    """The pool and its requant in RTL, ties to even (ROUND; the CNN's pools floor)."""
+    design = compiler.compile(trunc_model(tmp_path / "m.onnx", "ROUND"))
+    x = np.random.default_rng(5).integers(-32, 32, (16, 2, 4, 4)).astype(np.float32) * 0.125
+    np.testing.assert_array_equal(design.run(x, "rtl")["y"], design.run(x, "int")["y"])
