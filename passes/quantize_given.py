@@ -124,13 +124,14 @@ model says: floor(t / 2^k) = (t - 2^(k-1) + 2^(k-1)) >> k, ceil(t / 2^k) = (t + 
 ROUND is the requant's own half-to-even rounding."""
 
 
-def _without_unit_requant(g: GraphQuantizer, value: SSAValue) -> SSAValue:
-    """`value`, or the input of the requant by exactly 1 that produced it and nothing
-    else reads (a sum pool's sum, already at the Trunc's input scale, clamped to the
+def _without_unit_requant(g: GraphQuantizer, op: nn.TruncQuantOp, value: SSAValue) -> SSAValue:
+    """`value`, or the input of the requant by exactly 1 that produced it when nothing
+    else reads it (a sum pool's sum, already at the Trunc's input scale, clamped to the
     model's input bit width): qonnx's Trunc does not clamp its input, and the
     requant would be one PE for nothing."""
     owner = value.owner
-    if not isinstance(owner, nn.RequantOp) or value.uses:
+    if not isinstance(owner, nn.RequantOp) or value.uses or not op.input.has_one_use() \
+            or owner.offset is not None:
         return value
     multiplier = np.asarray(g.const(owner.multiplier))
     if not np.all(multiplier == 1 << owner.shift.value.data):
@@ -157,7 +158,7 @@ def quantize_trunc_quant(g: GraphQuantizer, op: nn.TruncQuantOp) -> None:
     multiplier = g.emit_constant(np.array([1]), MULTIPLIER_BITS, "requant.multiplier")
     offsets = g.emit_constant(np.array([offset]), width_for(abs(offset)), "requant.offset") if offset else None
     result = g.emit(nn.RequantOp(
-        _without_unit_requant(g, t.value), multiplier, shift=shift, lo=target.lo, hi=target.hi,
+        _without_unit_requant(g, op, t.value), multiplier, shift=shift, lo=target.lo, hi=target.hi,
         axis=len(nn.shape_of(op.input)) - 1, result_type=g.int_tensor(op.input, target.bits), offset=offsets,
         half_even=op.rounding.data == "ROUND",
     ), scale=target.scale)
