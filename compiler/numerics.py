@@ -72,6 +72,21 @@ def round_half_up(x):
     return np.floor(np.asarray(x, np.float64) + 0.5)
 
 
+MODEL_ROUNDINGS = ("ROUND", "FLOOR", "CEIL")
+"""The roundings a model may state (QONNX's rounding_mode; ROUND is half to even)."""
+
+
+def requant_rounding(rounding: str, shift: int) -> tuple[int, bool]:
+    """(offset, half_even) that make the requant `(p + offset + 2^(shift-1)) >> shift`
+    round `p / 2^shift` as the model says: ROUND half to even; FLOOR with offset
+    -2^(shift-1), CEIL with 2^(shift-1) - 1 (no offset at shift 0: nothing to round)."""
+    if rounding == "ROUND":
+        return 0, True
+    if not shift:
+        return 0, False
+    return (-(1 << (shift - 1)), False) if rounding == "FLOOR" else ((1 << (shift - 1)) - 1, False)
+
+
 def narrow_limit(bits: int) -> int:
     """The largest magnitude of a `bits`-bit narrow-range symmetric value: 2^(bits-1) - 1."""
     return (1 << (bits - 1)) - 1

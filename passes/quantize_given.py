@@ -33,7 +33,7 @@ from xdsl.ir import BlockArgument, Operation, SSAValue
 
 from compiler.diagnostics import warn
 from compiler.numerics import (
-    MULTIPLIER_BITS, requant_parameters, requantize, round_half_up, signed_bits, width_for,
+    MULTIPLIER_BITS, requant_parameters, requant_rounding, requantize, round_half_up, signed_bits, width_for,
 )
 from compiler.weight_formats import GIVEN_GROUP_SCALE_BITS, expand_groups, groups_for_scales
 from dialects import nn
@@ -45,7 +45,7 @@ SAME_SCALE_OPS = (nn.MaxPoolOp, nn.ReshapeOp, nn.TransposeOp)
 
 def _given_scale(op: nn.FakeQuantOp) -> GivenScale:
     lo, hi = op.levels
-    return GivenScale(op.scale.value.data, lo, hi)
+    return GivenScale(op.scale.value.data, lo, hi, op.rounding_mode)
 
 
 def given_activations(function: FuncOp) -> dict[SSAValue, GivenScale]:
@@ -55,7 +55,7 @@ def given_activations(function: FuncOp) -> dict[SSAValue, GivenScale]:
         if isinstance(op, nn.FakeQuantOp):
             given[op.output] = _given_scale(op)
         if isinstance(op, nn.TruncQuantOp):
-            given[op.output] = GivenScale(op.scale.value.data, *op.levels)
+            given[op.output] = GivenScale(op.scale.value.data, *op.levels, op.rounding.data)
             given.setdefault(op.input, GivenScale(op.in_scale.value.data, *op.in_levels))
     for arg in function.body.block.args:
         users = [use.operation for use in arg.uses]
@@ -110,18 +110,12 @@ def _at_given_scale(g: GraphQuantizer, value: SSAValue, target: GivenScale, op: 
         multiplier, shift = g.emit_constant(np.array([1]), MULTIPLIER_BITS, "requant.multiplier"), 0
     else:
         multiplier, shift = g.requant_multiplier(np.array([q.scale / target.scale]), op.results[0], op)
+    offset, half_even = g.given_rounding(target, shift)
     requant = g.emit(nn.RequantOp(
         q.value, multiplier, shift=shift, lo=target.lo, hi=target.hi, axis=len(nn.shape_of(value)) - 1,
-        result_type=g.int_tensor(value, target.bits), half_even=True,
+        result_type=g.int_tensor(value, target.bits), offset=offset, half_even=half_even,
     ), scale=target.scale)
     return QTensor(requant, target.scale, target.bound)
-
-
-TRUNC_OFFSETS = {"FLOOR": lambda shift: -(1 << (shift - 1)), "CEIL": lambda shift: (1 << (shift - 1)) - 1,
-                 "ROUND": lambda shift: 0}
-"""The requant offset that makes `(t + offset + 2^(k-1)) >> k` (round half up) round as the
-model says: floor(t / 2^k) = (t - 2^(k-1) + 2^(k-1)) >> k, ceil(t / 2^k) = (t + 2^k - 1) >> k;
-ROUND is the requant's own half-to-even rounding."""
 
 
 def _without_unit_requant(g: GraphQuantizer, op: nn.TruncQuantOp, value: SSAValue) -> SSAValue:
@@ -148,19 +142,19 @@ def _without_unit_requant(g: GraphQuantizer, op: nn.TruncQuantOp, value: SSAValu
 def quantize_trunc_quant(g: GraphQuantizer, op: nn.TruncQuantOp) -> None:
     """QONNX's Trunc in integers, exactly: its input's integers `t` at `in_scale` (the
     layer before requantizes into them; a sum pool's sum as it is), requantized by
-    `2^-k` with the rounding's offset and the model's clamp:
-    `y = clamp((t + offset + 2^(k-1)) >> k, qmin, qmax)`, or half to even for ROUND."""
+    `2^-k` rounding as the model says (`compiler.numerics.requant_rounding`: FLOOR
+    `floor(t / 2^k) = (t - 2^(k-1) + 2^(k-1)) >> k`, CEIL `(t + 2^k - 1) >> k`, ROUND
+    half to even) and the model's clamp."""
     lo, hi = op.in_levels
     t = _at_given_scale(g, op.input, GivenScale(op.in_scale.value.data, lo, hi), op)
     shift = op.shift.value.data
-    offset = TRUNC_OFFSETS[op.rounding.data](shift) if shift else 0
-    target = GivenScale(op.scale.value.data, *op.levels)
+    target = GivenScale(op.scale.value.data, *op.levels, op.rounding.data)
     multiplier = g.emit_constant(np.array([1]), MULTIPLIER_BITS, "requant.multiplier")
-    offsets = g.emit_constant(np.array([offset]), width_for(abs(offset)), "requant.offset") if offset else None
+    offset, half_even = g.given_rounding(target, shift)
     result = g.emit(nn.RequantOp(
         _without_unit_requant(g, op, t.value), multiplier, shift=shift, lo=target.lo, hi=target.hi,
-        axis=len(nn.shape_of(op.input)) - 1, result_type=g.int_tensor(op.input, target.bits), offset=offsets,
-        half_even=op.rounding.data == "ROUND",
+        axis=len(nn.shape_of(op.input)) - 1, result_type=g.int_tensor(op.input, target.bits), offset=offset,
+        half_even=half_even,
     ), scale=target.scale)
     g.quantized[op.output] = QTensor(result, target.scale, target.bound)
 
@@ -253,34 +247,40 @@ def off_grid_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.
 class OffsetRequant:
     """A requant into a given scale with the layer's float bias in it: the bias's whole
     accumulator steps `bias_q` (the layer's own bias) and the rest as the requant's
-    offset, `acc · M + bias_q · M + offset = acc · M + round(b / s_out · 2^shift)`."""
+    offset, `acc · M + bias_q · M + offset = acc · M + round(b / s_out · 2^shift)` (plus
+    the model's rounding's own offset, `compiler.numerics.requant_rounding`)."""
 
     bias_q: np.ndarray
     multiplier: np.ndarray
     shift: int
     offset: np.ndarray
+    half_even: bool
 
 
-def _offset_requant(acc_scales: np.ndarray, bias: np.ndarray, out_scale: float, limit: int,
+EXACT_ROUNDINGS = {"ROUND": np.rint, "FLOOR": np.floor, "CEIL": np.ceil}
+
+
+def _offset_requant(acc_scales: np.ndarray, bias: np.ndarray, given: GivenScale, limit: int,
                     what: str) -> OffsetRequant:
-    multiplier, shift = requant_parameters(acc_scales / out_scale, what, limit)
+    multiplier, shift = requant_parameters(acc_scales / given.scale, what, limit)
     multiplier = np.broadcast_to(multiplier, bias.shape).astype(np.int64)
-    total = [int(v) for v in round_half_up(bias / out_scale * 2.0 ** shift)]  # at 2^-shift of a step
+    total = [int(v) for v in round_half_up(bias / given.scale * 2.0 ** shift)]  # at 2^-shift of a step
     bias_q = np.array([t // int(m) for t, m in zip(total, multiplier)], np.int64)
-    offset = np.array([t - int(b) * int(m) for t, b, m in zip(total, bias_q, multiplier)], np.int64)
-    return OffsetRequant(bias_q, multiplier, shift, offset)
+    rounding, half_even = requant_rounding(given.rounding, shift)
+    offset = np.array([t - int(b) * int(m) + rounding for t, b, m in zip(total, bias_q, multiplier)], np.int64)
+    return OffsetRequant(bias_q, multiplier, shift, offset, half_even)
 
 
-def _exact_on_every_accumulator(plan: OffsetRequant, acc_scales: np.ndarray, bias: np.ndarray, out_scale: float,
-                                bound: int, clamp: tuple[int, int]) -> bool:
+def _exact_on_every_accumulator(plan: OffsetRequant, acc_scales: np.ndarray, bias: np.ndarray, given: GivenScale,
+                                bound: int) -> bool:
     """True when `requant(acc + bias_q)` with the plan's offset equals the model's exact
-    `round_half_even((acc · s_acc + b) / s_out)` for every accumulator value |acc| <= bound
-    of every channel (both clamped to the output's range)."""
+    `R((acc · s_acc + b) / s_out)` (R its rounding: half to even, floor or ceil) for every
+    accumulator value |acc| <= bound of every channel (both clamped to the output's range)."""
     accs = np.arange(-bound, bound + 1, dtype=np.int64)
     for scale, b, b_q, m, c in zip(acc_scales, bias, plan.bias_q, plan.multiplier, plan.offset):
-        ours = requantize(accs + b_q, np.int64(m), plan.shift, -(1 << 62), 1 << 62, np.int64(c), half_even=True)
-        exact = np.rint((accs * scale + b) / out_scale)
-        if not np.array_equal(np.clip(ours, *clamp), np.clip(exact, *clamp)):
+        ours = requantize(accs + b_q, np.int64(m), plan.shift, given.lo, given.hi, np.int64(c), plan.half_even)
+        exact = EXACT_ROUNDINGS[given.rounding]((accs * scale + b) / given.scale)
+        if not np.array_equal(ours, np.clip(exact, given.lo, given.hi)):
             return False
     return True
 
@@ -299,11 +299,10 @@ def offset_requant_plan(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scale
     layer's bias, the fraction is the requant's offset."""
     given = g.given[g.requant_target(op.output)]
     acc_scales = np.broadcast_to(np.asarray(acc_scales, np.float64), bias.shape)
-    plans = [_offset_requant(acc_scales, bias, given.scale, 1 << bits, op.name) for bits in OFFSET_MULTIPLIER_BITS]
+    plans = [_offset_requant(acc_scales, bias, given, 1 << bits, op.name) for bits in OFFSET_MULTIPLIER_BITS]
     if acc_scales.size * (2 * bound + 1) > EXHAUSTIVE_CHECK_LIMIT:
         return plans[-1]
-    exact = (plan for plan in plans
-             if _exact_on_every_accumulator(plan, acc_scales, bias, given.scale, bound, (given.lo, given.hi)))
+    exact = (plan for plan in plans if _exact_on_every_accumulator(plan, acc_scales, bias, given, bound))
     return next(exact, plans[-1])
 
 
@@ -316,7 +315,7 @@ def emit_offset_requant(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc: SSAV
                                  "requant.multiplier")
     offset = g.emit_constant(plan.offset, width_for(int(np.abs(plan.offset).max(initial=0))), "requant.offset")
     value = g.emit(nn.RequantOp(acc, multiplier, shift=plan.shift, lo=given.lo, hi=given.hi, axis=axis,
-                                result_type=g.int_tensor(acc, given.bits), offset=offset, half_even=True),
+                                result_type=g.int_tensor(acc, given.bits), offset=offset, half_even=plan.half_even),
                    scale=given.scale)
     g.quantized[op.output] = QTensor(value, given.scale, max(-given.lo, given.hi))
 

@@ -34,7 +34,7 @@ from xdsl.ir import Block, Operation, SSAValue
 from compiler.errors import HwcError
 from compiler.ir import constant_value, is_constant, make_constant, numpy_dtype, numpy_to_dense, tensor_type
 from compiler.numerics import (
-    FINE_SCALE_BITS, GIVEN_MULTIPLIER_LIMIT, MAX_ACC_BITS, MULTIPLIER_BITS, MULTIPLIER_LIMIT, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, scale_from_absmax, signed_bits,
+    FINE_SCALE_BITS, GIVEN_MULTIPLIER_LIMIT, MAX_ACC_BITS, MULTIPLIER_BITS, MULTIPLIER_LIMIT, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, requant_rounding, scale_from_absmax, signed_bits,
     width_for,
 )
 from compiler.weight_formats import LayerNames, WeightFormat, check_overrides_match, format_for
@@ -68,6 +68,8 @@ class GivenScale:
     scale: float
     lo: int
     hi: int
+    rounding: str = "ROUND"
+    """How the model rounds into it: ROUND (half to even), FLOOR or CEIL."""
 
     @property
     def bits(self) -> int:
@@ -289,11 +291,20 @@ class GraphQuantizer:
         multiplier, shift = self.requant_multiplier(ratio, final, op)
         rank = len(nn.shape_of(acc))
         axis = axis if nn.shape_of(multiplier) != (1,) else rank - 1
+        offset, half_even = self.given_rounding(self.given[final], shift) if final in self.given else (None, False)
         value = self.emit(nn.RequantOp(
             acc, multiplier, shift=shift, lo=lo, hi=hi, axis=axis,
-            result_type=self.int_tensor(acc, bits), half_even=final in self.given,
+            result_type=self.int_tensor(acc, bits), offset=offset, half_even=half_even,
         ), scale=out_scale)
         self.quantized[result] = QTensor(value, out_scale, max(-lo, hi))
+
+    def given_rounding(self, given: GivenScale, shift: int) -> tuple[SSAValue | None, bool]:
+        """The offset constant (None for 0) and half_even of a requant into `given` by
+        `shift` bits: it rounds as the model does (`compiler.numerics.requant_rounding`)."""
+        offset, half_even = requant_rounding(given.rounding, shift)
+        if not offset:
+            return None, half_even
+        return self.emit_constant(np.array([offset]), width_for(abs(offset)), "requant.offset"), half_even
 
     def requant_multiplier(self, ratio: np.ndarray, target: SSAValue, op: Operation) -> tuple[SSAValue, int]:
         """The multiplier constant and shift of a requant by `ratio` into `target`:

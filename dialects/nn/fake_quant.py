@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from xdsl.dialects.builtin import I64, FloatAttr, IntegerAttr, StringAttr, f64, i64
 from xdsl.ir import SSAValue
-from xdsl.irdl import irdl_op_definition, prop_def
+from xdsl.irdl import irdl_op_definition, opt_prop_def, prop_def
 from xdsl.utils.exceptions import VerifyException
 
 from dialects.nn.elementwise import UnaryOp
@@ -30,11 +30,16 @@ type, a QONNX Quant's bit width): [lo, hi], the integers the host sends (it clam
 them instead of hwc's symmetric narrow range), dense i64."""
 
 
+ROUNDINGS = ("ROUND", "FLOOR", "CEIL")
+"""A model's roundings: ROUND (half to even), FLOOR, CEIL."""
+
+
 @irdl_op_definition
 class FakeQuantOp(UnaryOp):
     """`y = (clamp(round_half_even(x / scale) + zero_point, qmin, qmax) - zero_point) * scale`,
     computed in the input's float type (onnxruntime's QuantizeLinear followed by
-    DequantizeLinear, per tensor). The value it stands for in integers is
+    DequantizeLinear, per tensor); `rounding` FLOOR or CEIL (a QONNX Quant's, zero point
+    0) rounds down or up instead. The value it stands for in integers is
     `q - zero_point`, in [qmin - zero_point, qmax - zero_point]."""
 
     name = "nn.fake_quant"
@@ -42,10 +47,17 @@ class FakeQuantOp(UnaryOp):
     zero_point = prop_def(IntegerAttr[I64])
     qmin = prop_def(IntegerAttr[I64])
     qmax = prop_def(IntegerAttr[I64])
+    rounding = opt_prop_def(StringAttr)
 
-    def __init__(self, x: SSAValue, *, scale: float, zero_point: int, qmin: int, qmax: int):
+    def __init__(self, x: SSAValue, *, scale: float, zero_point: int, qmin: int, qmax: int, rounding: str = "ROUND"):
+        extra = {"rounding": StringAttr(rounding)} if rounding != "ROUND" else {}
         super().__init__(x, scale=FloatAttr(float(scale), f64), zero_point=IntegerAttr(zero_point, i64),
-                         qmin=IntegerAttr(qmin, i64), qmax=IntegerAttr(qmax, i64))
+                         qmin=IntegerAttr(qmin, i64), qmax=IntegerAttr(qmax, i64), **extra)
+
+    @property
+    def rounding_mode(self) -> str:
+        """ROUND (half to even), FLOOR or CEIL."""
+        return self.rounding.data if self.rounding is not None else "ROUND"
 
     @property
     def levels(self) -> tuple[int, int]:
@@ -61,9 +73,9 @@ class FakeQuantOp(UnaryOp):
             raise VerifyException("nn.fake_quant: qmin must be less than qmax")
         if not self.qmin.value.data <= self.zero_point.value.data <= self.qmax.value.data:
             raise VerifyException("nn.fake_quant: the zero point must lie in [qmin, qmax]")
+        if self.rounding_mode not in ROUNDINGS:
+            raise VerifyException(f"nn.fake_quant: rounding must be one of {', '.join(ROUNDINGS)}")
 
-
-TRUNC_ROUNDINGS = ("ROUND", "FLOOR", "CEIL")
 
 
 @irdl_op_definition
@@ -110,5 +122,5 @@ class TruncQuantOp(UnaryOp):
             raise VerifyException("nn.trunc_quant: shift must not be negative")
         if self.qmin.value.data >= self.qmax.value.data or self.in_lo.value.data >= self.in_hi.value.data:
             raise VerifyException("nn.trunc_quant: each range's low end must be below its high end")
-        if self.rounding.data not in TRUNC_ROUNDINGS:
-            raise VerifyException(f"nn.trunc_quant: rounding must be one of {', '.join(TRUNC_ROUNDINGS)}")
+        if self.rounding.data not in ROUNDINGS:
+            raise VerifyException(f"nn.trunc_quant: rounding must be one of {', '.join(ROUNDINGS)}")

@@ -513,7 +513,7 @@ def _qonnx_model(path, op_type="Quant", on_weight=False, zero=0.0, rounding="ROU
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"rounding": "FLOOR"}, "'quant' (Quant: rounding_mode FLOOR on an activation is not supported"),
+    ({"rounding": "FLOOR"}, "'quant' (Quant: rounding_mode FLOOR on a graph input is not supported"),
     ({"rounding": "HALF_UP"}, "'quant' (Quant: rounding_mode HALF_UP (supported: ROUND, CEIL, FLOOR))"),
     ({"zero": 1.0}, "'quant' (Quant: a nonzero zero point on an activation is not supported)"),
     ({"bits": 2.5}, "'quant' (Quant: the bit width must be one integer)"),

@@ -205,3 +205,47 @@ def test_a_truncation_rounding_ties_to_even_rtl_equals_int(tmp_path):
     design = compiler.compile(trunc_model(tmp_path / "m.onnx", "ROUND"))
     x = np.random.default_rng(5).integers(-32, 32, (16, 2, 4, 4)).astype(np.float32) * 0.125
     np.testing.assert_array_equal(design.run(x, "rtl")["y"], design.run(x, "int")["y"])
+
+
+def rounding_mlp(path, hidden="FLOOR", out="CEIL"):
+    """x -> Quant (int8, ROUND) -> MatMul (int4 weights) + float bias -> Relu -> Quant (uint4,
+    `hidden`) -> MatMul (int4) -> Quant (int8, `out`) -> y; numbers from a fixed seed."""
+    rng = np.random.default_rng(11)
+    arrays = {"s_x": np.float32(0.05), "s_h": np.float32(0.3), "s_y": np.float32(0.07), "zero": np.float32(0),
+              "b8": np.float32(8), "b4": np.float32(4), "s_w1": np.float32(0.1), "s_w2": np.float32(0.15),
+              "w1": rng.standard_normal((16, 8)).astype(np.float32) * 0.4,
+              "bias1": rng.standard_normal(8).astype(np.float32) * 0.3,
+              "w2": rng.standard_normal((8, 4)).astype(np.float32) * 0.4}
+
+    def quant(x, s, bits, out_name, rounding="ROUND", signed=1, narrow=0):
+        return helper.make_node("Quant", [x, s, "zero", bits], [out_name], domain=DOMAIN, rounding_mode=rounding,
+                                signed=signed, narrow=narrow)
+
+    nodes = [quant("x", "s_x", "b8", "xq"), quant("w1", "s_w1", "b4", "w1q", narrow=1),
+             quant("w2", "s_w2", "b4", "w2q", narrow=1),
+             helper.make_node("MatMul", ["xq", "w1q"], ["mm1"]), helper.make_node("Add", ["mm1", "bias1"], ["h"]),
+             helper.make_node("Relu", ["h"], ["r"]), quant("r", "s_h", "b4", "rq", hidden, signed=0),
+             helper.make_node("MatMul", ["rq", "w2q"], ["mm2"]), quant("mm2", "s_y", "b8", "y", out)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+                              [numpy_helper.from_array(v, k) for k, v in arrays.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(DOMAIN, 1)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("hidden, out", [("FLOOR", "CEIL"), ("CEIL", "FLOOR")])
+def test_floor_and_ceil_activations_round_as_the_model_says(tmp_path, hidden, out):
+    """A QONNX Quant that floors or ceils an activation: its requant's offset rounds as the
+    model's exact arithmetic (float64) on every output. In float32, FLOOR and CEIL turn a
+    sum that should cancel to 0 but lands at ±1e-8 into a whole step: the float level,
+    which sums in another order than onnxruntime, is within one output step of it."""
+    path = rounding_mlp(tmp_path / "m.onnx", hidden, out)
+    x = np.random.default_rng(3).standard_normal((400, 16)).astype(np.float32)
+    model = onnx.load(path)
+    design = compiler.compile(path)
+    np.testing.assert_allclose(design.run(x, "float")["y"], reference(model, x), rtol=0, atol=0.07 * 1.001)
+    ours = design.run(x, "int")["y"]
+    np.testing.assert_allclose(ours, reference(model, x, exact=True), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(design.run(x[:8], "spatial")["y"], ours[:8])

@@ -5,8 +5,8 @@ and hls4ml/FINN tools write them), per qonnx's op definitions:
   integer range from `bitwidth`, `signed` and `narrow`, `rounding_mode` ROUND (half
   to even), CEIL or FLOOR. On a constant (a weight) it is evaluated at import in
   float32 as qonnx does, into a `GivenConstant` that keeps the scales; on an
-  activation it is an `nn.fake_quant` (per-tensor scale, zero point 0, ROUND: the
-  forms hwc's integer requant honours).
+  activation it is an `nn.fake_quant` (per-tensor scale, zero point 0; FLOOR and
+  CEIL become the requant's offset, so not on a graph input, which the host rounds).
 * `BipolarQuant`: `y = (x >= 0 ? 1 : -1) · s`, on a constant (binary weights).
 * `Trunc` (qonnx opset 2, as Brevitas' `TruncAvgPool2d` exports it): an activation's
   integers at `scale` lose their low bits, `y = R(clamp(round(x / s) / 2^k)) · s_out`
@@ -23,11 +23,12 @@ and hls4ml/FINN tools write them), per qonnx's op definitions:
 from __future__ import annotations
 
 import numpy as np
+from xdsl.ir import BlockArgument
 
 from compiler.frontend.node import NodeImport, Unsupported
-from compiler.numerics import signed_bits
 from compiler.frontend.ops.quantized import GivenConstant
 from compiler.frontend.ops.registry import handles
+from compiler.numerics import signed_bits
 from dialects import nn
 
 DOMAIN = "qonnx.custom_op.general"
@@ -62,7 +63,7 @@ def _scale_shape(scale: np.ndarray, rank: int) -> np.ndarray:
          note="qonnx.custom_op.general; any bit width 2..16 (1: bipolar; up to 32 on a constant), signed/narrow; "
               "on a constant (a weight or a bias): "
               "per-tensor or per-channel scales, zero point 0 for a layer's weight, rounding ROUND/CEIL/FLOOR; on "
-              "an activation: one `nn.fake_quant` (per-tensor scale, zero point 0, ROUND)")
+              "an activation: one `nn.fake_quant` (per-tensor scale, zero point 0; FLOOR/CEIL not on a graph input)")
 def _quant(n: NodeImport):
     bits = _bits(n)
     signed, narrow = bool(n.attr("signed", 1)), bool(n.attr("narrow", 0))
@@ -76,12 +77,15 @@ def _quant(n: NodeImport):
         raise Unsupported("per-channel scales or zero points on an activation are not supported (one per tensor)")
     if float(zero.reshape(-1)[0]) != 0:
         raise Unsupported("a nonzero zero point on an activation is not supported")
-    if rounding != "ROUND" or bits < 2:
-        what = f"rounding_mode {rounding}" if rounding != "ROUND" else "a 1-bit (bipolar) quantizer"
-        raise Unsupported(f"{what} on an activation is not supported (hwc's integer requant rounds to nearest)")
+    if bits < 2:
+        raise Unsupported("a 1-bit (bipolar) quantizer on an activation is not supported")
+    source = n.activation(0)
+    if rounding != "ROUND" and isinstance(source, BlockArgument):
+        raise Unsupported(f"rounding_mode {rounding} on a graph input is not supported (the host rounds inputs "
+                          "half to even)")
     qmin, qmax = integer_range(signed, narrow, bits)
     step = float(_scale_shape(scale, 1).reshape(-1)[0])
-    return [n.emit(nn.FakeQuantOp(n.activation(0), scale=step, zero_point=0, qmin=qmin, qmax=qmax))]
+    return [n.emit(nn.FakeQuantOp(source, scale=step, zero_point=0, qmin=qmin, qmax=qmax, rounding=rounding))]
 
 
 def _quantized_constant(n: NodeImport, bits: int, signed: bool, narrow: bool, rounding: str,
