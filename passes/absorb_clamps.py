@@ -52,7 +52,7 @@ def clamped(rewriter: PatternRewriter, op: Operation, inner: nn.RequantOp, lo: i
     `scale`; `inner` itself goes."""
     merged = nn.RequantOp(inner.input, inner.multiplier, shift=inner.shift.value.data, lo=lo, hi=hi,
                           axis=inner.axis.value.data, result_type=op.results[0].type, offset=inner.offset,
-                          half_even=inner.half_even is not None)
+                          rounding=inner.rounding.data if inner.rounding is not None else "half_up")
     if scale is not None:
         merged.attributes[SCALE_ATTR] = scale
     rewriter.replace(op, merged)

@@ -110,10 +110,9 @@ def _at_given_scale(g: GraphQuantizer, value: SSAValue, target: GivenScale, op: 
         multiplier, shift = g.emit_constant(np.array([1]), MULTIPLIER_BITS, "requant.multiplier"), 0
     else:
         multiplier, shift = g.requant_multiplier(np.array([q.scale / target.scale]), op.results[0], op)
-    offset, half_even = g.given_rounding(target, shift)
     requant = g.emit(nn.RequantOp(
         q.value, multiplier, shift=shift, lo=target.lo, hi=target.hi, axis=len(nn.shape_of(value)) - 1,
-        result_type=g.int_tensor(value, target.bits), offset=offset, half_even=half_even,
+        result_type=g.int_tensor(value, target.bits), rounding=requant_rounding(target.rounding),
     ), scale=target.scale)
     return QTensor(requant, target.scale, target.bound)
 
@@ -142,19 +141,17 @@ def _without_unit_requant(g: GraphQuantizer, op: nn.TruncQuantOp, value: SSAValu
 def quantize_trunc_quant(g: GraphQuantizer, op: nn.TruncQuantOp) -> None:
     """QONNX's Trunc in integers, exactly: its input's integers `t` at `in_scale` (the
     layer before requantizes into them; a sum pool's sum as it is), requantized by
-    `2^-k` rounding as the model says (`compiler.numerics.requant_rounding`: FLOOR
-    `floor(t / 2^k) = (t - 2^(k-1) + 2^(k-1)) >> k`, CEIL `(t + 2^k - 1) >> k`, ROUND
-    half to even) and the model's clamp."""
+    `2^-k` rounding as the model says (FLOOR, CEIL, ROUND half to even: the requant's
+    `rounding`) and the model's clamp."""
     lo, hi = op.in_levels
     t = _at_given_scale(g, op.input, GivenScale(op.in_scale.value.data, lo, hi), op)
     shift = op.shift.value.data
     target = GivenScale(op.scale.value.data, *op.levels, op.rounding.data)
     multiplier = g.emit_constant(np.array([1]), MULTIPLIER_BITS, "requant.multiplier")
-    offset, half_even = g.given_rounding(target, shift)
     result = g.emit(nn.RequantOp(
         _without_unit_requant(g, op, t.value), multiplier, shift=shift, lo=target.lo, hi=target.hi,
-        axis=len(nn.shape_of(op.input)) - 1, result_type=g.int_tensor(op.input, target.bits), offset=offset,
-        half_even=half_even,
+        axis=len(nn.shape_of(op.input)) - 1, result_type=g.int_tensor(op.input, target.bits),
+        rounding=requant_rounding(target.rounding),
     ), scale=target.scale)
     g.quantized[op.output] = QTensor(result, target.scale, target.bound)
 
@@ -247,14 +244,14 @@ def off_grid_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.
 class OffsetRequant:
     """A requant into a given scale with the layer's float bias in it: the bias's whole
     accumulator steps `bias_q` (the layer's own bias) and the rest as the requant's
-    offset, `acc · M + bias_q · M + offset = acc · M + round(b / s_out · 2^shift)` (plus
-    the model's rounding's own offset, `compiler.numerics.requant_rounding`)."""
+    offset, `acc · M + bias_q · M + offset = acc · M + round(b / s_out · 2^shift)`,
+    rounded as the model rounds (`rounding`, `compiler.numerics.requant_rounding`)."""
 
     bias_q: np.ndarray
     multiplier: np.ndarray
     shift: int
     offset: np.ndarray
-    half_even: bool
+    rounding: str
 
 
 EXACT_ROUNDINGS = {"ROUND": np.rint, "FLOOR": np.floor, "CEIL": np.ceil}
@@ -266,9 +263,8 @@ def _offset_requant(acc_scales: np.ndarray, bias: np.ndarray, given: GivenScale,
     multiplier = np.broadcast_to(multiplier, bias.shape).astype(np.int64)
     total = [int(v) for v in round_half_up(bias / given.scale * 2.0 ** shift)]  # at 2^-shift of a step
     bias_q = np.array([t // int(m) for t, m in zip(total, multiplier)], np.int64)
-    rounding, half_even = requant_rounding(given.rounding, shift)
-    offset = np.array([t - int(b) * int(m) + rounding for t, b, m in zip(total, bias_q, multiplier)], np.int64)
-    return OffsetRequant(bias_q, multiplier, shift, offset, half_even)
+    offset = np.array([t - int(b) * int(m) for t, b, m in zip(total, bias_q, multiplier)], np.int64)
+    return OffsetRequant(bias_q, multiplier, shift, offset, requant_rounding(given.rounding))
 
 
 def _exact_on_every_accumulator(plan: OffsetRequant, acc_scales: np.ndarray, bias: np.ndarray, given: GivenScale,
@@ -278,7 +274,7 @@ def _exact_on_every_accumulator(plan: OffsetRequant, acc_scales: np.ndarray, bia
     accumulator value |acc| <= bound of every channel (both clamped to the output's range)."""
     accs = np.arange(-bound, bound + 1, dtype=np.int64)
     for scale, b, b_q, m, c in zip(acc_scales, bias, plan.bias_q, plan.multiplier, plan.offset):
-        ours = requantize(accs + b_q, np.int64(m), plan.shift, given.lo, given.hi, np.int64(c), plan.half_even)
+        ours = requantize(accs + b_q, np.int64(m), plan.shift, given.lo, given.hi, np.int64(c), plan.rounding)
         exact = EXACT_ROUNDINGS[given.rounding]((accs * scale + b) / given.scale)
         if not np.array_equal(ours, np.clip(exact, given.lo, given.hi)):
             return False
@@ -315,7 +311,7 @@ def emit_offset_requant(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc: SSAV
                                  "requant.multiplier")
     offset = g.emit_constant(plan.offset, width_for(int(np.abs(plan.offset).max(initial=0))), "requant.offset")
     value = g.emit(nn.RequantOp(acc, multiplier, shift=plan.shift, lo=given.lo, hi=given.hi, axis=axis,
-                                result_type=g.int_tensor(acc, given.bits), offset=offset, half_even=plan.half_even),
+                                result_type=g.int_tensor(acc, given.bits), offset=offset, rounding=plan.rounding),
                    scale=given.scale)
     g.quantized[op.output] = QTensor(value, given.scale, max(-given.lo, given.hi))
 

@@ -291,20 +291,12 @@ class GraphQuantizer:
         multiplier, shift = self.requant_multiplier(ratio, final, op)
         rank = len(nn.shape_of(acc))
         axis = axis if nn.shape_of(multiplier) != (1,) else rank - 1
-        offset, half_even = self.given_rounding(self.given[final], shift) if final in self.given else (None, False)
+        rounding = requant_rounding(self.given[final].rounding) if final in self.given else "half_up"
         value = self.emit(nn.RequantOp(
             acc, multiplier, shift=shift, lo=lo, hi=hi, axis=axis,
-            result_type=self.int_tensor(acc, bits), offset=offset, half_even=half_even,
+            result_type=self.int_tensor(acc, bits), rounding=rounding,
         ), scale=out_scale)
         self.quantized[result] = QTensor(value, out_scale, max(-lo, hi))
-
-    def given_rounding(self, given: GivenScale, shift: int) -> tuple[SSAValue | None, bool]:
-        """The offset constant (None for 0) and half_even of a requant into `given` by
-        `shift` bits: it rounds as the model does (`compiler.numerics.requant_rounding`)."""
-        offset, half_even = requant_rounding(given.rounding, shift)
-        if not offset:
-            return None, half_even
-        return self.emit_constant(np.array([offset]), width_for(abs(offset)), "requant.offset"), half_even
 
     def requant_multiplier(self, ratio: np.ndarray, target: SSAValue, op: Operation) -> tuple[SSAValue, int]:
         """The multiplier constant and shift of a requant by `ratio` into `target`:

@@ -69,7 +69,7 @@ def fuse_into_producer(rewriter: PatternRewriter, producer: Operation, consumer:
 
 
 def requant_of(op: spatial.RequantOp) -> dict[str, Attribute]:
-    extra = {name: value for name, value in (("offset", op.offset), ("half_even", op.half_even)) if value is not None}
+    extra = {name: value for name, value in (("offset", op.offset), ("rounding", op.rounding)) if value is not None}
     return {"multiplier": op.multiplier, "shift": op.shift, "lo": op.lo, "hi": op.hi, **extra}
 
 

@@ -226,8 +226,8 @@ class GraphMapper:
         }
         if requant.offset is not None:
             properties["offset"] = SymbolRefAttr(self.rom_symbol(requant.offset, requant))
-        if requant.half_even is not None:
-            properties["half_even"] = requant.half_even
+        if requant.rounding is not None:
+            properties["rounding"] = requant.rounding
         return properties
 
     def mvu(self, op: Operation, name: str | NamedLater, input_stream: SSAValue, weights: str, bias: str | None,

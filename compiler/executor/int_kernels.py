@@ -132,7 +132,7 @@ def multiplier_shape(rank: int, axis: int, channels: int) -> tuple[int, ...]:
 def requant(op: nn.RequantOp, constants) -> Instantiate:
     multiplier = _constant(op, constants, 1, "multiplier")
     shift, lo, hi = (op.shift.value.data, op.lo.value.data, op.hi.value.data)
-    half_even = op.half_even is not None
+    rounding = op.rounding.data if op.rounding is not None else "half_up"
     axis = op.axis.value.data
     rank = len(nn.shape_of(op.input))
     shaped = multiplier.reshape(multiplier_shape(rank, axis, multiplier.size))
@@ -144,7 +144,7 @@ def requant(op: nn.RequantOp, constants) -> Instantiate:
 
     def instantiate(binding: Binding):
         def kernel(acc, *_):
-            return wrap(requantize(acc, shaped, shift, lo, hi, offset, half_even), width).astype(binding.dtype)
+            return wrap(requantize(acc, shaped, shift, lo, hi, offset, rounding), width).astype(binding.dtype)
 
         return kernel
 

@@ -43,11 +43,11 @@ def _int(attr) -> int:
 def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width: int,
                   multiplier: np.ndarray, shift: int, lo: int, hi: int,
                   const_mult: str = "shift-add", offset: np.ndarray | None = None,
-                  half_even: bool = False) -> hw.HWModuleOp:
+                  rounding: str = "half_up") -> hw.HWModuleOp:
     """A requant unit for a stream whose innermost dimension is `channels`;
     `multiplier` (and `offset`, if any) has `channels` values or one; constant
     multipliers are built in the `const_mult` style (`compiler.hw.const_mult`);
-    `half_even` rounds ties to even (`compiler.hw.requant.requantize`)."""
+    `rounding` as `compiler.hw.requant.requantize`'s."""
     b = ModuleBuilder(name)
     constants = ConstantMultiplier(b, const_mult)
     inp = b.stream_input("in0", in_width, lanes)
@@ -78,7 +78,7 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
             c_bits = signed_bits(min(offsets), max(offsets))
             c = b.const(per_beat[0], c_bits) if beat is None or len(set(per_beat)) == 1 else \
                 b.rom_lookup(per_beat, c_bits, beat, name=f"offset_{lane}")
-        lanes_out.append(requantize(b, x, m, shift, lo, hi, out_width, constants, c, half_even))
+        lanes_out.append(requantize(b, x, m, shift, lo, hi, out_width, constants, c, rounding))
     data = b.reg("stage_data", lanes * out_width)
     data.set_next(b.pack(lanes_out), enable=fire)
     valid_reg.set_next(inp.valid, enable=ready)
@@ -87,11 +87,15 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
     return b.finish()
 
 
+def _rounding(op: RequantOp | EltwiseOp) -> str:
+    return op.rounding.data if op.rounding is not None else "half_up"
+
+
 def generate_requant(op: RequantOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     source, target = stream_of(op.input), stream_of(op.output)
     return build_requant(ctx.module_name, source.frame[-1], source.lanes.data, source.width, target.width,
                          ctx.rom(op.multiplier), _int(op.shift), _int(op.lo), _int(op.hi), ctx.const_mult,
-                         ctx.rom(op.offset) if op.offset is not None else None, op.half_even is not None)
+                         ctx.rom(op.offset) if op.offset is not None else None, _rounding(op))
 
 
 # --------------------------------------------------------------------------- lookup
@@ -124,10 +128,10 @@ def generate_lookup(op: LookupOp, ctx: GeneratorContext) -> hw.HWModuleOp:
 
 def build_eltwise(name: str, kind: str, lanes: int, lhs_width: int, rhs_width: int, out_width: int,
                   lhs_scale: int, rhs_scale: int, multiplier: int, shift: int, lo: int, hi: int,
-                  const_mult: str = "shift-add", half_even: bool = False) -> hw.HWModuleOp:
+                  const_mult: str = "shift-add", rounding: str = "half_up") -> hw.HWModuleOp:
     """Two streams combined lane by lane and requantized (see the module docstring);
     products by constants in the `const_mult` style (`compiler.hw.const_mult`);
-    `half_even` rounds the requant's ties to even."""
+    `rounding` as `compiler.hw.requant.requantize`'s."""
     b = ModuleBuilder(name)
     constants = ConstantMultiplier(b, const_mult)
     lhs = b.stream_input("in0", lhs_width, lanes)
@@ -147,7 +151,7 @@ def build_eltwise(name: str, kind: str, lanes: int, lhs_width: int, rhs_width: i
             left = constants.times(x, lhs_scale, acc_bits)
             right = constants.times(y, rhs_scale, acc_bits)
             acc = b.add(left, right, width=acc_bits) if kind == "add" else b.sub(left, right, width=acc_bits)
-        results.append(requantize(b, acc, multiplier, shift, lo, hi, out_width, constants, half_even=half_even))
+        results.append(requantize(b, acc, multiplier, shift, lo, hi, out_width, constants, rounding=rounding))
     both = b.and_(lhs.valid, rhs.valid)
     data, valid, ready = b.pipeline_stage("stage", b.pack(results), both, out.ready)
     lhs.set_ready(b.and_(ready, rhs.valid))
@@ -160,4 +164,4 @@ def generate_eltwise(op: EltwiseOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     lhs, rhs, target = stream_of(op.lhs), stream_of(op.rhs), stream_of(op.output)
     return build_eltwise(ctx.module_name, op.kind.data, lhs.lanes.data, lhs.width, rhs.width, target.width,
                          _int(op.lhs_scale), _int(op.rhs_scale), _int(op.multiplier), _int(op.shift),
-                         _int(op.lo), _int(op.hi), ctx.const_mult, op.half_even is not None)
+                         _int(op.lo), _int(op.hi), ctx.const_mult, _rounding(op))

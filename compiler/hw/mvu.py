@@ -64,14 +64,15 @@ from dialects.spatial import MVUOp, stream_of
 @dataclass(frozen=True)
 class Requant:
     """`y = clamp((acc * multiplier[c] + offset[c] + 2**(shift-1)) >> shift, lo, hi)`;
-    `multiplier` (and `offset`, 0 when empty) has one value per output channel or a single one."""
+    `multiplier` (and `offset`, 0 when empty) has one value per output channel or a single
+    one; `rounding` other than half_up as `compiler.numerics.requantize`'s."""
 
     multiplier: tuple[int, ...]
     shift: int
     lo: int
     hi: int
     offset: tuple[int, ...] = ()
-    half_even: bool = False
+    rounding: str = "half_up"
 
     def multiplier_of(self, channel: int) -> int:
         return self.multiplier[channel] if len(self.multiplier) > 1 else self.multiplier[0]
@@ -174,7 +175,7 @@ def generate_mvu(op: MVUOp, ctx: GeneratorContext) -> hw.HWModuleOp:
             tuple(int(m) for m in ctx.rom(op.multiplier).reshape(-1)),
             op.shift.value.data, op.lo.value.data, op.hi.value.data,
             tuple(int(c) for c in ctx.rom(op.offset).reshape(-1)) if op.offset is not None else (),
-            op.half_even is not None),
+            op.rounding.data if op.rounding is not None else "half_up"),
         rom_style=ctx.rom_style,
         const_mult=ctx.const_mult,
     )
@@ -347,5 +348,5 @@ class _MVUBuilder:
             offsets = [requant.offset_of(n) for n in range(spec.out_features)]
             lanes_c = self._per_lane_values(np.array(offsets), fold, signed_bits(min(offsets), max(offsets)), "offset")
         return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width, self.constants, c,
-                           requant.half_even)
+                           requant.rounding)
                 for acc, m, c in zip(accs, lanes_m, lanes_c)]

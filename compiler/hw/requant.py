@@ -11,7 +11,7 @@ from compiler.hw.bits import width_of
 from compiler.hw.builder import ModuleBuilder
 from compiler.hw.const_mult import ConstantMultiplier
 from compiler.numerics import requantize as reference_requantize
-from compiler.numerics import signed_bits
+from compiler.numerics import rounding_constant, signed_bits
 
 EXHAUSTIVE_LIMIT = 1 << 22
 """The most accumulator values `narrowest_equivalent` checks one candidate on."""
@@ -19,14 +19,14 @@ EXHAUSTIVE_LIMIT = 1 << 22
 
 def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shift: int, lo: int, hi: int,
                out_width: int, constants: ConstantMultiplier | None = None,
-               offset: SSAValue | None = None, half_even: bool = False) -> SSAValue:
+               offset: SSAValue | None = None, rounding: str = "half_up") -> SSAValue:
     """`clamp((acc * multiplier + offset + 2**(shift-1)) >> shift, lo, hi)` (DESIGN.md
     numerics), `out_width` bits; `multiplier` a signed value or a constant. A
     constant (an int or a `hw.constant` value) is
     multiplied by shift-and-add when `constants` has that style, else by `comb.mul`.
-    `offset` (a signed value, or None for 0) is added with the rounding constant; with
-    `half_even` the rounding is `2**(shift-1) - 1` plus bit `shift` of the product and
-    offset (ties to even).
+    `offset` (a signed value, or None for 0) is added with the rounding constant
+    (`compiler.numerics.rounding_constant`: half up, half even — plus bit `shift` of the
+    product and offset —, floor, ceil).
 
     Computed at a width that cannot overflow; the clamp compares the unshifted
     sum with `lo << shift` and `(hi + 1) << shift` (the same decisions as
@@ -37,12 +37,12 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
         m_bits = width_of(multiplier)
     bounds = (lo << shift, ((hi + 1) << shift) - 1)
     width = max(width_of(acc) + m_bits + 1, signed_bits(min(bounds), max(bounds)) + 1)
-    if offset is not None or half_even:  # |acc * M| + |offset| + 2^(shift-1): one more bit than the widest
+    if offset is not None or rounding != "half_up":  # |acc * M| + |offset| + 2^shift: one bit more than the widest
         width = max(width, width_of(acc) + m_bits + 2, (width_of(offset) if offset is not None else 0) + 2, shift + 2)
     known = multiplier if isinstance(multiplier, int) else b.constant_value(multiplier)
     if known is not None and constants is not None and constants.style == "shift-add":
         narrow = narrowest_equivalent(known, shift, lo, hi, width_of(acc)) \
-            if offset is None and not half_even else (known, shift)
+            if offset is None and rounding == "half_up" else (known, shift)
         if narrow != (known, shift):
             return requantize(b, acc, narrow[0], narrow[1], lo, hi, out_width, constants)
         scaled = constants.times(acc, known, width)
@@ -50,17 +50,17 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
         scaled = b.mul_const(acc, multiplier, width)
     else:
         scaled = b.mul(acc, multiplier, width=width)
-    rounding = (1 << shift) >> 1
+    constant = rounding_constant(rounding, shift)
+    tie_bit = rounding == "half_even" and shift > 0
     known_offset = None if offset is None else b.constant_value(offset)
-    if offset is not None and (known_offset is None or half_even):  # the tie bit is the offset sum's
+    if offset is not None and (known_offset is None or tie_bit):  # the tie bit is the offset sum's
         scaled = b.add(scaled, offset, width=width) if known_offset != 0 else scaled
     else:
-        rounding += known_offset or 0
-    if half_even and shift:
-        rounding -= 1
+        constant += known_offset or 0
+    if tie_bit:
         scaled = b.add(scaled, b.zext(b.extract(scaled, shift, 1), width), width=width)
-    if rounding:
-        scaled = b.add(scaled, b.const(rounding, width), width=width)
+    if constant:
+        scaled = b.add(scaled, b.const(constant, width), width=width)
     below = b.slt(scaled, b.const(bounds[0], width))
     above = b.sgt(scaled, b.const(bounds[1], width))
     inside = b.extract(scaled, shift, out_width)

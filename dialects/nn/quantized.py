@@ -3,7 +3,7 @@ the transformer's softmax and reciprocal square root."""
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import I64, IntegerAttr, IntegerType, TensorType, UnitAttr, i64
+from xdsl.dialects.builtin import I64, IntegerAttr, IntegerType, StringAttr, TensorType, i64
 from xdsl.ir import SSAValue
 from xdsl.irdl import (
     IRDLOperation,
@@ -22,6 +22,10 @@ from xdsl.utils.exceptions import VerifyException
 from dialects.nn.common import OPERANDS_FORMAT, check_result_shape, element_type_of, shape_of
 
 
+REQUANT_ROUNDINGS = ("half_up", "half_even", "floor", "ceil")
+"""How `nn.requant` may round (compiler.numerics.requantize); half_up is the default."""
+
+
 @irdl_op_definition
 class RequantOp(IRDLOperation):
     """Requantization (DESIGN.md numerics contract), exact in integers:
@@ -31,8 +35,9 @@ class RequantOp(IRDLOperation):
     `M` (`multiplier`) is per tensor (shape [1]) or per channel along `axis`; the
     optional `offset` `c` likewise (0 without it: a float bias the model gives, added at
     the requant's own 2^-shift precision); `>>` is an arithmetic shift (floor), so the
-    rounding is half up, or with `half_even` (into a scale the model gives) half to even:
-    `round = 2^(shift-1) - 1 + bit_shift(acc * M + c)`.
+    rounding is half up; `rounding` (into a scale the model gives) says otherwise:
+    half_even (`round = 2^(shift-1) - 1 + bit_shift(acc * M + c)`), floor (`round = 0`)
+    or ceil (`round = 2^shift - 1`).
     """
 
     name = "nn.requant"
@@ -44,17 +49,17 @@ class RequantOp(IRDLOperation):
     lo = prop_def(IntegerAttr[I64])
     hi = prop_def(IntegerAttr[I64])
     axis = prop_def(IntegerAttr[I64])
-    half_even = opt_prop_def(UnitAttr)
+    rounding = opt_prop_def(StringAttr)
     traits = traits_def(NoMemoryEffect())
     irdl_options = (ParsePropInAttrDict(),)
     assembly_format = OPERANDS_FORMAT
 
     def __init__(self, x: SSAValue, multiplier: SSAValue, *, shift: int, lo: int, hi: int,
-                 axis: int, result_type: TensorType, offset: SSAValue | None = None, half_even: bool = False):
+                 axis: int, result_type: TensorType, offset: SSAValue | None = None, rounding: str = "half_up"):
         properties = {"shift": IntegerAttr(shift, i64), "lo": IntegerAttr(lo, i64),
                       "hi": IntegerAttr(hi, i64), "axis": IntegerAttr(axis, i64)}
-        if half_even:
-            properties["half_even"] = UnitAttr()
+        if rounding != "half_up":
+            properties["rounding"] = StringAttr(rounding)
         super().__init__(operands=[x, multiplier, offset], properties=properties, result_types=[result_type])
 
     def verify_(self) -> None:
@@ -70,6 +75,8 @@ class RequantOp(IRDLOperation):
             raise VerifyException("nn.requant: shift must be in 0..62")
         if self.lo.value.data > self.hi.value.data:
             raise VerifyException("nn.requant: lo is greater than hi")
+        if self.rounding is not None and self.rounding.data not in REQUANT_ROUNDINGS[1:]:
+            raise VerifyException(f"nn.requant: rounding must be one of {', '.join(REQUANT_ROUNDINGS[1:])}")
         for value in (self.input, self.multiplier, self.output, *([self.offset] if self.offset else [])):
             if not isinstance(element_type_of(value), IntegerType):
                 raise VerifyException("nn.requant: operands and result must be integer tensors")

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from xdsl.dialects.builtin import I64, DenseArrayBase, IntegerAttr, StringAttr, SymbolRefAttr, UnitAttr
+from xdsl.dialects.builtin import I64, DenseArrayBase, IntegerAttr, StringAttr, SymbolRefAttr
 from xdsl.irdl import irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
 from xdsl.utils.exceptions import VerifyException
 
@@ -39,7 +39,7 @@ class MVUOp(PEOp):
     `weights` is a [N, K] ROM in the order of the input vector's elements;
     `bias` [N], `multiplier` [N] or [1] (with `shift`, `lo`, `hi`) are optional:
     without `multiplier` the output is the exact accumulator; `offset` [N] or [1] (with
-    `multiplier`) is the requant's offset, `half_even` its rounding of ties (`nn.requant`).
+    `multiplier`) is the requant's offset, `rounding` its rounding (`nn.requant`).
     Folding: `pe` outputs and `simd` inputs per cycle, (N/pe)·(K/simd) cycles per vector.
     """
 
@@ -50,7 +50,7 @@ class MVUOp(PEOp):
     bias = opt_prop_def(SymbolRefAttr)
     multiplier = opt_prop_def(SymbolRefAttr)
     offset = opt_prop_def(SymbolRefAttr)
-    half_even = opt_prop_def(UnitAttr)
+    rounding = opt_prop_def(StringAttr)
     shift = opt_prop_def(IntegerAttr[I64])
     lo = opt_prop_def(IntegerAttr[I64])
     hi = opt_prop_def(IntegerAttr[I64])

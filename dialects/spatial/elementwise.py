@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import I64, IntegerAttr, StringAttr, SymbolRefAttr, UnitAttr
+from xdsl.dialects.builtin import I64, IntegerAttr, StringAttr, SymbolRefAttr
 from xdsl.irdl import irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
 from xdsl.utils.exceptions import VerifyException
 
@@ -14,12 +14,12 @@ from dialects.spatial.stream import StreamType, stream_of
 @irdl_op_definition
 class RequantOp(StreamPEOp):
     """`y = clamp((x * M[c] + offset[c] + round) >> shift, lo, hi)`, c the innermost index
-    (as nn.requant; `offset` optional, 0 without it; `half_even` rounds ties to even)."""
+    (as nn.requant; `offset` optional, 0 without it; `rounding` as nn.requant's)."""
 
     name = "spatial.requant"
     multiplier = prop_def(SymbolRefAttr)
     offset = opt_prop_def(SymbolRefAttr)
-    half_even = opt_prop_def(UnitAttr)
+    rounding = opt_prop_def(StringAttr)
     shift = prop_def(IntegerAttr[I64])
     lo = prop_def(IntegerAttr[I64])
     hi = prop_def(IntegerAttr[I64])
@@ -46,7 +46,7 @@ class EltwiseOp(PEOp):
     """Two streams combined element by element, then requantized:
 
     add/sub: `acc = lhs * lhs_scale ± rhs * rhs_scale`; mul: `acc = lhs * rhs`;
-    `y = clamp((acc * multiplier + round) >> shift, lo, hi)` (`half_even`: as nn.requant's).
+    `y = clamp((acc * multiplier + round) >> shift, lo, hi)` (`rounding`: as nn.requant's).
     """
 
     name = "spatial.eltwise"
@@ -60,7 +60,7 @@ class EltwiseOp(PEOp):
     shift = prop_def(IntegerAttr[I64])
     lo = prop_def(IntegerAttr[I64])
     hi = prop_def(IntegerAttr[I64])
-    half_even = opt_prop_def(UnitAttr)
+    rounding = opt_prop_def(StringAttr)
 
     def nominal_ii(self) -> int:
         return beats_ii(self.lhs, self.rhs, self.output)

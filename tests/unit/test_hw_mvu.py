@@ -25,13 +25,13 @@ def model(spec: MVUSpec, vectors: np.ndarray) -> np.ndarray:
         multipliers = np.array([spec.requant.multiplier_of(n) for n in range(spec.out_features)])
         offsets = np.array([spec.requant.offset_of(n) for n in range(spec.out_features)])
         acc = requantize(acc, multipliers, spec.requant.shift, spec.requant.lo, spec.requant.hi, offsets,
-                         spec.requant.half_even)
+                         spec.requant.rounding)
     return wrap(np.asarray(acc, np.int64), spec.out_width)
 
 
 def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: bool,
               weight_bits: int = 4, const_mult: str = "shift-add", with_offset: bool = False,
-              half_even: bool = False, *, seed: int) -> MVUSpec:
+              rounding: str = "half_up", *, seed: int) -> MVUSpec:
     rng = np.random.default_rng(seed)
     weights = rng.integers(-(1 << (weight_bits - 1)), 1 << (weight_bits - 1), size=(n, k))
     weights[0, : k // 2] = 0  # zero weights cost nothing, and must still be right
@@ -42,10 +42,10 @@ def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: 
     requant = None
     if with_requant:
         offsets = rng.integers(-3000, 3000, size=n)
-        offset = tuple(int(c) for c in (offsets // 256 * 256 if half_even else offsets)) if with_offset else ()
-        # ties to even: multiples of 2^8 at shift 10 make a quarter of all values ties
-        multipliers = rng.integers(1, 4, size=n) * 256 if half_even else rng.integers(20, 600, size=n)
-        requant = Requant(tuple(int(m) for m in multipliers), 10, -100, 90, offset, half_even)
+        on_grid = rounding != "half_up"  # multiples of 2^8 at shift 10: ties and whole numbers are frequent
+        offset = tuple(int(c) for c in (offsets // 256 * 256 if on_grid else offsets)) if with_offset else ()
+        multipliers = rng.integers(1, 4, size=n) * 256 if on_grid else rng.integers(20, 600, size=n)
+        requant = Requant(tuple(int(m) for m in multipliers), 10, -100, 90, offset, rounding)
     return MVUSpec("mvu", weights, weight_bits, IN_WIDTH, 8 if with_requant else 18 + weight_bits - 4, pe, simd,
                    bias=bias, requant=requant, rom_style=rom_style, rom_file="rom/mvu_weights.hex",
                    const_mult=const_mult)
@@ -60,9 +60,10 @@ CASES = {
     # a float bias at the requant's own precision: constants when unrolled, per fold when folded
     "full-logic-requant-offset": (4, 8, 4, 8, "logic", True, 4, "shift-add", True),
     "folded-memory-requant-offset": (8, 16, 2, 4, "memory", True, 4, "mul", True),
-    # into a scale the model gives: ties round to even
-    "full-logic-requant-half-even": (4, 8, 4, 8, "logic", True, 4, "shift-add", True, True),
-    "folded-logic-requant-half-even": (8, 16, 2, 4, "logic", True, 4, "mul", False, True),
+    # into a scale the model gives: ties round to even, or the model floors or ceils
+    "full-logic-requant-half-even": (4, 8, 4, 8, "logic", True, 4, "shift-add", True, "half_even"),
+    "folded-logic-requant-ceil": (8, 16, 2, 4, "logic", True, 4, "mul", False, "ceil"),
+    "full-logic-requant-floor": (4, 8, 4, 8, "logic", True, 4, "shift-add", False, "floor"),
     "folded-memory-exact": (8, 16, 2, 4, "memory", False),
 }
 
@@ -91,7 +92,7 @@ def test_bit_exact_with_random_stalls(mvu):
     spec, simulator = mvu
     vectors = _vectors(spec, 60, seed=1)
     expected = pack_beats(model(spec, vectors), spec.pe, spec.out_width)
-    if spec.requant is not None and spec.requant.half_even:  # the vectors do hit ties
+    if spec.requant is not None and spec.requant.rounding != "half_up":  # the vectors do hit ties / whole numbers
         half_up = MVUSpec(**{**spec.__dict__, "requant": Requant(*[getattr(spec.requant, f) for f in
                                                                      ("multiplier", "shift", "lo", "hi", "offset")])})
         assert not np.array_equal(model(half_up, vectors), model(spec, vectors))
