@@ -11,8 +11,11 @@ arrays.
 * Activations are symmetric, narrow range: a `bits`-bit value lies in
   `[-(2^(bits-1)-1), 2^(bits-1)-1]`; `s = absmax / (2^(bits-1)-1)`.
 * Weights are symmetric per output channel with `wbits`.
-* Requantization is `clamp((acc * M + 2^(S-1)) >> S, lo, hi)` with integer
-  `M < 2^15` and one shift `S <= 62`, round half up, arithmetic shift.
+* Requantization is `clamp((acc * M + c + 2^(S-1)) >> S, lo, hi)` with integer
+  `M < 2^15` and one shift `S <= 62`, round half up, arithmetic shift; the offset
+  `c` (per channel, at 2^-S of an output step) is 0 except where the model's float
+  bias is added at the requant's own precision; into a scale the model gives, it
+  rounds as the model does: half to even, floor or ceil (docs/prequantized.md).
 * A signed value's width is the fewest two's-complement bits holding its range;
   accumulators and quantized tensors are at least 2 bits wide.
 """
@@ -67,6 +70,26 @@ def check_bits(wbits: int, abits: int, pass_name: str | None = None) -> None:
 def round_half_up(x):
     """`floor(x + 0.5)` in float64, the one rounding used at compile time."""
     return np.floor(np.asarray(x, np.float64) + 0.5)
+
+
+MODEL_ROUNDINGS = {"ROUND": "half_even", "FLOOR": "floor", "CEIL": "ceil"}
+"""A model's rounding modes (QONNX's rounding_mode; QuantizeLinear rounds half to even)
+as requant roundings."""
+
+
+def requant_rounding(rounding: str) -> str:
+    """The requant rounding of a model's rounding mode (ROUND, FLOOR or CEIL)."""
+    return MODEL_ROUNDINGS[rounding]
+
+
+def rounding_constant(rounding: str, shift: int) -> int:
+    """What the requant adds before its shift, besides the half-even tie bit:
+    `2^(S-1)` (half up), `2^(S-1) - 1` (half even, plus bit S of p), 0 (floor),
+    `2^S - 1` (ceil); 0 at shift 0."""
+    if not shift:
+        return 0
+    return {"half_up": 1 << (shift - 1), "half_even": (1 << (shift - 1)) - 1, "floor": 0,
+            "ceil": (1 << shift) - 1}[rounding]
 
 
 def narrow_limit(bits: int) -> int:
@@ -249,22 +272,30 @@ def as_int64(array: np.ndarray) -> np.ndarray:
     return np.asarray(array).astype(np.int64, copy=False)
 
 
-def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
-    """`clamp((acc * M + (1 << shift >> 1)) >> shift, lo, hi)` exactly (int64 result).
+def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: int, lo: int, hi: int,
+               offset: np.ndarray | None = None, rounding: str = "half_up") -> np.ndarray:
+    """`clamp((p + 2^(shift-1)) >> shift, lo, hi)` for `p = acc * M + offset` exactly (int64
+    result): round half up; `rounding` half_even adds `2^(shift-1) - 1 + bit_shift(p)`
+    instead (ties to even), floor 0, ceil `2^shift - 1` (`rounding_constant`).
 
-    Requires `multiplier` broadcastable against `acc`. Uses int64 when the
-    product provably fits, Python integers otherwise.
+    Requires `multiplier` (and `offset`, default 0) broadcastable against `acc`. Uses
+    int64 when the sum provably fits, Python integers otherwise.
     """
     acc = as_int64(acc)
     multiplier = as_int64(multiplier)
-    rounding = (1 << shift) >> 1
-    largest = int(np.abs(acc).max(initial=0)) * int(np.abs(multiplier).max(initial=0)) + rounding
+    constant = rounding_constant(rounding, shift)
+    tie_bit = rounding == "half_even" and shift > 0
+    offset = as_int64(offset) if offset is not None else np.zeros(1, np.int64)
+    largest = int(np.abs(acc).max(initial=0)) * int(np.abs(multiplier).max(initial=0)) + (1 << shift) \
+        + int(np.abs(offset).max(initial=0))
     if largest < (1 << 63):
         scaled = acc * multiplier
-        scaled += rounding
+        scaled += offset
+        scaled += constant + ((scaled >> shift) & 1) if tie_bit else constant
         np.right_shift(scaled, shift, out=scaled)
     else:
-        wide = acc.astype(object) * multiplier.astype(object) + rounding
+        wide = acc.astype(object) * multiplier.astype(object) + offset.astype(object)
+        wide = wide + constant + ((wide >> shift) & 1) if tie_bit else wide + constant
         scaled = np.asarray(np.clip(wide >> shift, lo, hi), dtype=np.int64)
     return np.clip(scaled, lo, hi, out=scaled)
 

@@ -84,7 +84,10 @@ def qonnx_as_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
     """`model` with each QONNX `Quant`/`IntQuant`/`BipolarQuant` written out in standard
     ONNX ops, as qonnx defines them, so that onnxruntime runs it: `Quant` is
     `(Round(Clip(x / s + z, min, max)) - z) * s` (Round: half to even, qonnx's ROUND;
-    Floor/Ceil for FLOOR/CEIL), `BipolarQuant` is `Where(x >= 0, 1, -1) * s`.
+    Floor/Ceil for FLOOR/CEIL), `BipolarQuant` is `Where(x >= 0, 1, -1) * s`, `Trunc`
+    (opset 2) is `(R(Clip(Round(x / s + z) / t, min, max)) - z / t) * s_out` with
+    `t = 2^round(log2(s_out / s))`; a `FloatQuant` of a constant becomes its value,
+    computed by qonnx's steps in numpy (`_float_quant_folded`).
     A model without QONNX nodes is returned as it is."""
     if not any(node.domain == QONNX_DOMAIN for node in model.graph.node):
         return model
@@ -97,6 +100,10 @@ def qonnx_as_standard_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
             nodes.append(node)
         elif node.op_type == "BipolarQuant":
             nodes += _bipolar_nodes(node, result.graph.initializer)
+        elif node.op_type == "Trunc":
+            nodes += _trunc_nodes(node, constants, result.graph.initializer)
+        elif node.op_type == "FloatQuant" and node.input[0] in constants:
+            result.graph.initializer.append(_float_quant_folded(node, constants))
         else:
             nodes += _quant_nodes(node, constants, result.graph.initializer)
     del result.graph.node[:]
@@ -128,6 +135,51 @@ def _quant_nodes(node: onnx.NodeProto, constants: dict, initializers) -> list[on
             make("Clip", [f"{out}/shifted", lo, hi], [f"{out}/clipped"]),
             make(rounding, [f"{out}/clipped"], [f"{out}/rounded"]),
             make("Sub", [f"{out}/rounded", z], [f"{out}/centred"]), make("Mul", [f"{out}/centred", s], [out])]
+
+
+def _rounding_op(node: onnx.NodeProto, default: str) -> str:
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    mode = attrs.get("rounding_mode", default)
+    return {"ROUND": "Round", "CEIL": "Ceil", "FLOOR": "Floor"}[(mode.decode() if isinstance(mode, bytes) else mode).upper()]
+
+
+def _trunc_nodes(node: onnx.NodeProto, constants: dict, initializers) -> list[onnx.NodeProto]:
+    """qonnx's `Trunc` (opset 2: x, scale, zero point, input bits, output scale, output
+    bits), its float32 operations in qonnx's order."""
+    make = onnx.helper.make_node
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    signed, narrow = attrs.get("signed", 1), attrs.get("narrow", 0)
+    x, s, z, _, s_out, out_bits = node.input[:6]
+    bits = int(np.asarray(constants[out_bits]).reshape(-1)[0])
+    low = -(2 ** (bits - 1)) + narrow if signed else 0
+    high = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1 - narrow
+    ratio = np.asarray(constants[s_out], np.float32) / np.asarray(constants[s], np.float32)
+    out = node.output[0]
+    t = _constant(initializers, f"{out}/trunc_scale", np.float32(2) ** np.round(np.log2(ratio)).reshape(-1)[0])
+    lo, hi = _constant(initializers, f"{out}/min", low), _constant(initializers, f"{out}/max", high)
+    return [make("Div", [x, s], [f"{out}/div"]), make("Add", [f"{out}/div", z], [f"{out}/shifted"]),
+            make("Round", [f"{out}/shifted"], [f"{out}/integers"]),
+            make("Div", [f"{out}/integers", t], [f"{out}/truncated"]),
+            make("Clip", [f"{out}/truncated", lo, hi], [f"{out}/clipped"]),
+            make(_rounding_op(node, "FLOOR"), [f"{out}/clipped"], [f"{out}/rounded"]),
+            make("Div", [z, t], [f"{out}/zero"]), make("Sub", [f"{out}/rounded", f"{out}/zero"], [f"{out}/centred"]),
+            make("Mul", [f"{out}/centred", s_out], [out])]
+
+
+def _float_quant_folded(node: onnx.NodeProto, constants: dict) -> onnx.TensorProto:
+    """qonnx's `FloatQuant` of a constant, step by step as qonnx computes it (float32
+    values, float64 bounds, saturating; signed), as an initializer."""
+    x, scale, e_bits, m_bits, bias = (np.asarray(constants[name]) for name in node.input[:5])
+    max_val = np.asarray(constants[node.input[5]]) if len(node.input) > 5 and node.input[5] else None
+    x = x / scale
+    internal = np.floor(np.log2(np.abs(x) + np.finfo(x.dtype).tiny)) - m_bits
+    internal = np.exp2(np.maximum(internal, 1.0 - bias - m_bits))
+    x_q = internal * {"Round": np.round, "Ceil": np.ceil, "Floor": np.floor}[_rounding_op(node, "ROUND")](x / internal)
+    max_exponent = 2.0 ** float(e_bits) - 1.0 - float(bias)
+    max_value = float(np.sum(2.0 ** np.arange(0, -float(m_bits) - 1.0, -1.0))) * 2.0 ** max_exponent
+    max_value = max_value if max_val is None else np.minimum(max_value, max_val)
+    value = np.clip(x_q, -max_value, max_value) * scale
+    return onnx.numpy_helper.from_array(np.asarray(value, np.float32), node.output[0])
 
 
 def _bipolar_nodes(node: onnx.NodeProto, initializers) -> list[onnx.NodeProto]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.driver import Design, check_float_inputs
-from compiler.numerics import host_softmax_axis
+from compiler.numerics import host_softmax_axis, signed_bits
 from compiler.oracle import onnxruntime_run
 
 FLOAT_RTOL = 1e-4
@@ -160,11 +160,60 @@ def int_rung(design: Design, inputs: dict[str, np.ndarray]) -> Rung:
             text += f", top-1 agreement {top1:.1%}"
             agreed &= top1 >= INT_TOP1_AGREEMENT
         details.append(text)
-    bits = f"w{design.options.wbits}a{design.options.abits}"
     return Rung(
-        level=f"int ({bits})", oracle="float executor",
+        level=f"int ({quantization_label(design)})", oracle="float executor",
         contract=f"top-1 agreement >= {INT_TOP1_AGREEMENT:.0%}", agreed=agreed, detail="; ".join(details),
     )
+
+
+def quantization_label(design: Design) -> str:
+    """The int rung's widths: hwc's `w{wbits}a{abits}` for a float model; for a model that
+    states its own quantization, the model's ("model's w2 a4/8": the widths its weight
+    integers need, its activation formats' widths), then hwc's for what the model leaves
+    float ("hwc's a8": MatMulNBits' and MXFP4's activations; "w8" for float layers)."""
+    weights, activations, float_layers = model_given_widths(design)
+    ours = design.options
+    if not weights and not activations:
+        return f"w{ours.wbits}a{ours.abits}"
+    given = " ".join(f"{kind}{'/'.join(map(str, widths))}"
+                     for kind, widths in (("w", weights), ("a", activations)) if widths)
+    chosen = " ".join(part for part, needed in ((f"w{ours.wbits}", float_layers), (f"a{ours.abits}", not activations))
+                      if needed)
+    return f"model's {given}" + (f", hwc's {chosen}" if chosen else "")
+
+
+def model_given_widths(design: Design) -> tuple[list[int], list[int], bool]:
+    """(the widths of the weight integers the model gives, the widths of the activation
+    formats it gives, whether some dense/conv layer has float weights), from the float IR."""
+    from compiler.ir import constant_value, main_function
+    from compiler.weight_formats import expand_groups
+    from compiler.weights import store_for
+    from dialects import nn
+
+    module = design.nn_module
+    store = store_for(module)
+    weights, activations, float_layers = set(), set(), False
+    for op in main_function(module).body.block.ops:
+        if isinstance(op, (nn.FakeQuantOp, nn.TruncQuantOp)):
+            lo, hi = op.levels
+            activations.add((hi - lo).bit_length())
+        if not isinstance(op, (nn.DenseOp, nn.ConvOp)):
+            continue
+        owner, value = op.weight.owner, None
+        attrs = owner.attributes if owner is not None else {}
+        if nn.GIVEN_SCALE_ATTR in attrs:
+            value = constant_value(op.weight, store)
+            steps = np.asarray(attrs[nn.GIVEN_SCALE_ATTR].get_values(), np.float64).reshape((-1,) + (1,) * (value.ndim - 1))
+        elif nn.GIVEN_BLOCK_SCALE_ATTR in attrs:
+            value = constant_value(op.weight, store)
+            blocks = np.asarray(attrs[nn.GIVEN_BLOCK_SCALE_ATTR].get_values(), np.float64).reshape(value.shape[0], -1)
+            steps = expand_groups(blocks, attrs[nn.GIVEN_BLOCK_SIZE_ATTR].value.data, value.shape[1])
+        if value is None:
+            float_layers = True
+            continue
+        codes = np.rint(np.asarray(value, np.float64) / steps)
+        weights.add(max(2, signed_bits(int(codes.min(initial=0)), int(codes.max(initial=0)))))
+    return sorted(weights), sorted(activations), float_layers
 
 
 def first_difference(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> str | None:

@@ -51,7 +51,8 @@ def clamped(rewriter: PatternRewriter, op: Operation, inner: nn.RequantOp, lo: i
     """Replace `op` by `inner` with bounds [lo, hi], `op`'s result type and
     `scale`; `inner` itself goes."""
     merged = nn.RequantOp(inner.input, inner.multiplier, shift=inner.shift.value.data, lo=lo, hi=hi,
-                          axis=inner.axis.value.data, result_type=op.results[0].type)
+                          axis=inner.axis.value.data, result_type=op.results[0].type, offset=inner.offset,
+                          rounding=inner.rounding.data if inner.rounding is not None else "half_up")
     if scale is not None:
         merged.attributes[SCALE_ATTR] = scale
     rewriter.replace(op, merged)
@@ -71,9 +72,9 @@ class AbsorbRelu(RewritePattern):
 
 
 def is_clip(op: nn.RequantOp) -> bool:
-    """A requant that only clamps: shift 0 and a constant multiplier of 1."""
+    """A requant that only clamps: shift 0, a constant multiplier of 1 and no offset."""
     multiplier = op.multiplier.owner
-    return (op.shift.value.data == 0 and isinstance(multiplier, nn.ConstantOp)
+    return (op.shift.value.data == 0 and op.offset is None and isinstance(multiplier, nn.ConstantOp)
             and bool(np.all(dense_to_numpy(multiplier.value) == 1)))
 
 

@@ -14,7 +14,8 @@
   group scales (`given_block_weights`, an `nn.group_dense`): exactly when the
   block scales are powers of two (MXFP4), else within half a channel step.
 * Biases: a float bias beside given weights that is not on the accumulator's grid
-  is added at a finer scale (`off_grid_bias`, `add_fine_bias`).
+  is added at the requant's own precision, as its offset (`off_grid_bias`,
+  `offset_requant_plan`, `emit_offset_requant`).
 
 When some activations have given scales and others not (a graph mixing
 quantized and float parts), `report_chosen` says in one warning how many
@@ -32,12 +33,10 @@ from xdsl.ir import BlockArgument, Operation, SSAValue
 
 from compiler.diagnostics import warn
 from compiler.numerics import (
-    GIVEN_MULTIPLIER_LIMIT, MULTIPLIER_BITS, MULTIPLIER_LIMIT, requant_parameters, requantize,
-    round_half_up, signed_bits, width_for,
+    MULTIPLIER_BITS, requant_parameters, requant_rounding, requantize, round_half_up, signed_bits, width_for,
 )
 from compiler.weight_formats import GIVEN_GROUP_SCALE_BITS, expand_groups, groups_for_scales
 from dialects import nn
-from dialects.rom import MAX_WIDTH as ROM_MAX_WIDTH
 from passes.quantize_graph import GivenScale, GraphQuantizer, QTensor
 
 SAME_SCALE_OPS = (nn.MaxPoolOp, nn.ReshapeOp, nn.TransposeOp)
@@ -46,7 +45,7 @@ SAME_SCALE_OPS = (nn.MaxPoolOp, nn.ReshapeOp, nn.TransposeOp)
 
 def _given_scale(op: nn.FakeQuantOp) -> GivenScale:
     lo, hi = op.levels
-    return GivenScale(op.scale.value.data, lo, hi)
+    return GivenScale(op.scale.value.data, lo, hi, op.rounding_mode)
 
 
 def given_activations(function: FuncOp) -> dict[SSAValue, GivenScale]:
@@ -55,6 +54,9 @@ def given_activations(function: FuncOp) -> dict[SSAValue, GivenScale]:
     for op in function.body.block.ops:
         if isinstance(op, nn.FakeQuantOp):
             given[op.output] = _given_scale(op)
+        if isinstance(op, nn.TruncQuantOp):
+            given[op.output] = GivenScale(op.scale.value.data, *op.levels, op.rounding.data)
+            given.setdefault(op.input, GivenScale(op.in_scale.value.data, *op.in_levels))
     for arg in function.body.block.args:
         users = [use.operation for use in arg.uses]
         scales = {_given_scale(user) for user in users if isinstance(user, nn.FakeQuantOp)}
@@ -94,21 +96,64 @@ def _range_of(g: GraphQuantizer, value: SSAValue, q: QTensor) -> tuple[int, int]
 def quantize_fake_quant(g: GraphQuantizer, op: nn.FakeQuantOp) -> None:
     """The integers standing for the fake quant's result: its input's when they are
     at its scale and within its range already, else one requant into them."""
-    q = g.act(op.input, op)
-    target = _given_scale(op)
-    known = _range_of(g, op.input, q) if q.scale == target.scale else None
+    g.quantized[op.output] = _at_given_scale(g, op.input, _given_scale(op), op)
+
+
+def _at_given_scale(g: GraphQuantizer, value: SSAValue, target: GivenScale, op: Operation) -> QTensor:
+    """The integers standing for `value` at `target`'s scale and within its range: the
+    value's own when they are so already, else one requant into them."""
+    q = g.act(value, op)
+    known = _range_of(g, value, q) if q.scale == target.scale else None
     if known is not None and target.lo <= known[0] and known[1] <= target.hi:
-        g.quantized[op.output] = q
-        return
+        return q
     if q.scale == target.scale:  # a clamp only
         multiplier, shift = g.emit_constant(np.array([1]), MULTIPLIER_BITS, "requant.multiplier"), 0
     else:
-        multiplier, shift = g.requant_multiplier(np.array([q.scale / target.scale]), op.output, op)
-    value = g.emit(nn.RequantOp(
-        q.value, multiplier, shift=shift, lo=target.lo, hi=target.hi, axis=len(nn.shape_of(op.input)) - 1,
-        result_type=g.int_tensor(op.input, target.bits),
+        multiplier, shift = g.requant_multiplier(np.array([q.scale / target.scale]), op.results[0], op)
+    requant = g.emit(nn.RequantOp(
+        q.value, multiplier, shift=shift, lo=target.lo, hi=target.hi, axis=len(nn.shape_of(value)) - 1,
+        result_type=g.int_tensor(value, target.bits), rounding=requant_rounding(target.rounding),
     ), scale=target.scale)
-    g.quantized[op.output] = QTensor(value, target.scale, target.bound)
+    return QTensor(requant, target.scale, target.bound)
+
+
+def _without_unit_requant(g: GraphQuantizer, op: nn.TruncQuantOp, value: SSAValue) -> SSAValue:
+    """`value`, or the input of the requant by exactly 1 that produced it when nothing
+    else reads it (a sum pool's sum, already at the Trunc's input scale, clamped to the
+    model's input bit width): qonnx's Trunc does not clamp its input, and the
+    requant would be one PE for nothing."""
+    owner = value.owner
+    if not isinstance(owner, nn.RequantOp) or value.uses or not op.input.has_one_use() \
+            or owner.offset is not None:
+        return value
+    multiplier = np.asarray(g.const(owner.multiplier))
+    if not np.all(multiplier == 1 << owner.shift.value.data):
+        return value
+    source, constant = owner.input, owner.multiplier.owner
+    owner.detach()
+    owner.erase()
+    if isinstance(constant, Operation) and not constant.results[0].uses:
+        constant.detach()
+        constant.erase()
+    return source
+
+
+def quantize_trunc_quant(g: GraphQuantizer, op: nn.TruncQuantOp) -> None:
+    """QONNX's Trunc in integers, exactly: its input's integers `t` at `in_scale` (the
+    layer before requantizes into them; a sum pool's sum as it is), requantized by
+    `2^-k` rounding as the model says (FLOOR, CEIL, ROUND half to even: the requant's
+    `rounding`) and the model's clamp."""
+    lo, hi = op.in_levels
+    t = _at_given_scale(g, op.input, GivenScale(op.in_scale.value.data, lo, hi), op)
+    shift = op.shift.value.data
+    target = GivenScale(op.scale.value.data, *op.levels, op.rounding.data)
+    multiplier = g.emit_constant(np.array([1]), MULTIPLIER_BITS, "requant.multiplier")
+    result = g.emit(nn.RequantOp(
+        _without_unit_requant(g, op, t.value), multiplier, shift=shift, lo=target.lo, hi=target.hi,
+        axis=len(nn.shape_of(op.input)) - 1, result_type=g.int_tensor(op.input, target.bits),
+        rounding=requant_rounding(target.rounding),
+    ), scale=target.scale)
+    g.quantized[op.output] = QTensor(result, target.scale, target.bound)
 
 
 def given_weights(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> tuple[np.ndarray, np.ndarray, int] | None:
@@ -174,14 +219,12 @@ def power_of_two_groups(scales: np.ndarray) -> tuple[np.ndarray, np.ndarray] | N
     return (2.0 ** (exponents - lowest)).astype(np.int64), 2.0 ** lowest[:, 0]
 
 
-FINE_BIAS_BITS = 10
-"""A float bias next to the model's integer weights is added at a scale at least this many
-bits finer than the output's step (see `add_fine_bias`)..."""
-FINE_BIAS_MAX_BITS = 24
-"""... and at most this many: float32's significand, the reference's own precision."""
+OFFSET_MULTIPLIER_BITS = range(24, 32)
+"""Multiplier limits (2^24 .. 2^31) `offset_requant_plan` tries, coarsest first: float32's
+significand, up to a signed 32-bit constant."""
 EXHAUSTIVE_CHECK_LIMIT = 1 << 23
-"""`add_fine_bias` proves its choice on every accumulator value when there are at most
-this many (channels x values); beyond, it takes `FINE_BIAS_MAX_BITS`."""
+"""`offset_requant_plan` proves its choice on every accumulator value when there are at
+most this many (channels x values); beyond, it takes the finest multiplier."""
 
 
 def off_grid_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray) -> np.ndarray | None:
@@ -198,84 +241,79 @@ def off_grid_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.
 
 
 @dataclass(frozen=True)
-class _FineRequant:
-    """A float bias added `shift` bits below the accumulator's scale, and the requant after it."""
+class OffsetRequant:
+    """A requant into a given scale with the layer's float bias in it: the bias's whole
+    accumulator steps `bias_q` (the layer's own bias) and the rest as the requant's
+    offset, `acc · M + bias_q · M + offset = acc · M + round(b / s_out · 2^shift)`,
+    rounded as the model rounds (`rounding`, `compiler.numerics.requant_rounding`)."""
 
-    shift: int
     bias_q: np.ndarray
     multiplier: np.ndarray
-    requant_shift: int
+    shift: int
+    offset: np.ndarray
+    rounding: str
 
 
-def _fine_requant(acc_scales: np.ndarray, bias: np.ndarray, out_scale: float, shift: int, limit: int,
-                  what: str) -> _FineRequant:
-    fine = acc_scales / 2.0 ** shift
-    multiplier, requant_shift = requant_parameters(fine / out_scale, what, limit)
-    return _FineRequant(shift, round_half_up(bias / fine).astype(np.int64), multiplier, requant_shift)
+EXACT_ROUNDINGS = {"ROUND": np.rint, "FLOOR": np.floor, "CEIL": np.ceil}
 
 
-def _exact_on_every_accumulator(plan: _FineRequant, acc_scales: np.ndarray, bias: np.ndarray, out_scale: float,
-                                bound: int, clamp: tuple[int, int]) -> bool:
-    """True when `requant(acc · 2^shift + bias_q)` equals the model's exact
-    `round_half_even((acc · s_acc + b) / s_out)` for every accumulator value |acc| <= bound
-    of every channel (both clamped to the output's range)."""
+def _offset_requant(acc_scales: np.ndarray, bias: np.ndarray, given: GivenScale, limit: int,
+                    what: str) -> OffsetRequant:
+    multiplier, shift = requant_parameters(acc_scales / given.scale, what, limit)
+    multiplier = np.broadcast_to(multiplier, bias.shape).astype(np.int64)
+    total = [int(v) for v in round_half_up(bias / given.scale * 2.0 ** shift)]  # at 2^-shift of a step
+    bias_q = np.array([t // int(m) for t, m in zip(total, multiplier)], np.int64)
+    offset = np.array([t - int(b) * int(m) for t, b, m in zip(total, bias_q, multiplier)], np.int64)
+    return OffsetRequant(bias_q, multiplier, shift, offset, requant_rounding(given.rounding))
+
+
+def _exact_on_every_accumulator(plan: OffsetRequant, acc_scales: np.ndarray, bias: np.ndarray, given: GivenScale,
+                                bound: int) -> bool:
+    """True when `requant(acc + bias_q)` with the plan's offset equals the model's exact
+    `R((acc · s_acc + b) / s_out)` (R its rounding: half to even, floor or ceil) for every
+    accumulator value |acc| <= bound of every channel (both clamped to the output's range)."""
     accs = np.arange(-bound, bound + 1, dtype=np.int64)
-    multipliers = np.broadcast_to(plan.multiplier, bias.shape)
-    for scale, b, b_q, m in zip(acc_scales, bias, plan.bias_q, multipliers):
-        ours = requantize((accs << plan.shift) + b_q, np.int64(m), plan.requant_shift, -(1 << 62), 1 << 62)
-        exact = np.rint((accs * scale + b) / out_scale)
-        ours, exact = np.clip(ours, *clamp), np.clip(exact, *clamp)
-        if not np.array_equal(ours, exact):
+    for scale, b, b_q, m, c in zip(acc_scales, bias, plan.bias_q, plan.multiplier, plan.offset):
+        ours = requantize(accs + b_q, np.int64(m), plan.shift, given.lo, given.hi, np.int64(c), plan.rounding)
+        exact = EXACT_ROUNDINGS[given.rounding]((accs * scale + b) / given.scale)
+        if not np.array_equal(ours, np.clip(exact, given.lo, given.hi)):
             return False
     return True
 
 
-def _choose_fine_requant(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray,
-                         bias: np.ndarray, bound: int) -> _FineRequant:
-    """Into a scale the model gives: the coarsest bias scale, from `FINE_BIAS_BITS` to
-    `FINE_BIAS_MAX_BITS` bits below the output's step, at which the integer requant rounds
-    every accumulator value of every channel as the model's exact arithmetic does
-    (checked by exhaustion); the finest when none does or there are too many values to
-    check. The sum stays within a ROM word. Into a scale hwc chooses: `FINE_BIAS_BITS`."""
-    target = g.requant_target(op.output)
-    given = g.given.get(target)
-    out_scale = g.scale_of_bits(target, given.bits if given is not None else g.abits)
-    limit = GIVEN_MULTIPLIER_LIMIT if given is not None else MULTIPLIER_LIMIT
-    below = int(np.ceil(np.log2(acc_scales.max() / out_scale)))
-    finest = FINE_BIAS_MAX_BITS if given is not None else FINE_BIAS_BITS
-    shifts = dict.fromkeys(max(0, below + bits) for bits in range(FINE_BIAS_BITS, finest + 1))
-    plans = [_fine_requant(acc_scales, bias, out_scale, shift, limit, op.name) for shift in shifts]
-    fitting = [plan for plan in plans
-               if width_for((bound << plan.shift) + int(np.abs(plan.bias_q).max(initial=0))) <= ROM_MAX_WIDTH]
-    plans = fitting or plans[:1]
-    if given is None or acc_scales.size * (2 * bound + 1) > EXHAUSTIVE_CHECK_LIMIT:
+def offset_requant_plan(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray,
+                        bias: np.ndarray, bound: int) -> OffsetRequant:
+    """The requant into the given scale of `op`'s result with its float bias `bias` added
+    at the requant's own precision (2^-shift of an output step), the multiplier the
+    coarsest of `OFFSET_MULTIPLIER_BITS` at which every accumulator value |acc| <= bound
+    of every channel rounds exactly as the model's exact arithmetic does (checked by
+    exhaustion); the finest when none does or there are too many values to check.
+
+    Rounding the bias at the accumulator's (often coarse) scale would shift a channel's
+    every value by the same fraction of a step and flip every sample whose accumulator
+    lands next to a rounding boundary; here it costs no PE: the integer part stays the
+    layer's bias, the fraction is the requant's offset."""
+    given = g.given[g.requant_target(op.output)]
+    acc_scales = np.broadcast_to(np.asarray(acc_scales, np.float64), bias.shape)
+    plans = [_offset_requant(acc_scales, bias, given, 1 << bits, op.name) for bits in OFFSET_MULTIPLIER_BITS]
+    if acc_scales.size * (2 * bound + 1) > EXHAUSTIVE_CHECK_LIMIT:
         return plans[-1]
-    exact = (plan for plan in plans
-             if _exact_on_every_accumulator(plan, acc_scales, bias, out_scale, bound, (given.lo, given.hi)))
+    exact = (plan for plan in plans if _exact_on_every_accumulator(plan, acc_scales, bias, given, bound))
     return next(exact, plans[-1])
 
 
-def add_fine_bias(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc: SSAValue, acc_scales: np.ndarray,
-                  bias: np.ndarray, bound: int, axis: int) -> tuple[SSAValue, np.ndarray]:
-    """`acc · 2^k + round(bias / (acc_scales / 2^k))`, and its scales `acc_scales / 2^k`:
-    the float bias added k bits below the accumulator's scale, k the smallest (at least
-    `FINE_BIAS_BITS` bits below the output's step) for which the requant that follows rounds
-    every accumulator value as the model's exact arithmetic does (`_choose_fine_requant`).
-    Rounding the bias at a coarse scale would shift a channel's every value by the same
-    fraction of a step, and flip every sample whose accumulator lands next to a rounding
-    boundary."""
-    acc_scales = np.broadcast_to(np.asarray(acc_scales, np.float64), bias.shape)
-    plan = _choose_fine_requant(g, op, acc_scales, bias, bound)
-    shift, fine = plan.shift, acc_scales / 2.0 ** plan.shift
-    rank = len(nn.shape_of(acc))
-    bias_q = plan.bias_q.reshape((-1,) + (1,) * (rank - 1 - axis))
-    scaled_bits = g.accumulator_bits(bound << shift, op)
-    factor = g.emit_int_scalar(1 << shift)
-    scaled = g.emit(nn.MulOp(acc, factor, g.int_tensor(acc, scaled_bits)), acc_bits=scaled_bits)
-    total_bits = g.accumulator_bits((bound << shift) + int(np.abs(bias_q).max(initial=0)), op)
-    offset = g.emit_constant(bias_q, total_bits, "bias.fine")
-    total = g.emit(nn.AddOp(scaled, offset, g.int_tensor(acc, total_bits)), acc_bits=total_bits)
-    return total, fine
+def emit_offset_requant(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc: SSAValue, plan: OffsetRequant,
+                        axis: int) -> None:
+    """The requant of `plan` on the layer's accumulator `acc` (its bias already in), into
+    the given scale and range of `op`'s result."""
+    given = g.given[g.requant_target(op.output)]
+    multiplier = g.emit_constant(plan.multiplier, max(MULTIPLIER_BITS, width_for(int(plan.multiplier.max()))),
+                                 "requant.multiplier")
+    offset = g.emit_constant(plan.offset, width_for(int(np.abs(plan.offset).max(initial=0))), "requant.offset")
+    value = g.emit(nn.RequantOp(acc, multiplier, shift=plan.shift, lo=given.lo, hi=given.hi, axis=axis,
+                                result_type=g.int_tensor(acc, given.bits), offset=offset, rounding=plan.rounding),
+                   scale=given.scale)
+    g.quantized[op.output] = QTensor(value, given.scale, max(-given.lo, given.hi))
 
 
 def _layer_name(op: Operation) -> str:

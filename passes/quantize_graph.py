@@ -34,7 +34,7 @@ from xdsl.ir import Block, Operation, SSAValue
 from compiler.errors import HwcError
 from compiler.ir import constant_value, is_constant, make_constant, numpy_dtype, numpy_to_dense, tensor_type
 from compiler.numerics import (
-    FINE_SCALE_BITS, GIVEN_MULTIPLIER_LIMIT, MAX_ACC_BITS, MULTIPLIER_BITS, MULTIPLIER_LIMIT, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, scale_from_absmax, signed_bits,
+    FINE_SCALE_BITS, GIVEN_MULTIPLIER_LIMIT, MAX_ACC_BITS, MULTIPLIER_BITS, MULTIPLIER_LIMIT, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, requant_rounding, scale_from_absmax, signed_bits,
     few_digit_ratios, width_for,
 )
 from compiler.weight_formats import LayerNames, WeightFormat, check_overrides_match, format_for
@@ -68,6 +68,8 @@ class GivenScale:
     scale: float
     lo: int
     hi: int
+    rounding: str = "ROUND"
+    """How the model rounds into it: ROUND (half to even), FLOOR or CEIL."""
 
     @property
     def bits(self) -> int:
@@ -289,9 +291,10 @@ class GraphQuantizer:
         multiplier, shift = self.requant_multiplier(ratio, final, op)
         rank = len(nn.shape_of(acc))
         axis = axis if nn.shape_of(multiplier) != (1,) else rank - 1
+        rounding = requant_rounding(self.given[final].rounding) if final in self.given else "half_up"
         value = self.emit(nn.RequantOp(
             acc, multiplier, shift=shift, lo=lo, hi=hi, axis=axis,
-            result_type=self.int_tensor(acc, bits),
+            result_type=self.int_tensor(acc, bits), rounding=rounding,
         ), scale=out_scale)
         self.quantized[result] = QTensor(value, out_scale, max(-lo, hi))
 

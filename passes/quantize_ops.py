@@ -22,7 +22,8 @@ from compiler.numerics import (
 from compiler.weight_formats import GROUP_SCALE_BITS, WeightFormat, expand_groups, grouped_magnitudes, quantize_groups
 from dialects import nn
 from passes.quantize_given import (
-    add_fine_bias, given_block_weights, given_weights, off_grid_bias, quantize_fake_quant,
+    emit_offset_requant, given_block_weights, given_weights, off_grid_bias, offset_requant_plan,
+    quantize_fake_quant, quantize_trunc_quant,
 )
 from passes.quantize_graph import GraphQuantizer, Handler, QTensor
 from passes.quantize_transformer import HANDLERS as TRANSFORMER_HANDLERS
@@ -71,7 +72,9 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
         groups, effective = None, weight_q
     acc_scales = x.scale * weight_scales
     fine_bias = off_grid_bias(g, op, acc_scales) if given is not None or blocks is not None else None
-    bias_q = _bias_at(g, op, acc_scales) if fine_bias is None else None
+    plan = None if fine_bias is None else \
+        offset_requant_plan(g, op, acc_scales, fine_bias, int(dot_bounds(effective, x.bound).max(initial=0)))
+    bias_q = _bias_at(g, op, acc_scales) if plan is None else plan.bias_q if np.any(plan.bias_q) else None
     bounds = dot_bounds(effective, x.bound, bias_q)
     acc_bits = g.accumulator_bits(int(bounds.max(initial=0)), op)
     weight = g.emit_constant(weight_q, weight_format.bits, f"{stem}.q")
@@ -90,9 +93,10 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
         layer = type(op).create(operands=operands, properties=dict(op.properties), result_types=[result_type])
     acc = g.emit(layer, acc_bits=acc_bits)
     axis = 1 if isinstance(op, nn.ConvOp) else len(nn.shape_of(op.output)) - 1
-    if fine_bias is not None:
-        acc, acc_scales = add_fine_bias(g, op, acc, acc_scales, fine_bias, int(bounds.max(initial=0)), axis)
-    g.requant(acc, acc_scales, axis, op.output, op)
+    if plan is not None:
+        emit_offset_requant(g, op, acc, plan, axis)
+    else:
+        g.requant(acc, acc_scales, axis, op.output, op)
 
 
 def _bias_at(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp, acc_scales: np.ndarray) -> np.ndarray | None:
@@ -351,6 +355,7 @@ HANDLERS: dict[type[Operation], Handler] = {
     nn.LogSoftmaxOp: refuse_softmax,
     nn.SiluOp: quantize_lookup, nn.GeluOp: quantize_lookup,
     nn.FakeQuantOp: quantize_fake_quant,
+    nn.TruncQuantOp: quantize_trunc_quant,
     **TRANSFORMER_HANDLERS,
 }
 """How each float op becomes integer ops (a handler appends to the new body)."""

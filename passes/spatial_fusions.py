@@ -69,7 +69,8 @@ def fuse_into_producer(rewriter: PatternRewriter, producer: Operation, consumer:
 
 
 def requant_of(op: spatial.RequantOp) -> dict[str, Attribute]:
-    return {"multiplier": op.multiplier, "shift": op.shift, "lo": op.lo, "hi": op.hi}
+    extra = {name: value for name, value in (("offset", op.offset), ("rounding", op.rounding)) if value is not None}
+    return {"multiplier": op.multiplier, "shift": op.shift, "lo": op.lo, "hi": op.hi, **extra}
 
 
 @dataclass
@@ -131,7 +132,7 @@ class RequantIntoEltwise(RewritePattern):
     def match_and_rewrite(self, op: spatial.RequantOp, rewriter: PatternRewriter) -> None:
         eltwise = op.input.owner
         if not isinstance(eltwise, spatial.EltwiseOp) or not single_use(eltwise.output) \
-                or not requantizes_by_one(eltwise):
+                or not requantizes_by_one(eltwise) or op.offset is not None:
             return
         multiplier = self.roms.values(op, op.multiplier)
         if multiplier is None or multiplier.size != 1:

@@ -220,10 +220,15 @@ class GraphMapper:
             })
 
     def requant_properties(self, requant: nn.RequantOp) -> dict[str, Attribute]:
-        return {
+        properties = {
             "multiplier": SymbolRefAttr(self.rom_symbol(requant.multiplier, requant)),
             "shift": requant.shift, "lo": requant.lo, "hi": requant.hi,
         }
+        if requant.offset is not None:
+            properties["offset"] = SymbolRefAttr(self.rom_symbol(requant.offset, requant))
+        if requant.rounding is not None:
+            properties["rounding"] = requant.rounding
+        return properties
 
     def mvu(self, op: Operation, name: str | NamedLater, input_stream: SSAValue, weights: str, bias: str | None,
             out_features: int, vector_frame: Sequence[int], layout: Layout) -> None:

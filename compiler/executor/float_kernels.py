@@ -41,6 +41,8 @@ for _op_type, _compute in elementwise.ACTIVATIONS.items():
     FLOAT_KERNELS.register_epilogue(_op_type)(elementwise.unary_epilogue(_compute))
 FLOAT_KERNELS.register(nn.FakeQuantOp)(elementwise.unary(fake_quant_kernels.fake_quant))
 FLOAT_KERNELS.register_epilogue(nn.FakeQuantOp)(elementwise.unary_epilogue(fake_quant_kernels.fake_quant))
+FLOAT_KERNELS.register(nn.TruncQuantOp)(elementwise.unary(fake_quant_kernels.trunc_quant))
+FLOAT_KERNELS.register_epilogue(nn.TruncQuantOp)(elementwise.unary_epilogue(fake_quant_kernels.trunc_quant))
 FLOAT_KERNELS.register(nn.SoftmaxOp)(elementwise.softmax)
 FLOAT_KERNELS.register(nn.LogSoftmaxOp)(elementwise.log_softmax)
 FLOAT_KERNELS.register(nn.MaskedSoftmaxOp, batch_rule=broadcast_rule)(elementwise.masked_softmax)

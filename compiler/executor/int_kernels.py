@@ -132,14 +132,19 @@ def multiplier_shape(rank: int, axis: int, channels: int) -> tuple[int, ...]:
 def requant(op: nn.RequantOp, constants) -> Instantiate:
     multiplier = _constant(op, constants, 1, "multiplier")
     shift, lo, hi = (op.shift.value.data, op.lo.value.data, op.hi.value.data)
+    rounding = op.rounding.data if op.rounding is not None else "half_up"
     axis = op.axis.value.data
     rank = len(nn.shape_of(op.input))
     shaped = multiplier.reshape(multiplier_shape(rank, axis, multiplier.size))
+    offset = None
+    if op.offset is not None:
+        offset = _constant(op, constants, 2, "offset")
+        offset = offset.reshape(multiplier_shape(rank, axis, offset.size))
     width = integer_width(op.output)
 
     def instantiate(binding: Binding):
         def kernel(acc, *_):
-            return wrap(requantize(acc, shaped, shift, lo, hi), width).astype(binding.dtype)
+            return wrap(requantize(acc, shaped, shift, lo, hi, offset, rounding), width).astype(binding.dtype)
 
         return kernel
 

@@ -69,6 +69,11 @@ def _width(value: SSAValue) -> int:
     return spatial.stream_of(value).width
 
 
+def _rounding(op: Operation) -> str:
+    """A requantizing PE's rounding (`compiler.numerics.requantize`): half up unless it says."""
+    rounding = op.properties.get("rounding")
+    return rounding.data if rounding is not None else "half_up"
+
 def mvu(op: spatial.MVUOp, roms: Roms) -> Kernel:
     weight = roms.read(op.weights)
     bias = roms.read(op.bias) if op.bias is not None else None
@@ -79,7 +84,8 @@ def mvu(op: spatial.MVUOp, roms: Roms) -> Kernel:
     offset = bias.astype(compute) if bias is not None else None
     requant = None
     if op.multiplier is not None:
-        requant = (roms.read(op.multiplier).reshape(-1), op.shift.value.data, op.lo.value.data, op.hi.value.data)
+        requant = (roms.read(op.multiplier).reshape(-1), op.shift.value.data, op.lo.value.data, op.hi.value.data,
+                   roms.read(op.offset).reshape(-1) if op.offset is not None else None, _rounding(op))
     out_frame = _frame(op.output)
 
     def run(x: np.ndarray):
@@ -143,14 +149,17 @@ def global_pool(op: spatial.GlobalPoolOp, roms: Roms) -> Kernel:
 
 def requant(op: spatial.RequantOp, roms: Roms) -> Kernel:
     multiplier = roms.read(op.multiplier).reshape(-1)
+    offset = roms.read(op.offset).reshape(-1) if op.offset is not None else None
     shift, lo, hi = op.shift.value.data, op.lo.value.data, op.hi.value.data
     width = _width(op.output)
-    return lambda x: wrap(requantize(x, multiplier, shift, lo, hi), width)
+    rounding = _rounding(op)
+    return lambda x: wrap(requantize(x, multiplier, shift, lo, hi, offset, rounding), width)
 
 def eltwise(op: spatial.EltwiseOp, roms: Roms) -> Kernel:
     kind = op.kind.data
     lhs_scale, rhs_scale = op.lhs_scale.value.data, op.rhs_scale.value.data
-    requant = (np.array([op.multiplier.value.data]), op.shift.value.data, op.lo.value.data, op.hi.value.data)
+    requant = (np.array([op.multiplier.value.data]), op.shift.value.data, op.lo.value.data, op.hi.value.data,
+               None, _rounding(op))
     width = _width(op.output)
 
     def run(lhs: np.ndarray, rhs: np.ndarray):

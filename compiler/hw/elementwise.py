@@ -42,10 +42,12 @@ def _int(attr) -> int:
 
 def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width: int,
                   multiplier: np.ndarray, shift: int, lo: int, hi: int,
-                  const_mult: str = "shift-add") -> hw.HWModuleOp:
+                  const_mult: str = "shift-add", offset: np.ndarray | None = None,
+                  rounding: str = "half_up") -> hw.HWModuleOp:
     """A requant unit for a stream whose innermost dimension is `channels`;
-    `multiplier` has `channels` values or one; constant multipliers are built
-    in the `const_mult` style (`compiler.hw.const_mult`)."""
+    `multiplier` (and `offset`, if any) has `channels` values or one; constant
+    multipliers are built in the `const_mult` style (`compiler.hw.const_mult`);
+    `rounding` as `compiler.hw.requant.requantize`'s."""
     b = ModuleBuilder(name)
     constants = ConstantMultiplier(b, const_mult)
     inp = b.stream_input("in0", in_width, lanes)
@@ -54,6 +56,9 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
     if len(multipliers) == 1:
         multipliers = multipliers * channels
     m_bits = signed_bits(min(multipliers), max(multipliers))
+    offsets = None if offset is None else [int(c) for c in np.asarray(offset).reshape(-1)]
+    if offsets is not None and len(offsets) == 1:
+        offsets = offsets * channels
     beats_per_pixel = channels // lanes
     # The stage's ready also steps the beat counter: the stage is built by hand.
     valid_reg = b.reg("stage_valid", 1, reset_value=0)
@@ -67,7 +72,13 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
             m = b.const(per_beat[0], m_bits)
         else:
             m = b.rom_lookup(per_beat, m_bits, beat, name=f"multiplier_{lane}")
-        lanes_out.append(requantize(b, x, m, shift, lo, hi, out_width, constants))
+        c = None
+        if offsets is not None:
+            per_beat = [offsets[j * lanes + lane] for j in range(beats_per_pixel)]
+            c_bits = signed_bits(min(offsets), max(offsets))
+            c = b.const(per_beat[0], c_bits) if beat is None or len(set(per_beat)) == 1 else \
+                b.rom_lookup(per_beat, c_bits, beat, name=f"offset_{lane}")
+        lanes_out.append(requantize(b, x, m, shift, lo, hi, out_width, constants, c, rounding))
     data = b.reg("stage_data", lanes * out_width)
     data.set_next(b.pack(lanes_out), enable=fire)
     valid_reg.set_next(inp.valid, enable=ready)
@@ -76,10 +87,15 @@ def build_requant(name: str, channels: int, lanes: int, in_width: int, out_width
     return b.finish()
 
 
+def _rounding(op: RequantOp | EltwiseOp) -> str:
+    return op.rounding.data if op.rounding is not None else "half_up"
+
+
 def generate_requant(op: RequantOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     source, target = stream_of(op.input), stream_of(op.output)
     return build_requant(ctx.module_name, source.frame[-1], source.lanes.data, source.width, target.width,
-                         ctx.rom(op.multiplier), _int(op.shift), _int(op.lo), _int(op.hi), ctx.const_mult)
+                         ctx.rom(op.multiplier), _int(op.shift), _int(op.lo), _int(op.hi), ctx.const_mult,
+                         ctx.rom(op.offset) if op.offset is not None else None, _rounding(op))
 
 
 # --------------------------------------------------------------------------- lookup
@@ -112,9 +128,10 @@ def generate_lookup(op: LookupOp, ctx: GeneratorContext) -> hw.HWModuleOp:
 
 def build_eltwise(name: str, kind: str, lanes: int, lhs_width: int, rhs_width: int, out_width: int,
                   lhs_scale: int, rhs_scale: int, multiplier: int, shift: int, lo: int, hi: int,
-                  const_mult: str = "shift-add") -> hw.HWModuleOp:
+                  const_mult: str = "shift-add", rounding: str = "half_up") -> hw.HWModuleOp:
     """Two streams combined lane by lane and requantized (see the module docstring);
-    products by constants in the `const_mult` style (`compiler.hw.const_mult`)."""
+    products by constants in the `const_mult` style (`compiler.hw.const_mult`);
+    `rounding` as `compiler.hw.requant.requantize`'s."""
     b = ModuleBuilder(name)
     constants = ConstantMultiplier(b, const_mult)
     lhs = b.stream_input("in0", lhs_width, lanes)
@@ -134,7 +151,7 @@ def build_eltwise(name: str, kind: str, lanes: int, lhs_width: int, rhs_width: i
             left = constants.times(x, lhs_scale, acc_bits)
             right = constants.times(y, rhs_scale, acc_bits)
             acc = b.add(left, right, width=acc_bits) if kind == "add" else b.sub(left, right, width=acc_bits)
-        results.append(requantize(b, acc, multiplier, shift, lo, hi, out_width, constants))
+        results.append(requantize(b, acc, multiplier, shift, lo, hi, out_width, constants, rounding=rounding))
     both = b.and_(lhs.valid, rhs.valid)
     data, valid, ready = b.pipeline_stage("stage", b.pack(results), both, out.ready)
     lhs.set_ready(b.and_(ready, rhs.valid))
@@ -147,4 +164,4 @@ def generate_eltwise(op: EltwiseOp, ctx: GeneratorContext) -> hw.HWModuleOp:
     lhs, rhs, target = stream_of(op.lhs), stream_of(op.rhs), stream_of(op.output)
     return build_eltwise(ctx.module_name, op.kind.data, lhs.lanes.data, lhs.width, rhs.width, target.width,
                          _int(op.lhs_scale), _int(op.rhs_scale), _int(op.multiplier), _int(op.shift),
-                         _int(op.lo), _int(op.hi), ctx.const_mult)
+                         _int(op.lo), _int(op.hi), ctx.const_mult, _rounding(op))

@@ -63,16 +63,22 @@ from dialects.spatial import DupOp, FifoOp, MVUOp, PoolOp, RequantOp, ReshapeOp,
 
 @dataclass(frozen=True)
 class Requant:
-    """`y = clamp((acc * multiplier[c] + 2**(shift-1)) >> shift, lo, hi)`;
-    `multiplier` has one value per output channel or a single one."""
+    """`y = clamp((acc * multiplier[c] + offset[c] + 2**(shift-1)) >> shift, lo, hi)`;
+    `multiplier` (and `offset`, 0 when empty) has one value per output channel or a single
+    one; `rounding` other than half_up as `compiler.numerics.requantize`'s."""
 
     multiplier: tuple[int, ...]
     shift: int
     lo: int
     hi: int
+    offset: tuple[int, ...] = ()
+    rounding: str = "half_up"
 
     def multiplier_of(self, channel: int) -> int:
         return self.multiplier[channel] if len(self.multiplier) > 1 else self.multiplier[0]
+
+    def offset_of(self, channel: int) -> int:
+        return 0 if not self.offset else self.offset[channel] if len(self.offset) > 1 else self.offset[0]
 
 
 @dataclass
@@ -168,7 +174,9 @@ def generate_mvu(op: MVUOp, ctx: GeneratorContext) -> hw.HWModuleOp:
         bias=ctx.rom(op.bias).reshape(-1) if op.bias is not None else None,
         requant=None if op.multiplier is None else Requant(
             tuple(int(m) for m in ctx.rom(op.multiplier).reshape(-1)),
-            op.shift.value.data, op.lo.value.data, op.hi.value.data),
+            op.shift.value.data, op.lo.value.data, op.hi.value.data,
+            tuple(int(c) for c in ctx.rom(op.offset).reshape(-1)) if op.offset is not None else (),
+            op.rounding.data if op.rounding is not None else "half_up"),
         rom_style=ctx.rom_style,
         const_mult=ctx.const_mult,
         in_range=stream_value_range(op.input),
@@ -365,6 +373,12 @@ class _MVUBuilder:
         m_bits = requant_multiplier_bits(requant)
         multipliers = np.array([requant.multiplier_of(n) for n in range(spec.out_features)])
         lanes_m = self._per_lane_values(multipliers, fold, m_bits, "multiplier")
-        offsets = ([int(v) for v in spec.bias[:spec.pe]] if self._bias_in_requant() else [0] * spec.pe)
-        return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width, self.constants, offset)
-                for acc, m, offset in zip(accs, lanes_m, offsets)]
+        offsets = [requant.offset_of(n) if requant.offset else 0 for n in range(spec.out_features)]
+        if self._bias_in_requant():  # (acc + bias) * M as acc * M + bias * M
+            offsets = [c + int(spec.bias[n]) * int(multipliers[n]) for n, c in enumerate(offsets)]
+        lanes_c: list[SSAValue | None] = [None] * spec.pe
+        if any(offsets):
+            lanes_c = self._per_lane_values(np.array(offsets), fold, signed_bits(min(offsets), max(offsets)), "offset")
+        return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width, self.constants, c,
+                           requant.rounding)
+                for acc, m, c in zip(accs, lanes_m, lanes_c)]

@@ -13,21 +13,24 @@ from compiler.hw.builder import ModuleBuilder
 from compiler.hw.cmvm import csd_digits
 from compiler.hw.const_mult import ConstantMultiplier
 from compiler.numerics import requantize as reference_requantize
-from compiler.numerics import signed_bits
+from compiler.numerics import rounding_constant, signed_bits
 
 EXHAUSTIVE_LIMIT = 1 << 22
 """The most accumulator values `narrowest_equivalent` checks one candidate on."""
 
 
 def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shift: int, lo: int, hi: int,
-               out_width: int, constants: ConstantMultiplier | None = None, offset: int = 0) -> SSAValue:
-    """`clamp(((acc + offset) * multiplier + 2**(shift-1)) >> shift, lo, hi)`
-    (DESIGN.md numerics with the bias `offset` added first), `out_width` bits;
-    `multiplier` a signed value or a constant. A constant (an int or a
-    `hw.constant` value) is narrowed to the smallest equivalent shift and
-    multiplied by shift-and-add when `constants` has that style (its digits and
-    the constant `offset * multiplier + rounding` summed by one adder tree), else
-    by `comb.mul`.
+               out_width: int, constants: ConstantMultiplier | None = None,
+               offset: SSAValue | None = None, rounding: str = "half_up") -> SSAValue:
+    """`clamp((acc * multiplier + offset + 2**(shift-1)) >> shift, lo, hi)` (DESIGN.md
+    numerics), `out_width` bits; `multiplier` a signed value or a constant. A
+    constant (an int or a `hw.constant` value) is narrowed to the smallest
+    equivalent shift and multiplied by shift-and-add when `constants` has that
+    style — its signed digits of `acc` and a constant offset with the rounding
+    summed by one adder tree (`_scaled_by_digits`) —, else by `comb.mul`.
+    `offset` (a signed value, or None for 0) is added with the rounding constant
+    (`compiler.numerics.rounding_constant`: half up, half even — plus bit `shift` of the
+    product and offset —, floor, ceil).
 
     Computed at a width that cannot overflow; the clamp compares the unshifted
     sum with `lo << shift` and `(hi + 1) << shift` (the same decisions as
@@ -36,33 +39,48 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
         m_bits = signed_bits(multiplier, multiplier)
     else:
         m_bits = width_of(multiplier)
-    known = multiplier if isinstance(multiplier, int) else b.constant_value(multiplier)
-    if known is not None and constants is not None and constants.style == "shift-add":
-        narrow = narrowest_equivalent(known, shift, lo, hi, width_of(acc), offset)
-        if narrow != (known, shift):
-            return requantize(b, acc, narrow[0], narrow[1], lo, hi, out_width, constants, offset)
-        return _clamped(b, _scaled_by_digits(b, acc, known, offset, shift), shift, lo, hi, out_width)
-    if offset:
-        acc = b.add(acc, b.const(offset, signed_bits(offset, offset)), width=max(width_of(acc),
-                                                                             signed_bits(offset, offset)) + 1)
     bounds = (lo << shift, ((hi + 1) << shift) - 1)
     width = max(width_of(acc) + m_bits + 1, signed_bits(min(bounds), max(bounds)) + 1)
-    if isinstance(multiplier, int):
+    if offset is not None or rounding != "half_up":  # |acc * M| + |offset| + 2^shift: one bit more than the widest
+        width = max(width, width_of(acc) + m_bits + 2, (width_of(offset) if offset is not None else 0) + 2, shift + 2)
+    known = multiplier if isinstance(multiplier, int) else b.constant_value(multiplier)
+    known_offset = 0 if offset is None else b.constant_value(offset)
+    if known is not None and constants is not None and constants.style == "shift-add":
+        if known_offset is not None:
+            narrow = narrowest_requant(known, shift, lo, hi, width_of(acc), rounding, known_offset)
+            if narrow != (known, shift, known_offset):
+                narrow_offset = b.const(narrow[2], signed_bits(narrow[2], narrow[2])) if narrow[2] else None
+                return requantize(b, acc, narrow[0], narrow[1], lo, hi, out_width, constants, narrow_offset, rounding)
+            if not (rounding == "half_even" and shift > 0):
+                total = _scaled_by_digits(b, acc, known, known_offset + rounding_constant(rounding, shift))
+                return _clamped(b, total, shift, lo, hi, out_width)
+        scaled = constants.times(acc, known, width)
+    elif isinstance(multiplier, int):
         scaled = b.mul_const(acc, multiplier, width)
     else:
         scaled = b.mul(acc, multiplier, width=width)
-    rounding = (1 << shift) >> 1
-    if rounding:
-        scaled = b.add(scaled, b.const(rounding, width), width=width)
-    return _clamped(b, Ranged(scaled, -(1 << (width - 1)), (1 << (width - 1)) - 1), shift, lo, hi, out_width)
+    constant = rounding_constant(rounding, shift)
+    tie_bit = rounding == "half_even" and shift > 0
+    if offset is not None and (known_offset is None or tie_bit):  # the tie bit is the offset sum's
+        scaled = b.add(scaled, offset, width=width) if known_offset != 0 else scaled
+    else:
+        constant += known_offset or 0
+    if tie_bit:
+        scaled = b.add(scaled, b.zext(b.extract(scaled, shift, 1), width), width=width)
+    if constant:
+        scaled = b.add(scaled, b.const(constant, width), width=width)
+    below = b.slt(scaled, b.const(bounds[0], width))
+    above = b.sgt(scaled, b.const(bounds[1], width))
+    inside = b.extract(scaled, shift, out_width)
+    return b.mux(below, b.const(lo, out_width), b.mux(above, b.const(hi, out_width), inside))
 
 
-def _scaled_by_digits(b: ModuleBuilder, acc: SSAValue, multiplier: int, offset: int, shift: int) -> Ranged:
-    """acc * multiplier + (offset * multiplier + rounding): the multiplier's signed
-    digits of `acc` and one constant, summed narrowest first."""
+def _scaled_by_digits(b: ModuleBuilder, acc: SSAValue, multiplier: int, constant: int) -> Ranged:
+    """acc * multiplier + constant: the multiplier's signed digits of `acc` and the
+    constant summed narrowest first (`compiler.hw.adder_tree`)."""
     x = Ranged.of(acc)
-    terms = [(x, k, sign if multiplier > 0 else -sign) for k, sign in csd_digits(abs(multiplier))]
-    constant = offset * multiplier + ((1 << shift) >> 1)
+    sign = 1 if multiplier > 0 else -1
+    terms = [(x, k, sign * digit) for k, digit in csd_digits(abs(multiplier))]
     if constant:
         terms.append((Ranged(b.const(constant, signed_bits(constant, constant)), constant, constant), 0, 1))
     total = sum_terms(b, terms)
@@ -82,56 +100,79 @@ def _clamped(b: ModuleBuilder, scaled: Ranged, shift: int, lo: int, hi: int, out
     return b.mux(below, b.const(lo, out_width), b.mux(above, b.const(hi, out_width), inside))
 
 
-def narrowest_equivalent(multiplier: int, shift: int, lo: int, hi: int, acc_bits: int,
-                         offset: int = 0) -> tuple[int, int]:
+def narrowest_equivalent(multiplier: int, shift: int, lo: int, hi: int, acc_bits: int) -> tuple[int, int]:
     """The (multiplier', shift') with the smallest shift' whose requantization
-    equals that of (multiplier, shift) for every `acc_bits`-bit accumulator plus
-    `offset` (the rule is the same, with rounding 2**(shift'-1)); (multiplier, shift)
-    itself when no smaller one is proven or the check would be too big.
+    equals that of (multiplier, shift) for every `acc_bits`-bit accumulator
+    (the rule is the same, with rounding 2**(shift'-1)); (multiplier, shift)
+    itself when no smaller one is proven or the check would be too big
+    (`narrowest_requant` without offset, rounding half up)."""
+    narrow_multiplier, narrow_shift, _ = narrowest_requant(multiplier, shift, lo, hi, acc_bits)
+    return narrow_multiplier, narrow_shift
+
+
+def narrowest_requant(multiplier: int, shift: int, lo: int, hi: int, acc_bits: int, rounding: str = "half_up",
+                      offset: int = 0) -> tuple[int, int, int]:
+    """The (multiplier', shift', offset') with the smallest shift' whose requantization
+    (same rounding) equals that of (multiplier, shift, offset) for every `acc_bits`-bit
+    accumulator; the requant itself when no smaller one is proven or the check would
+    be too big.
 
     Proof by exhaustion: for multiplier > 0 the output is monotone in acc, so it
     is enough to compare on the accumulators between the last one clamped to `lo`
     and the first one clamped to `hi` (both included), by the int64 reference
     `compiler.numerics.requantize`."""
-    if multiplier <= 0 or shift <= 1 or max(acc_bits, signed_bits(offset, offset)) + 1 + multiplier.bit_length() > 62:
-        return multiplier, shift
-    reachable = (-(1 << (acc_bits - 1)) + offset, (1 << (acc_bits - 1)) - 1 + offset)
-    domain = _unclamped_accumulators(multiplier, shift, lo, hi, reachable)
+    same = (multiplier, shift, offset)
+    if multiplier <= 0 or shift <= 1 or acc_bits + multiplier.bit_length() > 61 or abs(offset).bit_length() > 61:
+        return same
+    domain = _unclamped_accumulators(multiplier, shift, lo, hi, acc_bits, rounding, offset)
     if domain is None:
-        return multiplier, shift
-    expected = reference_requantize(domain, np.int64(multiplier), shift, lo, hi)
-    best = (multiplier, shift)
+        return same
+    expected = reference_requantize(domain, np.int64(multiplier), shift, lo, hi, np.int64(offset), rounding)
+    best = same
     low, high = 1, shift - 1
-    while low <= high:  # the smallest shift' with an equivalent multiplier (verified)
+    while low <= high:  # the smallest shift' with an equivalent multiplier and offset (verified)
         middle = (low + high) // 2
-        found = _equivalent_at(multiplier, shift, middle, domain, expected, lo, hi)
+        found = _equivalent_at(same, middle, domain, expected, lo, hi, rounding)
         if found is None:
             low = middle + 1
         else:
-            best, high = (found, middle), middle - 1
+            best, high = (found[0], middle, found[1]), middle - 1
     return best
 
 
-def _unclamped_accumulators(multiplier: int, shift: int, lo: int, hi: int,
-                            reachable: tuple[int, int]) -> np.ndarray | None:
+def _unclamped_accumulators(multiplier: int, shift: int, lo: int, hi: int, acc_bits: int, rounding: str = "half_up",
+                            offset: int = 0) -> np.ndarray | None:
     """The accumulators from the last one whose output is clamped to `lo` to the
-    first one clamped to `hi` (within the `reachable` range), or None when too many."""
-    rounding = (1 << shift) >> 1
-    first = -((rounding - ((lo + 1) << shift)) // multiplier)  # smallest acc with output > lo
-    last = ((hi << shift) - rounding - 1) // multiplier        # largest acc with output < hi
-    start = max(first - 1, reachable[0])
-    stop = min(last + 1, reachable[1])
-    if stop < start or stop - start + 1 > EXHAUSTIVE_LIMIT:
+    first one clamped to `hi` (within the acc_bits range), or None when too many.
+    Other roundings and offsets: the accumulators between those bounds for any
+    rounding constant in [0, 2^shift]."""
+    if rounding == "half_up" and not offset:
+        rounding_constant = (1 << shift) >> 1
+        first = -((rounding_constant - ((lo + 1) << shift)) // multiplier)  # smallest acc with output > lo
+        last = ((hi << shift) - rounding_constant - 1) // multiplier        # largest acc with output < hi
+    else:
+        first = -((offset + (1 << shift) - ((lo + 1) << shift)) // multiplier)
+        last = ((hi << shift) - offset - 1) // multiplier
+    start = max(first - 1, -(1 << (acc_bits - 1)))
+    stop = min(last + 1, (1 << (acc_bits - 1)) - 1)
+    if stop - start + 1 > EXHAUSTIVE_LIMIT:
         return None
     return np.arange(start, stop + 1, dtype=np.int64)
 
 
-def _equivalent_at(multiplier: int, shift: int, narrow_shift: int, domain: np.ndarray, expected: np.ndarray,
-                   lo: int, hi: int) -> int | None:
-    """A multiplier for `narrow_shift` equal to (multiplier, shift) on `domain`, or None."""
-    scaled = multiplier / (1 << (shift - narrow_shift))
-    for candidate in sorted({int(np.floor(scaled)), int(np.ceil(scaled)), int(round(scaled))}):
-        if candidate > 0 and np.array_equal(
-                reference_requantize(domain, np.int64(candidate), narrow_shift, lo, hi), expected):
-            return candidate
+def _candidates(value: int, divisor: int) -> list[int]:
+    scaled = value / divisor
+    return sorted({int(np.floor(scaled)), int(np.ceil(scaled)), int(round(scaled))})
+
+
+def _equivalent_at(requant: tuple[int, int, int], narrow_shift: int, domain: np.ndarray, expected: np.ndarray,
+                   lo: int, hi: int, rounding: str) -> tuple[int, int] | None:
+    """A (multiplier, offset) for `narrow_shift` equal to `requant` on `domain`, or None."""
+    multiplier, shift, offset = requant
+    divisor = 1 << (shift - narrow_shift)
+    for candidate in _candidates(multiplier, divisor):
+        for candidate_offset in _candidates(offset, divisor) if offset else [0]:
+            if candidate > 0 and np.array_equal(reference_requantize(
+                    domain, np.int64(candidate), narrow_shift, lo, hi, np.int64(candidate_offset), rounding), expected):
+                return candidate, candidate_offset
     return None

@@ -92,6 +92,7 @@ from dialects.nn.pooling import AveragePoolOp, GlobalAveragePoolOp, GlobalSumPoo
 from dialects.nn.norms import LayerNormOp, LrnOp, RmsNormOp
 from dialects.nn.fake_quant import (
     GIVEN_BLOCK_SCALE_ATTR, GIVEN_BLOCK_SIZE_ATTR, GIVEN_SCALE_ATTR, INPUT_RANGE_ATTR, FakeQuantOp,
+    TruncQuantOp,
 )
 from dialects.nn.quantized import GroupDenseOp, IntSoftmaxOp, InvSqrtOp, LookupOp, RequantOp
 from dialects.nn.state import CacheWriteOp
@@ -120,7 +121,7 @@ NN = Dialect(
         EmbeddingOp, GatherOp, SliceOp, ExpandOp, TileOp, WhereOp, CastOp, MatMulOp,
         CacheWriteOp,
         # quantization a model states itself (float level)
-        FakeQuantOp,
+        FakeQuantOp, TruncQuantOp,
         # element-wise math (float level)
         NegOp, AbsOp, SignOp, ExpOp, LogOp, SqrtOp, ReciprocalOp, ErfOp, SinOp, CosOp,
         SoftplusOp, SoftsignOp, EluOp, SeluOp, HardSigmoidOp, HardSwishOp, ShrinkOp, GeluOp, SiluOp,

@@ -3,7 +3,7 @@ the transformer's softmax and reciprocal square root."""
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import I64, IntegerAttr, IntegerType, TensorType, i64
+from xdsl.dialects.builtin import I64, IntegerAttr, IntegerType, StringAttr, TensorType, i64
 from xdsl.ir import SSAValue
 from xdsl.irdl import (
     IRDLOperation,
@@ -11,6 +11,7 @@ from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
     opt_operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -21,36 +22,45 @@ from xdsl.utils.exceptions import VerifyException
 from dialects.nn.common import OPERANDS_FORMAT, check_result_shape, element_type_of, shape_of
 
 
+REQUANT_ROUNDINGS = ("half_up", "half_even", "floor", "ceil")
+"""How `nn.requant` may round (compiler.numerics.requantize); half_up is the default."""
+
+
 @irdl_op_definition
 class RequantOp(IRDLOperation):
     """Requantization (DESIGN.md numerics contract), exact in integers:
 
-        y = clamp((acc * M + round) >> shift, lo, hi),   round = (1 << shift) >> 1
+        y = clamp((acc * M + c + round) >> shift, lo, hi),   round = (1 << shift) >> 1
 
-    `M` (`multiplier`) is per tensor (shape [1]) or per channel along `axis`;
-    `>>` is an arithmetic shift (floor), so the rounding is half up.
+    `M` (`multiplier`) is per tensor (shape [1]) or per channel along `axis`; the
+    optional `offset` `c` likewise (0 without it: a float bias the model gives, added at
+    the requant's own 2^-shift precision); `>>` is an arithmetic shift (floor), so the
+    rounding is half up; `rounding` (into a scale the model gives) says otherwise:
+    half_even (`round = 2^(shift-1) - 1 + bit_shift(acc * M + c)`), floor (`round = 0`)
+    or ceil (`round = 2^shift - 1`).
     """
 
     name = "nn.requant"
     input = operand_def(TensorType)
     multiplier = operand_def(TensorType)
+    offset = opt_operand_def(TensorType)
     output = result_def(TensorType)
     shift = prop_def(IntegerAttr[I64])
     lo = prop_def(IntegerAttr[I64])
     hi = prop_def(IntegerAttr[I64])
     axis = prop_def(IntegerAttr[I64])
+    rounding = opt_prop_def(StringAttr)
     traits = traits_def(NoMemoryEffect())
     irdl_options = (ParsePropInAttrDict(),)
     assembly_format = OPERANDS_FORMAT
 
     def __init__(self, x: SSAValue, multiplier: SSAValue, *, shift: int, lo: int, hi: int,
-                 axis: int, result_type: TensorType):
-        super().__init__(
-            operands=[x, multiplier],
-            properties={"shift": IntegerAttr(shift, i64), "lo": IntegerAttr(lo, i64),
-                        "hi": IntegerAttr(hi, i64), "axis": IntegerAttr(axis, i64)},
-            result_types=[result_type],
-        )
+                 axis: int, result_type: TensorType, offset: SSAValue | None = None, rounding: str = "half_up"):
+        properties = {"shift": IntegerAttr(shift, i64), "lo": IntegerAttr(lo, i64),
+                      "hi": IntegerAttr(hi, i64), "axis": IntegerAttr(axis, i64)}
+        if rounding != "half_up":
+            properties["rounding"] = StringAttr(rounding)
+        super().__init__(operands=[x, multiplier, offset], properties=properties, result_types=[result_type])
 
     def verify_(self) -> None:
         x, m = shape_of(self.input), shape_of(self.multiplier)
@@ -59,11 +69,15 @@ class RequantOp(IRDLOperation):
             raise VerifyException(f"nn.requant: axis {axis} out of range for rank {len(x)}")
         if m not in ((1,), (x[axis],)):
             raise VerifyException(f"nn.requant: multiplier must have shape [1] or [{x[axis]}]")
+        if self.offset is not None and shape_of(self.offset) not in ((1,), (x[axis],)):
+            raise VerifyException(f"nn.requant: offset must have shape [1] or [{x[axis]}]")
         if not 0 <= self.shift.value.data <= 62:
             raise VerifyException("nn.requant: shift must be in 0..62")
         if self.lo.value.data > self.hi.value.data:
             raise VerifyException("nn.requant: lo is greater than hi")
-        for value in (self.input, self.multiplier, self.output):
+        if self.rounding is not None and self.rounding.data not in REQUANT_ROUNDINGS[1:]:
+            raise VerifyException(f"nn.requant: rounding must be one of {', '.join(REQUANT_ROUNDINGS[1:])}")
+        for value in (self.input, self.multiplier, self.output, *([self.offset] if self.offset else [])):
             if not isinstance(element_type_of(value), IntegerType):
                 raise VerifyException("nn.requant: operands and result must be integer tensors")
         check_result_shape(self, x)

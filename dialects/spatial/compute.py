@@ -38,7 +38,8 @@ class MVUOp(PEOp):
 
     `weights` is a [N, K] ROM in the order of the input vector's elements;
     `bias` [N], `multiplier` [N] or [1] (with `shift`, `lo`, `hi`) are optional:
-    without `multiplier` the output is the exact accumulator.
+    without `multiplier` the output is the exact accumulator; `offset` [N] or [1] (with
+    `multiplier`) is the requant's offset, `rounding` its rounding (`nn.requant`).
     Folding: `pe` outputs and `simd` inputs per cycle, (N/pe)·(K/simd) cycles per vector.
     """
 
@@ -48,12 +49,14 @@ class MVUOp(PEOp):
     weights = prop_def(SymbolRefAttr)
     bias = opt_prop_def(SymbolRefAttr)
     multiplier = opt_prop_def(SymbolRefAttr)
+    offset = opt_prop_def(SymbolRefAttr)
+    rounding = opt_prop_def(StringAttr)
     shift = opt_prop_def(IntegerAttr[I64])
     lo = opt_prop_def(IntegerAttr[I64])
     hi = opt_prop_def(IntegerAttr[I64])
     pe = prop_def(IntegerAttr[I64])
     simd = prop_def(IntegerAttr[I64])
-    traits = traits_def(RomUser(("weights", "bias", "multiplier")))
+    traits = traits_def(RomUser(("weights", "bias", "multiplier", "offset")))
 
     @property
     def in_features(self) -> int:
@@ -107,6 +110,8 @@ class MVUOp(PEOp):
         requant = (self.multiplier, self.shift, self.lo, self.hi)
         if any(p is None for p in requant) and any(p is not None for p in requant):
             raise VerifyException(f"spatial.mvu '{layer_of(self)}': multiplier, shift, lo, hi go together")
+        if self.offset is not None and self.multiplier is None:
+            raise VerifyException(f"spatial.mvu '{layer_of(self)}': an offset needs a multiplier")
         self.verify_timing()
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from xdsl.dialects.builtin import I64, IntegerAttr, StringAttr, SymbolRefAttr
-from xdsl.irdl import irdl_op_definition, operand_def, prop_def, result_def, traits_def
+from xdsl.irdl import irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
 from xdsl.utils.exceptions import VerifyException
 
 from dialects.spatial.model import PEOp, RomUser, StreamPEOp, beats_ii, check_frame, check_lanes
@@ -13,14 +13,17 @@ from dialects.spatial.stream import StreamType, stream_of
 
 @irdl_op_definition
 class RequantOp(StreamPEOp):
-    """`y = clamp((x * M[c] + round) >> shift, lo, hi)`, c the innermost index (as nn.requant)."""
+    """`y = clamp((x * M[c] + offset[c] + round) >> shift, lo, hi)`, c the innermost index
+    (as nn.requant; `offset` optional, 0 without it; `rounding` as nn.requant's)."""
 
     name = "spatial.requant"
     multiplier = prop_def(SymbolRefAttr)
+    offset = opt_prop_def(SymbolRefAttr)
+    rounding = opt_prop_def(StringAttr)
     shift = prop_def(IntegerAttr[I64])
     lo = prop_def(IntegerAttr[I64])
     hi = prop_def(IntegerAttr[I64])
-    traits = traits_def(RomUser(("multiplier",)))
+    traits = traits_def(RomUser(("multiplier", "offset")))
 
     def nominal_latency(self) -> int:
         """One register: `STREAM_PIPELINE_DEPTH`."""
@@ -43,7 +46,7 @@ class EltwiseOp(PEOp):
     """Two streams combined element by element, then requantized:
 
     add/sub: `acc = lhs * lhs_scale ± rhs * rhs_scale`; mul: `acc = lhs * rhs`;
-    `y = clamp((acc * multiplier + round) >> shift, lo, hi)`.
+    `y = clamp((acc * multiplier + round) >> shift, lo, hi)` (`rounding`: as nn.requant's).
     """
 
     name = "spatial.eltwise"
@@ -57,6 +60,7 @@ class EltwiseOp(PEOp):
     shift = prop_def(IntegerAttr[I64])
     lo = prop_def(IntegerAttr[I64])
     hi = prop_def(IntegerAttr[I64])
+    rounding = opt_prop_def(StringAttr)
 
     def nominal_ii(self) -> int:
         return beats_ii(self.lhs, self.rhs, self.output)

@@ -1,6 +1,6 @@
 """The MVU generator (compiler/hw/mvu.py) in real CIRCT + Verilator: bit-exact
 against a numpy model of `spatial.mvu`'s arithmetic, with random stalls, at full
-and folded settings, with and without requant, in both ROM styles, constant weights by
+and folded settings, with and without requant (and its per-channel offset), in both ROM styles, constant weights by
 shift-and-add and by `comb.mul`; II = 1 per
 vector when fully unrolled, V·NF·SF cycles per frame when folded."""
 
@@ -23,12 +23,15 @@ def model(spec: MVUSpec, vectors: np.ndarray) -> np.ndarray:
         acc = acc + spec.bias
     if spec.requant is not None:
         multipliers = np.array([spec.requant.multiplier_of(n) for n in range(spec.out_features)])
-        acc = requantize(acc, multipliers, spec.requant.shift, spec.requant.lo, spec.requant.hi)
+        offsets = np.array([spec.requant.offset_of(n) for n in range(spec.out_features)])
+        acc = requantize(acc, multipliers, spec.requant.shift, spec.requant.lo, spec.requant.hi, offsets,
+                         spec.requant.rounding)
     return wrap(np.asarray(acc, np.int64), spec.out_width)
 
 
 def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: bool,
-              weight_bits: int = 4, const_mult: str = "shift-add", *, seed: int) -> MVUSpec:
+              weight_bits: int = 4, const_mult: str = "shift-add", with_offset: bool = False,
+              rounding: str = "half_up", *, seed: int) -> MVUSpec:
     rng = np.random.default_rng(seed)
     weights = rng.integers(-(1 << (weight_bits - 1)), 1 << (weight_bits - 1), size=(n, k))
     weights[0, : k // 2] = 0  # zero weights cost nothing, and must still be right
@@ -38,7 +41,11 @@ def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: 
     bias = rng.integers(-300, 300, size=n) if with_requant else None
     requant = None
     if with_requant:
-        requant = Requant(tuple(int(m) for m in rng.integers(20, 600, size=n)), 10, -100, 90)
+        offsets = rng.integers(-3000, 3000, size=n)
+        on_grid = rounding != "half_up"  # multiples of 2^8 at shift 10: ties and whole numbers are frequent
+        offset = tuple(int(c) for c in (offsets // 256 * 256 if on_grid else offsets)) if with_offset else ()
+        multipliers = rng.integers(1, 4, size=n) * 256 if on_grid else rng.integers(20, 600, size=n)
+        requant = Requant(tuple(int(m) for m in multipliers), 10, -100, 90, offset, rounding)
     return MVUSpec("mvu", weights, weight_bits, IN_WIDTH, 8 if with_requant else 18 + weight_bits - 4, pe, simd,
                    bias=bias, requant=requant, rom_style=rom_style, rom_file="rom/mvu_weights.hex",
                    const_mult=const_mult)
@@ -50,6 +57,11 @@ CASES = {
     "full-logic-8bit-exact": (12, 6, 12, 6, "logic", False, 8),
     "full-logic-requant-mul": (4, 8, 4, 8, "logic", True, 4, "mul"),
     "folded-logic-requant": (8, 16, 2, 4, "logic", True),
+    # a float bias at the requant's own precision (per fold when folded), and the model's
+    # rounding into a scale it gives: ties to even (with constant offsets), ceil
+    "folded-memory-requant-offset": (8, 16, 2, 4, "memory", True, 4, "mul", True),
+    "full-logic-requant-half-even": (4, 8, 4, 8, "logic", True, 4, "shift-add", True, "half_even"),
+    "folded-logic-requant-ceil": (8, 16, 2, 4, "logic", True, 4, "mul", False, "ceil"),
     "folded-memory-exact": (8, 16, 2, 4, "memory", False),
 }
 
@@ -78,6 +90,10 @@ def test_bit_exact_with_random_stalls(mvu):
     spec, simulator = mvu
     vectors = _vectors(spec, 60, seed=1)
     expected = pack_beats(model(spec, vectors), spec.pe, spec.out_width)
+    if spec.requant is not None and spec.requant.rounding != "half_up":  # the vectors do hit ties / whole numbers
+        half_up = MVUSpec(**{**spec.__dict__, "requant": Requant(*[getattr(spec.requant, f) for f in
+                                                                     ("multiplier", "shift", "lo", "hi", "offset")])})
+        assert not np.array_equal(model(half_up, vectors), model(spec, vectors))
     for seed in (1, 2):
         result = simulator.run(pack_beats(vectors, spec.simd, IN_WIDTH), stall_in=0.3, stall_out=0.3,
                                seed=seed, expected_output_beats=len(expected))

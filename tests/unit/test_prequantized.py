@@ -19,7 +19,7 @@ from compiler.frontend import import_onnx
 from compiler.ir import constant_value, main_function, rom_contents
 from compiler.oracle import as_onnxruntime_runs_it, qonnx_as_standard_onnx
 from compiler.weights import store_for
-from dialects import nn
+from dialects import nn, spatial
 from dialects.rom import find_rom
 from tests.support import FIXTURES, onnxruntime_session
 
@@ -319,30 +319,31 @@ def test_qonnx_float_level_equals_the_reference_and_int_level_its_exact_arithmet
 
 
 def test_a_float_bias_rounds_every_accumulator_value_as_the_models_exact_arithmetic():
-    """qonnx_mlp_w4w2a4's first layer leaves its bias float: hwc adds it k bits below the
-    accumulator's scale and requantizes; for every accumulator value the layer can reach,
-    the result is the model's round_half_even((acc · s_x · s_w + b) / s_h), computed
-    here in float64 from the model's own numbers."""
+    """qonnx_mlp_w4w2a4's first layer leaves its bias float: hwc keeps its whole accumulator
+    steps as the layer's bias and the rest as the requant's offset (at 2^-shift of an output
+    step); for every accumulator value the layer can reach, the result is the model's
+    round_half_even((acc · s_x · s_w + b) / s_h), computed here in float64 from the
+    model's own numbers. The layer is one MVU: no PE for the bias."""
     from compiler.numerics import requantize
 
     design = compiler.compile(QUANTIZED / "qonnx_mlp_w4w2a4.onnx")
     module, store = design.rom_module, store_for(design.rom_module)
     requant = next(op for op in main_function(module).body.block.ops if isinstance(op, nn.RequantOp))
-    add = requant.operands[0].owner
-    mul, fine_bias = add.operands[0].owner, rom_contents(add.operands[1].owner, store)
-    (factor,), codes = rom_contents(mul.operands[1].owner, store), mul.operands[0].owner
-    weight_codes = rom_contents(codes.weight.owner, store)
-    multipliers = rom_contents(requant.operands[1].owner, store)
+    dense = requant.operands[0].owner
+    assert isinstance(dense, nn.DenseOp) and requant.offset is not None
+    weight_codes, bias_q = rom_contents(dense.weight.owner, store), rom_contents(dense.bias.owner, store)
+    multipliers, offsets = rom_contents(requant.multiplier.owner, store), rom_contents(requant.offset.owner, store)
     s_x, s_h = initializer("qonnx_mlp_w4w2a4", "input_q.scale"), initializer("qonnx_mlp_w4w2a4", "relu1_q.scale")
     s_w = initializer("qonnx_mlp_w4w2a4", "fc1.weight_q.scale").reshape(-1).astype(np.float64)
     bias = initializer("qonnx_mlp_w4w2a4", "fc1.bias").astype(np.float64)
     bound = int(np.abs(weight_codes).sum(axis=1).max()) * 127
     accs = np.arange(-bound, bound + 1, dtype=np.int64)
     for c in range(len(bias)):
-        ours = requantize(accs * int(factor) + int(fine_bias[c]), np.int64(multipliers[c]), requant.shift.value.data,
-                          0, 15)
+        ours = requantize(accs + int(bias_q[c]), np.int64(multipliers[c]), requant.shift.value.data, 0, 15,
+                          np.int64(offsets[c]))
         exact = np.clip(np.rint((accs * (float(s_x) * s_w[c]) + bias[c]) / float(s_h)), 0, 15)
         np.testing.assert_array_equal(ours, exact, err_msg=f"channel {c}")
+    assert sum(isinstance(op, spatial.MVUOp) for op in design.spatial_module.walk()) == 2
 
 
 def test_qonnx_ternary_and_binary_weights_are_kept_as_their_integers():
@@ -512,12 +513,12 @@ def _qonnx_model(path, op_type="Quant", on_weight=False, zero=0.0, rounding="ROU
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"rounding": "FLOOR"}, "'quant' (Quant: rounding_mode FLOOR on an activation is not supported"),
+    ({"rounding": "FLOOR"}, "'quant' (Quant: rounding_mode FLOOR on a graph input is not supported"),
     ({"rounding": "HALF_UP"}, "'quant' (Quant: rounding_mode HALF_UP (supported: ROUND, CEIL, FLOOR))"),
     ({"zero": 1.0}, "'quant' (Quant: a nonzero zero point on an activation is not supported)"),
     ({"bits": 2.5}, "'quant' (Quant: the bit width must be one integer)"),
     ({"op_type": "BipolarQuant"}, "'quant' (BipolarQuant: on an activation (a sign function) is not supported)"),
-    ({"op_type": "Trunc"}, "'quant' (Trunc: domain 'qonnx.custom_op.general')"),
+    ({"op_type": "Trunc"}, "'quant' (Trunc: 4 inputs (supported: qonnx opset 2's six"),
     ({"on_weight": True, "zero": 1.0}, "'mm' (MatMul: weight 'q' has a nonzero zero point"),
 ])
 def test_qonnx_ops_hwc_cannot_honour_are_one_error_naming_them(tmp_path, options, message):
@@ -525,3 +526,16 @@ def test_qonnx_ops_hwc_cannot_honour_are_one_error_naming_them(tmp_path, options
     with pytest.raises(HwcError) as error:
         import_onnx(path)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("name, label", [
+    ("brevitas_digits_w2a4", "model's w2 a4/8"),  # ternary weights; 4-bit hidden, 8-bit input and logits
+    ("mlp_qdq_u4", "model's w4 a4"),
+    ("mlp_mxfp4", "model's w5, hwc's a8"),  # 2·e2m1 in [-12, 12]; float activations quantized by hwc
+    ("mlp_mixed", "model's w8 a8, hwc's w8"),  # the last layer left float
+])
+def test_the_int_rung_names_the_models_own_formats(name, label):
+    from compiler.verify import quantization_label
+
+    assert quantization_label(compiler.compile(QUANTIZED / f"{name}.onnx")) == label
+    assert quantization_label(compiler.compile(DIGITS / "model.onnx")) == "w8a8"
