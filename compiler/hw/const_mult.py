@@ -4,6 +4,7 @@
     constants.prepare(x, [3, -6, 12, 5])      # share x*3 (for 3, -6, 12) and build x*5 from it
     y = constants.times(x, -6, width=16)      # -((x*3) << 1)
     dot = constants.dot([x0, x1], [5, -3], width=16)   # x0*5 - x1*3, one subtraction
+    ys = constants.matrix([x0, x1], [[1, 2], [1, 2], [3, 0]], width=16)   # W x as one shared adder graph
 
 Styles (`CONST_MULTS`):
 
@@ -14,7 +15,11 @@ Styles (`CONST_MULTS`):
   instead of negating it). An odd multiple is one adder from two multiples
   already built when it can be (`o = a·2^k ± b`, a simple multiple-constant
   multiplication), otherwise its canonical signed digits (CSD: no two adjacent
-  nonzero digits, the fewest nonzero digits) are summed.
+  nonzero digits, the fewest nonzero digits) are summed. A whole constant
+  matrix (`matrix`, a fully unrolled layer) is one adder graph instead: pairs
+  of signed-digit terms that recur across its rows are added once
+  (`compiler.hw.cmvm`) and every adder is as narrow as its operands' ranges
+  allow (`compiler.hw.adder_tree`).
 * `mul`: `comb.mul` by a `hw.constant`, left to synthesis (the old path).
 
 Exactness: every multiple `x * m` is computed modulo 2**W at W = bits(x) +
