@@ -83,7 +83,7 @@ class AdderGraph:
                          for row in self.rows], dtype=object)
 
 
-SEARCH_PAIR_LIMIT = 600_000
+SEARCH_PAIR_LIMIT = 1_200_000
 """The most pairs of terms (summed over rows) the search starts from: its time
 grows with them (about 10 s at this limit); a larger matrix is not shared."""
 
@@ -123,22 +123,26 @@ def _pair_key(first: Term, second: Term) -> tuple[PairKey, Term]:
 
 
 class _PairSearch:
-    """The greedy search: pair counts per pattern and per row, updated as rows
-    change; a lazy max-heap of patterns by count."""
+    """The greedy search: pair counts per pattern, updated as rows change; a lazy
+    max-heap of patterns by count (a count that grew is pushed again, one that
+    shrank is corrected when popped)."""
 
     def __init__(self, inputs: int, rows: list[dict[tuple[int, int], int]]):
         self.next_var = inputs
         self.rows = rows
+        self.shifts_of: list[dict[int, set[int]]] = []
         self.nodes: list[PairKey] = []
         self.node_of: dict[PairKey, int] = {}
-        self.where: dict[PairKey, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        self.count: dict[PairKey, int] = defaultdict(int)
+        self.count: dict[PairKey, int] = {}
         self.heap: list[tuple[int, int, PairKey]] = []
-        for index, row in enumerate(rows):
+        for row in rows:
+            shifts: dict[int, set[int]] = defaultdict(set)
             terms = [(var, shift, sign) for (var, shift), sign in row.items()]
             for i, first in enumerate(terms):
+                shifts[first[0]].add(first[1])
                 for second in terms[i + 1:]:
-                    self._change(_pair_key(first, second)[0], index, 1)
+                    self._change(_pair_key(first, second)[0], 1)
+            self.shifts_of.append(shifts)
         for key, count in self.count.items():
             if count >= 2:
                 heapq.heappush(self.heap, (-count, key[2], key))
@@ -153,14 +157,12 @@ class _PairSearch:
                 continue
             self._extract(key)
 
-    def _change(self, key: PairKey, row: int, delta: int) -> None:
-        per_row = self.where[key]
-        per_row[row] += delta
-        if not per_row[row]:
-            del per_row[row]
-        self.count[key] += delta
-        if not self.count[key]:
-            del self.count[key], self.where[key]
+    def _change(self, key: PairKey, delta: int) -> None:
+        count = self.count.get(key, 0) + delta
+        if count:
+            self.count[key] = count
+        else:
+            del self.count[key]
 
     def _extract(self, key: PairKey) -> None:
         """A new variable for `key`, substituted into every row holding it."""
@@ -170,37 +172,35 @@ class _PairSearch:
             self.next_var += 1
             self.nodes.append(key)
         new = self.node_of[key]
-        touched: set[PairKey] = set()
-        for index in list(self.where.get(key, {})):
-            row = self.rows[index]
-            for (var, low_shift), low_sign in sorted(row.items(), key=lambda item: item[0][1]):
-                if var != var_a or row.get((var, low_shift)) != low_sign:
-                    continue
+        grown: set[PairKey] = set()
+        for index, row in enumerate(self.rows):
+            for low_shift in sorted(self.shifts_of[index].get(var_a, ())):
+                low_sign = row.get((var_a, low_shift))
                 partner = (var_b, low_shift + shift)
-                if row.get(partner) != low_sign * sign or partner == (var, low_shift):
+                if low_sign is None or partner == (var_a, low_shift) or row.get(partner) != low_sign * sign:
                     continue
-                self._remove(index, (var, low_shift), touched)
-                self._remove(index, partner, touched)
-                self._add(index, (new, low_shift), low_sign, touched)
-        for changed in touched:
+                self._remove(index, (var_a, low_shift))
+                self._remove(index, partner)
+                self._add(index, (new, low_shift), low_sign, grown)
+        for changed in grown:
             count = self.count.get(changed, 0)
             if count >= 2:
                 heapq.heappush(self.heap, (-count, changed[2], changed))
 
-    def _remove(self, index: int, place: tuple[int, int], touched: set[PairKey]) -> None:
+    def _remove(self, index: int, place: tuple[int, int]) -> None:
         row = self.rows[index]
         sign = row.pop(place)
+        self.shifts_of[index][place[0]].discard(place[1])
         term = (*place, sign)
         for (var, shift), other_sign in row.items():
-            key = _pair_key(term, (var, shift, other_sign))[0]
-            self._change(key, index, -1)
-            touched.add(key)
+            self._change(_pair_key(term, (var, shift, other_sign))[0], -1)
 
-    def _add(self, index: int, place: tuple[int, int], sign: int, touched: set[PairKey]) -> None:
+    def _add(self, index: int, place: tuple[int, int], sign: int, grown: set[PairKey]) -> None:
         row = self.rows[index]
         term = (*place, sign)
         for (var, shift), other_sign in row.items():
             key = _pair_key(term, (var, shift, other_sign))[0]
-            self._change(key, index, 1)
-            touched.add(key)
+            self._change(key, 1)
+            grown.add(key)
         row[place] = sign
+        self.shifts_of[index][place[0]].add(place[1])
