@@ -2,9 +2,11 @@
 // RUN: hwc-opt %s -p "lower-spatial-to-hw{const-mult=mul}" | filecheck %s --check-prefix=MUL
 
 // A fully unrolled MVU with constant weights [3, -4, 0]. Shift-and-add (the
-// default): x0 * 3 = (x0 << 1) + x0, x1 * -4 = x1 << 2 subtracted from the sum,
-// x2 * 0 vanishes; each term as wide as its bound needs (x1 << 2: 11 bits); no comb.mul. With const-mult=mul: one comb.mul per nonzero
-// weight, left to synthesis.
+// default), in signed digits: 3·x0 - 4·x1 = (x0 << 2) - (x0 + (x1 << 2)), x2 * 0
+// vanishes. The negative terms add x1 only above x0's two low bits, which pass
+// through ((x0 >> 2) + x1, 9 bits, then x0's low bits appended); one subtraction
+// at the 12 bits the sum's range needs; no comb.mul. With const-mult=mul: one
+// comb.mul per nonzero weight, left to synthesis.
 
 builtin.module {
   rom.rom @fc_w : tensor<1x3xi4> = dense<[[3, -4, 0]]> : tensor<1x3xi4>
@@ -22,10 +24,12 @@ builtin.module {
 // CHECK:       %[[IN:.*]] = comb.mux %in0_skid_valid, %in0_skid_data, %in0_data : i24
 // CHECK:       %[[X0:.*]] = comb.extract %[[IN]] from 0 : (i24) -> i8
 // CHECK:       %[[X1:.*]] = comb.extract %[[IN]] from 8 : (i24) -> i8
-// CHECK:       %[[TWICE:.*]] = comb.concat %{{.*}}, %{{.*}} : i9, i1
-// CHECK:       %[[THRICE:.*]] = comb.add %[[TWICE]], %{{.*}} : i10
-// CHECK:       %[[FOUR:.*]] = comb.concat %{{.*}}, %{{.*}} : i9, i2
-// CHECK:       %[[DOT:.*]] = comb.sub %{{.*}}, %{{.*}} : i12
+// CHECK:       %[[X0HIGH:.*]] = comb.extract %[[X0]] from 2 : (i8) -> i6
+// CHECK:       %[[UPPER:.*]] = comb.add %{{.*}}, %{{.*}} : i9
+// CHECK:       %[[X0LOW:.*]] = comb.extract %[[X0]] from 0 : (i8) -> i2
+// CHECK:       %[[MINUS:.*]] = comb.concat %[[UPPER]], %[[X0LOW]] : i9, i2
+// CHECK:       %[[PLUS:.*]] = comb.concat %{{.*}}, %{{.*}} : i10, i2
+// CHECK:       %[[DOT:.*]] = comb.sub %[[PLUS]], %{{.*}} : i12
 // CHECK:       seq.firreg {{.*}} {name = "dot1_0"} : i12
 // CHECK-NOT:   comb.mul
 // CHECK:       hw.module @main_top
