@@ -181,11 +181,12 @@ def weight_rounding_peer(model: Path, inputs: dict) -> float | None:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.log_severity_level = 1, 3
     outputs = []
-    for path in (model, rounded):
+    for path in (model, rounded):  # one session at a time
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         count = next(iter(inputs.values())).shape[0]
         runs = [session.run(None, {k: v[i:i + 1] for k, v in inputs.items()})[0] for i in range(count)]
         outputs.append(np.concatenate(runs))
+        del session
     return top1_agreement(outputs[1], outputs[0])
 
 
@@ -229,10 +230,15 @@ def measure(name: str, target_fps: float, calib: int, samples: int) -> None:
         report = stages.run("spatial", to_spatial)
         out.update({k: report[k] for k in ("cycles_per_inference", "multipliers", "rom_bits", "macs")})
         stages.show()
+        del spatial
         out["float_vs_ort"] = float_rung(model, floats, draw(2))
         inputs = draw(samples)
         output = design.output_names[0]
-        out["top1"] = top1_agreement(ints.run(inputs)[output], floats.run(inputs)[output])
+        int_outputs = ints.run(inputs)[output]
+        del ints, module  # one model's weights alive at a time from here on (vgg19: 0.5 GB each)
+        float_outputs = floats.run(inputs)[output]
+        del floats, design
+        out["top1"] = top1_agreement(int_outputs, float_outputs)
         stages.show()
         out["top1_w8"] = weight_rounding_peer(model, inputs)
     except Exception as error:  # noqa: BLE001 - the table shows where and why

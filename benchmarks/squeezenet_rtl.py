@@ -1,0 +1,121 @@
+"""SqueezeNet (the onnx wheel's light zoo) in Verilator: bit-exact with the spatial
+executor, cycles as the cycle model predicts, and what the build and simulation cost.
+
+    python benchmarks/squeezenet_rtl.py [--size 224] [--fold min] [--target-fps F]
+                                        [--rom memory] [--images 3] [-o DIR]
+
+The model's constant weights are replaced by seeded He-normal ones
+(`zoo.with_random_weights`), calibrated on 8 random-normal inputs. `--size S`
+compiles it for S×S inputs (the network ends in a global average pool, so any
+size from 32 up works): a small size checks a build quickly before the full one.
+Steps, each timed (wall seconds; the build's peak memory is that of its child
+processes, CIRCT and Verilator's C++ compiler):
+
+1. import, calibrate, quantize, map to spatial at the folding (`--fold min` by default:
+   the fewest multipliers, the cheapest Verilog to build);
+2. lower to hw, export SystemVerilog with CIRCT, lint, build the Verilator simulator;
+3. `--images` random-normal images through the spatial executor and through the
+   simulation without backpressure: bit-exact outputs, measured cycles per inference
+   against the prediction, simulated cycles per wall second;
+4. one image again under 10% random stalls on both ends (bit-exact).
+
+Not part of CI (minutes to hours, depending on the size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def children_peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+
+
+def with_input_size(model: Path, size: int) -> None:
+    """`model` rewritten for size×size inputs (its intermediate shapes dropped: the
+    importer infers them again; the output stays [1, 1000, 1, 1] after the global pool)."""
+    import onnx
+
+    proto = onnx.load(model)
+    (data,) = [i for i in proto.graph.input if i.name == "data_0"]
+    dims = data.type.tensor_type.shape.dim
+    dims[2].dim_value = dims[3].dim_value = size
+    del proto.graph.value_info[:]
+    onnx.save(proto, model)
+
+
+def timed(what: str, function):
+    start = time.perf_counter()
+    result = function()
+    print(f"{what}: {time.perf_counter() - start:.1f} s", flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--fold", default="min")
+    parser.add_argument("--target-fps", type=float, default=None)
+    parser.add_argument("--rom", default="memory", choices=("logic", "memory"))
+    parser.add_argument("--images", type=int, default=3)
+    parser.add_argument("-o", "--out", type=Path, default=None, help="build folder (default: a temporary one)")
+    args = parser.parse_args(argv)
+
+    import compiler
+    from compiler.rtl import RtlExecutor
+    from zoo import with_random_weights, zoo_dir
+
+    scratch = tempfile.TemporaryDirectory()
+    model = Path(scratch.name) / "squeezenet.onnx"
+    with_random_weights(zoo_dir() / "light_squeezenet.onnx", model)
+    with_input_size(model, args.size)
+    rng = np.random.default_rng(16)
+    shape = (3, args.size, args.size)
+    calib = Path(scratch.name) / "calib.npz"
+    np.savez(calib, data_0=rng.standard_normal((8, *shape)).astype(np.float32))
+    fold = "auto" if args.target_fps else args.fold
+    design = timed("import", lambda: compiler.compile(
+        model, calib=calib, fold=fold, target_fps=args.target_fps, rom=args.rom))
+    spatial = timed("calibrate, quantize, spatial", lambda: design.executor("spatial"))
+    report = design.report()["design"]
+    print(f"squeezenet {args.size}x{args.size}, fold {fold}" + (f" at {args.target_fps:g}/s" if args.target_fps else "")
+          + f", {args.rom} ROMs: {report['multipliers']} multipliers, {report['rom_bits'] / 1e6:.2f} Mbit ROM, "
+          f"{spatial.cycles_per_inference} cycles/inference predicted, latency {spatial.latency}", flush=True)
+    out = args.out or Path(scratch.name) / "build"
+    build = timed("rtl build (lower, CIRCT export, lint, Verilator)", lambda: design.rtl_build(out))
+    print(f"rtl build peak memory (children): {children_peak_gb():.2f} GB", flush=True)
+
+    images = {"data_0": rng.standard_normal((args.images, *shape)).astype(np.float32)}
+    quantized = spatial.quantize_inputs(images)
+    expected = timed(f"spatial executor, {args.images} images", lambda: spatial.run_int(quantized))
+    steady = RtlExecutor(spatial, build)
+    start = time.perf_counter()
+    got = steady.run_int(quantized)
+    seconds = time.perf_counter() - start
+    run = steady.last_run
+    exact = all(np.array_equal(got[k], v) for k, v in expected.items())
+    print(f"rtl, {args.images} images: {seconds:.1f} s, {run.total_cycles / seconds:,.0f} simulated cycles/s; "
+          f"bit-exact: {exact}; {run.cycles_per_inference:g} cycles/inference measured, "
+          f"{spatial.cycles_per_inference} predicted ({run.cycles_per_inference / spatial.cycles_per_inference - 1:+.2%});"
+          f" latency {run.latency} measured, {spatial.latency} predicted", flush=True)
+    one = {k: v[:1] for k, v in quantized.items()}
+    stalled = RtlExecutor(spatial, build, stall_in=0.1, stall_out=0.1, seed=1)
+    got = timed("rtl, 1 image under 10% stalls", lambda: stalled.run_int(one))
+    exact_stalled = all(np.array_equal(got[k], v[:1]) for k, v in expected.items())
+    print(f"bit-exact under stalls: {exact_stalled}")
+    return 0 if exact and exact_stalled else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
