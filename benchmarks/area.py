@@ -1,8 +1,12 @@
 """What hardwiring the weights costs, measured by Yosys: constant products as
-shift-and-add logic (`--const-mult shift-add`, the default) against `comb.mul`
-by a constant left to synthesis (`--const-mult mul`, the old path), in one run.
+shift-and-add logic (`--const-mult shift-add`, the default: one adder graph per
+layer with common subexpressions shared) against `comb.mul` by a constant left
+to synthesis (`--const-mult mul`, the old path), and shift-and-add with
+requantization multipliers of at most two signed digits (`--requant-digits 2`),
+in one run.
 
-    python benchmarks/area.py [--designs full8,full4,full2,fps1e6] [--syntheses nodsp,generic,xilinx]
+    python benchmarks/area.py [--designs full8,full4,full2,fps1e6] [--styles mul,shift-add,shift-add-rd2]
+                              [--syntheses nodsp,generic,xilinx]
                               [--timeout 1800] [--memory-gb 12] [--jobs 2]
 
 The model: `benchmarks/jet_mlp/model.onnx`, a 16-64-32-32-5 MLP of the
@@ -10,7 +14,7 @@ jet-tagging network's shape with random weights and random-normal calibration
 inputs (`benchmarks/jet_mlp/make_model.py`). Designs: fully unrolled
 (`--fold full`, one inference per cycle) at 8, 4 and 2 weight bits (8-bit
 activations), and folded to 1 M inferences/s (`--target-fps 1e6`, 8 bits).
-Each is compiled with both `--const-mult` styles and synthesised three times
+Each is compiled in the three styles and synthesised three times
 by `hwc synth` in its own process: `xilinx` (with DSP48s), `xilinx --nodsp`
 (all LUTs), `generic` (transistors). Every synthesis runs under `timeout`
 and `ulimit -v` (`--memory-gb`); one that fails prints why in its cell.
@@ -41,7 +45,8 @@ DESIGNS = {
     "full2": ["--fold", "full", "--wbits", "2"],
     "fps1e6": ["--target-fps", "1e6", "--wbits", "8"],
 }
-STYLES = ("mul", "shift-add")
+STYLES = {"mul": ["--const-mult", "mul"], "shift-add": ["--const-mult", "shift-add"],
+          "shift-add-rd2": ["--const-mult", "shift-add", "--requant-digits", "2"]}
 SYNTHESES = {"xilinx": ["--target", "xilinx"], "nodsp": ["--target", "xilinx", "--nodsp"],
              "generic": ["--target", "generic"]}
 
@@ -52,7 +57,7 @@ def hwc(*args: str) -> list[str]:
 
 def compile_design(folder: Path, design: str, style: str) -> Path:
     build = folder / f"{design}-{style}"
-    subprocess.run(hwc("compile", str(MODEL), "--calib", str(CALIB), "-o", str(build), "--const-mult", style,
+    subprocess.run(hwc("compile", str(MODEL), "--calib", str(CALIB), "-o", str(build), *STYLES[style],
                        *DESIGNS[design]), check=True, capture_output=True)
     return build
 
@@ -75,12 +80,13 @@ def synthesise(build: Path, kind: str, timeout: float, memory_gb: float) -> dict
     return json.loads((copy / "report.json").read_text())["synth"][target]
 
 
-def measure(designs: list[str], kinds: list[str], timeout: float, memory_gb: float, jobs: int) -> dict:
+def measure(designs: list[str], styles: list[str], kinds: list[str], timeout: float, memory_gb: float,
+            jobs: int) -> dict:
     """{(design, style): {kind: figures}}; syntheses start kind by kind, in the
     order given."""
     with tempfile.TemporaryDirectory(prefix="hwc-area-") as scratch:
         folder = Path(scratch)
-        builds = {(d, s): compile_design(folder, d, s) for d in designs for s in STYLES}
+        builds = {(d, s): compile_design(folder, d, s) for d in designs for s in styles}
         results: dict = {key: {kind: {"failed": "not run"} for kind in SYNTHESES} for key in builds}
         work = [(key, kind) for kind in kinds for key in builds]
         with ThreadPoolExecutor(jobs) as pool:
@@ -123,8 +129,10 @@ def print_table(results: dict) -> None:
     for row in [header, ["-" * w for w in widths], *rows]:
         print("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
     print()
-    for design in dict.fromkeys(d for d, _ in results):
-        old, new = results.get((design, "mul")), results.get((design, "shift-add"))
+    for design, style in results:
+        if style == "mul" or (design, "mul") not in results:
+            continue
+        old, new = results[(design, "mul")], results[(design, style)]
         ratios = []
         for name, kind, key in (("LUTs", "xilinx", "luts"), ("DSPs", "xilinx", "dsps"),
                                 ("LUTs nodsp", "nodsp", "luts"), ("transistors", "generic", "transistors")):
@@ -133,12 +141,13 @@ def print_table(results: dict) -> None:
                 ratios.append(f"{name} {a} -> {b}")
             elif a and b is not None:
                 ratios.append(f"{name} {b / a:.2f}x")
-        print(f"{design}: shift-add / mul: {', '.join(ratios) or 'n/a (a synthesis failed)'}")
+        print(f"{design}: {style} / mul: {', '.join(ratios) or 'n/a (a synthesis failed)'}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--designs", default=",".join(DESIGNS), help=f"comma-separated, of {', '.join(DESIGNS)}")
+    parser.add_argument("--styles", default=",".join(STYLES), help=f"comma-separated, of {', '.join(STYLES)}")
     parser.add_argument("--syntheses", default=",".join(SYNTHESES),
                         help=f"comma-separated, run in this order, of {', '.join(SYNTHESES)}")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per synthesis (default 1800)")
@@ -152,7 +161,10 @@ def main(argv: list[str] | None = None) -> None:
     kinds = [k for k in args.syntheses.split(",") if k]
     if any(k not in SYNTHESES for k in kinds):
         parser.error(f"unknown syntheses in {kinds}")
-    print_table(measure(designs, kinds, args.timeout, args.memory_gb, args.jobs))
+    styles = [s for s in args.styles.split(",") if s]
+    if any(s not in STYLES for s in styles):
+        parser.error(f"unknown styles in {styles}")
+    print_table(measure(designs, styles, kinds, args.timeout, args.memory_gb, args.jobs))
 
 
 if __name__ == "__main__":

@@ -20,9 +20,16 @@ Measured:
 * after the stages (not timed): the float rung, the float executor against
   onnxruntime (the peer, measured in the same run) on 2 inputs, the largest
   error relative to the output's range; int-vs-float top-1 agreement on
-  `--samples` other random-normal inputs. With random weights a deep network's
-  top class hardly depends on the input and its margin is small, so the
-  agreement is close to 0% or 100% and says little about the quantizer.
+  `--samples` other random-normal inputs, and beside it the peer: onnxruntime's
+  top-1 agreement between the model and the same model with only its weights
+  rounded to 8 bits per output channel (`compiler.numerics.quantize_weight`,
+  activations in float) on the same inputs: what any 8-bit weight quantizer
+  reaches. With random weights and random-normal inputs a deep network that
+  pools globally computes nearly the same features for every input (inception_v1:
+  a common part 75x larger than what varies between inputs), its top class hardly
+  depends on the input and its margin is smaller than what 8-bit weights move;
+  the agreement is then near 0% or 100% whatever the quantizer, and the peer
+  column says so.
 
 A model that fails or runs out of `--timeout` seconds gets its stage and
 reason in the table. Not part of CI (the models are large); the targets of
@@ -136,6 +143,52 @@ def float_rung(model: Path, executor, inputs: dict) -> float:
     return worst
 
 
+def weights_rounded(source: Path, target: Path, wbits: int = 8) -> None:
+    """`source` with every float initializer of rank >= 2 (conv and dense weights) rounded
+    as hwc quantizes weights (per output channel: axis 0, or axis 1 for the B of a
+    Gemm without transB), saved to `target`."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    from compiler.numerics import quantize_weight
+
+    model = onnx.load(source)
+    column_major = {n.input[1] for n in model.graph.node if n.op_type == "Gemm"
+                    and not any(a.name == "transB" and a.i for a in n.attribute)}
+    for init in model.graph.initializer:
+        weight = numpy_helper.to_array(init)
+        if weight.ndim < 2 or weight.dtype != np.float32:
+            continue
+        rows = weight.T if init.name in column_major else weight
+        ints, scales = quantize_weight(rows, wbits)
+        rounded = (ints.reshape(rows.shape[0], -1) * scales[:, None]).reshape(rows.shape)
+        rounded = rounded.T if init.name in column_major else rounded
+        init.CopyFrom(numpy_helper.from_array(rounded.astype(np.float32), init.name))
+    onnx.save(model, target)
+
+
+def weight_rounding_peer(model: Path, inputs: dict) -> float | None:
+    """onnxruntime's top-1 agreement between `model` and `model` with 8-bit weights
+    (`weights_rounded`) on `inputs`: the agreement 8-bit weights alone allow."""
+    import numpy as np
+    import onnxruntime
+
+    from compiler.verify import top1_agreement
+
+    rounded = model.with_name(model.stem + "_w8.onnx")
+    weights_rounded(model, rounded)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.log_severity_level = 1, 3
+    outputs = []
+    for path in (model, rounded):
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        count = next(iter(inputs.values())).shape[0]
+        runs = [session.run(None, {k: v[i:i + 1] for k, v in inputs.items()})[0] for i in range(count)]
+        outputs.append(np.concatenate(runs))
+    return top1_agreement(outputs[1], outputs[0])
+
+
 def measure(name: str, target_fps: float, calib: int, samples: int) -> None:
     """Print the record of `name` (see the module docstring) after each step, as JSON lines."""
     import numpy as np
@@ -180,6 +233,8 @@ def measure(name: str, target_fps: float, calib: int, samples: int) -> None:
         inputs = draw(samples)
         output = design.output_names[0]
         out["top1"] = top1_agreement(ints.run(inputs)[output], floats.run(inputs)[output])
+        stages.show()
+        out["top1_w8"] = weight_rounding_peer(model, inputs)
     except Exception as error:  # noqa: BLE001 - the table shows where and why
         out["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
     stages.show()
@@ -227,15 +282,17 @@ def print_table(results: dict[str, dict], args) -> None:
     print(f"light zoo: calibrated on {args.calib} random-normal inputs, top-1 on {args.samples} others; "
           f"spatial at {args.target_fps:g} inferences/s, 200 MHz, wbits=abits=8; one subprocess per model")
     print("per stage: wall/CPU seconds (CPU: this process alone, whatever else loads the machine), peak resident GB;"
-          " float rung: |float executor - onnxruntime| / max|ort|")
+          " float rung: |float executor - onnxruntime| / max|ort|;"
+          " top-1: int vs float; w8 top-1 (the peer): onnxruntime, 8-bit weights and float activations vs float")
     header = f"{'model':13} " + " ".join(f"{s:>20}" for s in STAGES)
-    header += f" {'total':>7} {'peak':>6} {'float rung':>10} {'top-1':>6} {'cycles':>9} {'mults':>7} {'ROM Mbit':>9}"
+    header += f" {'total':>7} {'peak':>6} {'float rung':>10} {'top-1':>6} {'w8 top-1':>8} {'cycles':>9} {'mults':>7} {'ROM Mbit':>9}"
     print(header)
     for name, r in results.items():
         line = f"{name:13} " + " ".join(cell(r, s) for s in STAGES)
         line += f" {r['wall']:6.1f}s {r['peak_mb'] / 1024:5.2f}G"
         line += f" {r['float_vs_ort']:10.1e}" if "float_vs_ort" in r else f" {'-':>10}"
         line += f" {r['top1']:6.1%}" if r.get("top1") is not None else f" {'-':>6}"
+        line += f" {r['top1_w8']:8.1%}" if r.get("top1_w8") is not None else f" {'-':>8}"
         if "cycles_per_inference" in r:
             line += f" {r['cycles_per_inference']:9d} {r['multipliers']:7d} {r['rom_bits'] / 1e6:9.2f}"
         print(line)

@@ -64,6 +64,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer-wbits", action="append", default=[], metavar="NAME=BITS[:G]",
                         help="another weight format for the layers NAME names: dense<i> (i-th weight layer), "
                              "first, last, a weight or ONNX node name, or a glob of these (repeatable)")
+    parser.add_argument("--requant-digits", type=int, default=0, metavar="N",
+                        help="choose each layer's per-channel weight scales (at most ~20%% coarser for N=2) so that "
+                             "every requant multiplier has at most N signed digits: N-1 adders per output channel in "
+                             "hardwired logic; default 0: the closest multipliers")
+    parser.add_argument("--weight-scales", default="channel", choices=["channel", "tensor"],
+                        help="one weight scale per output channel (default) or one per layer: every channel then "
+                             "shares one requant multiplier, a constant even in folded layers")
     parser.add_argument("--smooth", type=float, metavar="ALPHA",
                         help="before quantizing, move activation range into the weights (SmoothQuant, "
                              "alpha in 0..1, e.g. 0.5); default off")
@@ -167,6 +174,7 @@ def _compile(args: argparse.Namespace):
         return compiler.compile(args.model, weights=args.weights, shapes=shapes,
                                 wbits=args.wbits, abits=args.abits, calib=args.calib,
                                 group_size=args.group_size, layer_wbits=args.layer_wbits, smooth=args.smooth,
+                                requant_digits=args.requant_digits, weight_scales=args.weight_scales,
                                 fold=args.fold, target_fps=args.target_fps, target_tps=args.target_tps,
                                 clock_mhz=args.clock_mhz,
                                 max_multipliers=args.max_multipliers, rom=args.rom, const_mult=args.const_mult)

@@ -52,6 +52,8 @@ class CompileOptions:
     max_multipliers: int | None = None
     rom: str = "logic"
     const_mult: str = "shift-add"
+    requant_digits: int = 0
+    weight_scales: str = "channel"
 
     def check(self) -> None:
         """HwcError (one line) for out-of-range options or a missing calibration file."""
@@ -60,7 +62,8 @@ class CompileOptions:
 
         check_bits(self.wbits, self.abits)
         self.layer_wbits = format_overrides(self.layer_wbits)
-        quantize_spec(self.wbits, self.abits, self.group_size, self.layer_wbits)
+        quantize_spec(self.wbits, self.abits, self.group_size, self.layer_wbits, self.requant_digits,
+                      self.weight_scales)
         if self.smooth is not None and not 0 <= self.smooth <= 1:
             raise HwcError(f"--smooth {self.smooth}: alpha must be in 0..1")
         fold_spec(self.fold, self.target_fps, self.clock_mhz, self.max_multipliers, self.target_tps)
@@ -97,7 +100,8 @@ class Design:
             module = self.nn_module.clone()
             options = self.options
             run_pipeline(module, rom_pipeline(options.wbits, options.abits, options.calib, options.group_size,
-                                              options.layer_wbits, options.smooth))
+                                              options.layer_wbits, options.smooth, options.requant_digits,
+                                              options.weight_scales))
             self._rom_module = module
         return self._rom_module
 

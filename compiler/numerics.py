@@ -121,8 +121,10 @@ def scale_from_absmax(absmax: float, bits: int) -> float:
 # --------------------------------------------------------------------------- weights
 
 
-def quantize_weight(weight: np.ndarray, wbits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-output-channel symmetric quantization of `weight` ([C, ...]).
+def quantize_weight(weight: np.ndarray, wbits: int, scales: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output-channel symmetric quantization of `weight` ([C, ...]), at
+    `scales` when given (each at least the channel's absmax scale), else at
+    absmax / limit.
 
     Returns (integers as int8 of `weight`'s shape, scales float64 [C]). Works in
     blocks of rows so that a memory-mapped weight is never held whole in float64.
@@ -131,22 +133,23 @@ def quantize_weight(weight: np.ndarray, wbits: int) -> tuple[np.ndarray, np.ndar
     rows = weight.reshape(channels, -1)
     limit = narrow_limit(wbits)
     quantized = np.empty(rows.shape, np.int8)
-    scales = np.empty(channels, np.float64)
+    chosen = np.empty(channels, np.float64) if scales is None else np.asarray(scales, np.float64)
     step = max(1, WEIGHT_BLOCK_ELEMENTS // max(1, rows.shape[1]))
     for begin in range(0, channels, step):
         block = np.array(rows[begin:begin + step], np.float64)
         absmax = np.maximum(block.max(axis=1, initial=-np.inf), -block.min(axis=1, initial=np.inf))
         if not np.all(np.isfinite(absmax)):
             raise HwcError("quantize: a weight holds NaN or infinite values")
-        block_scales = np.where(absmax > 0, absmax / limit, 1.0)
-        scales[begin:begin + step] = block_scales
+        block_scales = np.where(absmax > 0, absmax / limit, 1.0) if scales is None else chosen[begin:begin + step]
+        if scales is None:
+            chosen[begin:begin + step] = block_scales
         # round_half_up(block / scale), clamped, computed in place
         np.divide(block, block_scales[:, None], out=block)
         np.add(block, 0.5, out=block)
         np.floor(block, out=block)
         np.clip(block, -limit, limit, out=block)
         quantized[begin:begin + step] = block
-    return quantized.reshape(weight.shape), scales
+    return quantized.reshape(weight.shape), chosen
 
 
 def quantize_tensor(constant: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
@@ -215,6 +218,53 @@ def requant_parameters(ratio: np.ndarray, what: str, limit: int = MULTIPLIER_LIM
     if multipliers.max() == 0:
         raise HwcError(f"quantize: {what}: scale ratio {ratio.max():.3g} rounds to zero even at shift {MAX_SHIFT}")
     return multipliers.astype(np.int64), shift
+
+
+REQUANT_DIGITS_MAX = 8
+"""The most signed digits `--requant-digits` may ask a requant multiplier for."""
+
+
+def check_requant_digits(digits: int) -> None:
+    """HwcError unless `digits` is 0 (no limit) or 1..REQUANT_DIGITS_MAX."""
+    if not 0 <= digits <= REQUANT_DIGITS_MAX:
+        raise HwcError(f"--requant-digits {digits}: must be 0 (no limit) or 1..{REQUANT_DIGITS_MAX}")
+
+
+WEIGHT_SCALES = ("channel", "tensor")
+"""One weight scale per output channel (the default) or one per layer."""
+
+
+def check_weight_scales(mode: str) -> None:
+    """HwcError unless `mode` is one of WEIGHT_SCALES."""
+    if mode not in WEIGHT_SCALES:
+        raise HwcError(f"--weight-scales {mode}: must be one of {', '.join(WEIGHT_SCALES)}")
+
+
+def signed_digit_count(value: int) -> int:
+    """The nonzero digits of |value| in canonical signed digits (the fewest signed
+    powers of two that sum to it): the adders a constant product costs, plus one."""
+    value = abs(int(value))
+    return bin(((3 * value) ^ value) >> 1).count("1")
+
+
+def few_digit_ratios(ratio: np.ndarray, digits: int, what: str) -> np.ndarray:
+    """Per channel, the smallest ratio' >= ratio whose requant multiplier has at
+    most `digits` signed digits: ratio' = M / 2^S with S as `requant_parameters`
+    picks it with one bit of headroom (so every such M stays below the limit)."""
+    ratio = np.atleast_1d(np.asarray(ratio, np.float64))
+    _, shift = requant_parameters(ratio, what, MULTIPLIER_LIMIT >> 1)
+    exact = ratio * 2.0 ** shift
+    chosen = [_next_with_digits(float(target), digits) for target in exact]
+    return np.array(chosen, np.float64) / 2.0 ** shift
+
+
+def _next_with_digits(target: float, digits: int) -> int:
+    """The smallest integer >= target (> 0) with at most `digits` signed digits."""
+    value = max(1, math.ceil(target))
+    while signed_digit_count(value) > digits:
+        # the lowest nonzero bit can only be rounded up: clear it by adding it
+        value += value & -value
+    return value
 
 
 def as_int64(array: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from compiler.errors import HwcError
 from compiler.hw.const_mult import CONST_MULTS
 from compiler.hw.context import ROM_STYLES
 from compiler.hw.lowering import HwLowering
-from compiler.numerics import check_bits
+from compiler.numerics import check_bits, check_requant_digits, check_weight_scales
 from compiler.weight_formats import WeightFormat, parse_overrides
 
 
@@ -40,9 +40,12 @@ FLOAT_PIPELINE = "recognise-norms,recognise-gelu,recognise-silu,mask-softmax"
 """The passes the driver runs on the imported float graph (the `nn` level)."""
 
 
-def quantize_spec(wbits: int = 8, abits: int = 8, group_size: int = 0, layer_wbits: str = "") -> str:
+def quantize_spec(wbits: int = 8, abits: int = 8, group_size: int = 0, layer_wbits: str = "",
+                  requant_digits: int = 0, weight_scales: str = "channel") -> str:
     """`quantize{...}` with the options (the defaults left out)."""
     check_bits(wbits, abits)
+    check_requant_digits(requant_digits)
+    check_weight_scales(weight_scales)
     WeightFormat(wbits, group_size).check("--group-size")
     options = f"wbits={wbits} abits={abits}"
     if group_size:
@@ -50,11 +53,16 @@ def quantize_spec(wbits: int = 8, abits: int = 8, group_size: int = 0, layer_wbi
     if layer_wbits:
         parse_overrides(layer_wbits)
         options += f' layer_wbits="{layer_wbits}"'
+    if requant_digits:
+        options += f" requant_digits={requant_digits}"
+    if weight_scales != "channel":
+        options += f' weight_scales="{weight_scales}"'
     return f"quantize{{{options}}}"
 
 
 def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None, group_size: int = 0,
-                 layer_wbits: str = "", smooth: float | None = None) -> str:
+                 layer_wbits: str = "", smooth: float | None = None, requant_digits: int = 0,
+                 weight_scales: str = "channel") -> str:
     """The pipeline from the float `nn` level to the integer `nn + rom` level; a
     calibration path is made absolute. `smooth` (alpha) adds `smooth-activations`
     before `calibrate`."""
@@ -65,8 +73,8 @@ def rom_pipeline(wbits: int = 8, abits: int = 8, calib: str | Path | None = None
             raise HwcError(f"--calib {calib}: the path must not contain '\"'")
         calib_option = f'calib="{path}"'
     calibrate = f"calibrate{{{calib_option}}}" if calib_option else "calibrate"
-    passes = ["fold-batchnorm", "fold-constants", calibrate, quantize_spec(wbits, abits, group_size, layer_wbits),
-              "weights-to-rom"]
+    quantize = quantize_spec(wbits, abits, group_size, layer_wbits, requant_digits, weight_scales)
+    passes = ["fold-batchnorm", "fold-constants", calibrate, quantize, "weights-to-rom"]
     if smooth is not None:
         if not 0 <= smooth <= 1:
             raise HwcError(f"--smooth {smooth}: alpha must be in 0..1")

@@ -9,7 +9,13 @@ Scales (all chosen at compile time, rounding half up: `floor(x + 0.5)`):
 * weights: symmetric per output channel with `wbits`, `s_w[c] = max|W[c]| / (2^(wbits-1)-1)`;
   with `group_size` (dense layers), per group of inputs under one channel scale
   (`compiler/weight_formats.py`, `nn.group_dense`); `layer_wbits`
-  (`"last=8,dense0=6:64"`) gives named layers another format;
+  (`"last=8,dense0=6:64"`) gives named layers another format; with
+  `requant_digits=N` (N >= 1) each channel's scale is raised to the smallest
+  one whose requant multiplier `M[c]` has at most N signed digits
+  (`numerics.few_digit_ratios`: at most 2x coarser for N = 1, ~1.2x for N = 2),
+  so that a hardwired requant costs N - 1 adders per channel; with
+  `weight_scales="tensor"` every channel of a layer takes the largest channel
+  scale, so the layer's requant has one multiplier (a constant in hardware);
 * accumulators and biases: exact integers at scale `s_x * s_w[c]`, their width
   computed from the value bounds so that overflow is impossible.
 
@@ -85,7 +91,7 @@ from xdsl.passes import ModulePass
 from compiler.calibration import activation_absmax, record_ranges, recorded_ranges
 from compiler.errors import HwcError
 from compiler.ir import is_constant, main_function
-from compiler.numerics import check_bits
+from compiler.numerics import check_bits, check_requant_digits, check_weight_scales
 from compiler.weight_formats import WeightFormat, parse_overrides
 from compiler.weights import forget_unused_memory_store, store_for
 from passes.absorb_clamps import absorb_clamps
@@ -127,9 +133,13 @@ class QuantizePass(ModulePass):
     abits: int = 8
     group_size: int = 0
     layer_wbits: str = ""
+    requant_digits: int = 0
+    weight_scales: str = "channel"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         check_bits(self.wbits, self.abits, self.name)
+        check_requant_digits(self.requant_digits)
+        check_weight_scales(self.weight_scales)
         WeightFormat(self.wbits, self.group_size).check(self.name)
         overrides = parse_overrides(self.layer_wbits)
         function = main_function(op)
@@ -137,7 +147,8 @@ class QuantizePass(ModulePass):
         softmax_to_host(op)
         given = given_activations(function)
         quantizer = GraphQuantizer(function, store_for(op), recorded_ranges(op, missing_ok=bool(given)), self.wbits,
-                                   self.abits, HANDLERS, self.group_size, overrides, given=given)
+                                   self.abits, HANDLERS, self.group_size, overrides, given=given,
+                                   requant_digits=self.requant_digits, weight_scales=self.weight_scales)
         quantizer.run()
         report_chosen(quantizer)
         absorb_clamps(op)

@@ -35,7 +35,7 @@ from compiler.errors import HwcError
 from compiler.ir import constant_value, is_constant, make_constant, numpy_dtype, numpy_to_dense, tensor_type
 from compiler.numerics import (
     FINE_SCALE_BITS, GIVEN_MULTIPLIER_LIMIT, MAX_ACC_BITS, MULTIPLIER_BITS, MULTIPLIER_LIMIT, OUTPUT_BITS, narrow_limit, quantize_input, requant_parameters, requant_rounding, scale_from_absmax, signed_bits,
-    width_for,
+    few_digit_ratios, width_for,
 )
 from compiler.weight_formats import LayerNames, WeightFormat, check_overrides_match, format_for
 from compiler.weights import INLINE_LIMIT, WeightStore
@@ -96,6 +96,11 @@ class GraphQuantizer:
     """Activations whose scale the model gives (`passes/quantize_given.py`); the others get
     scales from their calibrated ranges, and are counted in `chosen`."""
     chosen: list[SSAValue] = field(default_factory=list)
+    weight_scales: str = "channel"
+    """"tensor": every output channel of a weight layer takes the largest channel scale."""
+    requant_digits: int = 0
+    """When nonzero, weight layers choose their per-channel scales so that each
+    requant multiplier has at most this many signed digits (`few_digit_ratios`)."""
     block: Block = field(init=False)
     layer_names: dict[Operation, LayerNames] = field(default_factory=dict)
     shared: dict[tuple, tuple] = field(default_factory=dict)
@@ -281,12 +286,7 @@ class GraphQuantizer:
         and width are those of `requant_target(result)`: a graph output is
         requantized to `output_bits`, every other activation to `abits`.
         """
-        final = self.requant_target(result)
-        bits = self.output_bits if self.is_graph_output(final) else self.abits
-        lo, hi = -narrow_limit(bits), narrow_limit(bits)
-        if final in self.given:
-            lo, hi, bits = self.given[final].lo, self.given[final].hi, self.given[final].bits
-        out_scale = self.scale_of_bits(final, bits)
+        final, bits, lo, hi, out_scale = self.requant_output(result)
         ratio = np.atleast_1d(np.asarray(acc_scale, np.float64) / out_scale)
         multiplier, shift = self.requant_multiplier(ratio, final, op)
         rank = len(nn.shape_of(acc))
@@ -297,6 +297,30 @@ class GraphQuantizer:
             result_type=self.int_tensor(acc, bits), rounding=rounding,
         ), scale=out_scale)
         self.quantized[result] = QTensor(value, out_scale, max(-lo, hi))
+
+    def requant_output(self, result: SSAValue) -> tuple[SSAValue, int, int, int, float]:
+        """(target, bits, lo, hi, scale) of the activation a requant into `result` makes."""
+        final = self.requant_target(result)
+        bits = self.output_bits if self.is_graph_output(final) else self.abits
+        lo, hi = -narrow_limit(bits), narrow_limit(bits)
+        if final in self.given:
+            lo, hi, bits = self.given[final].lo, self.given[final].hi, self.given[final].bits
+        return final, bits, lo, hi, self.scale_of_bits(final, bits)
+
+    def weight_scales_for_requant(self, weight_scales: np.ndarray, input_scale: float, result: SSAValue,
+                                  op: Operation) -> np.ndarray:
+        """`weight_scales` (per output channel, from each channel's absmax) made
+        coarser as the options ask: one scale for the layer (`weight_scales`
+        "tensor"), and requant multipliers of at most `requant_digits` signed
+        digits into `result` (not when the model gives that scale); the same
+        array when nothing changes."""
+        final, _, _, _, out_scale = self.requant_output(result)
+        if self.weight_scales == "tensor" and len(set(weight_scales.tolist())) > 1:
+            weight_scales = np.full_like(weight_scales, weight_scales.max())
+        if not self.requant_digits or final in self.given:
+            return weight_scales
+        ratio = input_scale * weight_scales / out_scale
+        return weight_scales * (few_digit_ratios(ratio, self.requant_digits, op.name) / ratio)
 
     def requant_multiplier(self, ratio: np.ndarray, target: SSAValue, op: Operation) -> tuple[SSAValue, int]:
         """The multiplier constant and shift of a requant by `ratio` into `target`:

@@ -66,6 +66,9 @@ def quantize_linear(g: GraphQuantizer, op: nn.DenseOp | nn.ConvOp) -> None:
         effective = grouped_magnitudes(weight_q, groups, weight_format.group_size)  # same row sums
     else:
         weight_q, weight_scales = quantize_weight(g.const(op.weight), weight_format.bits)
+        cheap_scales = g.weight_scales_for_requant(weight_scales, x.scale, op.output, op)
+        if cheap_scales is not weight_scales:
+            weight_q, weight_scales = quantize_weight(g.const(op.weight), weight_format.bits, cheap_scales)
         groups, effective = None, weight_q
     acc_scales = x.scale * weight_scales
     fine_bias = off_grid_bias(g, op, acc_scales) if given is not None or blocks is not None else None

@@ -44,8 +44,12 @@ in between; the need functions repeat per frame.
 Throughput: deadlock freedom is not speed. A join input of exactly the minimum
 depth makes the fork wait for the join on every beat, paying the long branch's
 pipeline each time; `timed_depths` schedules the graph in time at the
-bottleneck's rate and gives each join input the most beats it holds there
-(the depth is the larger of the two). A neuron-folded MVU reads its input
+bottleneck's rate and gives each join input the most beats it holds there.
+The untimed search starts from those depths (join inputs hold that many beats
+from the start) and raises one only where the network still deadlocks, so a
+join input gets its timed depth, or more where deadlock freedom needs more (the
+search then grows it as above; with the timed depths usually enough, the network
+runs through at once instead of growing every join input beat by beat). A neuron-folded MVU reads its input
 vector in a burst, so its input also gets a FIFO of two vectors (`rate_depths`),
 which lets producer and MVU overlap their periods; the design then runs at the
 bottleneck's `ii` (checked against the RTL's measured cycles).
@@ -326,8 +330,8 @@ def size_fifos(module: ModuleOp) -> None:
             depths[value] = max(depth, depths.get(value, 0))
         timed = timed_depths(graph, times)
         del times
-        for value, depth in join_depths(graph).items():
-            depths[value] = max(depth, timed.get(value, 0), depths.get(value, 0))
+        start = {value: max(depth, depths.get(value, 0)) for value, depth in timed.items()}
+        depths.update(join_depths(graph, start))
         for value, depth in depths.items():
             if depth > 1:
                 insert_fifo(value, depth)

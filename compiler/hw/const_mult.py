@@ -29,9 +29,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 from xdsl.ir import SSAValue
 
+from compiler.hw.adder_tree import Ranged, add_shifted, sum_terms
 from compiler.hw.bits import width_of
+from compiler.hw.cmvm import SEARCH_PAIR_LIMIT, csd_digits, pair_count, share_subexpressions
 from compiler.numerics import signed_bits
 
 if TYPE_CHECKING:
@@ -39,21 +42,6 @@ if TYPE_CHECKING:
 
 CONST_MULTS = ("shift-add", "mul")
 """How a multiplication by a compile-time constant becomes hardware (the module docstring)."""
-
-
-def csd_digits(value: int) -> list[tuple[int, int]]:
-    """The canonical signed digits of `value` > 0 as (shift, ±1), lowest first:
-    sum(sign << shift) == value, no two digits adjacent."""
-    digits = []
-    shift = 0
-    while value:
-        if value & 1:
-            digit = 2 - (value & 3)  # 1 when value ≡ 1 (mod 4), -1 when ≡ 3
-            digits.append((shift, digit))
-            value -= digit
-        value >>= 1
-        shift += 1
-    return digits
 
 
 def odd_part(value: int) -> tuple[int, int]:
@@ -93,6 +81,27 @@ class ConstantMultiplier:
             return b.const(0, width)
         magnitude = self._magnitude(x, abs(constant), width)
         return magnitude if constant > 0 else b.sub(b.const(0, width), magnitude, width=width)
+
+    def matrix(self, xs: Sequence[SSAValue], rows: Sequence[Sequence[int]], width: int,
+               input_range: tuple[int, int] | None = None) -> list[SSAValue]:
+        """[sum(x * c) for each row of constants] at `width` bits, every x in
+        `input_range` when given (else in its width's range): with shift-add, as
+        one adder graph whose common subexpressions are shared across rows
+        (`compiler.hw.cmvm`), each adder as narrow as its operands' ranges allow
+        (`compiler.hw.adder_tree`); with mul, or when the matrix is too large
+        for the search (`cmvm.SEARCH_PAIR_LIMIT`), row by row, each input's
+        multiples shared."""
+        weights = np.array(rows, dtype=np.int64).reshape(len(rows), len(xs))
+        if self.style == "mul" or pair_count(weights) > SEARCH_PAIR_LIMIT:
+            for s, x in enumerate(xs):
+                self.prepare(x, weights[:, s].tolist())
+            return [self.dot(xs, row, width) for row in weights.tolist()]
+        graph = share_subexpressions(weights)
+        values = [Ranged.of(x, *(input_range or (None, None))) for x in xs]
+        for a, b_var, shift, sign in graph.nodes:
+            values.append(add_shifted(self.b, values[a], values[b_var], shift, sign))
+        sums = [sum_terms(self.b, [(values[var], shift, sign) for var, shift, sign in row]) for row in graph.rows]
+        return [self.b.const(0, width) if total is None else total.at_width(self.b, width) for total in sums]
 
     def dot(self, xs: Sequence[SSAValue], constants: Sequence[int], width: int) -> SSAValue:
         """sum(x * c) at `width` bits (zero constants skipped): with shift-add, the

@@ -58,7 +58,7 @@ from compiler.hw.const_mult import ConstantMultiplier
 from compiler.hw.context import GeneratorContext
 from compiler.hw.requant import requantize
 from compiler.numerics import signed_bits
-from dialects.spatial import MVUOp, stream_of
+from dialects.spatial import DupOp, FifoOp, MVUOp, PoolOp, RequantOp, ReshapeOp, ResizeOp, SWUOp, stream_of
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,7 @@ class MVUSpec:
     rom_style: str = "logic"
     rom_file: str | None = None  # `rom/<name>.hex` for rom_style == "memory"
     const_mult: str = "shift-add"  # constant products: `compiler.hw.const_mult.CONST_MULTS`
+    in_range: tuple[int, int] | None = None  # every input value's bounds, when the producer guarantees them
 
     @property
     def out_features(self) -> int:
@@ -178,10 +179,28 @@ def generate_mvu(op: MVUOp, ctx: GeneratorContext) -> hw.HWModuleOp:
             op.rounding.data if op.rounding is not None else "half_up"),
         rom_style=ctx.rom_style,
         const_mult=ctx.const_mult,
+        in_range=stream_value_range(op.input),
     )
     if spec.uses_memory:
         spec.rom_file = ctx.add_rom_file(op.weights.root_reference.data, spec.rom_hex())
     return build_mvu(spec)
+
+
+def stream_value_range(stream: SSAValue) -> tuple[int, int] | None:
+    """The bounds every value of `stream` keeps, when its producer clamps them:
+    an MVU's or requant's [lo, hi], through FIFOs, duplication, re-beating, max
+    pools and sliding windows (whose padding value must lie within); None otherwise."""
+    owner = stream.owner
+    pads: list[int] = []
+    while isinstance(owner, (FifoOp, DupOp, ResizeOp, ReshapeOp, SWUOp)) or (
+            isinstance(owner, PoolOp) and owner.kind.data == "max"):
+        if isinstance(owner, SWUOp):
+            pads.append(owner.pad_value.value.data)
+        owner = owner.input.owner
+    if not isinstance(owner, (MVUOp, RequantOp)) or owner.multiplier is None:
+        return None
+    lo, hi = owner.lo.value.data, owner.hi.value.data
+    return (lo, hi) if all(lo <= pad <= hi for pad in pads) else None
 
 
 def build_mvu(spec: MVUSpec) -> hw.HWModuleOp:
@@ -242,13 +261,17 @@ class _MVUBuilder:
 
         # R2: the accumulators (start from the bias), the fold index carried along.
         load2 = b.and_(advance, valid1)
-        bias = self._per_lane_values(self.spec.bias, nf1, self.acc_bits, "bias")
         accs = []
-        for p in range(spec.pe):
-            acc = b.reg(f"acc_{p}", self.acc_bits)
-            start = b.mux(first1, bias[p], acc.value)
-            acc.set_next(b.add(start, dot1[p], width=self.acc_bits), enable=load2)
-            accs.append(acc.value)
+        if self._bias_in_requant():
+            for p in range(spec.pe):
+                accs.append(self._stage(f"acc_{p}", b.sext(dot1[p], self.acc_bits), load2))
+        else:
+            bias = self._per_lane_values(self.spec.bias, nf1, self.acc_bits, "bias")
+            for p in range(spec.pe):
+                acc = b.reg(f"acc_{p}", self.acc_bits)
+                start = b.mux(first1, bias[p], acc.value)
+                acc.set_next(b.add(start, dot1[p], width=self.acc_bits), enable=load2)
+                accs.append(acc.value)
         valid2 = self._stage("valid2", b.and_(valid1, last1), advance, reset=True)
         nf2 = self._stage("nf2", nf1, advance) if nf1 is not None else None
 
@@ -261,6 +284,15 @@ class _MVUBuilder:
         return b.finish()
 
     # ------------------------------------------------------------------ pieces
+
+    def _bias_in_requant(self) -> bool:
+        """Whether the bias joins the requantization's constant (`(acc + bias) * M
+        + rounding` as `acc * M + (bias * M + rounding)`, one adder fewer per
+        lane): when each output takes one step (no accumulation) and its constant
+        multiplier is built by shift-and-add."""
+        spec = self.spec
+        return (spec.steps == 1 and spec.bias is not None and spec.requant is not None
+                and spec.const_mult == "shift-add")
 
     def _wrap_inc(self, value: SSAValue, last: SSAValue) -> SSAValue:
         bits = width_of(value)
@@ -315,9 +347,7 @@ class _MVUBuilder:
         (their multiples of one input shared by the rows), others by `comb.mul`."""
         b, acc_bits = self.b, self.acc_bits
         if all(isinstance(w, int) for row in weights for w in row):
-            for s, x in enumerate(xs):
-                self.constants.prepare(x, [row[s] for row in weights])
-            return [self.constants.dot(xs, row, acc_bits) for row in weights]
+            return self.constants.matrix(xs, weights, acc_bits, self.spec.in_range)
         return [b.sum([b.mul(x, w, width=acc_bits) for x, w in zip(xs, row)], acc_bits) for row in weights]
 
     def _per_lane_values(self, values: np.ndarray | None, fold: SSAValue | None, bits: int,
@@ -343,9 +373,11 @@ class _MVUBuilder:
         m_bits = requant_multiplier_bits(requant)
         multipliers = np.array([requant.multiplier_of(n) for n in range(spec.out_features)])
         lanes_m = self._per_lane_values(multipliers, fold, m_bits, "multiplier")
+        offsets = [requant.offset_of(n) if requant.offset else 0 for n in range(spec.out_features)]
+        if self._bias_in_requant():  # (acc + bias) * M as acc * M + bias * M
+            offsets = [c + int(spec.bias[n]) * int(multipliers[n]) for n, c in enumerate(offsets)]
         lanes_c: list[SSAValue | None] = [None] * spec.pe
-        if requant.offset:
-            offsets = [requant.offset_of(n) for n in range(spec.out_features)]
+        if any(offsets):
             lanes_c = self._per_lane_values(np.array(offsets), fold, signed_bits(min(offsets), max(offsets)), "offset")
         return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width, self.constants, c,
                            requant.rounding)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import numpy as np
 from xdsl.ir import SSAValue
 
+from compiler.hw.adder_tree import Ranged, sum_terms
 from compiler.hw.bits import width_of
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.cmvm import csd_digits
 from compiler.hw.const_mult import ConstantMultiplier
 from compiler.numerics import requantize as reference_requantize
 from compiler.numerics import rounding_constant, signed_bits
@@ -22,8 +24,10 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
                offset: SSAValue | None = None, rounding: str = "half_up") -> SSAValue:
     """`clamp((acc * multiplier + offset + 2**(shift-1)) >> shift, lo, hi)` (DESIGN.md
     numerics), `out_width` bits; `multiplier` a signed value or a constant. A
-    constant (an int or a `hw.constant` value) is
-    multiplied by shift-and-add when `constants` has that style, else by `comb.mul`.
+    constant (an int or a `hw.constant` value) is narrowed to the smallest
+    equivalent shift and multiplied by shift-and-add when `constants` has that
+    style — its signed digits of `acc` and a constant offset with the rounding
+    summed by one adder tree (`_scaled_by_digits`) —, else by `comb.mul`.
     `offset` (a signed value, or None for 0) is added with the rounding constant
     (`compiler.numerics.rounding_constant`: half up, half even — plus bit `shift` of the
     product and offset —, floor, ceil).
@@ -47,6 +51,9 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
             if narrow != (known, shift, known_offset):
                 narrow_offset = b.const(narrow[2], signed_bits(narrow[2], narrow[2])) if narrow[2] else None
                 return requantize(b, acc, narrow[0], narrow[1], lo, hi, out_width, constants, narrow_offset, rounding)
+            if not (rounding == "half_even" and shift > 0):
+                total = _scaled_by_digits(b, acc, known, known_offset + rounding_constant(rounding, shift))
+                return _clamped(b, total, shift, lo, hi, out_width)
         scaled = constants.times(acc, known, width)
     elif isinstance(multiplier, int):
         scaled = b.mul_const(acc, multiplier, width)
@@ -65,6 +72,31 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
     below = b.slt(scaled, b.const(bounds[0], width))
     above = b.sgt(scaled, b.const(bounds[1], width))
     inside = b.extract(scaled, shift, out_width)
+    return b.mux(below, b.const(lo, out_width), b.mux(above, b.const(hi, out_width), inside))
+
+
+def _scaled_by_digits(b: ModuleBuilder, acc: SSAValue, multiplier: int, constant: int) -> Ranged:
+    """acc * multiplier + constant: the multiplier's signed digits of `acc` and the
+    constant summed narrowest first (`compiler.hw.adder_tree`)."""
+    x = Ranged.of(acc)
+    sign = 1 if multiplier > 0 else -1
+    terms = [(x, k, sign * digit) for k, digit in csd_digits(abs(multiplier))]
+    if constant:
+        terms.append((Ranged(b.const(constant, signed_bits(constant, constant)), constant, constant), 0, 1))
+    total = sum_terms(b, terms)
+    return total if total is not None else Ranged(b.const(0, 1), 0, 0)
+
+
+def _clamped(b: ModuleBuilder, scaled: Ranged, shift: int, lo: int, hi: int, out_width: int) -> SSAValue:
+    """clamp(scaled >> shift, lo, hi) at `out_width` bits, comparing the unshifted
+    value with `lo << shift` and `(hi + 1) << shift`."""
+    bounds = (lo << shift, ((hi + 1) << shift) - 1)
+    width = max(signed_bits(scaled.lo << scaled.shift, scaled.hi << scaled.shift),
+                signed_bits(min(bounds), max(bounds))) + 1
+    value = scaled.at_width(b, width)
+    below = b.slt(value, b.const(bounds[0], width))
+    above = b.sgt(value, b.const(bounds[1], width))
+    inside = b.extract(b.sext(value, max(width, shift + out_width)), shift, out_width)
     return b.mux(below, b.const(lo, out_width), b.mux(above, b.const(hi, out_width), inside))
 
 

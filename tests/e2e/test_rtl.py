@@ -3,7 +3,8 @@ exports from our hw IR, simulated by Verilator behind the AXI4-Stream test bench
 computes exactly what the spatial executor says.
 
 For the MLP and CNN fixtures at full folding and at two folded settings, with
-both ROM styles (the CNN's slowest setting with logic ROMs only), and the digits
+both ROM styles (the CNN's slowest setting with logic ROMs only), each once more
+with hardware-aware scales (`--requant-digits`, `--weight-scales`), and the digits
 example (the MLP's architecture) at its README folding: ≥ 100 inputs streamed with the test bench
 withholding `s_axis_tvalid` and `m_axis_tready` at random (backpressure must
 not change a bit), and without stalls the measured cycles per inference within
@@ -40,6 +41,12 @@ CASES = [
     pytest.param(name, folding, rom, id=f"{name}-{'-'.join(f'{k}={v:g}' if isinstance(v, float) else v for k, v in folding.items())}-{rom}")
     for name in MODELS for folding in FOLDINGS[name] for rom in ("logic", "memory")
     if (name, folding.get("target_fps"), rom) != ("cnn", 5e4, "memory")  # memory ROMs: the CNN at 2e5
+] + [
+    # hardware-aware scales (logic ROMs): unrolled 4-bit with 2-digit requants (every layer's adder graph, the
+    # bias in the requant constant, unsigned sums after a ReLU); folded with one constant requant per layer
+    pytest.param(name, folding, "logic", id=f"{name}-{'-'.join(f'{k}={v}' for k, v in folding.items())}-logic")
+    for name, folding in [("mlp", {"fold": "full", "wbits": 4, "requant_digits": 2}),
+                          ("cnn", {"target_fps": 2e5, "weight_scales": "tensor", "requant_digits": 2})]
 ]
 
 _designs: dict = {}

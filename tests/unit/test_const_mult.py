@@ -9,7 +9,8 @@ import pytest
 from xdsl.dialects import comb
 
 from compiler.hw.builder import ModuleBuilder
-from compiler.hw.const_mult import ConstantMultiplier, csd_digits, odd_part
+from compiler.hw.cmvm import csd_digits
+from compiler.hw.const_mult import ConstantMultiplier, odd_part
 from compiler.hw.requant import narrowest_equivalent
 from compiler.numerics import requantize
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xdsl.dialects.builtin import IntegerType, TensorType, i64
+from xdsl.dialects.builtin import IntegerType, ModuleOp, TensorType, i64
 from xdsl.dialects.func import FunctionType, ReturnOp
 from xdsl.rewriter import Rewriter
 
-from compiler.calibration import NO_DATA_WARNING
+from compiler.calibration import NO_DATA_WARNING, activation_absmax, record_ranges
 from compiler.errors import HwcError
 from compiler.executor import FloatExecutor, IntExecutor
 from compiler.frontend import import_onnx
 from compiler.ir import constant_value, main_function, make_context, parse_module
+from compiler.numerics import signed_digit_count
 from compiler.weights import store_for
 from dialects import nn
 from passes import ALL_PASSES
@@ -90,6 +91,52 @@ def test_4bit_weights(fixtures_dir):
     top1 = agreement(reference, quantized)
     print(f"cnn: 4-bit weights, top-1 agreement {top1:.1%}")
     assert top1 >= 0.85
+
+
+@pytest.mark.parametrize("digits", [1, 2])
+def test_requant_digits_bound_every_layer_multiplier(fixtures_dir, digits):
+    """`requant_digits`: every dense/conv requant multiplier has at most that many
+    signed digits, weights stay in range (no channel coarser than one more bit),
+    and the 4-bit CNN still agrees with the float model."""
+    module = float_model(fixtures_dir / "cnn.onnx")
+    reference = FloatExecutor(module)
+    calibration = normal(1, CALIBRATION_SAMPLES, reference.input_shapes["input"])
+    record_ranges(module, activation_absmax(module, calibration))
+    QuantizePass(4, 8, requant_digits=digits).apply(make_context(), module)
+    store = store_for(module)
+    layers = [op for op in main_function(module).body.walk() if isinstance(op, (nn.DenseOp, nn.ConvOp))]
+    for layer in layers:
+        requant = next(iter(layer.results[0].uses)).operation
+        assert isinstance(requant, nn.RequantOp)
+        multipliers = constant_value(requant.multiplier, store)
+        assert max(signed_digit_count(int(m)) for m in multipliers.reshape(-1)) <= digits
+        weight = constant_value(layer.weight, store)
+        widest = np.abs(weight.reshape(weight.shape[0], -1)).max(axis=1)
+        assert widest.max() <= 7 and widest.min() >= (4 if digits == 1 else 5)  # at most 2x, 1.2x coarser
+    top1 = agreement(reference, module)
+    print(f"cnn: 4-bit weights, multipliers of {digits} digit(s), top-1 agreement {top1:.1%}")
+    assert top1 >= (0.85 if digits == 2 else 0.7)
+
+
+def test_tensor_weight_scales_give_each_layer_one_requant_multiplier(fixtures_dir):
+    module = float_model(fixtures_dir / "cnn.onnx")
+    reference = FloatExecutor(module)
+    record_ranges(module, activation_absmax(module, normal(1, CALIBRATION_SAMPLES, reference.input_shapes["input"])))
+    QuantizePass(8, 8, weight_scales="tensor", requant_digits=2).apply(make_context(), module)
+    store = store_for(module)
+    for layer in [op for op in main_function(module).body.walk() if isinstance(op, (nn.DenseOp, nn.ConvOp))]:
+        requant = next(iter(layer.results[0].uses)).operation
+        multipliers = constant_value(requant.multiplier, store).reshape(-1)
+        assert len(set(multipliers.tolist())) == 1 and signed_digit_count(int(multipliers[0])) <= 2
+        assert np.abs(constant_value(layer.weight, store)).max() >= 106  # the largest weight near ±127
+    assert agreement(reference, module) >= 0.9
+
+
+def test_requant_digits_out_of_range_is_one_error():
+    with pytest.raises(HwcError, match="--requant-digits 9"):
+        QuantizePass(8, 8, requant_digits=9).apply(make_context(), ModuleOp([]))
+    with pytest.raises(HwcError, match="--weight-scales layer"):
+        QuantizePass(8, 8, weight_scales="layer").apply(make_context(), ModuleOp([]))
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn"])

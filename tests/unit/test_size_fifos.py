@@ -274,3 +274,46 @@ def test_chains_as_one_process_keep_the_depths(h, w, folding, monkeypatch):
     assert len(kahn_network.build_network(graph).processes) < len(list(graph.body.block.ops)) + 1
     monkeypatch.setattr(kahn_network, "merge_chains", lambda processes: processes)
     assert join_depths(graph) == merged
+
+
+TWO_BLOCKS = RESIDUAL.replace("""    spatial.yield %y""", """    %e:2 = spatial.dup %y {layer = "dup2"} : (!spatial.stream<HxWx2xi8, 1>) -> (!spatial.stream<HxWx2xi8, 1>, !spatial.stream<HxWx2xi8, 1>)
+    %w2 = spatial.swu %e#0 {layer = "conv2.swu", kernel = array<i64: 3, 3>, strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, pad_value = 0 : i64} : (!spatial.stream<HxWx2xi8, 1>) -> !spatial.stream<HxWx18xi8, 1>
+    %c2 = spatial.mvu %w2 {layer = "conv2", weights = @conv_weight, multiplier = @conv_multiplier, shift = 4 : i64, lo = -127 : i64, hi = 127 : i64, pe = 1 : i64, simd = 1 : i64} : (!spatial.stream<HxWx18xi8, 1>) -> !spatial.stream<HxWx2xi8, 1>
+    %y2 = spatial.eltwise %c2, %e#1 {layer = "add2", kind = "add", lhs_scale = 1 : i64, rhs_scale = 1 : i64, multiplier = 1 : i64, shift = 0 : i64, lo = -127 : i64, hi = 127 : i64} : (!spatial.stream<HxWx2xi8, 1>, !spatial.stream<HxWx2xi8, 1>) -> !spatial.stream<HxWx2xi8, 1>
+    spatial.yield %y2""")
+
+
+@pytest.mark.parametrize("text", [RESIDUAL, TWO_BLOCKS], ids=["one block", "two blocks"])
+@pytest.mark.parametrize("h, w", [(4, 4), (5, 3)])
+@pytest.mark.parametrize("folding", [{"mode": "min"}, {"mode": "full"}, {"max_multipliers": 6}])
+def test_beats_taken_on_arrival_keep_the_depths(text, h, w, folding, monkeypatch):
+    """Readers taking beats as they arrive and forks passing them on within the
+    writer's visit (`room`, `deliver`) settle where the network moving beats only in
+    each process's own visit does: the same join depths."""
+    from passes import kahn_network
+
+    module = parse_module(text.replace("HxW", f"{h}x{w}"))
+    fold(module, **folding)
+    (graph,) = [op for op in module.walk() if isinstance(op, GraphOp)]
+    at_once = join_depths(graph)
+    monkeypatch.setattr(kahn_network, "merge_chains", lambda processes: processes)
+    unmerged = join_depths(graph)
+    monkeypatch.setattr(kahn_network, "room", lambda channel: channel.capacity - channel.held)
+    monkeypatch.setattr(kahn_network, "deliver", lambda channel: [])
+    assert join_depths(graph) == at_once == unmerged
+
+
+def test_search_from_given_depths():
+    """Starting depths are kept where they suffice and raised where the network would
+    still deadlock; starting from one beat is the plain search."""
+    module = parse_module(TWO_BLOCKS.replace("HxW", "4x6"))
+    fold(module, mode="min")
+    (graph,) = [op for op in module.walk() if isinstance(op, GraphOp)]
+    minimum = join_depths(graph)
+    assert join_depths(graph, {value: 1 for value in minimum}) == minimum
+    roomy = {value: depth + 5 for value, depth in minimum.items()}
+    assert join_depths(graph, roomy) == roomy
+    short = {value: max(1, depth // 2) for value, depth in minimum.items()}
+    raised = join_depths(graph, short)
+    assert all(raised[value] >= short[value] for value in short)
+    assert raised != short  # half the minimum deadlocks somewhere: the search raised it
