@@ -237,23 +237,8 @@ class FirMemReadPortOp(IRDLOperation):
 
     @classmethod
     def parse(cls, parser: Parser) -> FirMemReadPortOp:
-        memory = parser.parse_unresolved_operand()
-        parser.parse_punctuation("[")
-        address = parser.parse_unresolved_operand()
-        parser.parse_punctuation("]")
-        parser.parse_punctuation(",")
-        parser.parse_keyword("clock")
-        clk = parser.parse_unresolved_operand()
-        enable: UnresolvedOperand | None = None
-        if parser.parse_optional_keyword("enable") is not None:
-            enable = parser.parse_unresolved_operand()
-        extra = parser.parse_optional_attr_dict()
-        parser.parse_punctuation(":")
-        memory_type = _parse_firmem_type(parser)
-        unresolved = [memory, address, clk] + ([enable] if enable is not None else [])
-        types = [memory_type, IntegerType(address_width(memory_type.depth.data)), clock, i1]
-        operands = parser.resolve_operands(unresolved, types[: len(unresolved)], parser.pos)
-        op = cls(*operands)
+        memory, address, _, clk, enable, extra = _parse_port(parser, with_data=False)
+        op = cls(memory, address, clk, enable)
         op.attributes.update(extra)
         return op
 
@@ -299,29 +284,9 @@ class FirMemWritePortOp(IRDLOperation):
 
     @classmethod
     def parse(cls, parser: Parser) -> FirMemWritePortOp:
-        memory = parser.parse_unresolved_operand()
-        parser.parse_punctuation("[")
-        address = parser.parse_unresolved_operand()
-        parser.parse_punctuation("]")
-        parser.parse_punctuation("=")
-        data = parser.parse_unresolved_operand()
-        parser.parse_punctuation(",")
-        parser.parse_keyword("clock")
-        clk = parser.parse_unresolved_operand()
-        enable: UnresolvedOperand | None = None
-        if parser.parse_optional_keyword("enable") is not None:
-            enable = parser.parse_unresolved_operand()
-        extra = parser.parse_optional_attr_dict()
-        parser.parse_punctuation(":")
-        memory_type = _parse_firmem_type(parser)
-        width = memory_type.width.data
-        memory_v, address_v, data_v, clk_v = parser.resolve_operands(
-            [memory, address, data, clk],
-            [memory_type, IntegerType(address_width(memory_type.depth.data)), IntegerType(width), clock],
-            parser.pos,
-        )
-        enable_v = parser.resolve_operand(enable, i1) if enable is not None else None
-        op = cls(memory_v, address_v, data_v, clk_v, enable_v)
+        memory, address, data, clk, enable, extra = _parse_port(parser, with_data=True)
+        assert data is not None
+        op = cls(memory, address, data, clk, enable)
         op.attributes.update(extra)
         return op
 
@@ -348,6 +313,34 @@ def _verify_port(op: FirMemReadPortOp | FirMemWritePortOp) -> None:
         )
     if integer_width(op.data.type) != memory_type.width.data:
         raise VerifyException(f"{op.name}: data width differs from the memory's")
+
+
+def _parse_port(parser: Parser, with_data: bool):
+    """Both ports' syntax, `%mem[%addr] [= %data], clock %clk [enable %en] {attrs} :
+    <depth x width>` (`= %data` for a write port): the resolved memory, address,
+    data (None for a read port), clock and enable (None without) and the attributes."""
+    memory = parser.parse_unresolved_operand()
+    parser.parse_punctuation("[")
+    address = parser.parse_unresolved_operand()
+    parser.parse_punctuation("]")
+    data: UnresolvedOperand | None = None
+    if with_data:
+        parser.parse_punctuation("=")
+        data = parser.parse_unresolved_operand()
+    parser.parse_punctuation(",")
+    parser.parse_keyword("clock")
+    clk = parser.parse_unresolved_operand()
+    enable: UnresolvedOperand | None = None
+    if parser.parse_optional_keyword("enable") is not None:
+        enable = parser.parse_unresolved_operand()
+    extra = parser.parse_optional_attr_dict()
+    parser.parse_punctuation(":")
+    memory_type = _parse_firmem_type(parser)
+    memory_v, address_v, clk_v = parser.resolve_operands(
+        [memory, address, clk], [memory_type, IntegerType(address_width(memory_type.depth.data)), clock], parser.pos)
+    data_v = parser.resolve_operand(data, IntegerType(memory_type.width.data)) if data is not None else None
+    enable_v = parser.resolve_operand(enable, i1) if enable is not None else None
+    return memory_v, address_v, data_v, clk_v, enable_v, extra
 
 
 def _print_port_tail(printer: Printer, op: FirMemReadPortOp | FirMemWritePortOp) -> None:
