@@ -243,12 +243,7 @@ class FirMemReadPortOp(IRDLOperation):
         return op
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_operand(self.memory)
-        printer.print_string("[")
-        printer.print_operand(self.address)
-        printer.print_string("], clock ")
-        _print_port_tail(printer, self)
+        _print_port(printer, self, None)
 
 
 @irdl_op_definition
@@ -291,14 +286,7 @@ class FirMemWritePortOp(IRDLOperation):
         return op
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_operand(self.memory)
-        printer.print_string("[")
-        printer.print_operand(self.address)
-        printer.print_string("] = ")
-        printer.print_operand(self.data)
-        printer.print_string(", clock ")
-        _print_port_tail(printer, self)
+        _print_port(printer, self, self.data)
 
 
 def _verify_port(op: FirMemReadPortOp | FirMemWritePortOp) -> None:
@@ -343,8 +331,17 @@ def _parse_port(parser: Parser, with_data: bool):
     return memory_v, address_v, data_v, clk_v, enable_v, extra
 
 
-def _print_port_tail(printer: Printer, op: FirMemReadPortOp | FirMemWritePortOp) -> None:
-    """`%clk [enable %en] {attrs} : <depth x width>`, the end of both ports' syntax."""
+def _print_port(printer: Printer, op: FirMemReadPortOp | FirMemWritePortOp, data: SSAValue | None) -> None:
+    """Both ports' syntax (see `_parse_port`); `data` is the write port's."""
+    printer.print_string(" ")
+    printer.print_operand(op.memory)
+    printer.print_string("[")
+    printer.print_operand(op.address)
+    printer.print_string("]")
+    if data is not None:
+        printer.print_string(" = ")
+        printer.print_operand(data)
+    printer.print_string(", clock ")
     printer.print_operand(op.clk)
     if op.enable is not None:
         printer.print_string(" enable ")
