@@ -1,22 +1,16 @@
 """report.html: self-contained, drawn from the build's own files (the graph's FIFO
-depths and PEs as the spatial IR has them), and rendered by a real headless
-browser when one is installed."""
+depths and PEs as the spatial IR has them), its inline SVG well-formed. Rendering
+it in a real browser needs Chromium, which is no PyPI package, so that is a script
+and not a test: `python benchmarks/screenshot_report.py BUILD -o report.png`."""
 
 from __future__ import annotations
 
 import re
-import struct
-import sys
-from pathlib import Path
 
 import pytest
 
 from compiler.ir import parse_module
 from dialects.spatial import FifoOp
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from screenshot_report import find_browser, screenshot  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -69,18 +63,6 @@ def test_report_html_graph_is_well_formed_svg(cnn_build):
     layers = [layer["layer"] for layer in json.loads((cnn_build / "report.json").read_text())["layers"]]
     assert len(titles) == len(set(titles)) and set(layers) <= set(titles)
     assert all(title in layers or title.startswith(("input '", "output '")) for title in titles)
-
-
-def test_report_html_renders_in_headless_chromium(cnn_build, tmp_path):
-    if find_browser() is None:
-        pytest.skip("Chromium is not a PyPI package (hwc needs nothing else but a C++ compiler); "
-                    "the page's content and SVG are checked without a browser above")
-    png = tmp_path / "report.png"
-    screenshot(cnn_build / "report.html", png, width=1000, height=1400)
-    header = png.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    assert struct.unpack(">II", header[16:24]) == (1000, 1400)
-    assert png.stat().st_size > 20_000  # a blank page compresses to a few kB
 
 
 def test_report_html_draws_the_area_of_a_synth_section(cnn_build, tmp_path):
