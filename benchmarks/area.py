@@ -27,14 +27,14 @@ seconds), then the new path's ratio to the old one per design.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from synth_runs import hwc, print_table, run_synth
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "benchmarks" / "jet_mlp" / "model.onnx"
@@ -51,10 +51,6 @@ SYNTHESES = {"xilinx": ["--target", "xilinx"], "nodsp": ["--target", "xilinx", "
              "generic": ["--target", "generic"]}
 
 
-def hwc(*args: str) -> list[str]:
-    return [str(Path(sys.executable).with_name("hwc")), *args]
-
-
 def compile_design(folder: Path, design: str, style: str) -> Path:
     build = folder / f"{design}-{style}"
     subprocess.run(hwc("compile", str(MODEL), "--calib", str(CALIB), "-o", str(build), *STYLES[style],
@@ -67,17 +63,7 @@ def synthesise(build: Path, kind: str, timeout: float, memory_gb: float) -> dict
     its figures, or {"failed": reason}."""
     copy = build.with_name(f"{build.name}-{kind}")
     shutil.copytree(build, copy)
-    command = " ".join(hwc("synth", str(copy), *SYNTHESES[kind]))
-    limit = int(memory_gb * 1024 * 1024)
-    started = time.monotonic()
-    result = subprocess.run(["bash", "-c", f"ulimit -v {limit}; exec timeout {timeout:g} {command}"],
-                            capture_output=True, text=True)
-    seconds = time.monotonic() - started
-    if result.returncode != 0:
-        why = "timeout" if result.returncode == 124 else (result.stderr.strip().splitlines() or ["?"])[-1][:60]
-        return {"failed": f"{why} after {seconds:.0f} s"}
-    target = "generic" if kind == "generic" else "xilinx"
-    return json.loads((copy / "report.json").read_text())["synth"][target]
+    return run_synth(copy, SYNTHESES[kind], "generic" if kind == "generic" else "xilinx", timeout, memory_gb)
 
 
 def measure(designs: list[str], styles: list[str], kinds: list[str], timeout: float, memory_gb: float,
@@ -121,14 +107,11 @@ COLUMNS = [("LUTs", "xilinx", "luts"), ("DSPs", "xilinx", "dsps"), ("FFs", "xili
            ("s nodsp", "nodsp", "seconds"), ("s generic", "generic", "seconds")]
 
 
-def print_table(results: dict) -> None:
+def print_results(results: dict) -> None:
     header = ["design", "const-mult", *(name for name, _, _ in COLUMNS)]
     rows = [[design, style, *(_cell(runs[kind], key) for _, kind, key in COLUMNS)]
             for (design, style), runs in results.items()]
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
-    print()
+    print_table(header, rows)
     for design, style in results:
         if style == "mul" or (design, "mul") not in results:
             continue
@@ -164,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     styles = [s for s in args.styles.split(",") if s]
     if any(s not in STYLES for s in styles):
         parser.error(f"unknown styles in {styles}")
-    print_table(measure(designs, styles, kinds, args.timeout, args.memory_gb, args.jobs))
+    print_results(measure(designs, styles, kinds, args.timeout, args.memory_gb, args.jobs))
 
 
 if __name__ == "__main__":

@@ -31,11 +31,12 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from synth_runs import hwc, print_table, run_synth
 
 ROOT = Path(__file__).resolve().parents[1]
 QUANTIZED = ROOT / "tests" / "fixtures" / "quantized"
@@ -48,10 +49,6 @@ DESIGNS = {
 }
 PEER = "hwc8"
 UNROLLED = ["--rom", "logic", "--fold", "full"]
-
-
-def hwc(*args: str) -> list[str]:
-    return [str(Path(sys.executable).with_name("hwc")), *args]
 
 
 def compile_design(folder: Path, design: str) -> Path:
@@ -76,15 +73,7 @@ def accuracy(design: str) -> float:
 
 def synthesise(build: Path, timeout: float, memory_gb: float) -> dict:
     """`hwc synth --target generic` on `build`: its figures, or {"failed": reason}."""
-    command = " ".join(hwc("synth", str(build), "--target", "generic"))
-    started = time.monotonic()
-    result = subprocess.run(["bash", "-c", f"ulimit -v {int(memory_gb * 1024 * 1024)}; "
-                                           f"exec timeout {timeout:g} {command}"], capture_output=True, text=True)
-    seconds = time.monotonic() - started
-    if result.returncode != 0:
-        why = "timeout" if result.returncode == 124 else (result.stderr.strip().splitlines() or ["?"])[-1][:60]
-        return {"failed": f"{why} after {seconds:.0f} s"}
-    return json.loads((build / "report.json").read_text())["synth"]["generic"]
+    return run_synth(build, ["--target", "generic"], "generic", timeout, memory_gb)
 
 
 def measure(designs: list[str], synth: bool, timeout: float, memory_gb: float, jobs: int) -> dict:
@@ -110,7 +99,7 @@ def _figure(result: dict, key: str):
     return result["synth"].get(key)
 
 
-def print_table(results: dict) -> None:
+def print_results(results: dict) -> None:
     columns = [("accuracy", "accuracy"), ("ROM bits", "rom_bits"), ("multipliers", "multipliers"),
                ("gates", "gates"), ("transistors", "transistors"), ("synth s", "seconds")]
     header = ["design", *(name for name, _ in columns)]
@@ -124,10 +113,7 @@ def print_table(results: dict) -> None:
             cells.append(f"{value:.1%}" if key == "accuracy" else f"{value:,.0f}" if isinstance(value, (int, float))
                          else value)
         rows.append([design, *cells])
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
-    print()
+    print_table(header, rows)
     peer = results.get(PEER)
     if peer is None:
         return
@@ -154,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [d for d in designs if d not in DESIGNS]
     if unknown:
         parser.error(f"unknown designs {unknown}")
-    print_table(measure(designs, not args.no_synth, args.timeout, args.memory_gb, args.jobs))
+    print_results(measure(designs, not args.no_synth, args.timeout, args.memory_gb, args.jobs))
 
 
 if __name__ == "__main__":
