@@ -61,6 +61,11 @@ class Ranged:
     def magnitude(self) -> int:
         return max(-self.lo, self.hi) << self.shift
 
+    def narrowed(self, b: ModuleBuilder) -> Ranged:
+        """The same value in exactly `bits_for(lo, hi)` bits (its low bits)."""
+        return Ranged(b.extract(self.value, 0, min(width_of(self.value), bits_for(self.lo, self.hi))),
+                      self.lo, self.hi, self.shift)
+
     def extended(self, b: ModuleBuilder, width: int) -> SSAValue:
         """`value` (without the shift) at `width` bits, extended by its signedness."""
         return b.extend(self.value, width, signed=not self.unsigned)
@@ -92,6 +97,20 @@ def sum_terms(b: ModuleBuilder, terms: list[tuple[Ranged, int, int]]) -> Ranged 
         zero = b.const(0, 1)
         return _combine(b, Ranged(zero, 0, 0, minus.shift), minus, -1)
     return _combine(b, plus, minus, -1)
+
+
+def product(b: ModuleBuilder, p: Ranged, q: Ranged) -> Ranged:
+    """p * q (values at shift 0) by one `comb.mul` as wide as the product's range,
+    each operand narrowed to its own range and extended by its signedness (an
+    input known to be nonnegative costs no sign bit; a factor that is always 0
+    costs nothing)."""
+    corners = [p.lo * q.lo, p.lo * q.hi, p.hi * q.lo, p.hi * q.hi]
+    lo, hi = min(corners), max(corners)
+    if lo == hi:
+        return Ranged(b.const(lo, bits_for(lo, hi)), lo, hi)
+    width = bits_for(lo, hi)
+    left, right = p.narrowed(b).extended(b, width), q.narrowed(b).extended(b, width)
+    return Ranged(b.mul(left, right, width=width), lo, hi)
 
 
 def _shifted(r: Ranged, shift: int) -> Ranged:

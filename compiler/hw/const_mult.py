@@ -90,14 +90,16 @@ class ConstantMultiplier:
     def matrix(self, xs: Sequence[SSAValue], rows: Sequence[Sequence[int]], width: int,
                input_range: tuple[int, int] | None = None) -> list[SSAValue]:
         """[sum(x * c) for each row of constants] at `width` bits, every x in
-        `input_range` when given (else in its width's range): with shift-add, as
-        one adder graph whose common subexpressions are shared across rows
-        (`compiler.hw.cmvm`), each adder as narrow as its operands' ranges allow
+        `input_range` when given (unsigned when that is nonnegative), else in its
+        signed width's range: with shift-add, as one adder graph whose common
+        subexpressions are shared across rows (`compiler.hw.cmvm`), each adder as narrow as its operands' ranges allow
         (`compiler.hw.adder_tree`); with mul, or when the matrix is too large
         for the search (`cmvm.SEARCH_PAIR_LIMIT`), row by row, each input's
         multiples shared."""
         weights = np.array(rows, dtype=np.int64).reshape(len(rows), len(xs))
         if self.style == "mul" or pair_count(weights) > SEARCH_PAIR_LIMIT:
+            if input_range is not None and input_range[0] >= 0:  # nonnegative inputs may use their top bit
+                xs = [self.b.zext(x, width_of(x) + 1) for x in xs]
             for s, x in enumerate(xs):
                 self.prepare(x, weights[:, s].tolist())
             return [self.dot(xs, row, width) for row in weights.tolist()]

@@ -28,15 +28,19 @@ vectors (`MVUOp.nominal_ii`).
 Weights (`rom_style`): `logic` — a fully unrolled unit (NF = SF = 1) folds its
 weights into the multipliers as constants (zero weights vanish, ±1 are wires);
 otherwise the step's weights are one word of an `hw.aggregate_constant`
-indexed by the step counter. `memory` — a `seq.firmem` of NF·SF words of
-pe·simd·wbits bits, loaded from `rom/<name>.hex` (word = step nf·SF + sf,
-weight (p, s) = W[nf·pe + p, sf·simd + s] at bits [(p·simd + s)·wbits, +wbits)),
-read one cycle ahead: the read port's address is the *next* step when a step
+indexed by the step counter. `memory` — a `seq.firmem` of NF·SF step words,
+loaded from `rom/<name>.hex` (word = step nf·SF + sf), read one cycle ahead: the read port's address is the *next* step when a step
 fires, else the current one, so the word is there when its step runs. A fully
 unrolled unit folds its weights into the multipliers in both styles. Bias and
 requant multipliers are always logic (N values).
 
-Widths: products and sums at the accumulator width `acc_bits` (the output
+A step word holds weight (p, s) = W[nf·pe + p, sf·simd + s] in fields ordered
+by p·simd + s, each as wide as that position's range over the steps needs
+(`MVUSpec.field_bits`: at most wbits; unsigned when never negative; no field
+when the weight never changes, which is then a constant of the logic).
+
+Widths: each product as narrow as its operands' ranges (the input's from its producer,
+each weight position's over the ROM), sums as narrow as theirs, the accumulator at `acc_bits` (the output
 width without requant; else from the ROM bounds, `accumulator_bound`);
 requant at `acc_bits + bits(M) + 1` (cannot overflow), arithmetic shift,
 signed clamp.
@@ -52,6 +56,7 @@ from xdsl.ir import SSAValue
 
 from compiler.errors import HwcError
 from compiler.executor.int_kernels import accumulator_bound
+from compiler.hw.adder_tree import Ranged, bits_for, product, sum_terms
 from compiler.hw.bits import to_unsigned, unsigned_bits, width_of
 from compiler.hw.builder import ModuleBuilder
 from compiler.hw.const_mult import ConstantMultiplier
@@ -121,8 +126,9 @@ class MVUSpec:
 
     @property
     def uses_memory(self) -> bool:
-        """A ROM memory is used for the weights (memory style and more than one step)."""
-        return self.rom_style == "memory" and self.steps > 1
+        """A ROM memory is used for the weights (memory style, more than one step,
+        and some weight position that changes between steps)."""
+        return self.rom_style == "memory" and self.steps > 1 and bool(self.field_bits().any())
 
     def acc_bits(self) -> int:
         """Accumulator width: the output width without requant, else from the bounds."""
@@ -131,22 +137,39 @@ class MVUSpec:
         bound = accumulator_bound(self.weights, self.bias, self.in_width)
         return signed_bits(-bound, bound)
 
+    def position_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """The least and greatest weight each (lane, simd position) multiplier sees
+        over the steps, [pe, simd] each (weight (p, s) of step (nf, sf) is
+        W[nf·pe + p, sf·simd + s])."""
+        blocks = self.weights.reshape(self.neuron_folds, self.pe, self.synapse_folds, self.simd)
+        return blocks.min(axis=(0, 2)), blocks.max(axis=(0, 2))
+
+    def field_bits(self) -> np.ndarray:
+        """[pe, simd]: the bits weight position (p, s) takes in a step word, those of
+        its range (unsigned when it is never negative; none when it never changes)."""
+        lows, highs = self.position_ranges()
+        return np.array([[0 if lo == hi else bits_for(int(lo), int(hi)) for lo, hi in zip(*rows)]
+                         for rows in zip(lows, highs)], dtype=np.int64).reshape(self.pe, self.simd)
+
     def step_words(self) -> list[int]:
         """The weights of each step as one unsigned word (see the module docstring)."""
-        pe, simd, bits = self.pe, self.simd, self.weight_bits
+        pe, simd = self.pe, self.simd
+        widths = self.field_bits().reshape(-1)
+        offsets = np.concatenate([[0], np.cumsum(widths)[:-1]])
         words = []
         for nf in range(self.neuron_folds):
             for sf in range(self.synapse_folds):
                 block = self.weights[nf * pe:(nf + 1) * pe, sf * simd:(sf + 1) * simd]
                 word = 0
-                for index, value in enumerate(block.reshape(-1)):
-                    word |= to_unsigned(int(value), bits) << (index * bits)
+                for value, bits, offset in zip(block.reshape(-1), widths, offsets):
+                    if bits:
+                        word |= to_unsigned(int(value), int(bits)) << int(offset)
                 words.append(word)
         return words
 
     def rom_hex(self) -> str:
         """The `$readmemh` image of the weight memory: one step word per line."""
-        digits = (self.pe * self.simd * self.weight_bits + 3) // 4
+        digits = (int(self.field_bits().sum()) + 3) // 4
         return "".join(f"{word:0{digits}x}\n" for word in self.step_words())
 
     def validate(self) -> None:
@@ -247,9 +270,9 @@ class _MVUBuilder:
             step_next = self._wrap_inc(step.value, b.and_(sf_last, nf_last))
             step.set_next(step_next, enable=fire)
 
-        x_beat = self._input_vector(inp, sf.value, first_fold, fire)
+        xs = self._input_lanes(inp.data, sf.value, first_fold, fire)
         weights = self._step_weights(step.value, step_next, fire)
-        dots = self._dot_products(b.unpack(x_beat, spec.simd), weights)
+        dots = self._dot_products(xs, weights)
 
         # R1: the step's dot products and where it sits in the vector.
         en1 = advance
@@ -316,22 +339,40 @@ class _MVUBuilder:
         reg.set_next(value, enable=enable)
         return reg.value
 
-    def _input_vector(self, inp, sf: SSAValue, first_fold: SSAValue, fire: SSAValue) -> SSAValue:
-        """The step's `simd` inputs: the stream's beat in the first neuron fold, the
-        buffered beat in the others (`ModuleBuilder.buffer` of SF beats)."""
+    def _input_lanes(self, data: SSAValue, sf: SSAValue, first_fold: SSAValue, fire: SSAValue) -> list[Ranged | None]:
+        """The step's `simd` inputs with their range (None for a lane whose weights
+        are all zero): the stream's beat `data` in the first neuron fold, the
+        buffered beat in the others (`ModuleBuilder.buffer` of SF beats). Each lane
+        is cut to the bits its known range needs (a nonnegative input keeps no sign
+        bit), so the buffer stores and the multipliers take no more."""
         spec, b = self.spec, self.b
-        if spec.neuron_folds == 1:
-            return inp.data
-        store = b.and_(fire, first_fold)
-        buffered = b.buffer("xbuf", spec.synapse_folds, sf, inp.data, store, sf)
-        return b.mux(first_fold, inp.data, buffered)
+        lo, hi = self._input_bounds()
+        bits = min(spec.in_width, bits_for(lo, hi))
+        lows, highs = spec.position_ranges()
+        used = [s for s in range(spec.simd) if lows[:, s].any() or highs[:, s].any()]
+        if not used:
+            return [None] * spec.simd
+        lanes = b.unpack(data, spec.simd)
+        narrow = [b.extract(lanes[s], 0, bits) for s in used]
+        if spec.neuron_folds > 1:
+            beat, store = b.pack(narrow), b.and_(fire, first_fold)
+            beat = b.mux(first_fold, beat, b.buffer("xbuf", spec.synapse_folds, sf, beat, store, sf))
+            narrow = b.unpack(beat, len(used))
+        inputs: list[Ranged | None] = [None] * spec.simd
+        for s, lane in zip(used, narrow):
+            inputs[s] = Ranged(lane, lo, hi)
+        return inputs
 
-    def _step_weights(self, step: SSAValue, step_next: SSAValue, fire: SSAValue) -> list[list[int | SSAValue]]:
-        """weights[p][s] of the current step: ints when constant, else values."""
+    def _step_weights(self, step: SSAValue, step_next: SSAValue, fire: SSAValue) -> list[list[int | Ranged]]:
+        """weights[p][s] of the current step: an int where it never changes (every
+        weight when the unit takes one step), else its field of the step's word
+        (`MVUSpec.field_bits`) with its range."""
         spec, b = self.spec, self.b
-        if spec.steps == 1:
-            return [[int(spec.weights[p, s]) for s in range(spec.simd)] for p in range(spec.pe)]
-        word_bits = spec.pe * spec.simd * spec.weight_bits
+        lows, highs = spec.position_ranges()
+        widths = spec.field_bits()
+        word_bits = int(widths.sum())
+        if spec.steps == 1 or word_bits == 0:
+            return [[int(lows[p, s]) for s in range(spec.simd)] for p in range(spec.pe)]
         if spec.uses_memory:
             address = b.mux(fire, step_next, step)
             assert spec.rom_file is not None
@@ -339,16 +380,38 @@ class _MVUBuilder:
                                 address, b.true())
         else:
             word = b.rom_lookup(spec.step_words(), word_bits, step, name=f"{spec.name}_weights")
-        fields = b.unpack(word, spec.pe * spec.simd)
-        return [[fields[p * spec.simd + s] for s in range(spec.simd)] for p in range(spec.pe)]
+        weights: list[list[int | Ranged]] = []
+        offset = 0
+        for p in range(spec.pe):
+            row: list[int | Ranged] = []
+            for s in range(spec.simd):
+                bits, lo, hi = int(widths[p, s]), int(lows[p, s]), int(highs[p, s])
+                row.append(lo if bits == 0 else Ranged(b.extract(word, offset, bits), lo, hi))
+                offset += bits
+            weights.append(row)
+        return weights
 
-    def _dot_products(self, xs: list[SSAValue], weights) -> list[SSAValue]:
+    def _dot_products(self, xs: list[Ranged | None], weights: list[list[int | Ranged]]) -> list[SSAValue]:
         """Each row's sum of x * w: constant weights through `self.constants`
-        (their multiples of one input shared by the rows), others by `comb.mul`."""
+        (their multiples of one input shared by the rows), others by `comb.mul`,
+        each product as narrow as its operands' ranges (`adder_tree.product`)."""
         b, acc_bits = self.b, self.acc_bits
         if all(isinstance(w, int) for row in weights for w in row):
-            return self.constants.matrix(xs, weights, acc_bits, self.spec.in_range)
-        return [b.sum([b.mul(x, w, width=acc_bits) for x, w in zip(xs, row)], acc_bits) for row in weights]
+            lo, hi = self._input_bounds()
+            values = [x.value if x is not None else b.const(0, 1) for x in xs]
+            return self.constants.matrix(values, weights, acc_bits, (lo, hi))
+        dots = []
+        for row in weights:
+            products = [(product(b, x, w if isinstance(w, Ranged) else Ranged(b.const(w, bits_for(w, w)), w, w)),
+                         0, 1) for x, w in zip(xs, row) if w != 0]
+            total = sum_terms(b, products)
+            dots.append(b.const(0, acc_bits) if total is None else total.at_width(b, acc_bits))
+        return dots
+
+    def _input_bounds(self) -> tuple[int, int]:
+        """Every input value's bounds: the producer's when known, else the input width's."""
+        half = 1 << (self.spec.in_width - 1)
+        return self.spec.in_range or (-half, half - 1)
 
     def _per_lane_values(self, values: np.ndarray | None, fold: SSAValue | None, bits: int,
                          what: str) -> list[SSAValue]:

@@ -31,11 +31,15 @@ def model(spec: MVUSpec, vectors: np.ndarray) -> np.ndarray:
 
 def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: bool,
               weight_bits: int = 4, const_mult: str = "shift-add", with_offset: bool = False,
-              rounding: str = "half_up", *, seed: int) -> MVUSpec:
+              rounding: str = "half_up", in_range: tuple[int, int] | None = None, *, seed: int) -> MVUSpec:
     rng = np.random.default_rng(seed)
     weights = rng.integers(-(1 << (weight_bits - 1)), 1 << (weight_bits - 1), size=(n, k))
     weights[0, : k // 2] = 0  # zero weights cost nothing, and must still be right
     weights[-1, 0] = 1
+    if in_range is not None:  # multipliers whose weights span less than the ROM's width
+        weights[:, 1::simd] = rng.integers(0, 4, size=(n, len(range(1, k, simd))))  # unsigned 2-bit
+        weights[:, 2::simd] = rng.integers(-3, 1, size=(n, len(range(2, k, simd))))  # [-3, 0]
+        weights[:, 3::simd] = 0  # a multiplier that is never needed
     if weight_bits == 8 and k == 6:  # the extremes and powers of two: shifts and negations
         weights[1] = [-128, 64, -1, 2, 127, -64]
     bias = rng.integers(-300, 300, size=n) if with_requant else None
@@ -46,9 +50,9 @@ def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: 
         offset = tuple(int(c) for c in (offsets // 256 * 256 if on_grid else offsets)) if with_offset else ()
         multipliers = rng.integers(1, 4, size=n) * 256 if on_grid else rng.integers(20, 600, size=n)
         requant = Requant(tuple(int(m) for m in multipliers), 10, -100, 90, offset, rounding)
-    return MVUSpec("mvu", weights, weight_bits, IN_WIDTH, 8 if with_requant else 18 + weight_bits - 4, pe, simd,
+    return MVUSpec("fc_mvu", weights, weight_bits, IN_WIDTH, 8 if with_requant else 18 + weight_bits - 4, pe, simd,
                    bias=bias, requant=requant, rom_style=rom_style, rom_file="rom/mvu_weights.hex",
-                   const_mult=const_mult)
+                   const_mult=const_mult, in_range=in_range)
 
 
 CASES = {
@@ -63,6 +67,9 @@ CASES = {
     "full-logic-requant-half-even": (4, 8, 4, 8, "logic", True, 4, "shift-add", True, "half_even"),
     "folded-logic-requant-ceil": (8, 16, 2, 4, "logic", True, 4, "mul", False, "ceil"),
     "folded-memory-exact": (8, 16, 2, 4, "memory", False),
+    # inputs known to be in [0, 100] (a ReLU's requant upstream): products as narrow as their
+    # operands' ranges, 8-bit ROM weights with narrower positions
+    "folded-memory-narrow-products": (8, 16, 2, 4, "memory", True, 8, "shift-add", False, "half_up", (0, 100)),
 }
 
 
@@ -73,15 +80,16 @@ def mvu(request, tmp_path_factory):
     if spec.uses_memory:
         (build / "rom").mkdir()
         (build / spec.rom_file).write_text(spec.rom_hex())
-    simulator = simulate_modules([build_mvu(spec)], "mvu", build, in_width=spec.simd * IN_WIDTH,
+    simulator = simulate_modules([build_mvu(spec)], "fc_mvu", build, in_width=spec.simd * IN_WIDTH,
                                  out_width=spec.pe * spec.out_width)
     return spec, simulator
 
 
 def _vectors(spec: MVUSpec, count: int, seed: int) -> np.ndarray:
-    vectors = np.random.default_rng(seed).integers(-128, 128, size=(count, spec.in_features))
-    vectors[0] = 127
-    vectors[1] = -128
+    lo, hi = spec.in_range or (-128, 127)
+    vectors = np.random.default_rng(seed).integers(lo, hi + 1, size=(count, spec.in_features))
+    vectors[0] = hi
+    vectors[1] = lo
     return vectors
 
 
@@ -123,3 +131,16 @@ def test_rom_image_holds_one_step_per_line():
     p, s = 1, 2
     field = (word >> ((p * spec.simd + s) * 4)) & 0xF
     assert field - 16 * (field >= 8) == spec.weights[spec.pe + p, spec.simd + s]
+
+
+def test_rom_fields_are_as_wide_as_their_positions_ranges():
+    spec = make_spec(*CASES["folded-memory-narrow-products"], seed=0)
+    widths = spec.field_bits()
+    # position 0: 8-bit signed weights; 1: in [0, 3] (2 bits, no sign); 2: in [-3, 0] (3 bits); 3: always 0
+    assert widths.tolist() == [[8, 2, 3, 0]] * spec.pe
+    lines = spec.rom_hex().split()
+    assert {len(line) for line in lines} == {(2 * 13 + 3) // 4}
+    word = int(lines[spec.synapse_folds + 1], 16)  # step (nf=1, sf=1); lane 1's fields start at bit 13
+    assert (word >> (13 + 8)) & 0b11 == spec.weights[spec.pe + 1, spec.simd + 1]
+    field = (word >> (13 + 10)) & 0b111
+    assert field - 8 * (field >= 4) == spec.weights[spec.pe + 1, spec.simd + 2]
