@@ -50,8 +50,8 @@ from the start) and raises one only where the network still deadlocks, so a
 join input gets its timed depth, or more where deadlock freedom needs more (the
 search then grows it as above; with the timed depths usually enough, the network
 runs through at once instead of growing every join input beat by beat). A neuron-folded MVU reads its input
-vector in a burst, so its input also gets a FIFO of two vectors (`rate_depths`),
-which lets producer and MVU overlap their periods; the design then runs at the
+vector in a burst, so its input also gets a FIFO of the beats the schedule holds
+before it (`rate_depths`, at most two vectors), which lets producer and MVU overlap their periods; the design then runs at the
 bottleneck's `ii` (checked against the RTL's measured cycles).
 
 Requires: `fold-parallelism` has run (foldings final). Existing `spatial.fifo`
@@ -100,20 +100,25 @@ def insert_fifo(value: SSAValue, depth: int) -> FifoOp:
 
 
 VECTORS_BUFFERED = 2
-"""Input vectors a neuron-folded MVU's input FIFO holds (see `rate_depths`)."""
+"""The most input vectors a neuron-folded MVU's input FIFO holds (see `rate_depths`)."""
 
 
-def rate_depths(graph: GraphOp) -> dict[SSAValue, int]:
+def rate_depths(graph: GraphOp, times: dict[SSAValue, Sequence[float]]) -> dict[SSAValue, int]:
     """FIFOs that keep bursty readers at their nominal rate.
 
     A neuron-folded MVU (N/pe > 1) reads a whole input vector (K/simd beats) in
     the first K/simd cycles of its (N/pe)·(K/simd)-cycle period and none in the
     rest, while its producer emits those beats spread over its own period. With
     only a stream register between them the MVU waits for the producer in every
-    period, and the two periods add up instead of overlapping. A FIFO of
-    `VECTORS_BUFFERED` vectors lets the producer deliver the next vector (and
-    start the one after) while the MVU still folds over the current one, so
-    each runs at its own `ii` and the design at the bottleneck's.
+    period, and the two periods add up instead of overlapping. A FIFO lets the
+    producer deliver the next vector while the MVU still folds over the current
+    one, so each runs at its own `ii` and the design at the bottleneck's. Its
+    depth is the most beats the schedule (`times`, the host at the bottleneck's
+    rate) ever holds between the producer's emitting a beat and the MVU's
+    reading it, counted as read only when the whole vector is (`_read_times`:
+    an upper bound of what the MVU holds back), plus `JOIN_HANDSHAKE_BEATS`;
+    at most `VECTORS_BUFFERED` vectors, which always suffice (the producer then
+    delivers the next vector and starts the one after while the MVU folds).
     """
     depths: dict[SSAValue, int] = {}
     for op in graph.body.block.ops:
@@ -121,8 +126,11 @@ def rate_depths(graph: GraphOp) -> dict[SSAValue, int]:
             continue
         if not isinstance(op.input.owner, Operation):
             continue  # the graph input: the host streams it at full rate
-        beats_per_vector = op.in_features // op.simd.value.data
-        depths[op.input] = VECTORS_BUFFERED * beats_per_vector
+        arrivals = times[op.input]
+        held = _most_held(arrivals, _read_times(op, 0, times[op.results[0]], len(arrivals)))
+        most = VECTORS_BUFFERED * (op.in_features // op.simd.value.data)
+        if held > 1:
+            depths[op.input] = min(held + JOIN_HANDSHAKE_BEATS, most)
     return depths
 
 
@@ -321,11 +329,11 @@ def size_fifos(module: ModuleOp) -> None:
     """Size the FIFOs of every `spatial.graph` of `module` in place."""
     for graph in [op for op in module.walk() if isinstance(op, GraphOp)]:
         remove_fifos(graph)
-        depths = rate_depths(graph)
         block = graph.body.block
-        needs_schedule = any(isinstance(op, SWUOp) or (isinstance(op, PE_OPS) and len(op.operands) > 1)
+        needs_schedule = any(isinstance(op, (SWUOp, MVUOp)) or (isinstance(op, PE_OPS) and len(op.operands) > 1)
                              for op in block.ops)
         times = fluid_schedule(graph) if needs_schedule else None
+        depths = rate_depths(graph, times) if times is not None else {}
         for value, depth in window_depths(graph, depths, times).items():
             depths[value] = max(depth, depths.get(value, 0))
         timed = timed_depths(graph, times)

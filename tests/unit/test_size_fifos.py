@@ -10,7 +10,7 @@ import pytest
 from compiler.ir import parse_module
 from dialects.spatial import DupOp, EltwiseOp, FifoOp, GraphOp, MVUOp, ResizeOp, SWUOp, stream_of
 from passes.fold_parallelism import fold
-from passes.size_fifos import join_depths, size_fifos
+from passes.size_fifos import JOIN_HANDSHAKE_BEATS, join_depths, size_fifos
 
 RESIDUAL = """
 builtin.module {
@@ -235,9 +235,10 @@ def join_fifos(module) -> list[FifoOp]:
             and isinstance(next(iter(op.output.uses)).operation, EltwiseOp)]
 
 
-def test_a_neuron_folded_mvu_buffers_two_input_vectors():
-    """Rate FIFO: an MVU with N/pe > 1 fed by another PE gets 2·K/simd beats of buffer;
-    one fed by the graph input, or not neuron-folded, gets none."""
+def test_a_neuron_folded_mvu_buffers_what_its_schedule_holds():
+    """Rate FIFO: an MVU with N/pe > 1 fed by another PE gets the beats the schedule
+    holds before it reads a vector, plus the handshake's; one fed by the graph input,
+    or not neuron-folded, gets none."""
     module = parse_module("""
 builtin.module {
   rom.rom @w1 : tensor<8x8xi8> = dense<1> : tensor<8x8xi8>
@@ -256,8 +257,11 @@ builtin.module {
     (fifo,) = fifos
     consumer = next(iter(fifo.output.uses)).operation
     assert isinstance(consumer, MVUOp) and consumer.layer.data == "fc2"
-    # fc2 at min folding: simd 1, so 8 beats per input vector; two vectors
-    assert consumer.simd.value.data == 1 and fifo.depth.value.data == 16
+    # fc2 at min folding: simd 1, so 8 beats per input vector. fc1 (64 cycles a vector,
+    # the bottleneck) emits a beat every 8 cycles; the schedule counts a vector read
+    # when its last beat arrives, so 7 beats wait at most: 7 + the handshake's 2, not
+    # the two vectors (16) that are the bound.
+    assert consumer.simd.value.data == 1 and fifo.depth.value.data == 7 + JOIN_HANDSHAKE_BEATS
 
 
 @pytest.mark.parametrize("h, w", [(4, 4), (5, 3)])
