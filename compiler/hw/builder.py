@@ -264,6 +264,12 @@ class ModuleBuilder(MemoryMethods):
         self._registers.append(register)
         return register
 
+    def held(self, name: str, value: SSAValue, enable: SSAValue, reset_value: int | None = None) -> SSAValue:
+        """A register of `value`'s width that takes `value` when `enable` is high."""
+        register = self.reg(name, width_of(value), reset_value=reset_value)
+        register.set_next(value, enable=enable)
+        return register.value
+
     def pipeline_stage(
         self, name: str, data: SSAValue, valid: SSAValue, ready_out: SSAValue
     ) -> tuple[SSAValue, SSAValue, SSAValue]:

@@ -23,14 +23,17 @@ output holds every stage; `in_ready = advance & nf == 0`):
 
 so the first output leaves SF + 2 cycles after the first input beat and, never
 stalled, the unit takes one step per cycle: V·NF·SF cycles per frame of V
-vectors (`MVUOp.nominal_ii`).
+vectors (`MVUOp.nominal_ii`). When the lanes' multipliers change between neuron
+folds, `MVUOp.requant_units` units take the lanes in turn instead: R2's
+accumulators are held and the beat leaves `ceil(pe / units)` cycles later
+(`compiler.hw.mvu_requant`).
 
 Weights (`rom_style`): `logic` — a fully unrolled unit (NF = SF = 1) folds its
 weights into the multipliers as constants (zero weights vanish, ±1 are wires);
 otherwise the step's weights are one word of an `hw.aggregate_constant`
 indexed by the step counter. `memory` — a `seq.firmem` of NF·SF step words,
-loaded from `rom/<name>.hex` (word = step nf·SF + sf), read one cycle ahead: the read port's address is the *next* step when a step
-fires, else the current one, so the word is there when its step runs. A fully
+loaded from `rom/<name>.hex` (word = step nf·SF + sf), read one cycle ahead:
+the read port's address is the *next* step when a step fires, else the current one, so the word is there when its step runs. A fully
 unrolled unit folds its weights into the multipliers in both styles. Bias and
 requant multipliers are always logic (N values).
 
@@ -48,138 +51,17 @@ signed clamp.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 from xdsl.dialects import hw
 from xdsl.ir import SSAValue
 
-from compiler.errors import HwcError
-from compiler.executor.int_kernels import accumulator_bound
 from compiler.hw.adder_tree import Ranged, bits_for, product, sum_terms
-from compiler.hw.bits import to_unsigned, unsigned_bits, width_of
+from compiler.hw.bits import unsigned_bits, width_of
 from compiler.hw.builder import ModuleBuilder
 from compiler.hw.const_mult import ConstantMultiplier
 from compiler.hw.context import GeneratorContext
-from compiler.hw.requant import requantize
-from compiler.numerics import signed_bits
+from compiler.hw.mvu_requant import lane_values, requantized_lanes, shared_requantized_lanes
+from compiler.hw.mvu_spec import MVUSpec, Requant
 from dialects.spatial import DupOp, FifoOp, MVUOp, PoolOp, RequantOp, ReshapeOp, ResizeOp, SWUOp, stream_of
-
-
-@dataclass(frozen=True)
-class Requant:
-    """`y = clamp((acc * multiplier[c] + offset[c] + 2**(shift-1)) >> shift, lo, hi)`;
-    `multiplier` (and `offset`, 0 when empty) has one value per output channel or a single
-    one; `rounding` other than half_up as `compiler.numerics.requantize`'s."""
-
-    multiplier: tuple[int, ...]
-    shift: int
-    lo: int
-    hi: int
-    offset: tuple[int, ...] = ()
-    rounding: str = "half_up"
-
-    def multiplier_of(self, channel: int) -> int:
-        return self.multiplier[channel] if len(self.multiplier) > 1 else self.multiplier[0]
-
-    def offset_of(self, channel: int) -> int:
-        return 0 if not self.offset else self.offset[channel] if len(self.offset) > 1 else self.offset[0]
-
-
-@dataclass
-class MVUSpec:
-    """Everything the MVU hardware needs, as plain numbers."""
-
-    name: str
-    weights: np.ndarray  # [N, K] signed integers
-    weight_bits: int
-    in_width: int
-    out_width: int
-    pe: int
-    simd: int
-    bias: np.ndarray | None = None  # [N]
-    requant: Requant | None = None
-    rom_style: str = "logic"
-    rom_file: str | None = None  # `rom/<name>.hex` for rom_style == "memory"
-    const_mult: str = "shift-add"  # constant products: `compiler.hw.const_mult.CONST_MULTS`
-    in_range: tuple[int, int] | None = None  # every input value's bounds, when the producer guarantees them
-
-    @property
-    def out_features(self) -> int:
-        return self.weights.shape[0]
-
-    @property
-    def in_features(self) -> int:
-        return self.weights.shape[1]
-
-    @property
-    def neuron_folds(self) -> int:
-        return self.out_features // self.pe
-
-    @property
-    def synapse_folds(self) -> int:
-        return self.in_features // self.simd
-
-    @property
-    def steps(self) -> int:
-        return self.neuron_folds * self.synapse_folds
-
-    @property
-    def uses_memory(self) -> bool:
-        """A ROM memory is used for the weights (memory style, more than one step,
-        and some weight position that changes between steps)."""
-        return self.rom_style == "memory" and self.steps > 1 and bool(self.field_bits().any())
-
-    def acc_bits(self) -> int:
-        """Accumulator width: the output width without requant, else from the bounds."""
-        if self.requant is None:
-            return self.out_width
-        bound = accumulator_bound(self.weights, self.bias, self.in_width)
-        return signed_bits(-bound, bound)
-
-    def position_ranges(self) -> tuple[np.ndarray, np.ndarray]:
-        """The least and greatest weight each (lane, simd position) multiplier sees
-        over the steps, [pe, simd] each (weight (p, s) of step (nf, sf) is
-        W[nf·pe + p, sf·simd + s])."""
-        blocks = self.weights.reshape(self.neuron_folds, self.pe, self.synapse_folds, self.simd)
-        return blocks.min(axis=(0, 2)), blocks.max(axis=(0, 2))
-
-    def field_bits(self) -> np.ndarray:
-        """[pe, simd]: the bits weight position (p, s) takes in a step word, those of
-        its range (unsigned when it is never negative; none when it never changes)."""
-        lows, highs = self.position_ranges()
-        return np.array([[0 if lo == hi else bits_for(int(lo), int(hi)) for lo, hi in zip(*rows)]
-                         for rows in zip(lows, highs)], dtype=np.int64).reshape(self.pe, self.simd)
-
-    def step_words(self) -> list[int]:
-        """The weights of each step as one unsigned word (see the module docstring)."""
-        pe, simd = self.pe, self.simd
-        widths = self.field_bits().reshape(-1)
-        offsets = np.concatenate([[0], np.cumsum(widths)[:-1]])
-        words = []
-        for nf in range(self.neuron_folds):
-            for sf in range(self.synapse_folds):
-                block = self.weights[nf * pe:(nf + 1) * pe, sf * simd:(sf + 1) * simd]
-                word = 0
-                for value, bits, offset in zip(block.reshape(-1), widths, offsets):
-                    if bits:
-                        word |= to_unsigned(int(value), int(bits)) << int(offset)
-                words.append(word)
-        return words
-
-    def rom_hex(self) -> str:
-        """The `$readmemh` image of the weight memory: one step word per line."""
-        digits = (int(self.field_bits().sum()) + 3) // 4
-        return "".join(f"{word:0{digits}x}\n" for word in self.step_words())
-
-    def validate(self) -> None:
-        if self.pe < 1 or self.out_features % self.pe or self.simd < 1 or self.in_features % self.simd:
-            raise HwcError(f"MVU {self.name}: pe {self.pe} / simd {self.simd} do not divide "
-                           f"{self.out_features} x {self.in_features}")
-        if self.rom_style not in ("logic", "memory"):
-            raise HwcError(f"MVU {self.name}: unknown ROM style {self.rom_style!r}")
-        if self.uses_memory and not self.rom_file:
-            raise HwcError(f"MVU {self.name}: the memory ROM style needs a ROM file name")
 
 
 def generate_mvu(op: MVUOp, ctx: GeneratorContext) -> hw.HWModuleOp:
@@ -203,6 +85,7 @@ def generate_mvu(op: MVUOp, ctx: GeneratorContext) -> hw.HWModuleOp:
         rom_style=ctx.rom_style,
         const_mult=ctx.const_mult,
         in_range=stream_value_range(op.input),
+        requant_units=op.requant_units(),
     )
     if spec.uses_memory:
         spec.rom_file = ctx.add_rom_file(op.weights.root_reference.data, spec.rom_hex())
@@ -230,10 +113,6 @@ def build_mvu(spec: MVUSpec) -> hw.HWModuleOp:
     """The MVU module of `spec` (see the module docstring)."""
     spec.validate()
     return _MVUBuilder(spec).build()
-
-
-def requant_multiplier_bits(requant: Requant) -> int:
-    return signed_bits(min(requant.multiplier), max(requant.multiplier))
 
 
 class _MVUBuilder:
@@ -276,33 +155,36 @@ class _MVUBuilder:
 
         # R1: the step's dot products and where it sits in the vector.
         en1 = advance
-        valid1 = self._stage("valid1", fire, en1, reset=True)
-        dot1 = [self._stage(f"dot1_{p}", d, en1) for p, d in enumerate(dots)]
-        first1 = self._stage("first1", b.eq(sf.value, b.const(0, unsigned_bits(sf_count))), en1)
-        last1 = self._stage("last1", sf_last, en1)
-        nf1 = self._stage("nf1", nf.value, en1) if nf_count > 1 else None
+        valid1 = b.held("valid1", fire, en1, reset_value=0)
+        dot1 = [b.held(f"dot1_{p}", d, en1) for p, d in enumerate(dots)]
+        first1 = b.held("first1", b.eq(sf.value, b.const(0, unsigned_bits(sf_count))), en1)
+        last1 = b.held("last1", sf_last, en1)
+        nf1 = b.held("nf1", nf.value, en1) if nf_count > 1 else None
 
         # R2: the accumulators (start from the bias), the fold index carried along.
         load2 = b.and_(advance, valid1)
         accs = []
         if self._bias_in_requant():
             for p in range(spec.pe):
-                accs.append(self._stage(f"acc_{p}", b.sext(dot1[p], self.acc_bits), load2))
+                accs.append(b.held(f"acc_{p}", b.sext(dot1[p], self.acc_bits), load2))
         else:
-            bias = self._per_lane_values(self.spec.bias, nf1, self.acc_bits, "bias")
+            bias = lane_values(b, spec, self.spec.bias, nf1, self.acc_bits, "bias")
             for p in range(spec.pe):
                 acc = b.reg(f"acc_{p}", self.acc_bits)
                 start = b.mux(first1, bias[p], acc.value)
                 acc.set_next(b.add(start, dot1[p], width=self.acc_bits), enable=load2)
                 accs.append(acc.value)
-        valid2 = self._stage("valid2", b.and_(valid1, last1), advance, reset=True)
-        nf2 = self._stage("nf2", nf1, advance) if nf1 is not None else None
+        valid2 = b.held("valid2", b.and_(valid1, last1), advance, reset_value=0)
+        nf2 = b.held("nf2", nf1, advance) if nf1 is not None else None
 
-        # R3: requantize into the output register.
-        lanes = self._outputs(accs, nf2)
+        # R3: requantize into the output register (by lane, or by units the lanes share).
+        if spec.requant_units is None:
+            lanes, done = requantized_lanes(b, spec, accs, nf2, self.constants, self._bias_in_requant()), valid2
+        else:
+            lanes, done = shared_requantized_lanes(b, spec, accs, nf2, valid2, advance, self.constants)
         out_data = b.reg("out_data", spec.pe * spec.out_width)
-        out_data.set_next(b.pack(lanes), enable=b.and_(advance, valid2))
-        out_valid.set_next(valid2, enable=advance)
+        out_data.set_next(b.pack(lanes), enable=b.and_(advance, done))
+        out_valid.set_next(done, enable=advance)
         out.set(out_data.value, out_valid.value)
         return b.finish()
 
@@ -333,11 +215,6 @@ class _MVUBuilder:
         ahead.set_next(self._wrap_inc(ahead.value, last), enable=fire)
         step.set_next(ahead.value, enable=fire)
         return ahead.value
-
-    def _stage(self, name: str, value: SSAValue, enable: SSAValue, reset: bool = False) -> SSAValue:
-        reg = self.b.reg(name, width_of(value), reset_value=0 if reset else None)
-        reg.set_next(value, enable=enable)
-        return reg.value
 
     def _input_lanes(self, data: SSAValue, sf: SSAValue, first_fold: SSAValue, fire: SSAValue) -> list[Ranged | None]:
         """The step's `simd` inputs with their range (None for a lane whose weights
@@ -412,36 +289,3 @@ class _MVUBuilder:
         """Every input value's bounds: the producer's when known, else the input width's."""
         half = 1 << (self.spec.in_width - 1)
         return self.spec.in_range or (-half, half - 1)
-
-    def _per_lane_values(self, values: np.ndarray | None, fold: SSAValue | None, bits: int,
-                         what: str) -> list[SSAValue]:
-        """For each pe lane, values[nf·pe + p] of the current fold (0 without values)."""
-        spec, b = self.spec, self.b
-        if values is None:
-            return [b.const(0, bits)] * spec.pe
-        lanes = []
-        for p in range(spec.pe):
-            per_fold = [int(values[nf * spec.pe + p]) for nf in range(spec.neuron_folds)]
-            if fold is None or len(set(per_fold)) == 1:
-                lanes.append(b.const(per_fold[0], bits))
-            else:
-                lanes.append(b.rom_lookup(per_fold, bits, fold, name=f"{what}_{p}"))
-        return lanes
-
-    def _outputs(self, accs: list[SSAValue], fold: SSAValue | None) -> list[SSAValue]:
-        spec, b = self.spec, self.b
-        if spec.requant is None:
-            return accs
-        requant = spec.requant
-        m_bits = requant_multiplier_bits(requant)
-        multipliers = np.array([requant.multiplier_of(n) for n in range(spec.out_features)])
-        lanes_m = self._per_lane_values(multipliers, fold, m_bits, "multiplier")
-        offsets = [requant.offset_of(n) if requant.offset else 0 for n in range(spec.out_features)]
-        if self._bias_in_requant():  # (acc + bias) * M as acc * M + bias * M
-            offsets = [c + int(spec.bias[n]) * int(multipliers[n]) for n, c in enumerate(offsets)]
-        lanes_c: list[SSAValue | None] = [None] * spec.pe
-        if any(offsets):
-            lanes_c = self._per_lane_values(np.array(offsets), fold, signed_bits(min(offsets), max(offsets)), "offset")
-        return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width, self.constants, c,
-                           requant.rounding)
-                for acc, m, c in zip(accs, lanes_m, lanes_c)]

@@ -28,6 +28,7 @@ from dialects.spatial.model import (
     layer_of,
     vector_need,
 )
+from dialects.rom import lookup_rom
 from dialects.spatial.line_buffer import LineBuffer, line_buffer_of
 from dialects.spatial.stream import StreamType, stream_of
 
@@ -81,8 +82,28 @@ class MVUOp(PEOp):
         return self.in_features // self.simd.value.data + self.pipeline_depth()
 
     def pipeline_depth(self) -> int:
-        """`MVU_PIPELINE_DEPTH`: product, adder tree, requantization."""
-        return MVU_PIPELINE_DEPTH
+        """`MVU_PIPELINE_DEPTH`: product, adder tree, requantization; with shared
+        requantization units (`requant_units`), the lanes a unit takes in turn more."""
+        units = self.requant_units()
+        if units is None:
+            return MVU_PIPELINE_DEPTH
+        return MVU_PIPELINE_DEPTH + math.ceil(self.pe.value.data / units)
+
+    def requant_units(self) -> int | None:
+        """How many requantization units the `pe` lanes share, or None for one per
+        lane. They share when each lane's multiplier changes between neuron folds
+        (a per-channel multiplier, N/pe > 1: every lane needs a multiplier that is
+        not a constant) and there are several lanes: ceil(pe / (K/simd)) units, each
+        taking its ceil(pe / units) lanes one a cycle once a vector's accumulators
+        are final, done before the next ones are (K/simd cycles later)."""
+        pe, synapse_folds = self.pe.value.data, self.in_features // self.simd.value.data
+        if self.multiplier is None or pe == 1 or self.out_features == pe:
+            return None
+        rom = lookup_rom(self, self.multiplier)
+        if rom is None or math.prod(rom.type.get_shape()) <= 1:
+            return None
+        units = math.ceil(pe / synapse_folds)
+        return units if units < pe else None
 
     def frame_needs(self) -> list[NeedFunction]:
         """A whole input vector (K/simd beats) before each output vector (N/pe beats):

@@ -59,6 +59,31 @@ def test_mvu_needs_a_whole_input_vector_per_output_vector(ops):
     assert mvu.multipliers() == 4
 
 
+@pytest.mark.parametrize("pe, simd, units", [(4, 1, 1), (4, 2, 1), (8, 2, 2), (4, 4, 2), (2, 8, None), (16, 2, None)])
+def test_per_channel_requants_are_shared_by_the_lanes(pe, simd, units):
+    """A per-channel multiplier with N/pe > 1: ceil(pe / (K/simd)) units take the lanes
+    in turn, done within the K/simd cycles of a vector; the beat leaves ceil(pe / units)
+    cycles later. One unit per lane when that would be pe units, or when N = pe (each
+    lane's multiplier is then a constant) or the multiplier is one for all."""
+    k, n = 8, 16
+    module = parse_module(f"""
+builtin.module {{
+  rom.rom @w : tensor<{n}x{k}xi8>
+  rom.rom @m : tensor<{n}xi16>
+  rom.rom @m1 : tensor<1xi16>
+  spatial.graph @main {{
+  ^bb0(%x: !spatial.stream<{k}xi8, {simd}>, %x1: !spatial.stream<{k}xi8, {simd}>):
+    %y = spatial.mvu %x {{layer = "fc", weights = @w, multiplier = @m, shift = 4 : i64, lo = -127 : i64, hi = 127 : i64, pe = {pe} : i64, simd = {simd} : i64}} : (!spatial.stream<{k}xi8, {simd}>) -> !spatial.stream<{n}xi8, {pe}>
+    %z = spatial.mvu %x1 {{layer = "fc1", weights = @w, multiplier = @m1, shift = 4 : i64, lo = -127 : i64, hi = 127 : i64, pe = {pe} : i64, simd = {simd} : i64}} : (!spatial.stream<{k}xi8, {simd}>) -> !spatial.stream<{n}xi8, {pe}>
+    spatial.yield %y, %z : !spatial.stream<{n}xi8, {pe}>, !spatial.stream<{n}xi8, {pe}>
+  }}
+}}""")
+    per_channel, one = [op for op in module.walk() if isinstance(op, MVUOp)]
+    assert per_channel.requant_units() == units
+    assert per_channel.pipeline_depth() == MVU_PIPELINE_DEPTH + (0 if units is None else -(-pe // units))
+    assert one.requant_units() is None and one.pipeline_depth() == MVU_PIPELINE_DEPTH
+
+
 def test_swu_needs_the_last_pixel_of_each_window(ops):
     swu = ops["s"]
     assert isinstance(swu, SWUOp)
