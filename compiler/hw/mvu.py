@@ -24,9 +24,9 @@ output holds every stage; `in_ready = advance & nf == 0`):
 so the first output leaves SF + 2 cycles after the first input beat and, never
 stalled, the unit takes one step per cycle: V·NF·SF cycles per frame of V
 vectors (`MVUOp.nominal_ii`). When the lanes' multipliers change between neuron
-folds, `MVUOp.requant_units` units take the lanes in turn instead: R2's
-accumulators are held and the beat leaves `ceil(pe / units)` cycles later
-(`compiler.hw.mvu_requant`).
+folds, `MVUOp.requant_sharing` units take the lanes in turn instead, a lane in
+one or more cycles: R2's accumulators are held and the beat leaves
+`ceil(pe / units) · cycles` cycles later (`compiler.hw.mvu_requant`).
 
 Weights (`rom_style`): `logic` — a fully unrolled unit (NF = SF = 1) folds its
 weights into the multipliers as constants (zero weights vanish, ±1 are wires);
@@ -85,7 +85,7 @@ def generate_mvu(op: MVUOp, ctx: GeneratorContext) -> hw.HWModuleOp:
         rom_style=ctx.rom_style,
         const_mult=ctx.const_mult,
         in_range=stream_value_range(op.input),
-        requant_units=op.requant_units(),
+        requant_sharing=op.requant_sharing(),
     )
     if spec.uses_memory:
         spec.rom_file = ctx.add_rom_file(op.weights.root_reference.data, spec.rom_hex())
@@ -178,7 +178,7 @@ class _MVUBuilder:
         nf2 = b.held("nf2", nf1, advance) if nf1 is not None else None
 
         # R3: requantize into the output register (by lane, or by units the lanes share).
-        if spec.requant_units is None:
+        if spec.requant_sharing is None:
             lanes, done = requantized_lanes(b, spec, accs, nf2, self.constants, self._bias_in_requant()), valid2
         else:
             lanes, done = shared_requantized_lanes(b, spec, accs, nf2, valid2, advance, self.constants)

@@ -7,12 +7,14 @@ output beat.
   fold when they change between folds.
 * `shared_requantized_lanes`: when each lane's multiplier changes between
   neuron folds (a per-channel multiplier: every lane needs a multiplier of a
-  value, not of a constant), `MVUOp.requant_units` units take the lanes in turn,
-  one a cycle, while the next accumulations run: the accumulators are held,
-  unit u takes lane u·per_unit + turn for turn = 0 .. per_unit-1, a part
-  register keeps each result until the last turn completes the beat. The beat
-  leaves `per_unit` cycles after the accumulators are final (the MVU's
-  `pipeline_depth`), before the next fold's are (`per_unit` <= K/simd).
+  value, not of a constant), `MVUOp.requant_sharing` gives (units, cycles):
+  the accumulators are held, and unit u takes lane u·per_unit + turn for turn
+  = 0 .. per_unit-1, `cycles` cycles each; a part register keeps each result
+  until the last turn completes the beat, per_unit·cycles cycles after the
+  accumulators were final (the MVU's `pipeline_depth`), before the next fold's
+  are (per_unit·cycles <= K/simd). Over several cycles the multiplier is taken
+  a chunk of bits a cycle, most significant first: `p = (p << w) + acc * chunk`
+  (the first chunk signed, the others unsigned), so a unit multiplies by w bits.
 
 Both compute `compiler.hw.requant.requantize` of every lane, so the output
 beats are the same bits; only when they leave differs.
@@ -23,10 +25,10 @@ from __future__ import annotations
 import numpy as np
 from xdsl.ir import SSAValue
 
-from compiler.hw.bits import width_of
+from compiler.hw.bits import to_unsigned, width_of
 from compiler.hw.builder import ModuleBuilder
 from compiler.hw.const_mult import ConstantMultiplier
-from compiler.hw.requant import requantize
+from compiler.hw.requant import requant_width, requantize, requantize_product
 from compiler.hw.mvu_spec import MVUSpec
 from compiler.numerics import signed_bits
 
@@ -73,53 +75,93 @@ def requantized_lanes(b: ModuleBuilder, spec: MVUSpec, accs: list[SSAValue], fol
 def shared_requantized_lanes(b: ModuleBuilder, spec: MVUSpec, accs: list[SSAValue], fold: SSAValue | None,
                              valid2: SSAValue, advance: SSAValue,
                              constants: ConstantMultiplier) -> tuple[list[SSAValue], SSAValue]:
-    """The output lanes through `spec.requant_units` shared units (see the module
-    docstring), and the signal that they are all there. `valid2`: the
-    accumulators `accs` of fold `fold` are final; every register moves on `advance`."""
-    units = spec.requant_units
-    assert units is not None and fold is not None and spec.requant is not None
+    """The output lanes through `spec.requant_sharing` (see the module docstring),
+    and the signal that they are all there. `valid2`: the accumulators `accs` of
+    fold `fold` are final; every register moves on `advance`."""
+    assert spec.requant_sharing is not None and fold is not None and spec.requant is not None
+    units, cycles = spec.requant_sharing
     per_unit = -(-spec.pe // units)
     load = b.and_(advance, valid2)
     held = [b.held(f"held_{p}", acc, load) for p, acc in enumerate(accs)]
     fold_held = b.held("nf_held", fold, load)
     busy = b.reg("busy", 1, reset_value=0)
     taking = b.and_(advance, busy.value)
-    turn, last_turn = b.counter("turn", per_unit, taking)  # back at 0 after the last turn
-    busy.set_next(b.or_(valid2, b.and_(busy.value, b.not_(last_turn))), enable=advance)
+    chunk, last_chunk = b.counter("chunk", cycles, taking)  # back at 0 after the last one
+    turn, last_turn = b.counter("turn", per_unit, b.and_(taking, last_chunk))
+    finished = b.and_(last_turn, last_chunk)
+    busy.set_next(b.or_(valid2, b.and_(busy.value, b.not_(finished))), enable=advance)
     lanes: list[SSAValue] = []
     for u in range(units):
         mine = list(range(u * per_unit, min((u + 1) * per_unit, spec.pe)))
         turns = [mine[min(j, len(mine) - 1)] for j in range(per_unit)]  # a short unit repeats its last lane
-        acc = b.pick([held[p] for p in turns], turn)
-        result = _requantize_turn(b, spec, acc, turns, fold_held, turn, constants)
+        unit = _TurnRequant(b, spec, turns, fold_held, turn, constants)
+        result = unit.result(b.pick([held[p] for p in turns], turn), chunk, cycles, taking, u)
         for j, p in enumerate(mine):
             if j == per_unit - 1:
                 lanes.append(result)
             else:
-                on_turn = b.and_(taking, b.eq(turn, b.const(j, width_of(turn))))
+                on_turn = b.and_(taking, last_chunk, b.eq(turn, b.const(j, width_of(turn))))
                 lanes.append(b.held(f"part_{p}", result, on_turn))
-    return lanes, b.and_(busy.value, last_turn)
+    return lanes, b.and_(busy.value, finished)
 
 
-def _requantize_turn(b: ModuleBuilder, spec: MVUSpec, acc: SSAValue, turns: list[int], fold: SSAValue,
-                     turn: SSAValue, constants: ConstantMultiplier) -> SSAValue:
-    """requant of `acc`, lane turns[turn] of neuron fold `fold`: its channel's
-    multiplier and offset from tables indexed by (fold, turn)."""
-    requant = spec.requant
-    assert requant is not None
-    slots = 1 << width_of(turn)
-    index = b.concat(fold, turn)
+class _TurnRequant:
+    """One shared unit: requant of lane turns[turn] of neuron fold `fold`, its
+    channel's multiplier and offset from tables indexed by (fold, turn[, chunk])."""
 
-    def table(values: list[int], what: str) -> SSAValue:
-        entries = [values[nf * spec.pe + turns[min(j, len(turns) - 1)]]
-                   for nf in range(spec.neuron_folds) for j in range(slots)]
-        bits = signed_bits(min(entries), max(entries))
-        return b.rom_lookup(entries, bits, index, name=f"{what}_{turns[0]}") if len(set(entries)) > 1 \
-            else b.const(entries[0], bits)
+    def __init__(self, b: ModuleBuilder, spec: MVUSpec, turns: list[int], fold: SSAValue, turn: SSAValue,
+                 constants: ConstantMultiplier):
+        self.b, self.spec, self.turns, self.constants = b, spec, turns, constants
+        self.fold, self.turn = fold, turn
+        requant = spec.requant
+        assert requant is not None
+        self.requant = requant
+        channels = range(spec.out_features)
+        self.multipliers = [requant.multiplier_of(n) for n in channels]
+        offsets = [requant.offset_of(n) if requant.offset else 0 for n in channels]
+        self.offset = self._table(self._entries(offsets), "offset", b.concat(fold, turn)) if any(offsets) else None
 
-    channels = range(spec.out_features)
-    multiplier = table([requant.multiplier_of(n) for n in channels], "multiplier")
-    offsets = [requant.offset_of(n) if requant.offset else 0 for n in channels]
-    offset = table(offsets, "offset") if any(offsets) else None
-    return requantize(b, acc, multiplier, requant.shift, requant.lo, requant.hi, spec.out_width, constants, offset,
-                      requant.rounding)
+    def _entries(self, values: list[int]) -> list[int]:
+        """values of the channel of each (fold, turn), in the order of concat(fold, turn)."""
+        spec, turns = self.spec, self.turns
+        return [values[nf * spec.pe + turns[min(j, len(turns) - 1)]]
+                for nf in range(spec.neuron_folds) for j in range(1 << width_of(self.turn))]
+
+    def _table(self, entries: list[int], what: str, index: SSAValue, bits: int | None = None) -> SSAValue:
+        """entries[index] (signed, or `bits` wide): a constant when they are all the same."""
+        bits = bits or signed_bits(min(entries), max(entries))
+        if len(set(entries)) == 1:
+            return self.b.const(entries[0], bits)
+        return self.b.rom_lookup(entries, bits, index, name=f"{what}_{self.turns[0]}")
+
+    def result(self, acc: SSAValue, chunk: SSAValue, cycles: int, taking: SSAValue, unit: int) -> SSAValue:
+        """The lane's output: in one cycle, or on the last of `cycles` chunks."""
+        b, requant = self.b, self.requant
+        if cycles == 1:
+            multiplier = self._table(self._entries(self.multipliers), "multiplier", b.concat(self.fold, self.turn))
+            return requantize(b, acc, multiplier, requant.shift, requant.lo, requant.hi, self.spec.out_width,
+                              self.constants, self.offset, requant.rounding)
+        m_bits = signed_bits(min(self.multipliers), max(self.multipliers))
+        w = -(-m_bits // cycles)
+        width = requant_width(width_of(acc), w * cycles, requant.shift, requant.lo, requant.hi, self.offset,
+                              requant.rounding)
+        slots = 1 << width_of(chunk)
+        patterns = [self._chunk(m, k, w, cycles) if k < cycles else 0
+                    for m in self._entries(self.multipliers) for k in range(slots)]
+        word = self._table(patterns, "multiplier", b.concat(self.fold, self.turn, chunk), bits=w)
+        first = b.eq(chunk, b.const(0, width_of(chunk)))
+        signed_chunk = b.concat(b.and_(first, b.extract(word, w - 1, 1)), word)  # the first chunk's sign
+        partial = b.reg(f"partial_{unit}", width)
+        shifted = b.concat(b.extract(partial.value, 0, width - w), b.const(0, w))
+        start = b.mux(first, b.const(0, width), shifted)
+        term = b.mul(acc, signed_chunk, width=width_of(acc) + w + 1)  # the product of this chunk
+        total = b.add(start, b.sext(term, width), width=width)
+        partial.set_next(total, enable=taking)
+        return requantize_product(b, total, requant.shift, requant.lo, requant.hi, self.spec.out_width, self.offset,
+                                  requant.rounding)
+
+    @staticmethod
+    def _chunk(multiplier: int, k: int, w: int, cycles: int) -> int:
+        """Bits [w·(cycles-1-k), +w) of `multiplier` in two's complement at w·cycles
+        bits: chunk 0 is the most significant (and carries the sign)."""
+        return (to_unsigned(multiplier, w * cycles) >> (w * (cycles - 1 - k))) & ((1 << w) - 1)

@@ -52,7 +52,7 @@ class MVUSpec:
     rom_file: str | None = None  # `rom/<name>.hex` for rom_style == "memory"
     const_mult: str = "shift-add"  # constant products: `compiler.hw.const_mult.CONST_MULTS`
     in_range: tuple[int, int] | None = None  # every input value's bounds, when the producer guarantees them
-    requant_units: int | None = None  # requant units the lanes share (`MVUOp.requant_units`), None: one per lane
+    requant_sharing: tuple[int, int] | None = None  # (units, cycles a lane): `MVUOp.requant_sharing`
 
     @property
     def out_features(self) -> int:

@@ -39,10 +39,7 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
         m_bits = signed_bits(multiplier, multiplier)
     else:
         m_bits = width_of(multiplier)
-    bounds = (lo << shift, ((hi + 1) << shift) - 1)
-    width = max(width_of(acc) + m_bits + 1, signed_bits(min(bounds), max(bounds)) + 1)
-    if offset is not None or rounding != "half_up":  # |acc * M| + |offset| + 2^shift: one bit more than the widest
-        width = max(width, width_of(acc) + m_bits + 2, (width_of(offset) if offset is not None else 0) + 2, shift + 2)
+    width = requant_width(width_of(acc), m_bits, shift, lo, hi, offset, rounding)
     known = multiplier if isinstance(multiplier, int) else b.constant_value(multiplier)
     known_offset = 0 if offset is None else b.constant_value(offset)
     if known is not None and constants is not None and constants.style == "shift-add":
@@ -59,6 +56,27 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
         scaled = b.mul_const(acc, multiplier, width)
     else:
         scaled = b.mul(acc, multiplier, width=width)
+    return requantize_product(b, scaled, shift, lo, hi, out_width, offset, rounding)
+
+
+def requant_width(acc_bits: int, m_bits: int, shift: int, lo: int, hi: int, offset: SSAValue | None,
+                  rounding: str) -> int:
+    """Bits that hold `acc * M + offset + rounding` of an `acc_bits` accumulator and an
+    `m_bits` multiplier, and the clamp's bounds, without overflow."""
+    bounds = (lo << shift, ((hi + 1) << shift) - 1)
+    width = max(acc_bits + m_bits + 1, signed_bits(min(bounds), max(bounds)) + 1)
+    if offset is not None or rounding != "half_up":  # |acc * M| + |offset| + 2^shift: one bit more than the widest
+        width = max(width, acc_bits + m_bits + 2, (width_of(offset) if offset is not None else 0) + 2, shift + 2)
+    return width
+
+
+def requantize_product(b: ModuleBuilder, scaled: SSAValue, shift: int, lo: int, hi: int, out_width: int,
+                       offset: SSAValue | None = None, rounding: str = "half_up") -> SSAValue:
+    """`clamp((scaled + offset + rounding) >> shift, lo, hi)` of a product `acc * M`
+    already formed, at a width that holds the sum (`requant_width`)."""
+    width = width_of(scaled)
+    known_offset = 0 if offset is None else b.constant_value(offset)
+    bounds = (lo << shift, ((hi + 1) << shift) - 1)
     constant = rounding_constant(rounding, shift)
     tie_bit = rounding == "half_even" and shift > 0
     if offset is not None and (known_offset is None or tie_bit):  # the tie bit is the offset sum's

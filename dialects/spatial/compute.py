@@ -82,28 +82,36 @@ class MVUOp(PEOp):
         return self.in_features // self.simd.value.data + self.pipeline_depth()
 
     def pipeline_depth(self) -> int:
-        """`MVU_PIPELINE_DEPTH`: product, adder tree, requantization; with shared
-        requantization units (`requant_units`), the lanes a unit takes in turn more."""
-        units = self.requant_units()
-        if units is None:
+        """`MVU_PIPELINE_DEPTH`: product, adder tree, requantization; with shared or
+        multi-cycle requantization (`requant_sharing`), the cycles a unit takes for
+        its lanes more."""
+        sharing = self.requant_sharing()
+        if sharing is None:
             return MVU_PIPELINE_DEPTH
-        return MVU_PIPELINE_DEPTH + math.ceil(self.pe.value.data / units)
+        units, cycles = sharing
+        return MVU_PIPELINE_DEPTH + math.ceil(self.pe.value.data / units) * cycles
 
-    def requant_units(self) -> int | None:
-        """How many requantization units the `pe` lanes share, or None for one per
-        lane. They share when each lane's multiplier changes between neuron folds
-        (a per-channel multiplier, N/pe > 1: every lane needs a multiplier that is
-        not a constant) and there are several lanes: ceil(pe / (K/simd)) units, each
-        taking its ceil(pe / units) lanes one a cycle once a vector's accumulators
-        are final, done before the next ones are (K/simd cycles later)."""
+    def requant_sharing(self) -> tuple[int, int] | None:
+        """(units, cycles) when the lanes' requantization is shared, else None (one
+        single-cycle unit per lane).
+
+        It is shared when each lane's multiplier changes between neuron folds (a
+        per-channel multiplier and N/pe > 1: a multiplier of a value, not of a
+        constant): the accumulators of a vector fold are final once every K/simd
+        cycles, so ceil(pe / (K/simd)) units take the lanes in turn, each lane for
+        `cycles` = min((K/simd) // lanes per unit, the multiplier's bits) cycles
+        (its multiplier a chunk of bits a cycle), all done before the next fold's
+        accumulators are final. None when that is a unit per lane and one cycle."""
         pe, synapse_folds = self.pe.value.data, self.in_features // self.simd.value.data
-        if self.multiplier is None or pe == 1 or self.out_features == pe:
+        if self.multiplier is None or self.out_features == pe:
             return None
         rom = lookup_rom(self, self.multiplier)
         if rom is None or math.prod(rom.type.get_shape()) <= 1:
             return None
         units = math.ceil(pe / synapse_folds)
-        return units if units < pe else None
+        per_unit = math.ceil(pe / units)
+        cycles = min(synapse_folds // per_unit, rom.type.element_type.width.data)
+        return None if units == pe and cycles == 1 else (units, cycles)
 
     def frame_needs(self) -> list[NeedFunction]:
         """A whole input vector (K/simd beats) before each output vector (N/pe beats):

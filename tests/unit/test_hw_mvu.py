@@ -31,7 +31,7 @@ def model(spec: MVUSpec, vectors: np.ndarray) -> np.ndarray:
 
 def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: bool,
               weight_bits: int = 4, const_mult: str = "shift-add", with_offset: bool = False,
-              rounding: str = "half_up", in_range: tuple[int, int] | None = None, requant_units: int | None = None,
+              rounding: str = "half_up", in_range: tuple[int, int] | None = None, requant_sharing: tuple[int, int] | None = None,
               *, seed: int) -> MVUSpec:
     rng = np.random.default_rng(seed)
     weights = rng.integers(-(1 << (weight_bits - 1)), 1 << (weight_bits - 1), size=(n, k))
@@ -53,7 +53,7 @@ def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: 
         requant = Requant(tuple(int(m) for m in multipliers), 10, -100, 90, offset, rounding)
     return MVUSpec("fc_mvu", weights, weight_bits, IN_WIDTH, 8 if with_requant else 18 + weight_bits - 4, pe, simd,
                    bias=bias, requant=requant, rom_style=rom_style, rom_file="rom/mvu_weights.hex",
-                   const_mult=const_mult, in_range=in_range, requant_units=requant_units)
+                   const_mult=const_mult, in_range=in_range, requant_sharing=requant_sharing)
 
 
 CASES = {
@@ -71,10 +71,14 @@ CASES = {
     # inputs known to be in [0, 100] (a ReLU's requant upstream): products as narrow as their
     # operands' ranges, 8-bit ROM weights with narrower positions
     "folded-memory-narrow-products": (8, 16, 2, 4, "memory", True, 8, "shift-add", False, "half_up", (0, 100)),
-    # per-channel requants shared by the lanes: one unit taking 4 lanes in the 4 cycles of a
-    # vector (SF = 4); two units of 2 lanes each with offsets and ties to even (SF = 2)
-    "folded-logic-one-shared-requant": (8, 16, 4, 4, "logic", True, 4, "shift-add", False, "half_up", None, 1),
-    "folded-memory-two-shared-requants": (8, 16, 4, 8, "memory", True, 4, "mul", True, "half_even", None, 2),
+    # per-channel requants shared by the lanes (units, cycles a lane): one unit taking 4 lanes in
+    # the 4 cycles of a vector fold (SF = 4); two units of 2 lanes each with offsets and ties to
+    # even (SF = 2); one unit taking 2 lanes in 4 cycles each, the multiplier 3 bits a cycle
+    # (SF = 8); one lane a bit a cycle (SF = 16)
+    "folded-logic-one-shared-requant": (8, 16, 4, 4, "logic", True, 4, "shift-add", False, "half_up", None, (1, 1)),
+    "folded-memory-two-shared-requants": (8, 16, 4, 8, "memory", True, 4, "mul", True, "half_even", None, (2, 1)),
+    "folded-logic-multicycle-requant": (8, 16, 2, 2, "logic", True, 4, "shift-add", True, "floor", None, (1, 4)),
+    "folded-memory-bit-serial-requant": (4, 16, 1, 1, "memory", True, 4, "mul", False, "half_up", None, (1, 16)),
 }
 
 

@@ -59,11 +59,13 @@ def test_mvu_needs_a_whole_input_vector_per_output_vector(ops):
     assert mvu.multipliers() == 4
 
 
-@pytest.mark.parametrize("pe, simd, units", [(4, 1, 1), (4, 2, 1), (8, 2, 2), (4, 4, 2), (2, 8, None), (16, 2, None)])
-def test_per_channel_requants_are_shared_by_the_lanes(pe, simd, units):
+@pytest.mark.parametrize("pe, simd, sharing", [(4, 1, (1, 2)), (4, 2, (1, 1)), (8, 2, (2, 1)), (4, 4, (2, 1)),
+                                               (1, 1, (1, 8)), (1, 8, None), (2, 8, None), (16, 2, None)])
+def test_per_channel_requants_are_shared_by_the_lanes(pe, simd, sharing):
     """A per-channel multiplier with N/pe > 1: ceil(pe / (K/simd)) units take the lanes
-    in turn, done within the K/simd cycles of a vector; the beat leaves ceil(pe / units)
-    cycles later. One unit per lane when that would be pe units, or when N = pe (each
+    in turn, each for as many cycles as the K/simd cycles of a vector fold leave
+    (at most the multiplier's 16 bits); the beat leaves lanes-per-unit x cycles later.
+    One single-cycle unit per lane when that is what it comes to, or when N = pe (each
     lane's multiplier is then a constant) or the multiplier is one for all."""
     k, n = 8, 16
     module = parse_module(f"""
@@ -79,9 +81,10 @@ builtin.module {{
   }}
 }}""")
     per_channel, one = [op for op in module.walk() if isinstance(op, MVUOp)]
-    assert per_channel.requant_units() == units
-    assert per_channel.pipeline_depth() == MVU_PIPELINE_DEPTH + (0 if units is None else -(-pe // units))
-    assert one.requant_units() is None and one.pipeline_depth() == MVU_PIPELINE_DEPTH
+    assert per_channel.requant_sharing() == sharing
+    extra = 0 if sharing is None else -(-pe // sharing[0]) * sharing[1]
+    assert per_channel.pipeline_depth() == MVU_PIPELINE_DEPTH + extra
+    assert one.requant_sharing() is None and one.pipeline_depth() == MVU_PIPELINE_DEPTH
 
 
 def test_swu_needs_the_last_pixel_of_each_window(ops):
