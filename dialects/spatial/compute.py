@@ -28,7 +28,7 @@ from dialects.spatial.model import (
     layer_of,
     vector_need,
 )
-from dialects.rom import lookup_rom
+from dialects.rom import RomOp, lookup_rom
 from dialects.spatial.line_buffer import LineBuffer, line_buffer_of
 from dialects.spatial.stream import StreamType, stream_of
 
@@ -106,12 +106,24 @@ class MVUOp(PEOp):
         if self.multiplier is None or self.out_features == pe:
             return None
         rom = lookup_rom(self, self.multiplier)
-        if rom is None or math.prod(rom.type.get_shape()) <= 1:
+        if rom is None or not self._lanes_change_multiplier(rom):
             return None
         units = math.ceil(pe / synapse_folds)
         per_unit = math.ceil(pe / units)
         cycles = min(synapse_folds // per_unit, rom.type.element_type.width.data)
         return None if units == pe and cycles == 1 else (units, cycles)
+
+    def _lanes_change_multiplier(self, rom: RomOp) -> bool:
+        """Whether some lane's multiplier (channel nf·pe + p of fold nf) differs
+        between neuron folds; when the ROM's values are not in the IR, whether it
+        has one per channel."""
+        if math.prod(rom.type.get_shape()) <= 1:
+            return False
+        if rom.value is None:
+            return True
+        pe = self.pe.value.data
+        values = rom.value.get_values()
+        return any(len(set(values[p::pe])) > 1 for p in range(pe))
 
     def frame_needs(self) -> list[NeedFunction]:
         """A whole input vector (K/simd beats) before each output vector (N/pe beats):

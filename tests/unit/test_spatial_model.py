@@ -66,13 +66,14 @@ def test_per_channel_requants_are_shared_by_the_lanes(pe, simd, sharing):
     in turn, each for as many cycles as the K/simd cycles of a vector fold leave
     (at most the multiplier's 16 bits); the beat leaves lanes-per-unit x cycles later.
     One single-cycle unit per lane when that is what it comes to, or when N = pe (each
-    lane's multiplier is then a constant) or the multiplier is one for all."""
+    lane's multiplier is then a constant) or the multiplier is the same for all (one
+    value per channel, all equal: a tensor scale)."""
     k, n = 8, 16
     module = parse_module(f"""
 builtin.module {{
   rom.rom @w : tensor<{n}x{k}xi8>
   rom.rom @m : tensor<{n}xi16>
-  rom.rom @m1 : tensor<1xi16>
+  rom.rom @m1 : tensor<{n}xi16> = dense<7> : tensor<{n}xi16>
   spatial.graph @main {{
   ^bb0(%x: !spatial.stream<{k}xi8, {simd}>, %x1: !spatial.stream<{k}xi8, {simd}>):
     %y = spatial.mvu %x {{layer = "fc", weights = @w, multiplier = @m, shift = 4 : i64, lo = -127 : i64, hi = 127 : i64, pe = {pe} : i64, simd = {simd} : i64}} : (!spatial.stream<{k}xi8, {simd}>) -> !spatial.stream<{n}xi8, {pe}>
