@@ -3,9 +3,11 @@ shift-and-add logic (`--const-mult shift-add`, the default: one adder graph per
 layer with common subexpressions shared) against `comb.mul` by a constant left
 to synthesis (`--const-mult mul`, the old path), and shift-and-add with
 requantization multipliers of at most two signed digits (`--requant-digits 2`),
-in one run.
+and with one weight scale per layer besides (`--weight-scales tensor`: a
+layer's requantization is one constant, also in folded layers), in one run.
 
-    python benchmarks/area.py [--designs full8,full4,full2,fps1e6] [--styles mul,shift-add,shift-add-rd2]
+    python benchmarks/area.py [--designs full8,full4,full2,fps1e6]
+                              [--styles mul,shift-add,shift-add-rd2,shift-add-tensor-rd2]
                               [--syntheses nodsp,generic,xilinx]
                               [--timeout 1800] [--memory-gb 12] [--jobs 2]
 
@@ -14,7 +16,7 @@ jet-tagging network's shape with random weights and random-normal calibration
 inputs (`benchmarks/jet_mlp/make_model.py`). Designs: fully unrolled
 (`--fold full`, one inference per cycle) at 8, 4 and 2 weight bits (8-bit
 activations), and folded to 1 M inferences/s (`--target-fps 1e6`, 8 bits).
-Each is compiled in the three styles and synthesised three times
+Each is compiled in the four styles and synthesised three times
 by `hwc synth` in its own process: `xilinx` (with DSP48s), `xilinx --nodsp`
 (all LUTs), `generic` (transistors). Every synthesis runs under `timeout`
 and `ulimit -v` (`--memory-gb`); one that fails prints why in its cell.
@@ -46,7 +48,8 @@ DESIGNS = {
     "fps1e6": ["--target-fps", "1e6", "--wbits", "8"],
 }
 STYLES = {"mul": ["--const-mult", "mul"], "shift-add": ["--const-mult", "shift-add"],
-          "shift-add-rd2": ["--const-mult", "shift-add", "--requant-digits", "2"]}
+          "shift-add-rd2": ["--const-mult", "shift-add", "--requant-digits", "2"],
+          "shift-add-tensor-rd2": ["--const-mult", "shift-add", "--weight-scales", "tensor", "--requant-digits", "2"]}
 SYNTHESES = {"xilinx": ["--target", "xilinx"], "nodsp": ["--target", "xilinx", "--nodsp"],
              "generic": ["--target", "generic"]}
 
