@@ -58,17 +58,19 @@ def test_two_layers_against_a_python_reference(two_layers):
 
 
 def test_two_layers_timing_by_hand(two_layers):
-    """fc1: ii = 1 vector · (N/pe = 4/2) · (K/simd = 4/2) = 4, latency = K/simd + 3 = 5;
-    resize 2→1 lanes: ii = max(2, 4) beats = 4, latency = ceil(1/2) + 1 = 2;
-    fc2: ii = (2/1) · (4/1) = 8, latency = 4/1 + 3 = 7.
+    """fc1: ii = 1 vector · (N/pe = 4/2) · (K/simd = 4/2) = 4; its per-channel
+    multipliers change between its 2 neuron folds, so one requant unit takes its 2
+    lanes in turn (K/simd = 2 cycles leave 1 cycle a lane): depth 3 + 2, latency =
+    K/simd + 5 = 7; resize 2→1 lanes: ii = max(2, 4) beats = 4, latency = ceil(1/2) + 1
+    = 2; fc2 (no requant): ii = (2/1) · (4/1) = 8, latency = 4/1 + 3 = 7.
     Cycles per inference = max ii = 8. Latency, from the first frame's schedule: the
-    input's 2 beats at cycles 0, 1; fc1 (whole vector, depth 3, a beat per 2 cycles)
-    emits at 4, 6; the resize (depth 1, a beat per cycle) at 5, 6, 7, 8; fc2 (whole
-    vector ready at 8, depth 3, a beat per 4 cycles) at 11, 15: latency 16."""
+    input's 2 beats at cycles 0, 1; fc1 (whole vector, depth 5, a beat per 2 cycles)
+    emits at 6, 8; the resize (depth 1, a beat per cycle) at 7, 8, 9, 10; fc2 (whole
+    vector ready at 10, depth 3, a beat per 4 cycles) at 13, 17: latency 18."""
     timing = {t.layer: (t.ii, t.latency) for t in two_layers.pe_timing}
-    assert timing == {"fc1": (4, 5), "fc1_resize": (4, 2), "fc2": (8, 7)}
+    assert timing == {"fc1": (4, 7), "fc1_resize": (4, 2), "fc2": (8, 7)}
     assert two_layers.cycles_per_inference == 8
-    assert two_layers.latency == 16
+    assert two_layers.latency == 18
 
 
 def test_float_run_quantizes_and_dequantizes(two_layers):
