@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rom", default="memory", choices=("logic", "memory"))
     parser.add_argument("--images", type=int, default=3)
     parser.add_argument("-o", "--out", type=Path, default=None, help="build folder (default: a temporary one)")
+    parser.add_argument("--no-optimize", action="store_true",
+                        help="build the simulator at -O0 like the tests (default: -O1, for long runs)")
     args = parser.parse_args(argv)
 
     import compiler
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
           + f", {args.rom} ROMs: {report['multipliers']} multipliers, {report['rom_bits'] / 1e6:.2f} Mbit ROM, "
           f"{spatial.cycles_per_inference} cycles/inference predicted, latency {spatial.latency}", flush=True)
     out = args.out or Path(scratch.name) / "build"
-    build = timed("rtl build (lower, CIRCT export, lint, Verilator)", lambda: design.rtl_build(out))
+    build = timed("rtl build (lower, CIRCT export, lint, Verilator)", lambda: design.rtl_build(out, optimize=not args.no_optimize))
     print(f"rtl build peak memory (children): {children_peak_gb():.2f} GB", flush=True)
 
     images = {"data_0": rng.standard_normal((args.images, *shape)).astype(np.float32)}
