@@ -2,24 +2,49 @@
 executor, cycles as the cycle model predicts, and what the build and simulation cost.
 
     python benchmarks/squeezenet_rtl.py [--size 224] [--fold min] [--target-fps F]
-                                        [--rom memory] [--images 3] [-o DIR]
+                                        [--rom memory] [--images 3] [-o DIR] [--no-optimize]
+    python benchmarks/squeezenet_rtl.py --size 224 --target-fps 1000 --images 5   # ~10 min
 
 The model's constant weights are replaced by seeded He-normal ones
 (`zoo.with_random_weights`), calibrated on 8 random-normal inputs. `--size S`
 compiles it for S×S inputs (the network ends in a global average pool, so any
 size from 32 up works): a small size checks a build quickly before the full one.
-Steps, each timed (wall seconds; the build's peak memory is that of its child
-processes, CIRCT and Verilator's C++ compiler):
+Steps, each timed (wall and CPU seconds, this process and its children; the
+build's peak memory is that of its child processes, CIRCT and Verilator's C++
+compiler):
 
 1. import, calibrate, quantize, map to spatial at the folding (`--fold min` by default:
    the fewest multipliers, the cheapest Verilog to build);
-2. lower to hw, export SystemVerilog with CIRCT, lint, build the Verilator simulator;
+2. lower to hw, export SystemVerilog with CIRCT, lint, build the Verilator simulator
+   (its per-cycle C++ at -O1, `verilator.build(optimize=True)`; `--no-optimize`: -O0
+   like the tests);
 3. `--images` random-normal images through the spatial executor and through the
    simulation without backpressure: bit-exact outputs, measured cycles per inference
-   against the prediction, simulated cycles per wall second;
+   against the prediction, simulated cycles per wall and per CPU second;
 4. one image again under 10% random stalls on both ends (bit-exact).
 
-Not part of CI (minutes to hours, depending on the size).
+Not part of CI (minutes; the minimum folding at 224x224, ~56M cycles an image, would
+take some 5-10 CPU minutes per image at the rates below: projected, not run).
+
+Measured (2 cores shared with other jobs, load 4-10: wall times are 2-5x the CPU
+times; every run bit-exact, also under stalls, and cycles per inference measured
+= predicted):
+
+| input, target | multipliers | cycles/inference | build wall / CPU (peak) | simulated cycles per CPU s | CPU s per image |
+|---|---|---|---|---|---|
+| 224x224, 1000/s | 1,885 | 197,136 | 149-416 s / 98 s (0.58 GB) | 40,000 | 4.9 |
+| 224x224, 200/s | 430 | 887,112 | 114-238 s / 65 s (0.89 GB) | 104,000 | 8.5 |
+| 64x64, 2000/s | 278 | 93,312 | 40-256 s (0.33 GB) | 90,000-186,000 (-O0: 27,000-50,000) | 0.5-1 |
+
+The whole 224x224 run at 1000/s (5 images, then one under stalls): 331 s wall,
+0.61 GB peak. Measured latency is below the predicted one (322,908 vs 491,669
+cycles at 1000/s; 1,423,844 vs 1,594,924 at 200/s): the cycle model's latency
+is an upper bound here, its cycles per inference exact.
+
+Before the line buffers moved to RAM and the pools' hold registers were split
+(same 64x64 design, same 30,000 cycles on one loaded machine): 26.6 CPU s at -O0,
+then 1.19 s at -O0, 0.51 s at -O1 (startup included); the closing note of that
+session had 536 simulated cycles/s and a 557 s build.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ simulated by Verilator, checked against the spatial executor.
     outputs = rtl.run_int({"input": ints})          # the integers the chip computes
     rtl.last_run.cycles_per_inference               # measured, to compare with the report
     RtlExecutor(spatial, build, trace_file=Path("run.fst")).run_int(...)   # with a waveform
+    build_rtl(lowering, Path("build/m"), optimize=True)  # for millions of cycles: C++ at -O1
 
 `lower_to_hw` lowers a copy of the spatial module by the `hw` pipeline
 (`lower-spatial-to-hw`, `compiler.pipelines.run_hw_pipeline`); `build_rtl`
