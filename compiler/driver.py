@@ -143,14 +143,16 @@ class Design:
             self._spatial_module = module
         return self._spatial_module
 
-    def rtl_build(self, directory: Path | None = None, simulate: bool = True):
+    def rtl_build(self, directory: Path | None = None, simulate: bool = True, optimize: bool = False):
         """The design lowered to hardware, exported by CIRCT into `directory` (`rtl/`,
-        `rom/`), linted, and (with `simulate`) built into a Verilator simulator.
+        `rom/`), linted, and (with `simulate`) built into a Verilator simulator
+        (with `optimize`, one for long runs: `compiler.rtl.build_rtl`).
         Without a directory it goes to a private temporary folder, once per design."""
         from compiler.rtl import build_rtl, lower_to_hw
 
         if directory is not None:
-            return build_rtl(lower_to_hw(self.spatial_module, self.options.rom, self.options.const_mult), Path(directory), simulate=simulate)
+            return build_rtl(lower_to_hw(self.spatial_module, self.options.rom, self.options.const_mult),
+                             Path(directory), simulate=simulate, optimize=optimize)
         if self._rtl_build is None:
             import tempfile
 

@@ -6,6 +6,7 @@ simulated by Verilator, checked against the spatial executor.
     outputs = rtl.run_int({"input": ints})          # the integers the chip computes
     rtl.last_run.cycles_per_inference               # measured, to compare with the report
     RtlExecutor(spatial, build, trace_file=Path("run.fst")).run_int(...)   # with a waveform
+    build_rtl(lowering, Path("build/m"), optimize=True)  # for millions of cycles: C++ at -O1
 
 `lower_to_hw` lowers a copy of the spatial module by the `hw` pipeline
 (`lower-spatial-to-hw`, `compiler.pipelines.run_hw_pipeline`); `build_rtl`
@@ -44,6 +45,8 @@ class RtlBuild:
     hw_text: str
     simulator: object = field(repr=False, default=None)
     traced: dict = field(repr=False, default_factory=dict)
+    optimize: bool = False
+    """Its simulators' per-cycle code is compiled at -O1 (`verilator.build`)."""
 
     def simulator_for(self, trace_file: Path | None):
         """The simulator that runs: the untraced one, or for a waveform file the
@@ -56,7 +59,8 @@ class RtlBuild:
         if kind not in self.traced:
             try:
                 self.traced[kind] = verilator.build(self.files, self.top, in_width=self.in_width,
-                                                    out_width=self.out_width, run_dir=self.directory, trace=kind)
+                                                    out_width=self.out_width, run_dir=self.directory, trace=kind,
+                                                    optimize=self.optimize)
             except HwcError as error:
                 if kind == "fst" and "lz4.h" in str(error):
                     raise HwcError(f"--trace {trace_file}: Verilator's FST writer needs the lz4 C headers "
@@ -122,9 +126,10 @@ def write_rom_files(rom_files: dict[str, str], out_dir: Path | str) -> list[Path
     return written
 
 
-def build_rtl(lowering: HwLowering, directory: Path, simulate: bool = True) -> RtlBuild:
+def build_rtl(lowering: HwLowering, directory: Path, simulate: bool = True, optimize: bool = False) -> RtlBuild:
     """Export, lint and (with `simulate`) build a lowered design into `directory`
-    (`rtl/*.sv`, `rtl/filelist.f`, `rom/*.hex`)."""
+    (`rtl/*.sv`, `rtl/filelist.f`, `rom/*.hex`); `optimize`: a simulator for long
+    runs (its per-cycle C++ at -O1, `verilator.build`)."""
     from compiler.backend import verilator
     from compiler.backend.circt_export import export_verilog
 
@@ -133,10 +138,11 @@ def build_rtl(lowering: HwLowering, directory: Path, simulate: bool = True) -> R
     hw_text = str(lowering.module)
     files = export_verilog(hw_text, directory / "rtl", lowering.top, data_dir=directory)
     verilator.lint(files, lowering.top)
-    build = RtlBuild(directory, files, lowering.top, lowering.in_width, lowering.out_width, hw_text)
+    build = RtlBuild(directory, files, lowering.top, lowering.in_width, lowering.out_width, hw_text,
+                     optimize=optimize)
     if simulate:
         build.simulator = verilator.build(files, lowering.top, in_width=lowering.in_width,
-                                          out_width=lowering.out_width, run_dir=directory)
+                                          out_width=lowering.out_width, run_dir=directory, optimize=optimize)
     return build
 
 

@@ -24,6 +24,9 @@ relative to its working folder (`run_dir`), so they are not part of the key.
 A build with a waveform (`trace="vcd"` or `"fst"`: Verilator's `--trace` or
 `--trace-fst`) hashes its tracing option too, so it is cached apart from the
 untraced one (which stays as fast as before).
+`optimize=True` compiles the design's per-cycle code at -O1 instead of -O0
+(a long simulation gains several times its speed; a small design builds
+faster at -O0); it is part of the key as well.
 
 Verilator's runtime library (`verilated.o`, `verilated_threads.o`: most of a
 small design's build time) is the same for every design, so it has a cache
@@ -96,6 +99,11 @@ BUILD_OPTIONS = (
     "-MAKEFLAGS", "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0 VK_PCH_I_FAST= VK_PCH_I_SLOW=",
     "-j", "2",
 )
+OPTIMIZED_FAST_CODE = "OPT_FAST=-O1"
+"""For a long simulation (`build(optimize=True)`): the design's per-cycle code
+(Verilator's "fast" files) at -O1, the rest as in `BUILD_OPTIONS`. On SqueezeNet
+at 64x64 it simulates 3.7x faster than -O0 and builds no slower; -O2 adds 10%
+speed for twice the build. Small designs (the tests) build faster at -O0."""
 RUNTIME_ENTRY_PREFIX = "runtime-"
 TRACE_OPTIONS = {"vcd": ("--trace",), "fst": ("--trace-fst",)}
 """Verilator's option for each waveform format a simulator can write."""
@@ -183,6 +191,15 @@ def cache_root() -> Path:
     return Path(xdg or Path.home() / ".cache") / "hwc" / "verilator"
 
 
+def build_options(trace: str | None = None, optimize: bool = False) -> tuple[str, ...]:
+    """Verilator's options for a build: `BUILD_OPTIONS`, with the per-cycle code
+    at -O1 when `optimize`, and the tracing option of the waveform format `trace`."""
+    options = BUILD_OPTIONS
+    if optimize:
+        options = tuple(option.replace("OPT_FAST=-O0", OPTIMIZED_FAST_CODE) for option in options)
+    return (*options, *TRACE_OPTIONS.get(trace, ()))
+
+
 def build_key(files: Sequence[Path], top: str, testbench: str, options: Sequence[str] = BUILD_OPTIONS) -> str:
     """The content hash that names a build: sources, bench, tool, options."""
     digest = hashlib.sha256()
@@ -204,20 +221,23 @@ def build(
     run_dir: Path | None = None,
     cache_dir: Path | None = None,
     trace: str | None = None,
+    optimize: bool = False,
 ) -> Simulator:
     """A simulator of `top` (from `files`) behind the AXI4-Stream test bench for
     `in_width`/`out_width`-bit streams, built once per content (see module doc).
 
     `run_dir` is the folder the simulator runs in, where `$readmemh` paths
     resolve (default: the current folder at run time). `trace` ("vcd" or "fst")
-    builds it able to write a waveform (`Simulator.run(trace_file=...)`)."""
+    builds it able to write a waveform (`Simulator.run(trace_file=...)`).
+    `optimize` compiles the design's per-cycle code at -O1 (`OPTIMIZED_FAST_CODE`):
+    for simulations of millions of cycles (cached apart from the -O0 build)."""
     if os.environ.get(REFUSE_BUILDS_ENV):
         raise HwcError(f"Verilator simulator of '{top}' refused: ${REFUSE_BUILDS_ENV} is set")
     if trace is not None and trace not in TRACE_OPTIONS:
         raise HwcError(f"no waveform format '{trace}'; choose one of {', '.join(TRACE_OPTIONS)}")
     files = [Path(f) for f in files]
     testbench = make_testbench(in_width, out_width)
-    options = (*BUILD_OPTIONS, *TRACE_OPTIONS.get(trace, ()))
+    options = build_options(trace, optimize)
     key = build_key(files, top, testbench, options)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     entry = root / key

@@ -19,10 +19,12 @@ Microarchitecture (`_ReductionBuilder`):
   it). `offset` steps by L_in modulo C each beat (constant 0 when C | L_in).
   The first beat of a vector restarts every accumulator (from 0, or from the
   smallest value for max).
-* **Hold register**: the last beat of a vector moves the finished C values into
-  a hold register, which the output side emits as C / L_out beats while the
-  next vector accumulates (double buffering). The last input beat of a vector
-  waits only if the hold register is still being emitted; `in_ready` depends
+* **Hold registers**: the last beat of a vector moves the finished C values into
+  hold registers, one per output beat (not one C-element-wide register: a
+  simulator would assemble that whole vector every cycle), which the output
+  side emits as C / L_out beats while the next vector accumulates (double
+  buffering). The last input beat of a vector waits only if the hold
+  registers are still being emitted; `in_ready` depends
   on the downstream `ready` (allowed), `valid` is a register.
 
 * **Factors** (a sum pool with `factors`: an average pool whose border windows
@@ -128,7 +130,7 @@ class _ReductionBuilder:
 
     def build(self) -> hw.HWModuleOp:
         b, r = self.b, self.r
-        hold = b.reg("hold", r.channels * r.width_out)
+        hold = [b.reg(f"hold_{beat}", r.lanes_out * r.width_out) for beat in range(r.beats_out)]
         hold_valid = b.reg("hold_valid", 1, reset_value=0)
 
         out_beat, out_last = self._counter("out_beat", r.beats_out,
@@ -146,11 +148,11 @@ class _ReductionBuilder:
         finish = b.and_(accept, in_last)
         if self.factors is not None:
             finished = self._scaled(finished, finish)
-        hold.set_next(b.pack(finished), enable=finish)
+        for beat, register in enumerate(hold):
+            register.set_next(b.pack(finished[beat * r.lanes_out:(beat + 1) * r.lanes_out]), enable=finish)
         hold_valid.set_next(b.or_(finish, b.and_(hold_valid.value, b.not_(hold_leaves))))
 
-        beats = b.unpack(hold.value, r.beats_out)
-        data = b.pick(beats, out_beat)
+        data = b.pick([register.value for register in hold], out_beat)
         self.sink.set(data, hold_valid.value)
         return b.finish()
 

@@ -7,13 +7,17 @@ dilations and asymmetric padding (a padding position reads `pad_value`). A 1-D
 stream [W, C] is the 2-D case [W, 1, C] with a (KW, 1) kernel: one "row" per
 pixel, which keeps the line buffer at its smallest.
 
-Microarchitecture (everything in registers; `SwuGeometry` holds the numbers):
+Microarchitecture (`SwuGeometry` holds the numbers):
 
 * **Line buffer**: a circular buffer of `rows` = (KH-1)·dil_h + 1 + stride_h
   image rows (W·C elements each), stored as words of one input beat. The input
   side writes beat after beat at a global counter modulo the buffer size, so a
   frame's row 0 lands wherever the previous frame ended (`frame_slot` tracks
-  it); frames follow one another with no gap.
+  it); frames follow one another with no gap. The buffer is RAM (`seq.firmem`,
+  one bank per read chunk of a word, combinational reads) unless it is tiny or
+  a word holds a number of chunks that is no power of two (then one register
+  per word): a register per word would cost a simulator an address compare
+  per word every cycle (SqueezeNet's first max pool at 64x64 buffers 9,920 words).
 * **Credit between the sides**: `avail` counts the pixels of the output side's
   current frame that are fully written (it goes past H·W when the input runs
   into the next frame, and drops by H·W when the output side finishes one).
@@ -49,9 +53,11 @@ from dataclasses import dataclass
 
 from xdsl.dialects import hw
 
-from compiler.hw.bits import unsigned_bits
+from compiler.hw.bits import unsigned_bits, width_of
 from compiler.hw.builder import ModuleBuilder
 from compiler.hw.context import GeneratorContext
+from compiler.hw.memories import REGISTER_BANK_DEPTH
+from dialects.circt import FirMemOp, FirMemReadPortOp, FirMemType, FirMemWritePortOp, address_width
 from dialects.spatial import SWUOp, stream_of
 
 
@@ -242,7 +248,7 @@ class _SwuBuilder:
         in_ready = b.ult(avail.value, limit)
         self.source.set_ready(in_ready)
         accept = b.and_(self.source.valid, in_ready)
-        words, pixel_done = self._line_buffer(accept)
+        read, pixel_done = self._line_buffer(accept)
 
         # Credit: pixels written of the output side's frame.
         grown = b.add(avail.value, b.zext(pixel_done, self.avail_bits), width=self.avail_bits, signed=False)
@@ -252,7 +258,7 @@ class _SwuBuilder:
                                         g.buffer_rows, self.slot_bits)
         frame_slot.set_next(next_frame_slot, enable=frame_done)
 
-        beat = self._window_beat(words, frame_slot.value, _value(beat_index), _value(ow), _value(oh))
+        beat = self._window_beat(read, frame_slot.value, _value(beat_index), _value(ow), _value(oh))
         out_data.set_next(beat, enable=load)
         out_valid.set_next(b.or_(load, b.and_(out_valid.value, b.not_(self.sink.ready))))
         self.sink.set(out_data.value, out_valid.value)
@@ -307,38 +313,88 @@ class _SwuBuilder:
     # ------------------------------------------------------------------ the line buffer
 
     def _line_buffer(self, accept):
-        """The buffer's word registers, written at a running address on `accept`.
-        Returns (words, pixel_done): pixel_done is high when the accepted beat
-        completes a pixel."""
+        """The buffer, written beat after beat at a running address on `accept`.
+        Returns (read, pixel_done): `read(address)` is the buffer's chunk (see
+        `_window_beat`) at chunk index `address`, read combinationally; pixel_done
+        is high when the accepted beat completes a pixel."""
         b, g = self.b, self.g
-        word_bits = unsigned_bits(g.buffer_words)
         address = self._counter("write_address", g.buffer_words)
         self._step(address, g.buffer_words, accept)
         channel_beat = self._counter("write_channel_beat", g.beats_per_pixel)
         pixel_last = self._step(channel_beat, g.beats_per_pixel, accept)
+        if self._buffer_in_memory():
+            read = self._memory_banks(accept, _value(address))
+        else:
+            read = self._register_words(accept, _value(address))
+        return read, b.and_(accept, pixel_last)
+
+    def _chunk(self) -> int:
+        """Elements per read: gcd(L_in, L_out) (see `_window_beat`)."""
+        return math.gcd(self.g.lanes_in, self.g.lanes_out)
+
+    def _buffer_in_memory(self) -> bool:
+        """The buffer is `seq.firmem` RAM when it holds more than
+        `REGISTER_BANK_DEPTH` words and an input word holds a power-of-two number
+        of chunks (a chunk's word and bank are then bits of its index)."""
+        pieces = self.g.lanes_in // self._chunk()
+        return self.g.buffer_words > REGISTER_BANK_DEPTH and pieces & (pieces - 1) == 0
+
+    def _memory_banks(self, accept, address):
+        """One RAM per chunk of an input word (bank k holds chunk k of every word),
+        written at `address` on `accept`, each read combinationally (read latency 0:
+        a read sees the words as they were before this clock edge, like the
+        registers of `_register_words`). A simulator writes one word a cycle
+        instead of testing every register's address, and synthesis maps it to
+        LUT-RAM; the values read are the same on every cycle."""
+        b, g = self.b, self.g
+        pieces = g.lanes_in // self._chunk()
+        select_bits = (pieces - 1).bit_length()
+        word_bits = address_width(g.buffer_words)
+        write_address = b.zext(address, word_bits)  # a counter: more than one word
+        banks = []
+        for bank, data in enumerate(b.unpack(self.source.data, pieces)):
+            name = f"{b.name}_line" + (f"_{bank}" if pieces > 1 else "")
+            memory = b._add(FirMemOp(FirMemType(g.buffer_words, width_of(data)), read_latency=0, name=name), name)
+            b.block.add_op(FirMemWritePortOp(memory, write_address, data, b.clock, accept))
+            banks.append(memory)
+
+        def read(chunk_index):
+            word = b.zext(b.extract(chunk_index, select_bits, width_of(chunk_index) - select_bits), word_bits)
+            words = [b._add(FirMemReadPortOp(memory, word, b.clock, b.true())) for memory in banks]
+            return b.pick(words, b.extract(chunk_index, 0, select_bits)) if pieces > 1 else words[0]
+
+        return read
+
+    def _register_words(self, accept, address):
+        """The buffer as one register per word, `line_<i>` loaded when `address`
+        is i on `accept`, read through one multiplexer over every chunk."""
+        b, g = self.b, self.g
+        word_bits = unsigned_bits(g.buffer_words)
         words = []
         for index in range(g.buffer_words):
             word = b.reg(f"line_{index}", self.source.beat_width)
-            hit = b.and_(accept, b.eq(address.value, b.const(index, word_bits)))
+            hit = accept if address is None else b.and_(accept, b.eq(address, b.const(index, word_bits)))
             word.set_next(self.source.data, enable=hit)
             words.append(word.value)
-        return words, b.and_(accept, pixel_last)
+        chunks = [piece for word in words for piece in b.unpack(word, g.lanes_in // self._chunk())]
+        if len(chunks) == 1:
+            return lambda chunk_index: chunks[0]
+        buffer = _array_create(b, chunks)
+        return lambda chunk_index: b.array_get(buffer, chunk_index)
 
     # ------------------------------------------------------------------ the window beat
 
-    def _window_beat(self, words, frame_slot, beat_index, ow, oh):
+    def _window_beat(self, read, frame_slot, beat_index, ow, oh):
         """The current window beat, lanes packed (padding lanes hold pad_value).
 
         The buffer is read in chunks of `chunk` = gcd(L_in, L_out) elements: a
         window's base address is a multiple of C and every chunk of output lanes
         starts at a channel that is a multiple of `chunk` (which divides C), so it
-        lies in one input word, aligned. One multiplexer per chunk over
+        lies in one input word, aligned. One read per chunk over
         buffer_elements / chunk entries replaces one per lane over every element
         (L_out · buffer_elements cases would make a big, slow-to-compile design)."""
         b, g = self.b, self.g
-        chunk = math.gcd(g.lanes_in, g.lanes_out)
-        chunks = [piece for word in words for piece in b.unpack(word, g.lanes_in // chunk)]
-        buffer = _array_create(b, chunks)
+        chunk = self._chunk()
         chunk_count = g.buffer_elements // chunk
 
         bits = self.address_bits
@@ -356,7 +412,7 @@ class _SwuBuilder:
             offsets = [g.lane_offset(j, first_lane) // chunk for j in range(g.beats_per_window)]
             offset = b.rom_lookup(offsets, bits, beat_index, f"offset_{first_lane}")
             address = self._reduce(b.add(base, offset, width=bits, signed=False), chunk_count, bits)
-            selected = b.array_get(buffer, address) if chunk_count > 1 else chunks[0]
+            selected = read(address)
             kernel_index = [kh * g.kernel[1] + kw for kh, kw, _ in positions]
             is_real = self._select_bit(real, kernel_index, beat_index)
             pieces.append(b.mux(is_real, selected, pad))

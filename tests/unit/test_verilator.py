@@ -144,6 +144,21 @@ def test_designs_share_one_runtime_build(tmp_path, monkeypatch):
     assert result.output_beats == wide_model(beats, WIDE)
 
 
+@pytest.mark.rtl
+def test_optimized_build_simulates_the_same(tmp_path):
+    """`optimize=True` (per-cycle C++ at -O1, for long runs) is a cache entry of its
+    own and computes what the model says (the -O0 build is `test_wide_beats`')."""
+    files = export(wide_adder_text(WIDE), tmp_path, "wide")
+    plain = verilator.build(files, "wide", in_width=WIDE, out_width=WIDE)
+    optimized = verilator.build(files, "wide", in_width=WIDE, out_width=WIDE, optimize=True)
+    assert optimized.binary != plain.binary
+    assert "OPT_FAST=-O1" in " ".join(verilator.build_options(optimize=True))
+    assert "OPT_FAST=-O1" not in " ".join(verilator.build_options())
+    beats = random_beats(100, WIDE, seed=6)
+    result = optimized.run(beats, stall_in=0.3, stall_out=0.3, seed=2, expected_output_beats=len(beats))
+    assert result.output_beats == wide_model(beats, WIDE)
+
+
 def runtime_entries(cache: Path) -> list[Path]:
     return [path for path in cache.glob(f"{verilator.RUNTIME_ENTRY_PREFIX}*") if path.is_dir()]
 
