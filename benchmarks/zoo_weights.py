@@ -1,0 +1,191 @@
+"""Random weights for the light model zoo, built so that the network computes something
+(used by `benchmarks/zoo.py` and `benchmarks/zoo_sensitivity.py`).
+
+The light models fill every weight and bias with one constant (`ConstantOfShape`,
+0.02; a few biases are real values), so all classes score alike. `with_random_weights`:
+
+1. every `ConstantOfShape` becomes an initializer: seeded He-normal values (std
+   sqrt(2 / fan-in)) for rank >= 2, the constant otherwise (batch-norm statistics,
+   densenet's scale and shift keep the model's values);
+2. every Conv and Gemm bias becomes zero;
+3. layer by layer in topological order (all layers of one depth at once), each layer's
+   output is measured with onnxruntime on `samples` random-normal inputs of its own
+   seed, and its bias is set to remove `centre` times each output channel's mean, its
+   weights and bias divided so that each channel's output (or, not `per_channel`, the
+   whole output) has second moment 1. With `centre` 1 and per channel, every channel
+   has mean 0 and variance 1 on those inputs: the data-dependent initialisation of
+   Salimans & Kingma 2016 ("Weight normalization", section 3), LSUV (Mishkin & Matas
+   2016) per channel. With `centre` 0 and per layer it is He-normal with zero biases
+   at a scale that changes no top-1 (ReLU networks are positively homogeneous).
+
+Nothing here runs hwc, and the scaling inputs are not the ones the benchmark
+calibrates or measures on.
+
+Why `centre` matters (`benchmarks/zoo_sensitivity.py` measures it): a random ReLU
+network is either ordered or chaotic (Poole et al. 2016, Schoenholz et al. 2017).
+Without centring, the positive mean of every ReLU adds a part common to all inputs
+that grows with depth until the top class hardly depends on the input (inception_v1:
+one or two classes for every input). Centred, a relative perturbation grows by
+sqrt(E[relu'(h)^2] Var h / Var relu(h)) = sqrt(0.5 / 0.3408) = 1.21 per layer (h
+standard normal), so the rounding of 8-bit weights (~0.5% per layer) reaches the
+size of what varies between inputs after ~20 layers, whatever the quantizer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+LAYERS = ("Conv", "Gemm")
+
+
+def constant_of_shape_as_initializers(model: onnx.ModelProto, rng) -> None:
+    """Every `ConstantOfShape` with a constant shape becomes an initializer: He-normal
+    values (std sqrt(2 / fan-in)) for rank >= 2, zeros for rank 1 (biases; the scaling
+    sets those of layers), its constant value otherwise."""
+    graph = model.graph
+    shapes = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    kept = []
+    for node in graph.node:
+        shape = shapes.get(node.input[0]) if node.op_type == "ConstantOfShape" else None
+        if shape is None:
+            kept.append(node)
+            continue
+        dims = tuple(int(d) for d in shape)
+        if len(dims) >= 2:
+            value = rng.standard_normal(dims) * np.sqrt(2.0 / int(np.prod(dims[1:])))
+        else:
+            fill = next((numpy_helper.to_array(a.t) for a in node.attribute if a.name == "value"), np.zeros(1))
+            value = np.full(dims, float(fill.reshape(-1)[0]))
+        add_initializer(model, node.output[0], value.astype(np.float32))
+    del graph.node[:]
+    graph.node.extend(kept)
+
+
+def add_initializer(model: onnx.ModelProto, name: str, value: np.ndarray) -> None:
+    model.graph.initializer.append(numpy_helper.from_array(value, name))
+    if model.ir_version < 4:  # initializers are also graph inputs then
+        model.graph.input.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, value.shape))
+
+
+def layer_depths(model: onnx.ModelProto) -> dict[str, int]:
+    """Each Conv/Gemm node's output name -> 1 + the largest depth of a Conv/Gemm above it."""
+    depth_of: dict[str, int] = {}  # tensor -> depth of the deepest layer it depends on
+    layers = {}
+    for node in model.graph.node:  # ONNX graphs are topologically sorted
+        depth = max((depth_of.get(name, 0) for name in node.input), default=0)
+        if node.op_type in LAYERS:
+            depth += 1
+            layers[node.output[0]] = depth
+        for name in node.output:
+            depth_of[name] = depth
+    return layers
+
+
+def output_channel_axis(node: onnx.NodeProto) -> int:
+    """The weight axis of the output channels (Gemm without transB holds B as K x N)."""
+    trans_b = any(a.name == "transB" and a.i for a in node.attribute)
+    return 1 if node.op_type == "Gemm" and not trans_b else 0
+
+
+def channel_statistics(model: onnx.ModelProto, outputs: list[str], inputs: list[dict]) -> dict:
+    """Per-channel mean and std of each tensor in `outputs` (channel axis 1) over `inputs`."""
+    import onnxruntime
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    del probe.graph.output[:]
+    probe.graph.output.extend(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+                              for name in outputs)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.log_severity_level = 1, 3
+    session = onnxruntime.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    runs = [session.run(outputs, feed) for feed in inputs]
+    stats = {}
+    for k, name in enumerate(outputs):
+        values = np.stack([run[k] for run in runs])  # samples x 1 x C x ...
+        per_channel = np.moveaxis(values, 2, 0).reshape(values.shape[2], -1).astype(np.float64)
+        stats[name] = (per_channel.mean(axis=1), per_channel.std(axis=1))
+    return stats
+
+
+def normalise_layer(model: onnx.ModelProto, node: onnx.NodeProto, mean: np.ndarray, std: np.ndarray,
+                    centre: float, per_channel: bool) -> None:
+    """Set `node`'s bias to remove `centre` times each output channel's mean, and divide
+    its weights and bias so that each channel's output (per_channel) or the whole
+    output has second moment 1: with centre 1, mean 0 and variance 1 (a channel that
+    never varies keeps its scale)."""
+    moment = std ** 2 + (1 - centre) ** 2 * mean ** 2
+    scale = np.sqrt(moment if per_channel else np.full_like(moment, moment.mean()))
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    inits = {init.name: init for init in model.graph.initializer}
+    name = weight_initializer(model, node.input[1])
+    stored = numpy_helper.to_array(inits[name]).astype(np.float64)
+    if output_channel_axis(node) == 0:
+        weight = stored.reshape(len(scale), -1) / scale[:, None]
+    else:
+        weight = stored.reshape(-1, len(scale)) / scale[None, :]
+    inits[name].CopyFrom(numpy_helper.from_array(weight.reshape(stored.shape).astype(np.float32), name))
+    for attribute in node.attribute:
+        if attribute.name == "beta":  # Gemm's bias factor
+            attribute.f = 1.0
+    bias = (-centre * mean / scale).astype(np.float32)
+    if len(node.input) > 2:
+        inits[node.input[2]].CopyFrom(numpy_helper.from_array(bias, node.input[2]))
+    else:
+        add_initializer(model, node.output[0] + "_bias", bias)
+        node.input.append(node.output[0] + "_bias")
+
+
+def zero_layer_biases(model: onnx.ModelProto) -> None:
+    """Every Conv/Gemm bias becomes zeros (the light models' constants, and the few real
+    biases they keep, which with random weights are only a common offset)."""
+    inits = {init.name: init for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type in LAYERS and len(node.input) > 2 and node.input[2] in inits:
+            bias = numpy_helper.to_array(inits[node.input[2]])
+            inits[node.input[2]].CopyFrom(numpy_helper.from_array(np.zeros_like(bias), node.input[2]))
+
+
+def weight_initializer(model: onnx.ModelProto, name: str) -> str:
+    """The initializer behind the weight `name`, through `Reshape`s (inception_v1's classifier)."""
+    producers = {node.output[0]: node for node in model.graph.node}
+    while name in producers and producers[name].op_type == "Reshape":
+        name = producers[name].input[0]
+    return name
+
+
+def with_random_weights(source: Path, target: Path, centre: float = 1.0, per_channel: bool = True,
+                        seed: int = 16, samples: int = 8) -> None:
+    """`source` with random weights scaled on `samples` random-normal inputs (see the
+    module docstring), saved to `target`."""
+    model = onnx.load(source)
+    rng = np.random.default_rng(seed)
+    constant_of_shape_as_initializers(model, rng)
+    zero_layer_biases(model)
+    feeds = scaling_inputs(model, samples, seed + 1)
+    nodes = {node.output[0]: node for node in model.graph.node if node.op_type in LAYERS}
+    depths = layer_depths(model)
+    for depth in range(1, max(depths.values(), default=0) + 1):
+        layer_outputs = [name for name, d in depths.items() if d == depth]
+        stats = channel_statistics(model, layer_outputs, feeds)
+        for name in layer_outputs:
+            normalise_layer(model, nodes[name], *stats[name], centre, per_channel)
+    onnx.save(model, target)
+
+
+def scaling_inputs(model: onnx.ModelProto, count: int, seed: int) -> list[dict]:
+    """`count` random-normal feeds of the model's real inputs (not its initializers)."""
+    rng = np.random.default_rng(seed)
+    weights = {init.name for init in model.graph.initializer}
+    feeds = [{} for _ in range(count)]
+    for value in model.graph.input:
+        if value.name in weights:
+            continue
+        shape = [d.dim_value or 1 for d in value.type.tensor_type.shape.dim]
+        for feed in feeds:
+            feed[value.name] = rng.standard_normal(shape).astype(np.float32)
+    return feeds
