@@ -91,25 +91,107 @@ def output_channel_axis(node: onnx.NodeProto) -> int:
     return 1 if node.op_type == "Gemm" and not trans_b else 0
 
 
-def channel_statistics(model: onnx.ModelProto, outputs: list[str], inputs: list[dict]) -> dict:
-    """Per-channel mean and std of each tensor in `outputs` (channel axis 1) over `inputs`."""
-    import onnxruntime
+def activations(model: onnx.ModelProto) -> set[str]:
+    """The tensors that depend on the graph's real inputs (not only on initializers)."""
+    weights = {init.name for init in model.graph.initializer}
+    live = {value.name for value in model.graph.input if value.name not in weights}
+    for node in model.graph.node:
+        if any(name in live for name in node.input):
+            live.update(node.output)
+    return live
 
+
+def batched(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of `model` that runs a batch: its real inputs' first dimension symbolic, a
+    Reshape of an activation to a shape starting with 1 copying the batch instead (0)."""
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
-    del probe.graph.output[:]
-    probe.graph.output.extend(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
-                              for name in outputs)
+    graph = probe.graph
+    live = activations(probe)
+    weights = {init.name: init for init in graph.initializer}
+    for value in graph.input:
+        if value.name not in weights:
+            value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    for node in graph.node:
+        if node.op_type == "Reshape" and node.input[0] in live and node.input[1] in weights:
+            shape = numpy_helper.to_array(weights[node.input[1]]).copy()
+            if shape.size and shape[0] == 1:
+                shape[0] = 0
+                name = node.output[0] + "_batch_shape"
+                graph.initializer.append(numpy_helper.from_array(shape, name))
+                node.input[1] = name
+    del graph.value_info[:]
+    del graph.output[:]
+    return probe
+
+
+def normalising_nodes(layer: onnx.NodeProto, rank: int, centre: float, per_channel: bool):
+    """Nodes that compute the channel mean and std of `layer`'s output y over the batch and
+    the positions, and y normalised as `normalise_layer` will fold it into the weights
+    (its name: y + "_normalised"); also the names of the mean and the std."""
+    y = layer.output[0]
+    axes = [0, *range(2, rank)]
+    make = onnx.helper.make_node
+    consts = {f"{y}_centre": centre, f"{y}_uncentred": (1 - centre) ** 2, f"{y}_tiny": 1e-12, f"{y}_one": 1.0}
+    nodes = [make("Constant", [], [name], value=numpy_helper.from_array(np.array(v, np.float32), name))
+             for name, v in consts.items()]
+    nodes += [
+        make("ReduceMean", [y], [f"{y}_mean"], axes=axes, keepdims=1),
+        make("Sub", [y, f"{y}_mean"], [f"{y}_deviation"]),
+        make("Mul", [f"{y}_deviation", f"{y}_deviation"], [f"{y}_squared"]),
+        make("ReduceMean", [f"{y}_squared"], [f"{y}_variance"], axes=axes, keepdims=1),
+        make("Sqrt", [f"{y}_variance"], [f"{y}_std"]),
+        make("Mul", [f"{y}_mean", f"{y}_mean"], [f"{y}_mean_squared"]),
+        make("Mul", [f"{y}_mean_squared", f"{y}_uncentred"], [f"{y}_offset_squared"]),
+        make("Add", [f"{y}_variance", f"{y}_offset_squared"], [f"{y}_channel_moment"]),
+    ]
+    if per_channel:
+        nodes.append(make("Identity", [f"{y}_channel_moment"], [f"{y}_moment"]))
+    else:
+        nodes.append(make("ReduceMean", [f"{y}_channel_moment"], [f"{y}_moment"], axes=[1], keepdims=1))
+    nodes += [
+        make("Sqrt", [f"{y}_moment"], [f"{y}_rms"]),
+        make("Less", [f"{y}_rms", f"{y}_tiny"], [f"{y}_never_varies"]),
+        make("Where", [f"{y}_never_varies", f"{y}_one", f"{y}_rms"], [f"{y}_scale"]),
+        make("Mul", [f"{y}_mean", f"{y}_centre"], [f"{y}_removed"]),
+        make("Sub", [y, f"{y}_removed"], [f"{y}_centred"]),
+        make("Div", [f"{y}_centred", f"{y}_scale"], [f"{y}_normalised"]),
+    ]
+    return nodes, f"{y}_mean", f"{y}_std"
+
+
+def layer_statistics(model: onnx.ModelProto, feeds: list[dict], centre: float, per_channel: bool) -> dict:
+    """Each Conv/Gemm output's per-channel (mean, std) on the batch of `feeds` (arrays
+    [C]), every layer measured on the outputs of the layers above it already
+    normalised: training-mode batch normalisation after every layer, one run of
+    onnxruntime over the whole network."""
+    import onnxruntime
+
+    probe = batched(model)
+    ranks = {init.name: len(init.dims) for init in probe.graph.initializer}
+    nodes, outputs, normalised = [], [], set()
+    for node in probe.graph.node:
+        renamed = [name + "_normalised" if name in normalised else name for name in node.input]
+        del node.input[:]
+        node.input.extend(renamed)
+        nodes.append(node)
+        if node.op_type in LAYERS:
+            rank = 2 if node.op_type == "Gemm" else ranks[node.input[1]]  # Conv: as its weight
+            added, mean, std = normalising_nodes(node, rank, centre, per_channel)
+            nodes += added
+            outputs += [mean, std]
+            normalised.add(node.output[0])
+    del probe.graph.node[:]
+    probe.graph.node.extend(nodes)
+    probe.graph.output.extend(onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in outputs)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.log_severity_level = 1, 3
     session = onnxruntime.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    runs = [session.run(outputs, feed) for feed in inputs]
-    stats = {}
-    for k, name in enumerate(outputs):
-        values = np.stack([run[k] for run in runs])  # samples x 1 x C x ...
-        per_channel = np.moveaxis(values, 2, 0).reshape(values.shape[2], -1).astype(np.float64)
-        stats[name] = (per_channel.mean(axis=1), per_channel.std(axis=1))
-    return stats
+    batch = {name: np.concatenate([feed[name] for feed in feeds]) for name in feeds[0]}
+    values = dict(zip(outputs, session.run(outputs, batch)))
+    return {mean.removesuffix("_mean"): (values[mean].reshape(-1).astype(np.float64),
+                                         values[std].reshape(-1).astype(np.float64))
+            for mean, std in zip(outputs[::2], outputs[1::2])}
 
 
 def normalise_layer(model: onnx.ModelProto, node: onnx.NodeProto, mean: np.ndarray, std: np.ndarray,
@@ -167,13 +249,10 @@ def with_random_weights(source: Path, target: Path, centre: float = 1.0, per_cha
     constant_of_shape_as_initializers(model, rng)
     zero_layer_biases(model)
     feeds = scaling_inputs(model, samples, seed + 1)
-    nodes = {node.output[0]: node for node in model.graph.node if node.op_type in LAYERS}
-    depths = layer_depths(model)
-    for depth in range(1, max(depths.values(), default=0) + 1):
-        layer_outputs = [name for name, d in depths.items() if d == depth]
-        stats = channel_statistics(model, layer_outputs, feeds)
-        for name in layer_outputs:
-            normalise_layer(model, nodes[name], *stats[name], centre, per_channel)
+    stats = layer_statistics(model, feeds, centre, per_channel)
+    for node in model.graph.node:
+        if node.op_type in LAYERS:
+            normalise_layer(model, node, *stats[node.output[0]], centre, per_channel)
     onnx.save(model, target)
 
 
