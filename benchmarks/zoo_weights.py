@@ -8,11 +8,13 @@ The light models fill every weight and bias with one constant (`ConstantOfShape`
    sqrt(2 / fan-in)) for rank >= 2, the constant otherwise (batch-norm statistics,
    densenet's scale and shift keep the model's values);
 2. every Conv and Gemm bias becomes zero;
-3. layer by layer in topological order (all layers of one depth at once), each layer's
-   output is measured with onnxruntime on `samples` random-normal inputs of its own
-   seed, and its bias is set to remove `centre` times each output channel's mean, its
+3. each layer's bias is set to remove `centre` times each output channel's mean, its
    weights and bias divided so that each channel's output (or, not `per_channel`, the
-   whole output) has second moment 1. With `centre` 1 and per channel, every channel
+   whole output) has second moment 1, on `samples` random-normal inputs of their own
+   seed. The statistics come from one batched onnxruntime run of the network with that
+   normalisation after every layer (batch normalisation in training mode), so that each
+   layer is measured on the already normalised layers above it; then each
+   normalisation is folded into its layer. With `centre` 1 and per channel, every channel
    has mean 0 and variance 1 on those inputs: the data-dependent initialisation of
    Salimans & Kingma 2016 ("Weight normalization", section 3), LSUV (Mishkin & Matas
    2016) per channel. With `centre` 0 and per layer it is He-normal with zero biases
