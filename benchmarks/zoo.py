@@ -1,6 +1,6 @@
 """The onnx wheel's light model zoo through every software level, one table.
 
-    python benchmarks/zoo.py [MODEL ...] [--target-fps 1000] [--calib 8] [--samples 200] [--timeout 600]
+    python benchmarks/zoo.py [MODEL ...] [--target-fps 1000] [--calib 8] [--samples 200] [--timeout 1800]
                              [--centre 1] [--wbits 8] [--abits 8]
 
 For each model of `onnx/backend/test/data/light` (squeezenet, vgg19, resnet50,
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target-fps", type=float, default=1000.0)
     parser.add_argument("--calib", type=int, default=8)
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--centre", type=float, default=1.0,
                         help="fraction of each channel's mean the random biases remove (zoo_weights)")
     parser.add_argument("--wbits", type=int, default=8)
