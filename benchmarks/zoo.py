@@ -1,35 +1,36 @@
 """The onnx wheel's light model zoo through every software level, one table.
 
-    python benchmarks/zoo.py [MODEL ...] [--target-fps 1000] [--calib 8] [--samples 200] [--timeout 600]
+    python benchmarks/zoo.py [MODEL ...] [--target-fps 1000] [--calib 8] [--samples 200] [--timeout 1800]
+                             [--centre 1] [--wbits 8] [--abits 8]
 
 For each model of `onnx/backend/test/data/light` (squeezenet, vgg19, resnet50,
 densenet121, shufflenet, bvlc_alexnet, inception_v1 by default; real
 topologies, 224×224 inputs), in its own subprocess so that its peak memory is
 its own. The light models fill every weight with one constant
 (`ConstantOfShape`, 0.02), so that all classes score alike and top-1 agreement
-would mean nothing: each weight of rank 2 or more is replaced by seeded
-He-normal values (std sqrt(2 / fan-in)); biases and batch-norm statistics stay.
-Measured:
+would mean nothing: `zoo_weights.with_random_weights` gives them seeded
+He-normal weights, then scales each Conv and Gemm on 8 random-normal inputs of
+its own (not those calibrated or measured on) so that each output channel has
+mean 0 and variance 1 (`--centre 1`, data-dependent initialisation; `--centre 0`
+keeps the biases at zero). Measured:
 
 * wall time, CPU time and peak resident memory (VmHWM, reset before each stage) of
   import (ONNX → nn), calibrate (fold-batchnorm, fold-constants, calibrate on
-  `--calib` random-normal samples), quantize (quantize, weights-to-rom) and
-  spatial (map-to-spatial, fold-parallelism at `--target-fps` and 200 MHz,
-  size-fifos, the report);
+  `--calib` random-normal samples), quantize (quantize at `--wbits`/`--abits`,
+  weights-to-rom) and spatial (map-to-spatial, fold-parallelism at `--target-fps`
+  and 200 MHz, size-fifos, the report);
 * the spatial report: cycles per inference, multipliers, ROM bits;
 * after the stages (not timed): the float rung, the float executor against
   onnxruntime (the peer, measured in the same run) on 2 inputs, the largest
   error relative to the output's range; int-vs-float top-1 agreement on
   `--samples` other random-normal inputs, and beside it the peer: onnxruntime's
   top-1 agreement between the model and the same model with only its weights
-  rounded to 8 bits per output channel (`compiler.numerics.quantize_weight`,
-  activations in float) on the same inputs: what any 8-bit weight quantizer
-  reaches. With random weights and random-normal inputs a deep network that
-  pools globally computes nearly the same features for every input (inception_v1:
-  a common part 75x larger than what varies between inputs), its top class hardly
-  depends on the input and its margin is smaller than what 8-bit weights move;
-  the agreement is then near 0% or 100% whatever the quantizer, and the peer
-  column says so.
+  rounded to `--wbits` per output channel (`compiler.numerics.quantize_weight`,
+  activations in float) on the same inputs: what rounding the weights alone
+  allows, whatever is done to activations; and how many distinct top-1 classes
+  float picks over those inputs (1: the output does not depend on the input).
+  A random network's regime decides these numbers more than the quantizer does
+  (`zoo_weights`'s docstring; `benchmarks/zoo_sensitivity.py` measures it).
 
 A model that fails or runs out of `--timeout` seconds gets its stage and
 reason in the table. Not part of CI (the models are large); the targets of
@@ -46,6 +47,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from zoo_weights import with_random_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("squeezenet", "vgg19", "resnet50", "densenet121", "shufflenet", "bvlc_alexnet", "inception_v1")
@@ -98,34 +101,6 @@ class Stages:
         print(json.dumps(self.record), flush=True)
 
 
-def with_random_weights(source: Path, target: Path, seed: int = 16) -> None:
-    """`source` with every `ConstantOfShape` of a constant rank ≥ 2 shape replaced by
-    an initializer of He-normal values (see the module docstring), saved to `target`."""
-    import numpy as np
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(source)
-    graph = model.graph
-    shapes = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    rng = np.random.default_rng(seed)
-    kept = []
-    for node in graph.node:
-        shape = shapes.get(node.input[0]) if node.op_type == "ConstantOfShape" else None
-        if shape is None or shape.size < 2:
-            kept.append(node)
-            continue
-        fan_in = int(np.prod(shape[1:]))
-        weight = rng.standard_normal(tuple(int(d) for d in shape)) * np.sqrt(2.0 / fan_in)
-        graph.initializer.append(numpy_helper.from_array(weight.astype(np.float32), node.output[0]))
-        if model.ir_version < 4:  # initializers are also graph inputs then
-            graph.input.append(onnx.helper.make_tensor_value_info(node.output[0], onnx.TensorProto.FLOAT,
-                                                                  weight.shape))
-    del graph.node[:]
-    graph.node.extend(kept)
-    onnx.save(model, target)
-
-
 def float_rung(model: Path, executor, inputs: dict) -> float:
     """Largest |float executor - onnxruntime| over the output's largest |value|, on `inputs`."""
     import numpy as np
@@ -168,7 +143,7 @@ def weights_rounded(source: Path, target: Path, wbits: int = 8) -> None:
     onnx.save(model, target)
 
 
-def weight_rounding_peer(model: Path, inputs: dict) -> float | None:
+def weight_rounding_peer(model: Path, inputs: dict, wbits: int = 8) -> float | None:
     """onnxruntime's top-1 agreement between `model` and `model` with 8-bit weights
     (`weights_rounded`) on `inputs`: the agreement 8-bit weights alone allow."""
     import numpy as np
@@ -177,7 +152,7 @@ def weight_rounding_peer(model: Path, inputs: dict) -> float | None:
     from compiler.verify import top1_agreement
 
     rounded = model.with_name(model.stem + "_w8.onnx")
-    weights_rounded(model, rounded)
+    weights_rounded(model, rounded, wbits)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.log_severity_level = 1, 3
     outputs = []
@@ -190,7 +165,7 @@ def weight_rounding_peer(model: Path, inputs: dict) -> float | None:
     return top1_agreement(outputs[1], outputs[0])
 
 
-def measure(name: str, target_fps: float, calib: int, samples: int) -> None:
+def measure(name: str, args) -> None:
     """Print the record of `name` (see the module docstring) after each step, as JSON lines."""
     import numpy as np
 
@@ -202,9 +177,11 @@ def measure(name: str, target_fps: float, calib: int, samples: int) -> None:
 
     scratch = tempfile.TemporaryDirectory()
     model = Path(scratch.name) / f"{name}.onnx"
-    with_random_weights(zoo_dir() / f"light_{name}.onnx", model)
+    start = time.perf_counter()
+    with_random_weights(zoo_dir() / f"light_{name}.onnx", model, centre=args.centre)
     stages = Stages()
     out = stages.record
+    out["weights_s"] = time.perf_counter() - start
     try:
         design = stages.run("import", lambda: compiler.compile(model))
         floats = FloatExecutor(design.nn_module)
@@ -215,16 +192,16 @@ def measure(name: str, target_fps: float, calib: int, samples: int) -> None:
             return {k: rng.standard_normal((count, *s[1:])).astype(np.float32) for k, s in shapes.items()}
 
         calib_path = Path(scratch.name) / "calib.npz"
-        np.savez(calib_path, **draw(calib))
+        np.savez(calib_path, **draw(args.calib))
         module = design.nn_module.clone()
         stages.run("calibrate", lambda: run_pipeline(
             module, f'fold-batchnorm,fold-constants,calibrate{{calib="{calib_path}"}}'))
-        stages.run("quantize", lambda: run_pipeline(module, f"{quantize_spec()},weights-to-rom"))
+        stages.run("quantize", lambda: run_pipeline(module, f"{quantize_spec(args.wbits, args.abits)},weights-to-rom"))
         ints = IntExecutor(module)
         spatial = module.clone()
 
         def to_spatial():
-            run_pipeline(spatial, spatial_pipeline(target_fps=target_fps))
+            run_pipeline(spatial, spatial_pipeline(target_fps=args.target_fps))
             return build_report(spatial, 200.0)["design"]
 
         report = stages.run("spatial", to_spatial)
@@ -232,15 +209,16 @@ def measure(name: str, target_fps: float, calib: int, samples: int) -> None:
         stages.show()
         del spatial
         out["float_vs_ort"] = float_rung(model, floats, draw(2))
-        inputs = draw(samples)
+        inputs = draw(args.samples)
         output = design.output_names[0]
         int_outputs = ints.run(inputs)[output]
         del ints, module  # one model's weights alive at a time from here on (vgg19: 0.5 GB each)
         float_outputs = floats.run(inputs)[output]
         del floats, design
         out["top1"] = top1_agreement(int_outputs, float_outputs)
+        out["distinct"] = len(set(np.argmax(float_outputs.reshape(len(float_outputs), -1), axis=1).tolist()))
         stages.show()
-        out["top1_w8"] = weight_rounding_peer(model, inputs)
+        out["top1_w8"] = weight_rounding_peer(model, inputs, args.wbits)
     except Exception as error:  # noqa: BLE001 - the table shows where and why
         out["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
     stages.show()
@@ -252,7 +230,8 @@ def measure(name: str, target_fps: float, calib: int, samples: int) -> None:
 def run_child(name: str, args) -> dict:
     """`measure(name)` in a subprocess: its record, wall time and peak RSS (ru_maxrss)."""
     command = [sys.executable, __file__, "--one", name, "--target-fps", str(args.target_fps),
-               "--calib", str(args.calib), "--samples", str(args.samples)]
+               "--calib", str(args.calib), "--samples", str(args.samples), "--centre", str(args.centre),
+               "--wbits", str(args.wbits), "--abits", str(args.abits)]
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONPATH=path)
     start = time.perf_counter()
@@ -286,12 +265,14 @@ def cell(record: dict, stage: str) -> str:
 
 def print_table(results: dict[str, dict], args) -> None:
     print(f"light zoo: calibrated on {args.calib} random-normal inputs, top-1 on {args.samples} others; "
-          f"spatial at {args.target_fps:g} inferences/s, 200 MHz, wbits=abits=8; one subprocess per model")
+          f"spatial at {args.target_fps:g} inferences/s, 200 MHz, wbits={args.wbits} abits={args.abits}; "
+          f"random weights centre {args.centre:g} (zoo_weights); one subprocess per model")
     print("per stage: wall/CPU seconds (CPU: this process alone, whatever else loads the machine), peak resident GB;"
           " float rung: |float executor - onnxruntime| / max|ort|;"
-          " top-1: int vs float; w8 top-1 (the peer): onnxruntime, 8-bit weights and float activations vs float")
+          " top-1: int vs float; w8 top-1 (the peer): onnxruntime, weights rounded to wbits, float activations, vs float;"
+          " distinct: how many different top-1 classes float picks over the samples")
     header = f"{'model':13} " + " ".join(f"{s:>20}" for s in STAGES)
-    header += f" {'total':>7} {'peak':>6} {'float rung':>10} {'top-1':>6} {'w8 top-1':>8} {'cycles':>9} {'mults':>7} {'ROM Mbit':>9}"
+    header += f" {'total':>7} {'peak':>6} {'float rung':>10} {'top-1':>6} {'w8 top-1':>8} {'distinct':>8} {'cycles':>9} {'mults':>7} {'ROM Mbit':>9}"
     print(header)
     for name, r in results.items():
         line = f"{name:13} " + " ".join(cell(r, s) for s in STAGES)
@@ -299,6 +280,7 @@ def print_table(results: dict[str, dict], args) -> None:
         line += f" {r['float_vs_ort']:10.1e}" if "float_vs_ort" in r else f" {'-':>10}"
         line += f" {r['top1']:6.1%}" if r.get("top1") is not None else f" {'-':>6}"
         line += f" {r['top1_w8']:8.1%}" if r.get("top1_w8") is not None else f" {'-':>8}"
+        line += f" {r['distinct']:8d}" if "distinct" in r else f" {'-':>8}"
         if "cycles_per_inference" in r:
             line += f" {r['cycles_per_inference']:9d} {r['multipliers']:7d} {r['rom_bits'] / 1e6:9.2f}"
         print(line)
@@ -312,12 +294,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target-fps", type=float, default=1000.0)
     parser.add_argument("--calib", type=int, default=8)
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--centre", type=float, default=1.0,
+                        help="fraction of each channel's mean the random biases remove (zoo_weights)")
+    parser.add_argument("--wbits", type=int, default=8)
+    parser.add_argument("--abits", type=int, default=8)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         sys.setrecursionlimit(20000)
-        measure(args.one, args.target_fps, args.calib, args.samples)
+        measure(args.one, args)
         return
     results = {}
     for name in args.models:
