@@ -107,7 +107,8 @@ class ConstantMultiplier:
         values = [Ranged.of(x, *(input_range or (None, None))) for x in xs]
         for a, b_var, shift, sign in graph.nodes:
             values.append(add_shifted(self.b, values[a], values[b_var], shift, sign))
-        sums = [sum_terms(self.b, [(values[var], shift, sign) for var, shift, sign in row]) for row in graph.rows]
+        sums = [sum_terms(self.b, [(values[var], shift, sign) for var, shift, sign in row], offset_binary=True)
+                for row in graph.rows]
         return [self.b.const(0, width) if total is None else total.at_width(self.b, width) for total in sums]
 
     def dot(self, xs: Sequence[SSAValue], constants: Sequence[int], width: int) -> SSAValue:
