@@ -138,15 +138,26 @@ def _unsigned_terms(b: ModuleBuilder, terms: list[tuple[Ranged, int, int]]
         if r.lo == r.hi:
             correction += sign * (r.lo << (r.shift + shift))
             continue
-        if not r.unsigned:
-            bits = bits_for(r.lo, r.hi)
-            half = 1 << (bits - 1)
-            narrow = r.narrowed(b).value
-            flipped = b.xor(narrow, b.const(half, bits))
-            r = Ranged(flipped, r.lo + half, r.hi + half, r.shift)
-            correction -= sign * (half << (r.shift + shift))
+        r, offset = unsigned_operand(b, r)
+        correction += sign * (offset << shift)
         unsigned.append((r, shift, sign))
     return unsigned, correction
+
+
+def unsigned_operand(b: ModuleBuilder, r: Ranged, offset: int = 0) -> tuple[Ranged, int]:
+    """(r', offset'): `r` (standing for r + offset) as a nonnegative value r' in offset
+    binary (its top bit flipped when signed), standing for r' + offset'."""
+    if r.unsigned or r.lo == r.hi:
+        return r, offset
+    bits = bits_for(r.lo, r.hi)
+    half = 1 << (bits - 1)
+    flipped = b.xor(r.narrowed(b).value, b.const(half, bits))
+    return Ranged(flipped, r.lo + half, r.hi + half, r.shift), offset - (half << r.shift)
+
+
+def constant_term(b: ModuleBuilder, value: int) -> Ranged:
+    """`value` as a Ranged constant (a term `sum_terms` folds into its constant)."""
+    return _constant(b, value) if value else Ranged(b.const(0, 1), 0, 0)
 
 
 def _constant(b: ModuleBuilder, value: int) -> Ranged:

@@ -134,7 +134,7 @@ class _PairSearch:
         self.nodes: list[PairKey] = []
         self.node_of: dict[PairKey, int] = {}
         self.count: dict[PairKey, int] = {}
-        self.heap: list[tuple[int, int, PairKey]] = []
+        self.heap: list[tuple[int, int, int, PairKey]] = []
         for row in rows:
             shifts: dict[int, set[int]] = defaultdict(set)
             terms = [(var, shift, sign) for (var, shift), sign in row.items()]
@@ -145,15 +145,15 @@ class _PairSearch:
             self.shifts_of.append(shifts)
         for key, count in self.count.items():
             if count >= 2:
-                heapq.heappush(self.heap, (-count, key[2], key))
+                heapq.heappush(self.heap, (-count, -max(key[0], key[1]), key[2], key))
 
     def run(self) -> None:
         while self.heap:
-            negative, _, key = heapq.heappop(self.heap)
+            negative, _, _, key = heapq.heappop(self.heap)
             count = self.count.get(key, 0)
             if count != -negative:
                 if count >= 2:
-                    heapq.heappush(self.heap, (-count, key[2], key))
+                    heapq.heappush(self.heap, (-count, -max(key[0], key[1]), key[2], key))
                 continue
             self._extract(key)
 
@@ -185,7 +185,7 @@ class _PairSearch:
         for changed in grown:
             count = self.count.get(changed, 0)
             if count >= 2:
-                heapq.heappush(self.heap, (-count, changed[2], changed))
+                heapq.heappush(self.heap, (-count, -max(changed[0], changed[1]), changed[2], changed))
 
     def _remove(self, index: int, place: tuple[int, int]) -> None:
         row = self.rows[index]

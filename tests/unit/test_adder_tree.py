@@ -14,6 +14,7 @@ from xdsl.dialects import comb, hw
 from compiler.hw.adder_tree import Ranged, sum_terms
 from compiler.hw.bits import width_of
 from compiler.hw.builder import ModuleBuilder
+from compiler.hw.const_mult import ConstantMultiplier
 
 
 def evaluate(builder: ModuleBuilder, inputs: dict) -> dict:
@@ -93,3 +94,20 @@ def test_offset_binary_extends_no_operand_by_its_sign():
     ys = [Ranged.of(plain.input(f"x{i}", 8)) for i in range(4)]
     sum_terms(plain, [(ys[0], 0, 1), (ys[1], 3, 1), (ys[2], 1, -1), (ys[3], 0, -1)])
     assert any(isinstance(op, comb.ReplicateOp) for op in plain.block.ops)  # the check can fail
+
+
+@pytest.mark.parametrize("input_range", [(-128, 127), (0, 127), (-3, 60)])
+def test_a_shared_adder_graph_in_offset_binary_is_exact(input_range):
+    """A hardwired matrix (`ConstantMultiplier.matrix`: shared nodes, their operands
+    and the rows' terms in offset binary) equals weights @ x on random inputs and the corners."""
+    rng = np.random.default_rng(input_range[0] + 1000)
+    weights = rng.integers(-7, 8, size=(12, 10))
+    weights[rng.random(weights.shape) < 0.15] = 0
+    b = ModuleBuilder("m", clocked=False)
+    xs = [b.input(f"x{i}", 8) for i in range(10)]
+    outs = ConstantMultiplier(b).matrix(xs, weights.tolist(), 20, input_range)
+    samples = [rng.integers(input_range[0], input_range[1] + 1, size=10) for _ in range(40)]
+    samples += [np.full(10, input_range[0]), np.full(10, input_range[1])]
+    for x in samples:
+        values = evaluate(b, {port: int(v) & 255 for port, v in zip(xs, x)})
+        assert [signed(values[out], 20) for out in outs] == (weights @ x).tolist()
