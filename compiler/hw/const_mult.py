@@ -113,11 +113,14 @@ class ConstantMultiplier:
                                                       unsigned_operand(self.b, values[b_var], offsets[b_var]))
             values.append(add_shifted(self.b, low, high, shift, sign))
             offsets.append(low_offset + sign * (high_offset << shift))
-        sums = [sum_terms(self.b, [(values[var], shift, sign) for var, shift, sign in row]
-                          + [(constant_term(self.b, sum(sign * (offsets[var] << shift) for var, shift, sign in row)), 0, 1)],
-                          offset_binary=True)
-                for row in graph.rows]
+        sums = [self._row_sum(row, values, offsets) for row in graph.rows]
         return [self.b.const(0, width) if total is None else total.at_width(self.b, width) for total in sums]
+
+    def _row_sum(self, row: list[tuple[int, int, int]], values: list[Ranged], offsets: list[int]) -> Ranged | None:
+        """sum(sign * ((values[var] + offsets[var]) << shift)) over the row's terms, in offset binary."""
+        offset = sum(sign * (offsets[var] << shift) for var, shift, sign in row)
+        terms = [(values[var], shift, sign) for var, shift, sign in row]
+        return sum_terms(self.b, terms + [(constant_term(self.b, offset), 0, 1)], offset_binary=True)
 
     def dot(self, xs: Sequence[SSAValue], constants: Sequence[int], width: int) -> SSAValue:
         """sum(x * c) at `width` bits (zero constants skipped): with shift-add, the
