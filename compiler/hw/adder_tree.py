@@ -84,10 +84,24 @@ def add_shifted(b: ModuleBuilder, low: Ranged, high: Ranged, shift: int, sign: i
     return _combine(b, Ranged(low.value, low.lo, low.hi, 0), Ranged(high.value, high.lo, high.hi, shift), sign)
 
 
-def sum_terms(b: ModuleBuilder, terms: list[tuple[Ranged, int, int]]) -> Ranged | None:
+def sum_terms(b: ModuleBuilder, terms: list[tuple[Ranged, int, int]], offset_binary: bool = False) -> Ranged | None:
     """sum(sign * (r << shift)) over `terms` (None for no terms): the positive
     terms and the negative ones are each added smallest first (Huffman order,
-    which keeps adders narrow), then one subtraction."""
+    which keeps adders narrow), then one subtraction.
+
+    With `offset_binary`, every signed term enters as unsigned, its top bit
+    flipped (r + 2^(n-1) for n bits), and the sum of those offsets is taken
+    back by one constant added last: an adder then extends its narrower operand
+    with zeros, which costs no LUT on an FPGA, instead of with copies of its
+    sign bit, which cost one per bit (nor does the constant operand). Measured
+    (Yosys 7-series) on the jet MLP's first layer: 3% fewer LUTs; not on the
+    requantization's few terms, where it costs more."""
+    if offset_binary:
+        terms, correction = _unsigned_terms(b, terms)
+        total = sum_terms(b, terms)
+        if not correction or total is None:
+            return total if not correction else _constant(b, correction)
+        return _combine(b, total, _constant(b, correction), 1)
     positive = [_shifted(r, shift) for r, shift, sign in terms if sign > 0]
     negative = [_shifted(r, shift) for r, shift, sign in terms if sign < 0]
     plus, minus = _huffman(b, positive), _huffman(b, negative)
@@ -111,6 +125,47 @@ def product(b: ModuleBuilder, p: Ranged, q: Ranged) -> Ranged:
     width = bits_for(lo, hi)
     left, right = p.narrowed(b).extended(b, width), q.narrowed(b).extended(b, width)
     return Ranged(b.mul(left, right, width=width), lo, hi)
+
+
+def _unsigned_terms(b: ModuleBuilder, terms: list[tuple[Ranged, int, int]]
+                    ) -> tuple[list[tuple[Ranged, int, int]], int]:
+    """`terms` with every signed value in offset binary (its top bit flipped,
+    value + 2^(n-1) for n bits, so nonnegative) and without the constant ones,
+    and the constant to add to their sum to undo the offsets and give the
+    constants."""
+    unsigned, correction = [], 0
+    for r, shift, sign in terms:
+        if r.lo == r.hi:
+            correction += sign * (r.lo << (r.shift + shift))
+            continue
+        r, offset = unsigned_operand(b, r)
+        correction += sign * (offset << shift)
+        unsigned.append((r, shift, sign))
+    return unsigned, correction
+
+
+def unsigned_operand(b: ModuleBuilder, r: Ranged, offset: int = 0) -> tuple[Ranged, int]:
+    """(r', offset'): `r` (standing for r + offset) as a nonnegative value r' in offset
+    binary (its top bit flipped when signed), standing for r' + offset'."""
+    if r.unsigned or r.lo == r.hi:
+        return r, offset
+    bits = bits_for(r.lo, r.hi)
+    half = 1 << (bits - 1)
+    flipped = b.xor(r.narrowed(b).value, b.const(half, bits))
+    return Ranged(flipped, r.lo + half, r.hi + half, r.shift), offset - (half << r.shift)
+
+
+def constant_term(b: ModuleBuilder, value: int) -> Ranged:
+    """`value` as a Ranged constant (a term `sum_terms` folds into its constant)."""
+    return _constant(b, value) if value else Ranged(b.const(0, 1), 0, 0)
+
+
+def _constant(b: ModuleBuilder, value: int) -> Ranged:
+    """`value` (nonzero) as a Ranged constant, its trailing zeros as the shift."""
+    shift = (value & -value).bit_length() - 1
+    value >>= shift
+    width = max(2, bits_for(value, value))  # a 1-bit hw.constant reads as unsigned
+    return Ranged(b.const(value, width), value, value, shift)
 
 
 def _shifted(r: Ranged, shift: int) -> Ranged:

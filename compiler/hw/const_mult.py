@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from xdsl.ir import SSAValue
 
-from compiler.hw.adder_tree import Ranged, add_shifted, sum_terms
+from compiler.hw.adder_tree import Ranged, add_shifted, constant_term, sum_terms, unsigned_operand
 from compiler.hw.bits import width_of
 from compiler.hw.cmvm import SEARCH_PAIR_LIMIT, csd_digits, pair_count, share_subexpressions
 from compiler.numerics import signed_bits
@@ -93,7 +93,9 @@ class ConstantMultiplier:
         `input_range` when given (unsigned when that is nonnegative), else in its
         signed width's range: with shift-add, as one adder graph whose common
         subexpressions are shared across rows (`compiler.hw.cmvm`), each adder as narrow as its operands' ranges allow
-        (`compiler.hw.adder_tree`); with mul, or when the matrix is too large
+        (`compiler.hw.adder_tree`), every signed operand of a shared node and every
+        signed term of a row in offset binary (no sign extensions; each row's
+        offsets taken back by one constant); with mul, or when the matrix is too large
         for the search (`cmvm.SEARCH_PAIR_LIMIT`), row by row, each input's
         multiples shared."""
         weights = np.array(rows, dtype=np.int64).reshape(len(rows), len(xs))
@@ -105,10 +107,20 @@ class ConstantMultiplier:
             return [self.dot(xs, row, width) for row in weights.tolist()]
         graph = share_subexpressions(weights)
         values = [Ranged.of(x, *(input_range or (None, None))) for x in xs]
+        offsets = [0] * len(values)  # v[i] = values[i] + offsets[i]: every node's operands in offset binary
         for a, b_var, shift, sign in graph.nodes:
-            values.append(add_shifted(self.b, values[a], values[b_var], shift, sign))
-        sums = [sum_terms(self.b, [(values[var], shift, sign) for var, shift, sign in row]) for row in graph.rows]
+            (low, low_offset), (high, high_offset) = (unsigned_operand(self.b, values[a], offsets[a]),
+                                                      unsigned_operand(self.b, values[b_var], offsets[b_var]))
+            values.append(add_shifted(self.b, low, high, shift, sign))
+            offsets.append(low_offset + sign * (high_offset << shift))
+        sums = [self._row_sum(row, values, offsets) for row in graph.rows]
         return [self.b.const(0, width) if total is None else total.at_width(self.b, width) for total in sums]
+
+    def _row_sum(self, row: list[tuple[int, int, int]], values: list[Ranged], offsets: list[int]) -> Ranged | None:
+        """sum(sign * ((values[var] + offsets[var]) << shift)) over the row's terms, in offset binary."""
+        offset = sum(sign * (offsets[var] << shift) for var, shift, sign in row)
+        terms = [(values[var], shift, sign) for var, shift, sign in row]
+        return sum_terms(self.b, terms + [(constant_term(self.b, offset), 0, 1)], offset_binary=True)
 
     def dot(self, xs: Sequence[SSAValue], constants: Sequence[int], width: int) -> SSAValue:
         """sum(x * c) at `width` bits (zero constants skipped): with shift-add, the
