@@ -44,7 +44,7 @@ def _compile(args: argparse.Namespace):
                                 group_size=args.group_size, layer_wbits=args.layer_wbits, smooth=args.smooth,
                                 requant_digits=args.requant_digits, weight_scales=args.weight_scales,
                                 fold=args.fold, target_fps=args.target_fps, target_tps=args.target_tps,
-                                clock_mhz=args.clock_mhz,
+                                clock_mhz=args.clock_mhz, pad_neurons=args.pad_neurons,
                                 max_multipliers=args.max_multipliers, rom=args.rom, const_mult=args.const_mult)
 
 

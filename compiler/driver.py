@@ -50,6 +50,7 @@ class CompileOptions:
     target_tps: float | None = None
     clock_mhz: float = 200.0
     max_multipliers: int | None = None
+    pad_neurons: bool = True
     rom: str = "logic"
     const_mult: str = "shift-add"
     requant_digits: int = 0
@@ -139,7 +140,8 @@ class Design:
                 raise HwcError("--target-tps is a decoder's tokens/s; this model does not read token ids "
                                "(use --target-fps)")
             run_pipeline(module, spatial_pipeline(options.fold, options.target_fps, options.clock_mhz,
-                                                  options.max_multipliers, options.target_tps))
+                                                  options.max_multipliers, options.target_tps,
+                                                  pad=options.pad_neurons))
             self._spatial_module = module
         return self._spatial_module
 

@@ -15,7 +15,8 @@ GELUs and SiLUs written out op by op, and mask-softmax, which turns additive
 attention masks into masked softmaxes); `rom` (integer graph, every weight a ROM): fold-batchnorm,
 fold-constants, calibrate{calib}, quantize{wbits abits}, weights-to-rom;
 `spatial` (one PE per layer, folded, FIFOs sized):
-map-to-spatial, fold-parallelism{...}, size-fifos; `hw` (CIRCT hw/comb/seq,
+map-to-spatial, pad-neurons{target-fps} (with a throughput target), fold-parallelism{...},
+size-fifos; `hw` (CIRCT hw/comb/seq,
 one module per PE): lower-spatial-to-hw{rom=logic|memory}.
 """
 
@@ -110,10 +111,15 @@ def fold_spec(fold: str = "auto", target_fps: float | None = None, clock_mhz: fl
 
 
 def spatial_pipeline(fold: str = "auto", target_fps: float | None = None, clock_mhz: float = 200.0,
-                     max_multipliers: int | None = None, target_tps: float | None = None) -> str:
-    """The pipeline from the `nn + rom` level to the folded `spatial` level."""
+                     max_multipliers: int | None = None, target_tps: float | None = None,
+                     pad: bool = True) -> str:
+    """The pipeline from the `nn + rom` level to the folded `spatial` level; with a
+    throughput target (and `pad`), dense chains padded where that saves multipliers."""
     folding = fold_spec(fold, target_fps, clock_mhz, max_multipliers, target_tps)
-    return ",".join(["map-to-spatial", folding, "size-fifos"])
+    padding = []
+    if pad and target_fps is not None:
+        padding = [f"pad-neurons{{target-fps={_number(target_fps)} clock-mhz={_number(clock_mhz)}}}"]
+    return ",".join(["map-to-spatial", *padding, folding, "size-fifos"])
 
 
 def hw_pipeline(rom: str = "logic", const_mult: str = "shift-add") -> str:

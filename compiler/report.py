@@ -148,9 +148,10 @@ def _layer_entry(op: PEOp, roms: dict[str, RomOp], module: ModuleOp) -> dict[str
 
 
 def macs(op: Operation) -> int:
-    """Multiply-accumulates per inference (MVU: vectors·N·K; other PEs: 0)."""
+    """The model's multiply-accumulates per inference (MVU: vectors·N·K, padding
+    not counted; other PEs: 0)."""
     if isinstance(op, MVUOp):
-        return op.vectors * op.out_features * op.in_features
+        return op.vectors * op.model_weights()
     if isinstance(op, VectorOp):
         return op.macs()
     return 0
@@ -158,7 +159,9 @@ def macs(op: Operation) -> int:
 
 def folding_text(op: Operation) -> str:
     if isinstance(op, MVUOp):
-        return f"{op.pe.value.data}x{op.simd.value.data}"
+        pad_in, pad_out = op.padding
+        padding = "".join(f" {side}+{count}" for side, count in (("K", pad_in), ("N", pad_out)) if count)
+        return f"{op.pe.value.data}x{op.simd.value.data}{padding}"
     lanes_in = sorted({stream_of(v).lanes.data for v in op.operands})
     lanes_out = sorted({stream_of(v).lanes.data for v in op.results})
     text = lambda lanes: "/".join(map(str, lanes))  # noqa: E731

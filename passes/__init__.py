@@ -103,6 +103,12 @@ def _fold_parallelism() -> type[ModulePass]:
     return FoldParallelismPass
 
 
+def _pad_neurons() -> type[ModulePass]:
+    from passes.pad_neurons import PadNeuronsPass
+
+    return PadNeuronsPass
+
+
 def _size_fifos() -> type[ModulePass]:
     from passes.size_fifos import SizeFifosPass
 
@@ -129,6 +135,7 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "softmax-to-host": _softmax_to_host,
     "absorb-clamps": _absorb_clamps,
     "weights-to-rom": _weights_to_rom,
+    "pad-neurons": _pad_neurons,
     "fold-parallelism": _fold_parallelism,
     "size-fifos": _size_fifos,
     "map-to-spatial": _map_to_spatial,

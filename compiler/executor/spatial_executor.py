@@ -43,7 +43,7 @@ from compiler.executor.vector_kernel import VectorStates
 from compiler.schedule import latency as schedule_latency
 from compiler.weights import store_for
 from dialects import spatial
-from dialects.spatial import PROBE_ATTR
+from dialects.spatial import PROBE_ATTR, MVUOp
 from dialects.stream_layout import Layout
 
 __all__ = ["PETiming", "Port", "SpatialExecutor", "find_graph", "pack_beats", "unpack_beats"]
@@ -137,7 +137,10 @@ class SpatialExecutor:
         for op in self._probes:
             attrs = op.attributes[PROBE_ATTR].data
             layout = Layout.of(attrs["source"].get_values(), attrs["perm"].get_values())
-            nn_order = layout.from_frames(streams[op.results[0]], (-1,))
+            frames = streams[op.results[0]]
+            if isinstance(op, MVUOp) and op.padding[1]:
+                frames = frames[..., :-op.padding[1]]  # `pad-neurons`' padding outputs are not the model's
+            nn_order = layout.from_frames(frames, (-1,))
             probes[attrs["index"].value.data] = (op.layer.data, nn_order)
         return probes
 

@@ -55,9 +55,7 @@ def build_sources(build: Path) -> list[str]:
 
 
 def count_weights(build: Path) -> int | None:
-    """Elements of every MVU's weight ROM, from the build's `model.spatial.mlir`."""
-    from xdsl.traits import SymbolTable
-
+    """The model's weights in every MVU's ROM (padding not counted), from the build's `model.spatial.mlir`."""
     from compiler.ir import parse_module
     from dialects.spatial import MVUOp
 
@@ -65,19 +63,7 @@ def count_weights(build: Path) -> int | None:
     if not path.is_file():
         return None
     module = parse_module(path.read_text(), str(path))
-    total = 0
-    for op in module.walk():
-        if isinstance(op, MVUOp):
-            rom = SymbolTable.lookup_symbol(module, op.weights)
-            total += int(_product(rom.shape)) if rom is not None else 0
-    return total
-
-
-def _product(shape) -> int:
-    result = 1
-    for dim in shape:
-        result *= dim
-    return result
+    return sum(op.model_weights() for op in module.walk() if isinstance(op, MVUOp))
 
 
 def synthesize(build: Path, targets: tuple[str, ...] = ("xilinx",), nodsp: bool = False,

@@ -42,6 +42,9 @@ class MVUOp(PEOp):
     without `multiplier` the output is the exact accumulator; `offset` [N] or [1] (with
     `multiplier`) is the requant's offset, `rounding` its rounding (`nn.requant`).
     Folding: `pe` outputs and `simd` inputs per cycle, (N/pe)·(K/simd) cycles per vector.
+    `pad_in` / `pad_out` (set by `pad-neurons`): the last inputs / outputs are
+    padding, there only so that a folding divides K / N (zero weights, and a padding
+    output is read by no real weight); the model's own MVU is [N - pad_out, K - pad_in].
     """
 
     name = "spatial.mvu"
@@ -57,6 +60,8 @@ class MVUOp(PEOp):
     hi = opt_prop_def(IntegerAttr[I64])
     pe = prop_def(IntegerAttr[I64])
     simd = prop_def(IntegerAttr[I64])
+    pad_in = opt_prop_def(IntegerAttr[I64])
+    pad_out = opt_prop_def(IntegerAttr[I64])
     traits = traits_def(RomUser(("weights", "bias", "multiplier", "offset")))
 
     @property
@@ -70,6 +75,17 @@ class MVUOp(PEOp):
     @property
     def vectors(self) -> int:
         return math.prod(stream_of(self.input).frame[:-1])
+
+    @property
+    def padding(self) -> tuple[int, int]:
+        """(inputs, outputs) of padding at the end of K and N (`pad_in`, `pad_out`)."""
+        return (self.pad_in.value.data if self.pad_in is not None else 0,
+                self.pad_out.value.data if self.pad_out is not None else 0)
+
+    def model_weights(self) -> int:
+        """The model's weights this MVU holds, padding not counted."""
+        pad_in, pad_out = self.padding
+        return (self.out_features - pad_out) * (self.in_features - pad_in)
 
     def nominal_ii(self) -> int:
         pe, simd = self.pe.value.data, self.simd.value.data
@@ -148,6 +164,10 @@ class MVUOp(PEOp):
         check_lanes(self, self.input, simd, "input")
         check_lanes(self, self.output, pe, "output")
         check_frame(self, self.output, (*stream_of(self.input).frame[:-1], self.out_features), "output")
+        pad_in, pad_out = self.padding
+        if not (0 <= pad_in < self.in_features and 0 <= pad_out < self.out_features):
+            raise VerifyException(f"spatial.mvu '{layer_of(self)}': padding ({pad_in}, {pad_out}) must leave "
+                                  f"some of the {self.in_features} inputs and {self.out_features} outputs")
         requant = (self.multiplier, self.shift, self.lo, self.hi)
         if any(p is None for p in requant) and any(p is not None for p in requant):
             raise VerifyException(f"spatial.mvu '{layer_of(self)}': multiplier, shift, lo, hi go together")

@@ -1,0 +1,207 @@
+"""`pad-neurons`: give a dense layer a few zero neurons where that lets a cheaper folding meet the target.
+
+An MVU's folding must divide its dimensions (`pe` divides N, `simd` divides K),
+so a layer of power-of-two sizes can only take power-of-two multipliers: the
+16-64-32-32-5 MLP at 1 M inferences/s (200 cycles at 200 MHz) takes 8 + 16 + 8
++ 1 = 33 multipliers for 4,256 MACs, where 22 would do the work. With two zero
+neurons, fc0's 66 outputs fold by 3 (6 multipliers, 176 cycles), and so on.
+
+Where an MVU's output goes to one other MVU and nowhere else (a dense chain),
+padding the producer with `a` neurons (zero weights, zero bias, a copy of its last
+channel's requantization) and the consumer with `a` inputs (zero weights) leaves
+every real output unchanged: a padding neuron's output is a constant that only
+zero weights read. For every chain this pass picks the paddings (at most an
+eighth of the padded layer, `MAX_PAD_FRACTION`) that minimise the multipliers of
+the cheapest foldings meeting the target (each MVU's cheapest folding with
+ii <= clock / target, as `fold-parallelism` takes it), a dynamic program over the
+chain; fewer padding elements break ties, and a chain is padded only where that
+saves multipliers.
+
+Options: `pad-neurons{target-fps=1000000 clock-mhz=200}` (the fold target; without
+`target-fps` the pass does nothing: padding serves a throughput target).
+
+Requires: `map-to-spatial` has run; the MVUs' ROM contents are in the module or
+its weight store. Guarantees: the graph's outputs are the same integers; a padded
+MVU records its padding (`pad_in`, `pad_out`, counted out of the model's weights
+and MACs in the report); streams between padded MVUs carry the padding elements;
+foldings are left to `fold-parallelism`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, SymbolRefAttr, f64, i64
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from compiler.errors import HwcError
+from compiler.ir import dense_to_numpy, numpy_to_dense, tensor_type
+from compiler.weights import store_for
+from dialects.rom import RomOp, lookup_rom
+from dialects.spatial import GraphOp, MVUOp, StreamType, divisors, stream_of
+from passes.fold_parallelism import is_decoder, set_timing
+from passes.spatial_mapper import rom_op, rom_values
+
+MAX_PAD_FRACTION = 8
+"""A layer of N neurons gets at most ceil(N / MAX_PAD_FRACTION) padding neurons."""
+
+INFEASIBLE = (math.inf, math.inf)
+
+
+def cheapest_multipliers(vectors: int, outputs: int, inputs: int, bound: int) -> float:
+    """The fewest multipliers (pe·simd, pe | outputs, simd | inputs) of an MVU of
+    that shape running at most `bound` cycles per inference; inf when none does."""
+    best = math.inf
+    for pe in divisors(outputs):
+        for simd in divisors(inputs):
+            if vectors * (outputs // pe) * (inputs // simd) <= bound:
+                best = min(best, pe * simd)
+    return best
+
+
+def dense_chains(graph: GraphOp) -> list[list[MVUOp]]:
+    """Maximal chains of MVUs, each one's output read by the next alone."""
+    def successor(op: MVUOp) -> MVUOp | None:
+        uses = list(op.output.uses)
+        if len(uses) == 1 and isinstance(uses[0].operation, MVUOp):
+            return uses[0].operation
+        return None
+
+    mvus = [op for op in graph.body.block.ops if isinstance(op, MVUOp)]
+    followed = {id(successor(op)) for op in mvus if successor(op) is not None}
+    chains = []
+    for head in mvus:
+        if id(head) in followed:
+            continue
+        chain = [head]
+        while (following := successor(chain[-1])) is not None:
+            chain.append(following)
+        if len(chain) > 1:
+            chains.append(chain)
+    return chains
+
+
+def best_padding(chain: Sequence[MVUOp], bound: int) -> list[int]:
+    """Paddings of the chain's len-1 links minimising (multipliers, padding
+    elements) of the cheapest foldings within `bound`; all zero unless that saves
+    multipliers."""
+    choices = [range(0, -(-op.out_features // MAX_PAD_FRACTION) + 1) for op in chain[:-1]]
+
+    def cost(index: int, pad_in: int, pad_out: int) -> float:
+        op = chain[index]
+        return cheapest_multipliers(op.vectors, op.out_features + pad_out, op.in_features + pad_in, bound)
+
+    # best[a] = (multipliers, padding, paddings so far) with the link into op i padded by a
+    best = {0: (0.0, 0, [])}
+    for index in range(len(chain) - 1):
+        step = {}
+        for pad_out in choices[index]:
+            candidates = [(m + cost(index, pad_in, pad_out), padded + pad_out, pads + [pad_out])
+                          for pad_in, (m, padded, pads) in best.items()]
+            step[pad_out] = min(candidates, key=lambda c: (c[0], c[1]))
+        best = step
+    last = len(chain) - 1
+    finals = [(m + cost(last, pad_in, 0), padded, pads) for pad_in, (m, padded, pads) in best.items()]
+    multipliers, _, pads = min(finals, key=lambda c: (c[0], c[1]))
+    unpadded = sum(cost(i, 0, 0) for i in range(len(chain)))
+    return pads if multipliers < unpadded else [0] * (len(chain) - 1)
+
+
+@dataclass
+class _RomPadder:
+    """Replaces an MVU's ROMs by padded copies (new symbols, the old one erased
+    when nothing else reads it)."""
+
+    module: ModuleOp
+
+    def pad(self, op: MVUOp, field: str, axis: int, count: int, zeros: bool) -> None:
+        symbol = getattr(op, field)
+        if symbol is None:
+            return
+        rom = lookup_rom(op, symbol)
+        if rom is None:
+            raise HwcError(f"pad-neurons: layer '{op.layer.data}' reads a missing ROM @{symbol.string_value()}")
+        values = rom_values(rom, store_for(self.module))
+        if values.ndim == 0 or values.shape[axis] == 1 and field in ("multiplier", "offset"):
+            return  # one value for every channel
+        widths = [(0, 0)] * values.ndim
+        widths[axis] = (0, count)
+        padded = np.pad(values, widths, mode="constant" if zeros else "edge")
+        store = store_for(self.module)
+        name = store.unique_key(f"{rom.sym_name.data}_padded")
+        if rom.value is not None:  # inline stays inline
+            replacement = RomOp(name, tensor_type(padded.shape, rom.type.element_type),
+                                value=numpy_to_dense(padded, rom.type.element_type))
+        else:
+            replacement = rom_op(name, padded, rom.width, store)
+        if rom.axis is not None:
+            replacement.properties["axis"] = rom.axis
+        if rom.scale is not None:
+            scale = dense_to_numpy(rom.scale)
+            if rom.axis is not None and rom.axis.value.data == axis:
+                scale = np.pad(scale, (0, count), mode="edge")
+            replacement.properties["scale"] = numpy_to_dense(scale, f64)
+        Rewriter.insert_op(replacement, InsertPoint.before(rom))
+        op.properties[field] = SymbolRefAttr(name)
+        if not _still_read(self.module, rom.sym_name.data):
+            Rewriter.erase_op(rom)
+
+
+def _still_read(module: ModuleOp, name: str) -> bool:
+    for op in module.walk():
+        for attr in op.properties.values():
+            if isinstance(attr, SymbolRefAttr) and attr.root_reference.data == name:
+                return True
+    return False
+
+
+def pad_link(producer: MVUOp, consumer: MVUOp, count: int, padder: _RomPadder) -> None:
+    """`count` zero neurons at the end of `producer`, `count` zero inputs at the end of `consumer`."""
+    padder.pad(producer, "weights", 0, count, zeros=True)
+    padder.pad(producer, "bias", 0, count, zeros=True)
+    padder.pad(producer, "multiplier", 0, count, zeros=False)
+    padder.pad(producer, "offset", 0, count, zeros=False)
+    padder.pad(consumer, "weights", 1, count, zeros=True)
+    stream = stream_of(producer.output)
+    frame = (*stream.frame[:-1], stream.frame[-1] + count)
+    Rewriter.replace_value_with_new_type(producer.output, StreamType(frame, stream.element_type, stream.lanes.data))
+    producer.properties["pad_out"] = IntegerAttr(producer.padding[1] + count, i64)
+    consumer.properties["pad_in"] = IntegerAttr(consumer.padding[0] + count, i64)
+    set_timing(producer)
+    set_timing(consumer)
+
+
+def pad_neurons(module: ModuleOp, target_fps: float | None, clock_mhz: float = 200.0) -> None:
+    """Pad the dense chains of every `spatial.graph` of `module` for `target_fps` (the pass)."""
+    if target_fps is None:
+        return
+    if target_fps <= 0 or clock_mhz <= 0:
+        raise HwcError("pad-neurons: target-fps and clock-mhz must be positive")
+    bound = math.floor(clock_mhz * 1e6 / target_fps)
+    padder = _RomPadder(module)
+    for graph in [op for op in module.walk() if isinstance(op, GraphOp)]:
+        if is_decoder(graph):
+            continue  # a decoder's speed is its latency per token (`target-tps`), not a frame rate
+        for chain in dense_chains(graph):
+            for producer, consumer, count in zip(chain, chain[1:], best_padding(chain, bound)):
+                if count:
+                    pad_link(producer, consumer, count, padder)
+
+
+@dataclass(frozen=True)
+class PadNeuronsPass(ModulePass):
+    """Pad dense chains so that cheaper foldings divide them (see the module docstring)."""
+
+    name = "pad-neurons"
+
+    target_fps: int | float | None = None
+    clock_mhz: int | float = 200.0
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        pad_neurons(op, self.target_fps, self.clock_mhz)
+        op.verify()
