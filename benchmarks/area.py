@@ -6,7 +6,7 @@ requantization multipliers of at most two signed digits (`--requant-digits 2`),
 and with one weight scale per layer besides (`--weight-scales tensor`: a
 layer's requantization is one constant, also in folded layers), in one run.
 
-    python benchmarks/area.py [--designs full8,full4,full2,fps1e6]
+    python benchmarks/area.py [--designs full8,full4,full2,fps1e6,fps1e6-nopad]
                               [--styles mul,shift-add,shift-add-rd2,shift-add-tensor-rd2]
                               [--syntheses nodsp,generic,xilinx]
                               [--timeout 1800] [--memory-gb 12] [--jobs 2]
@@ -15,7 +15,9 @@ The model: `benchmarks/jet_mlp/model.onnx`, a 16-64-32-32-5 MLP of the
 jet-tagging network's shape with random weights and random-normal calibration
 inputs (`benchmarks/jet_mlp/make_model.py`). Designs: fully unrolled
 (`--fold full`, one inference per cycle) at 8, 4 and 2 weight bits (8-bit
-activations), and folded to 1 M inferences/s (`--target-fps 1e6`, 8 bits).
+activations), and folded to 1 M inferences/s (`--target-fps 1e6`, 8 bits), with
+zero neurons padding the layers where that saves multipliers (`pad-neurons`, the
+default: 24 multipliers) and without (`--no-padding`: 33, powers of two).
 Each is compiled in the four styles and synthesised three times
 by `hwc synth` in its own process: `xilinx` (with DSP48s), `xilinx --nodsp`
 (all LUTs), `generic` (transistors). Every synthesis runs under `timeout`
@@ -46,6 +48,7 @@ DESIGNS = {
     "full4": ["--fold", "full", "--wbits", "4"],
     "full2": ["--fold", "full", "--wbits", "2"],
     "fps1e6": ["--target-fps", "1e6", "--wbits", "8"],
+    "fps1e6-nopad": ["--target-fps", "1e6", "--wbits", "8", "--no-padding"],
 }
 STYLES = {"mul": ["--const-mult", "mul"], "shift-add": ["--const-mult", "shift-add"],
           "shift-add-rd2": ["--const-mult", "shift-add", "--requant-digits", "2"],

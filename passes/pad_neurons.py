@@ -11,7 +11,7 @@ padding the producer with `a` neurons (zero weights, zero bias, a copy of its la
 channel's requantization) and the consumer with `a` inputs (zero weights) leaves
 every real output unchanged: a padding neuron's output is a constant that only
 zero weights read. For every chain this pass picks the paddings (at most an
-eighth of the padded layer, `MAX_PAD_FRACTION`) that minimise the multipliers of
+eighth of the padded layer and 16, `MAX_PAD_FRACTION`, `MAX_PAD`) that minimise the multipliers of
 the cheapest foldings meeting the target (each MVU's cheapest folding with
 ii <= clock / target, as `fold-parallelism` takes it), a dynamic program over the
 chain; fewer padding elements break ties, and a chain is padded only where that
@@ -29,6 +29,7 @@ foldings are left to `fold-parallelism`.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,7 +49,9 @@ from passes.fold_parallelism import is_decoder, set_timing
 from passes.spatial_mapper import rom_op, rom_values
 
 MAX_PAD_FRACTION = 8
-"""A layer of N neurons gets at most ceil(N / MAX_PAD_FRACTION) padding neurons."""
+MAX_PAD = 16
+"""A layer of N neurons gets at most min(ceil(N / MAX_PAD_FRACTION), MAX_PAD) padding
+neurons (the search is quadratic in that per link of a chain)."""
 
 INFEASIBLE = (math.inf, math.inf)
 
@@ -90,8 +93,9 @@ def best_padding(chain: Sequence[MVUOp], bound: int) -> list[int]:
     """Paddings of the chain's len-1 links minimising (multipliers, padding
     elements) of the cheapest foldings within `bound`; all zero unless that saves
     multipliers."""
-    choices = [range(0, -(-op.out_features // MAX_PAD_FRACTION) + 1) for op in chain[:-1]]
+    choices = [range(0, min(-(-op.out_features // MAX_PAD_FRACTION), MAX_PAD) + 1) for op in chain[:-1]]
 
+    @functools.cache
     def cost(index: int, pad_in: int, pad_out: int) -> float:
         op = chain[index]
         return cheapest_multipliers(op.vectors, op.out_features + pad_out, op.in_features + pad_in, bound)
