@@ -46,7 +46,7 @@ from compiler.weights import store_for
 from dialects.rom import RomOp, lookup_rom
 from dialects.spatial import GraphOp, MVUOp, StreamType, divisors, stream_of
 from passes.fold_parallelism import is_decoder, set_timing
-from passes.spatial_mapper import rom_op, rom_values
+from passes.spatial_mapper import rom_op
 
 MAX_PAD_FRACTION = 8
 MAX_PAD = 16
@@ -123,20 +123,22 @@ class _RomPadder:
 
     module: ModuleOp
 
-    def pad(self, op: MVUOp, field: str, axis: int, count: int, zeros: bool) -> None:
+    def pad(self, op: MVUOp, field: str, counts: Sequence[int], zeros: bool) -> None:
+        """Pad ROM `field` of `op` by `counts[axis]` at the end of each axis, with
+        zeros or copies of the last element; a ROM of one value for every channel
+        (a multiplier or offset of shape [1]) stays."""
         symbol = getattr(op, field)
         if symbol is None:
             return
         rom = lookup_rom(op, symbol)
         if rom is None:
             raise HwcError(f"pad-neurons: layer '{op.layer.data}' reads a missing ROM @{symbol.string_value()}")
-        values = rom_values(rom, store_for(self.module))
-        if values.ndim == 0 or values.shape[axis] == 1 and field in ("multiplier", "offset"):
-            return  # one value for every channel
-        widths = [(0, 0)] * values.ndim
-        widths[axis] = (0, count)
-        padded = np.pad(values, widths, mode="constant" if zeros else "edge")
         store = store_for(self.module)
+        # In the store's own integer type: a big layer's weights are not copied to int64.
+        values = dense_to_numpy(rom.value) if rom.value is not None else np.asarray(store.get(rom.sym_name.data))
+        if values.ndim != len(counts) or (field in ("multiplier", "offset") and values.shape == (1,)):
+            return
+        padded = np.pad(values, [(0, count) for count in counts], mode="constant" if zeros else "edge")
         name = store.unique_key(f"{rom.sym_name.data}_padded")
         if rom.value is not None:  # inline stays inline
             replacement = RomOp(name, tensor_type(padded.shape, rom.type.element_type),
@@ -147,8 +149,8 @@ class _RomPadder:
             replacement.properties["axis"] = rom.axis
         if rom.scale is not None:
             scale = dense_to_numpy(rom.scale)
-            if rom.axis is not None and rom.axis.value.data == axis:
-                scale = np.pad(scale, (0, count), mode="edge")
+            if rom.axis is not None and scale.shape == (values.shape[rom.axis.value.data],):
+                scale = np.pad(scale, (0, counts[rom.axis.value.data]), mode="edge")
             replacement.properties["scale"] = numpy_to_dense(scale, f64)
         Rewriter.insert_op(replacement, InsertPoint.before(rom))
         op.properties[field] = SymbolRefAttr(name)
@@ -164,20 +166,23 @@ def _still_read(module: ModuleOp, name: str) -> bool:
     return False
 
 
-def pad_link(producer: MVUOp, consumer: MVUOp, count: int, padder: _RomPadder) -> None:
-    """`count` zero neurons at the end of `producer`, `count` zero inputs at the end of `consumer`."""
-    padder.pad(producer, "weights", 0, count, zeros=True)
-    padder.pad(producer, "bias", 0, count, zeros=True)
-    padder.pad(producer, "multiplier", 0, count, zeros=False)
-    padder.pad(producer, "offset", 0, count, zeros=False)
-    padder.pad(consumer, "weights", 1, count, zeros=True)
-    stream = stream_of(producer.output)
-    frame = (*stream.frame[:-1], stream.frame[-1] + count)
-    Rewriter.replace_value_with_new_type(producer.output, StreamType(frame, stream.element_type, stream.lanes.data))
-    producer.properties["pad_out"] = IntegerAttr(producer.padding[1] + count, i64)
-    consumer.properties["pad_in"] = IntegerAttr(consumer.padding[0] + count, i64)
-    set_timing(producer)
-    set_timing(consumer)
+def pad_mvu(op: MVUOp, pad_in: int, pad_out: int, padder: _RomPadder) -> None:
+    """`pad_out` zero neurons at the end of `op` (zero weights and bias, the last
+    channel's multiplier and offset) and `pad_in` zero inputs (zero weights); its
+    output stream retyped. Timing is set by the caller, once every stream is."""
+    padder.pad(op, "weights", (pad_out, pad_in), zeros=True)
+    padder.pad(op, "bias", (pad_out,), zeros=True)
+    padder.pad(op, "multiplier", (pad_out,), zeros=False)
+    padder.pad(op, "offset", (pad_out,), zeros=False)
+    if pad_out:
+        stream = stream_of(op.output)
+        frame = (*stream.frame[:-1], stream.frame[-1] + pad_out)
+        Rewriter.replace_value_with_new_type(op.output, StreamType(frame, stream.element_type, stream.lanes.data))
+    old_in, old_out = op.padding
+    if pad_in:
+        op.properties["pad_in"] = IntegerAttr(old_in + pad_in, i64)
+    if pad_out:
+        op.properties["pad_out"] = IntegerAttr(old_out + pad_out, i64)
 
 
 def pad_neurons(module: ModuleOp, target_fps: float | None, clock_mhz: float = 200.0) -> None:
@@ -187,14 +192,20 @@ def pad_neurons(module: ModuleOp, target_fps: float | None, clock_mhz: float = 2
     if target_fps <= 0 or clock_mhz <= 0:
         raise HwcError("pad-neurons: target-fps and clock-mhz must be positive")
     bound = math.floor(clock_mhz * 1e6 / target_fps)
-    padder = _RomPadder(module)
+    pads: dict[MVUOp, list[int]] = {}
     for graph in [op for op in module.walk() if isinstance(op, GraphOp)]:
         if is_decoder(graph):
             continue  # a decoder's speed is its latency per token (`target-tps`), not a frame rate
         for chain in dense_chains(graph):
             for producer, consumer, count in zip(chain, chain[1:], best_padding(chain, bound)):
                 if count:
-                    pad_link(producer, consumer, count, padder)
+                    pads.setdefault(producer, [0, 0])[1] = count
+                    pads.setdefault(consumer, [0, 0])[0] = count
+    padder = _RomPadder(module)
+    for op, (pad_in, pad_out) in pads.items():
+        pad_mvu(op, pad_in, pad_out, padder)
+    for op in pads:
+        set_timing(op)
 
 
 @dataclass(frozen=True)
