@@ -63,8 +63,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clock-mhz", type=float, default=200.0, help="clock frequency (default 200)")
     parser.add_argument("--max-multipliers", type=int, help="multiplier budget for the whole design")
     parser.add_argument("--no-padding", dest="pad_neurons", action="store_false",
-                        help="with --target-fps, fold dense layers only by divisors of their sizes "
-                             "(default: add a few zero neurons where that saves multipliers)")
+                        help="with --target-fps or --max-multipliers, fold dense layers only by divisors of "
+                             "their sizes (default: add a few zero neurons where that saves multipliers "
+                             "or cycles)")
     parser.add_argument("--rom", default="logic", metavar="logic|memory",
                         help="ROMs as logic (constants in the datapath, default) or memory "
                              "(seq.firmem with $readmemh files in rom/)")

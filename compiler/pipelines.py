@@ -15,7 +15,7 @@ GELUs and SiLUs written out op by op, and mask-softmax, which turns additive
 attention masks into masked softmaxes); `rom` (integer graph, every weight a ROM): fold-batchnorm,
 fold-constants, calibrate{calib}, quantize{wbits abits}, weights-to-rom;
 `spatial` (one PE per layer, folded, FIFOs sized):
-map-to-spatial, pad-neurons{target-fps} (with a throughput target), fold-parallelism{...},
+map-to-spatial, pad-neurons{...} (with a target or budget), fold-parallelism{...},
 size-fifos; `hw` (CIRCT hw/comb/seq,
 one module per PE): lower-spatial-to-hw{rom=logic|memory}.
 """
@@ -114,11 +114,14 @@ def spatial_pipeline(fold: str = "auto", target_fps: float | None = None, clock_
                      max_multipliers: int | None = None, target_tps: float | None = None,
                      pad: bool = True) -> str:
     """The pipeline from the `nn + rom` level to the folded `spatial` level; with a
-    throughput target (and `pad`), dense chains padded where that saves multipliers."""
+    throughput target or a multiplier budget (and `pad`), dense chains padded where
+    that saves multipliers or cycles."""
     folding = fold_spec(fold, target_fps, clock_mhz, max_multipliers, target_tps)
     padding = []
     if pad and target_fps is not None:
         padding = [f"pad-neurons{{target-fps={_number(target_fps)} clock-mhz={_number(clock_mhz)}}}"]
+    elif pad and max_multipliers is not None and target_tps is None:
+        padding = [f"pad-neurons{{max-multipliers={int(max_multipliers)}}}"]
     return ",".join(["map-to-spatial", *padding, folding, "size-fifos"])
 
 

@@ -186,10 +186,15 @@ def fastest_bottleneck(pes: Sequence[PEChoices]) -> tuple[int, PEChoices | None]
     return (slowest.fastest.ii if slowest else 1), slowest
 
 
+def target_bound(target_fps: float, clock_mhz: float) -> int:
+    """Cycles per inference a target allows: floor(clock_hz / target_fps), exactly."""
+    return math.floor(Fraction(str(clock_mhz)) * 1_000_000 / Fraction(str(target_fps)))
+
+
 def plan_for_target(pes: Sequence[PEChoices], target_fps: float, clock_mhz: float) -> Plan:
     """The cheapest balanced plan with cycles per inference ≤ clock_hz / target_fps."""
     clock_hz = Fraction(str(clock_mhz)) * 1_000_000
-    bound = math.floor(clock_hz / Fraction(str(target_fps)))
+    bound = target_bound(target_fps, clock_mhz)
     plan = plan_within(pes, bound) if bound >= 1 else None
     if plan is None:
         best, slowest = fastest_bottleneck(pes)

@@ -17,8 +17,14 @@ ii <= clock / target, as `fold-parallelism` takes it), a dynamic program over th
 chain; fewer padding elements break ties, and a chain is padded only where that
 saves multipliers.
 
-Options: `pad-neurons{target-fps=1000000 clock-mhz=200}` (the fold target; without
-`target-fps` the pass does nothing: padding serves a throughput target).
+With a multiplier budget instead (`max-multipliers`, no target), the bound is the
+fewest cycles per inference whose cheapest design, chains padded, fits the budget
+(a binary search; every other PE at its cheapest folding within the bound), and
+the chains are padded for that bound: the design `fold-parallelism` then finds
+within the budget is at least as fast as without padding.
+
+Options: `pad-neurons{target-fps=1000000 clock-mhz=200}` (the fold target) or
+`pad-neurons{max-multipliers=24}`; with neither the pass does nothing.
 
 Requires: `map-to-spatial` has run; the MVUs' ROM contents are in the module or
 its weight store. Guarantees: the graph's outputs are the same integers; a padded
@@ -45,7 +51,7 @@ from compiler.ir import dense_to_numpy, numpy_to_dense, tensor_type
 from compiler.weights import store_for
 from dialects.rom import RomOp, lookup_rom
 from dialects.spatial import GraphOp, MVUOp, StreamType, divisors, stream_of
-from passes.fold_parallelism import is_decoder, set_timing
+from passes.fold_parallelism import is_decoder, pe_choices, set_timing, target_bound
 from passes.spatial_mapper import rom_op
 
 MAX_PAD_FRACTION = 8
@@ -89,10 +95,11 @@ def dense_chains(graph: GraphOp) -> list[list[MVUOp]]:
     return chains
 
 
-def best_padding(chain: Sequence[MVUOp], bound: int) -> list[int]:
-    """Paddings of the chain's len-1 links minimising (multipliers, padding
-    elements) of the cheapest foldings within `bound`; all zero unless that saves
-    multipliers."""
+def best_padding(chain: Sequence[MVUOp], bound: int) -> tuple[float, list[int]]:
+    """(multipliers, paddings of the chain's len-1 links) minimising the
+    multipliers, then the padding elements, of the cheapest foldings within
+    `bound`; the paddings are all zero unless they save multipliers (inf
+    multipliers when the chain cannot meet `bound`)."""
     choices = [range(0, min(-(-op.out_features // MAX_PAD_FRACTION), MAX_PAD) + 1) for op in chain[:-1]]
 
     @functools.cache
@@ -113,7 +120,34 @@ def best_padding(chain: Sequence[MVUOp], bound: int) -> list[int]:
     finals = [(m + cost(last, pad_in, 0), padded, pads) for pad_in, (m, padded, pads) in best.items()]
     multipliers, _, pads = min(finals, key=lambda c: (c[0], c[1]))
     unpadded = sum(cost(i, 0, 0) for i in range(len(chain)))
-    return pads if multipliers < unpadded else [0] * (len(chain) - 1)
+    return (multipliers, pads) if multipliers < unpadded else (unpadded, [0] * (len(chain) - 1))
+
+
+def budget_bound(graph: GraphOp, chains: Sequence[Sequence[MVUOp]], budget: int) -> int | None:
+    """The fewest cycles per inference whose cheapest design, chains padded, takes at
+    most `budget` multipliers (None when even one multiplier per layer is over):
+    cost is non-increasing in the bound, so a binary search."""
+    in_chains = {op for chain in chains for op in chain}
+    others = [pe for pe in pe_choices(graph) if pe.op not in in_chains]
+
+    def cost(bound: int) -> float:
+        total = sum(best_padding(chain, bound)[0] for chain in chains)
+        for pe in others:
+            folding = pe.best_within(bound)
+            total += math.inf if folding is None else folding.multipliers
+        return total
+
+    slowest = max([pe.narrowest.ii for pe in pe_choices(graph)], default=1)
+    if cost(slowest) > budget:
+        return None
+    low, high = 1, slowest
+    while low < high:
+        middle = (low + high) // 2
+        if cost(middle) <= budget:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 @dataclass
@@ -185,19 +219,28 @@ def pad_mvu(op: MVUOp, pad_in: int, pad_out: int, padder: _RomPadder) -> None:
         op.properties["pad_out"] = IntegerAttr(old_out + pad_out, i64)
 
 
-def pad_neurons(module: ModuleOp, target_fps: float | None, clock_mhz: float = 200.0) -> None:
-    """Pad the dense chains of every `spatial.graph` of `module` for `target_fps` (the pass)."""
-    if target_fps is None:
+def pad_neurons(module: ModuleOp, target_fps: float | None = None, clock_mhz: float = 200.0,
+                max_multipliers: int | None = None) -> None:
+    """Pad the dense chains of every `spatial.graph` of `module` (the pass): for
+    `target_fps` the fewest multipliers meeting it; for `max_multipliers` alone the
+    fewest cycles per inference within that budget. Neither: nothing."""
+    if target_fps is None and max_multipliers is None:
         return
-    if target_fps <= 0 or clock_mhz <= 0:
+    if (target_fps is not None and not target_fps > 0) or not clock_mhz > 0:
         raise HwcError("pad-neurons: target-fps and clock-mhz must be positive")
-    bound = math.floor(clock_mhz * 1e6 / target_fps)
     pads: dict[MVUOp, list[int]] = {}
     for graph in [op for op in module.walk() if isinstance(op, GraphOp)]:
         if is_decoder(graph):
             continue  # a decoder's speed is its latency per token (`target-tps`), not a frame rate
-        for chain in dense_chains(graph):
-            for producer, consumer, count in zip(chain, chain[1:], best_padding(chain, bound)):
+        chains = dense_chains(graph)
+        if not chains:
+            continue
+        bound = (target_bound(target_fps, clock_mhz) if target_fps is not None
+                 else budget_bound(graph, chains, max_multipliers))
+        if bound is None or bound < 1:
+            continue  # out of reach or over budget either way: fold-parallelism says so
+        for chain in chains:
+            for producer, consumer, count in zip(chain, chain[1:], best_padding(chain, bound)[1]):
                 if count:
                     pads.setdefault(producer, [0, 0])[1] = count
                     pads.setdefault(consumer, [0, 0])[0] = count
@@ -216,7 +259,8 @@ class PadNeuronsPass(ModulePass):
 
     target_fps: int | float | None = None
     clock_mhz: int | float = 200.0
+    max_multipliers: int | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        pad_neurons(op, self.target_fps, self.clock_mhz)
+        pad_neurons(op, self.target_fps, self.clock_mhz, self.max_multipliers)
         op.verify()

@@ -68,6 +68,23 @@ def test_the_jet_mlp_at_a_million_inferences_takes_24_multipliers_instead_of_33(
     assert sum(op.model_weights() for op in padded.walk() if isinstance(op, MVUOp)) == 4256
 
 
+def test_within_a_budget_padding_buys_cycles():
+    # 16 multipliers. Unpadded (powers of two): 256 cycles would take 4 + 8 + 4 + 1 =
+    # 17, so 512 (2 + 4 + 2 + 1). Padded: 320 cycles with fc0 by 4 (256), fc1 with 35
+    # neurons by pe 7 (5 x 64 = 320), fc2 with 35 inputs by pe 4 (8 x 35 = 280), fc3 (5 x
+    # 35 = 175): 16. 319 is out of reach: fc1 needs 7 multipliers (2,048 / 319 > 6), and
+    # 7 divides neither 32 + 3 = 35 neurons into 5 folds of 64 nor 64 + 6 inputs into
+    # 10 folds of 32 under 320 cycles; 8 would make 17.
+    plain = parse_module(_jet_chain())
+    fold(plain, max_multipliers=16)
+    assert max(op.nominal_ii() for op in plain.walk() if isinstance(op, MVUOp)) == 512
+    padded = parse_module(_jet_chain())
+    pad_neurons(padded, max_multipliers=16)
+    fold(padded, max_multipliers=16)
+    assert max(op.nominal_ii() for op in padded.walk() if isinstance(op, MVUOp)) == 320
+    assert sum(_multipliers(padded)) <= 16
+
+
 def test_padding_needs_a_saving():
     module = parse_module(_jet_chain())
     pad_neurons(module, 1e5)  # 2,000 cycles: 1 + 1 + 1 + 1 multipliers already

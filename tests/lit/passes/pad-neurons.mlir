@@ -1,5 +1,6 @@
 // RUN: hwc-opt %s -p "pad-neurons{target-fps=4000000 clock-mhz=200}" | filecheck %s
 // RUN: hwc-opt %s -p "pad-neurons{target-fps=4000000 clock-mhz=200},fold-parallelism{target-fps=4000000 clock-mhz=200}" | filecheck %s --check-prefix=FOLDED
+// RUN: hwc-opt %s -p "pad-neurons{max-multipliers=4},fold-parallelism{max-multipliers=4}" | filecheck %s --check-prefix=BUDGET
 // RUN: hwc-opt %s -p "pad-neurons{target-fps=2000000 clock-mhz=200}" | filecheck %s --check-prefix=NOGAIN
 // RUN: hwc-opt %s -p "pad-neurons" | filecheck %s --check-prefix=NOGAIN
 
@@ -20,6 +21,11 @@
 
 // FOLDED:      spatial.mvu %x {{.*}}pe = 3 : i64, simd = 1 : i64, pad_out = 1 : i64, ii = 48 : i64
 // FOLDED:      spatial.mvu {{.*}}pe = 1 : i64, simd = 1 : i64, pad_in = 1 : i64, ii = 36 : i64
+
+// Four multipliers: unpadded, the fastest that fits is 64 cycles (fc1 by 2, fc2 by 1:
+// 3 multipliers; 32 cycles would take 4 + 1). Padded as above, 48 cycles with 4.
+// BUDGET:      spatial.mvu %x {{.*}}pe = 3 : i64, simd = 1 : i64, pad_out = 1 : i64, ii = 48 : i64
+// BUDGET:      spatial.mvu {{.*}}pe = 1 : i64, simd = 1 : i64, pad_in = 1 : i64, ii = 36 : i64
 
 // 100 cycles: 2 multipliers for fc1 (a power of two) and 1 for fc2; padding saves
 // nothing and nothing changes. Without a target the pass does nothing.
