@@ -1,4 +1,4 @@
-"""`pad-neurons`: give a dense layer a few zero neurons where that lets a cheaper folding meet the target.
+"""`pad-neurons`: a few zero neurons in a dense layer where a folding of the padded sizes is cheaper or faster.
 
 An MVU's folding must divide its dimensions (`pe` divides N, `simd` divides K),
 so a layer of power-of-two sizes can only take power-of-two multipliers: the
@@ -11,11 +11,11 @@ padding the producer with `a` neurons (zero weights, zero bias, a copy of its la
 channel's requantization) and the consumer with `a` inputs (zero weights) leaves
 every real output unchanged: a padding neuron's output is a constant that only
 zero weights read. For every chain this pass picks the paddings (at most an
-eighth of the padded layer and 16, `MAX_PAD_FRACTION`, `MAX_PAD`) that minimise the multipliers of
-the cheapest foldings meeting the target (each MVU's cheapest folding with
-ii <= clock / target, as `fold-parallelism` takes it), a dynamic program over the
-chain; fewer padding elements break ties, and a chain is padded only where that
-saves multipliers.
+eighth of the padded layer and 16: `MAX_PAD_FRACTION`, `MAX_PAD`) that minimise
+the multipliers of the cheapest foldings meeting the target (each MVU's cheapest
+folding with ii <= clock / target, as `fold-parallelism` takes it), by a dynamic
+program over the chain; fewer padding elements break ties, and a chain is padded
+only where that saves multipliers.
 
 With a multiplier budget instead (`max-multipliers`, no target), the bound is the
 fewest cycles per inference whose cheapest design, chains padded, fits the budget
