@@ -54,6 +54,10 @@ inserted. Graph inputs take their consumer's lanes, graph outputs their
 producer's. Existing `spatial.resize` ops are removed first (the pass can be
 re-run); `spatial.fifo` ops are kept, retyped to the stream they buffer.
 
+The plans and the bottleneck searches are in `passes/fold_plans.py`; this file
+holds the pass, its options, the decoder's token-rate search (which times plans
+applied to the graph) and applying a plan (lanes, resizes, timing).
+
 Requires: a verified module with `spatial.graph` ops (after `map-to-spatial`).
 A hand-set folding that does not divide a dimension is the verifier's message.
 Guarantees: every PE has a valid folding and `ii = nominal_ii()`,
@@ -63,10 +67,9 @@ integers (folding changes timing and packing only).
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import ClassVar
 
@@ -81,16 +84,18 @@ from xdsl.utils.exceptions import VerifyException
 from compiler.errors import HwcError
 from compiler.schedule import latency as schedule_latency
 from dialects.nn.state import CONTEXT_ATTR
-from dialects.spatial import (
-    PE_OPS,
-    FifoOp,
-    Folding,
-    GraphOp,
-    MVUOp,
-    ResizeOp,
-    StreamType,
-    YieldOp,
-    stream_of,
+from dialects.spatial import PE_OPS, FifoOp, GraphOp, MVUOp, ResizeOp, StreamType, YieldOp, stream_of
+from passes.fold_plans import (
+    PEChoices,
+    Plan,
+    capped_plan,
+    capped_plan_for_budget,
+    full_plan,
+    min_plan,
+    number_text,
+    pe_choices,
+    plan_for_budget,
+    plan_for_target,
 )
 
 AUTO_MULTIPLIER_BUDGET = 4096
@@ -101,132 +106,7 @@ else it builds the fastest design within this budget."""
 MODES = ("auto", "full", "min")
 
 
-# --------------------------------------------------------------------------- preferences
-
-
-def _preference(folding: Folding) -> tuple:
-    """Sort key among foldings of one PE: cheapest, then slowest, then narrowest
-    (fewest lanes in total), then the widest input (larger simd, fewer accumulators)."""
-    return (folding.multipliers, -folding.ii, sum(folding.inputs) + sum(folding.outputs),
-            -sum(folding.inputs))
-
-
-@dataclass
-class PEChoices:
-    """A PE and its foldings in preference order."""
-
-    op: Operation
-    options: list[Folding]
-    fastest: Folding = field(init=False)
-    widest: Folding = field(init=False)
-    narrowest: Folding = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.options.sort(key=_preference)
-        self.fastest = min(self.options, key=lambda f: (f.ii, f.multipliers))
-        self.widest = max(self.options, key=lambda f: (sum(f.inputs) + sum(f.outputs), -f.ii))
-        self.narrowest = min(self.options, key=lambda f: (sum(f.inputs) + sum(f.outputs), f.ii))
-
-    @property
-    def layer(self) -> str:
-        return self.op.layer.data  # type: ignore[attr-defined]
-
-    def best_within(self, bound: int) -> Folding | None:
-        """The preferred folding with ii ≤ bound (None if even the fastest is slower)."""
-        for option in self.options:
-            if option.ii <= bound:
-                return option
-        return None
-
-
-# --------------------------------------------------------------------------- the search
-
-
-@dataclass
-class Plan:
-    """A folding per PE and what it comes to."""
-
-    chosen: dict[Operation, Folding]
-
-    @property
-    def bottleneck(self) -> int:
-        return max((f.ii for f in self.chosen.values()), default=1)
-
-    @property
-    def multipliers(self) -> int:
-        return sum(f.multipliers for f in self.chosen.values())
-
-
-def plan_within(pes: Sequence[PEChoices], bound: int) -> Plan | None:
-    """The cheapest plan whose bottleneck is at most `bound`, balanced: re-folded
-    against the bottleneck it achieves. None when some PE cannot meet `bound`."""
-    chosen = {}
-    for pe in pes:
-        folding = pe.best_within(bound)
-        if folding is None:
-            return None
-        chosen[pe.op] = folding
-    achieved = Plan(chosen).bottleneck
-    return Plan({pe.op: pe.best_within(achieved) for pe in pes})
-
-
-def full_plan(pes: Sequence[PEChoices]) -> Plan:
-    """Everything unrolled: MVU pe = N, simd = K; every stream at its full width."""
-    return Plan({pe.op: pe.widest for pe in pes})
-
-
-def min_plan(pes: Sequence[PEChoices]) -> Plan:
-    """One multiplier per multiplying layer: every lane count 1."""
-    return Plan({pe.op: pe.narrowest for pe in pes})
-
-
-def fastest_bottleneck(pes: Sequence[PEChoices]) -> tuple[int, PEChoices | None]:
-    """The smallest achievable cycles per inference and the PE that sets it."""
-    slowest = max(pes, key=lambda pe: pe.fastest.ii, default=None)
-    return (slowest.fastest.ii if slowest else 1), slowest
-
-
-def target_bound(target_fps: float, clock_mhz: float) -> int:
-    """Cycles per inference a target allows: floor(clock_hz / target_fps), exactly."""
-    return math.floor(Fraction(str(clock_mhz)) * 1_000_000 / Fraction(str(target_fps)))
-
-
-def plan_for_target(pes: Sequence[PEChoices], target_fps: float, clock_mhz: float) -> Plan:
-    """The cheapest balanced plan with cycles per inference ≤ clock_hz / target_fps."""
-    clock_hz = Fraction(str(clock_mhz)) * 1_000_000
-    bound = target_bound(target_fps, clock_mhz)
-    plan = plan_within(pes, bound) if bound >= 1 else None
-    if plan is None:
-        best, slowest = fastest_bottleneck(pes)
-        where = f" (layer '{slowest.layer}' needs {best} cycles per inference fully unrolled)" \
-            if slowest else ""
-        raise HwcError(
-            f"fold-parallelism: target {_number(target_fps)} inferences/s at {_number(clock_mhz)} MHz "
-            f"is out of reach: the fastest folding gives {float(clock_hz / best):.6g} inferences/s{where}"
-        )
-    return plan
-
-
-def plan_for_budget(pes: Sequence[PEChoices], budget: int) -> Plan:
-    """The fastest balanced plan using at most `budget` multipliers."""
-    cheapest = min_plan(pes).multipliers
-    if budget < cheapest:
-        raise HwcError(
-            f"fold-parallelism: max-multipliers {budget} is below the {cheapest} the smallest "
-            f"folding needs (one per multiplying layer)"
-        )
-    candidates = sorted({option.ii for pe in pes for option in pe.options})
-    fits = lambda bound: _cost_within(pes, bound) <= budget  # noqa: E731
-    index = bisect.bisect_left(range(len(candidates)), True, key=lambda i: fits(candidates[i]))
-    plan = plan_within(pes, candidates[index]) if candidates else Plan({})
-    assert plan is not None and plan.multipliers <= budget
-    return plan
-
-
-def capped_plan(pes: Sequence[PEChoices], bound: int) -> Plan:
-    """Every PE at its cheapest folding with ii ≤ `bound`, or at its fastest when it
-    cannot be that fast: the plan a latency target walks through."""
-    return Plan({pe.op: pe.best_within(bound) or pe.fastest for pe in pes})
+# --------------------------------------------------------------------------- choosing a plan
 
 
 def plan_for_token_rate(graph: GraphOp, pes: Sequence[PEChoices], target_tps: float, clock_mhz: float,
@@ -250,7 +130,7 @@ def plan_for_token_rate(graph: GraphOp, pes: Sequence[PEChoices], target_tps: fl
     fastest = latency_within(candidates[0]) if candidates else 0
     if fastest > allowed:
         rate = float(clock_hz / fastest) if fastest else 0.0
-        raise HwcError(f"fold-parallelism: target {_number(target_tps)} tokens/s at {_number(clock_mhz)} MHz is out "
+        raise HwcError(f"fold-parallelism: target {number_text(target_tps)} tokens/s at {number_text(clock_mhz)} MHz is out "
                        f"of reach: the fastest folding takes {fastest} cycles a token ({rate:.6g} tokens/s)")
     low, high = 0, len(candidates) - 1  # candidates[low] meets the target
     while low < high:
@@ -261,23 +141,9 @@ def plan_for_token_rate(graph: GraphOp, pes: Sequence[PEChoices], target_tps: fl
             high = middle - 1
     plan = capped_plan(pes, candidates[low])
     if max_multipliers is not None and plan.multipliers > max_multipliers:
-        raise HwcError(f"fold-parallelism: {_number(target_tps)} tokens/s needs {plan.multipliers} multipliers, "
+        raise HwcError(f"fold-parallelism: {number_text(target_tps)} tokens/s needs {plan.multipliers} multipliers, "
                        f"over max-multipliers {max_multipliers}")
     return plan
-
-
-def capped_plan_for_budget(pes: Sequence[PEChoices], budget: int) -> Plan:
-    """A decoder's fastest capped plan (`capped_plan`: latency, not the bottleneck,
-    sets its token rate) using at most `budget` multipliers, else its cheapest."""
-    candidates = sorted({option.ii for pe in pes for option in pe.options})
-    fits = lambda i: capped_plan(pes, candidates[i]).multipliers <= budget  # noqa: E731
-    index = bisect.bisect_left(range(len(candidates)), True, key=fits)
-    return capped_plan(pes, candidates[min(index, len(candidates) - 1)])
-
-
-def _cost_within(pes: Sequence[PEChoices], bound: int) -> float:
-    plan = plan_within(pes, bound)
-    return math.inf if plan is None else plan.multipliers
 
 
 def choose_plan(pes: Sequence[PEChoices], mode: str, target_fps: float | None,
@@ -292,7 +158,7 @@ def choose_plan(pes: Sequence[PEChoices], mode: str, target_fps: float | None,
         plan = plan_for_target(pes, target_fps, clock_mhz)
         if max_multipliers is not None and plan.multipliers > max_multipliers:
             raise HwcError(
-                f"fold-parallelism: meeting {_number(target_fps)} inferences/s needs "
+                f"fold-parallelism: meeting {number_text(target_fps)} inferences/s needs "
                 f"{plan.multipliers} multipliers, over max-multipliers {max_multipliers}"
             )
         return plan
@@ -309,9 +175,9 @@ def _check_options(mode: str, target_fps: float | None, clock_mhz: float,
     if mode not in MODES:
         raise HwcError(f"fold-parallelism: mode must be one of {', '.join(MODES)}, not '{mode}'")
     if not clock_mhz > 0:
-        raise HwcError(f"fold-parallelism: clock-mhz must be positive, not {_number(clock_mhz)}")
+        raise HwcError(f"fold-parallelism: clock-mhz must be positive, not {number_text(clock_mhz)}")
     if target_fps is not None and not target_fps > 0:
-        raise HwcError(f"fold-parallelism: target-fps must be positive, not {_number(target_fps)}")
+        raise HwcError(f"fold-parallelism: target-fps must be positive, not {number_text(target_fps)}")
     if max_multipliers is not None and max_multipliers < 0:
         raise HwcError(f"fold-parallelism: max-multipliers must not be negative, not {max_multipliers}")
     if mode != "auto" and (target_fps is not None or max_multipliers is not None):
@@ -327,13 +193,9 @@ def _check_token_rate(mode: str, target_fps: float | None, target_tps: float | N
     if target_tps is None:
         return
     if not target_tps > 0:
-        raise HwcError(f"fold-parallelism: target-tps must be positive, not {_number(target_tps)}")
+        raise HwcError(f"fold-parallelism: target-tps must be positive, not {number_text(target_tps)}")
     if mode != "auto" or target_fps is not None:
         raise HwcError("fold-parallelism: target-tps (a decoder's tokens/s) goes alone, with mode auto")
-
-
-def _number(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 # --------------------------------------------------------------------------- applying a plan
@@ -438,11 +300,6 @@ def _verify(module: ModuleOp) -> None:
     except VerifyException as error:
         lines = str(error).strip().splitlines()
         raise HwcError(lines[0] if lines else "the module does not verify") from None
-
-
-def pe_choices(graph: GraphOp) -> list[PEChoices]:
-    """Every PE of `graph` (no resizes) with its foldings."""
-    return [PEChoices(op, op.foldings()) for op in graph.body.block.ops if isinstance(op, PE_OPS)]
 
 
 def fold(module: ModuleOp, *, mode: str = "auto", target_fps: float | None = None,

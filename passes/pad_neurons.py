@@ -51,7 +51,8 @@ from compiler.ir import dense_to_numpy, numpy_to_dense, tensor_type
 from compiler.weights import store_for
 from dialects.rom import RomOp, lookup_rom
 from dialects.spatial import GraphOp, MVUOp, StreamType, divisors, stream_of
-from passes.fold_parallelism import is_decoder, pe_choices, set_timing, target_bound
+from passes.fold_parallelism import is_decoder, set_timing
+from passes.fold_plans import pe_choices, target_bound
 from passes.spatial_mapper import rom_op
 
 MAX_PAD_FRACTION = 8
