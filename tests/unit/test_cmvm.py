@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.hw.cmvm import csd_digits, share_subexpressions, signed_digit_terms
+from compiler.hw.cmvm import csd_digits, same_sign_digits, share_subexpressions, signed_digit_terms
 from compiler.numerics import signed_digit_count
 
 
@@ -59,3 +59,22 @@ def test_signed_digits_of_a_weight_and_their_count(value):
     assert sum(sign << shift for _, shift, sign in terms) == -value
     assert {column for column, _, _ in terms} == {3}
     assert signed_digit_count(value) == len(csd_digits(value)) == len(terms)
+
+
+def test_the_same_sign_digit_form_is_kept_where_it_shares_more():
+    # 3·x0 + x1 and x0 + x1. In CSD the first row is (x0 << 2) - x0 + x1, whose pair
+    # x1 - x0 does not recur: 2 + 1 = 3 adders. As x0 + (x0 << 1) + x1 it holds
+    # x0 + x1, the second row's sum: one node, then the first row adds (x0 << 1): 2.
+    weights = np.array([[3, 1], [1, 1]])
+    graph = share_subexpressions(weights)
+    assert graph.adder_count() == 2
+    assert graph.nodes == [(0, 1, 0, 1)]
+    x = np.array([[7, -3], [-5, 11]])
+    np.testing.assert_array_equal(graph.evaluate(x).astype(np.int64), weights @ x)
+
+
+@pytest.mark.parametrize("value, digits", [(3, [(0, 1), (1, 1)]), (11, [(0, 1), (1, 1), (3, 1)]),
+                                           (7, [(0, -1), (3, 1)]), (5, [(0, 1), (2, 1)])])
+def test_same_sign_digits_are_binary_unless_csd_has_fewer(value, digits):
+    assert same_sign_digits(value) == digits
+    assert sum(sign << shift for shift, sign in digits) == value
