@@ -4,10 +4,12 @@ layer with common subexpressions shared) against `comb.mul` by a constant left
 to synthesis (`--const-mult mul`, the old path), and shift-and-add with
 requantization multipliers of at most two signed digits (`--requant-digits 2`),
 and with one weight scale per layer besides (`--weight-scales tensor`: a
-layer's requantization is one constant, also in folded layers), in one run.
+layer's requantization is one constant, also in folded layers), with two or
+one digit (`-rd1`: a power of two, no adder, each layer's weight scale up to 2x
+coarser), in one run, each with what it costs in accuracy.
 
     python benchmarks/area.py [--designs full8,full4,full2,fps1e6,fps1e6-nopad]
-                              [--styles mul,shift-add,shift-add-rd2,shift-add-tensor-rd2]
+                              [--styles mul,shift-add,shift-add-rd2,shift-add-tensor-rd2,shift-add-tensor-rd1]
                               [--syntheses nodsp,generic,xilinx]
                               [--timeout 1800] [--memory-gb 12] [--jobs 2]
 
@@ -18,14 +20,21 @@ inputs (`benchmarks/jet_mlp/make_model.py`). Designs: fully unrolled
 activations), and folded to 1 M inferences/s (`--target-fps 1e6`, 8 bits), with
 zero neurons padding the layers where that saves multipliers (`pad-neurons`, the
 default: 24 multipliers) and without (`--no-padding`: 33, powers of two).
-Each is compiled in the four styles and synthesised three times
+Each is compiled in the five styles and synthesised three times
 by `hwc synth` in its own process: `xilinx` (with DSP48s), `xilinx --nodsp`
 (all LUTs), `generic` (transistors). Every synthesis runs under `timeout`
 and `ulimit -v` (`--memory-gb`); one that fails prints why in its cell.
 
+Accuracy: the integer model of each design and style (which the RTL computes
+bit for bit) against onnxruntime on 2,000 standard-normal inputs (not the
+calibration ones): top-1 agreement and the mean |error| of the logits
+relative to their mean magnitude, so that a style's area is read next to what
+it costs.
+
 Printed: one table (LUTs with and without DSPs, DSPs, FFs, BRAMs, logic
 depth in LUT levels, transistors and transistors per weight, synthesis
-seconds), then the new path's ratio to the old one per design.
+seconds, top-1 agreement and mean error), then the new path's ratio to the
+old one per design.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from synth_runs import hwc, print_table, run_synth
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +62,13 @@ DESIGNS = {
 }
 STYLES = {"mul": ["--const-mult", "mul"], "shift-add": ["--const-mult", "shift-add"],
           "shift-add-rd2": ["--const-mult", "shift-add", "--requant-digits", "2"],
-          "shift-add-tensor-rd2": ["--const-mult", "shift-add", "--weight-scales", "tensor", "--requant-digits", "2"]}
+          "shift-add-tensor-rd2": ["--const-mult", "shift-add", "--weight-scales", "tensor", "--requant-digits", "2"],
+          "shift-add-tensor-rd1": ["--const-mult", "shift-add", "--weight-scales", "tensor", "--requant-digits", "1"]}
+QUANTIZATION = {"mul": {}, "shift-add": {}, "shift-add-rd2": {"requant_digits": 2},
+                "shift-add-tensor-rd2": {"weight_scales": "tensor", "requant_digits": 2},
+                "shift-add-tensor-rd1": {"weight_scales": "tensor", "requant_digits": 1}}
+"""Each style's quantization options (what its accuracy depends on), as `CompileOptions` fields."""
+ACCURACY_SAMPLES = 2000
 SYNTHESES = {"xilinx": ["--target", "xilinx"], "nodsp": ["--target", "xilinx", "--nodsp"],
              "generic": ["--target", "generic"]}
 
@@ -87,7 +103,28 @@ def measure(designs: list[str], styles: list[str], kinds: list[str], timeout: fl
                 figures = future.result()
                 results[key][kind] = figures
                 print(f"  {key[0]} {key[1]} {kind}: {_brief(figures)}", file=sys.stderr, flush=True)
+    for key in builds:
+        results[key]["accuracy"] = accuracy(*key)
     return results
+
+
+def accuracy(design: str, style: str) -> dict:
+    """The integer model of (design, style) — what the RTL computes bit for bit —
+    against onnxruntime on ACCURACY_SAMPLES standard-normal inputs (not the
+    calibration ones): top-1 agreement and the mean |error| of the logits
+    relative to their mean magnitude."""
+    from compiler.driver import compile as compile_model
+    from compiler.oracle import onnxruntime_run
+    from compiler.verify import random_inputs, top1_agreement
+
+    wbits = int(DESIGNS[design][DESIGNS[design].index("--wbits") + 1])
+    model = compile_model(MODEL, calib=CALIB, wbits=wbits, **QUANTIZATION[style])
+    inputs = random_inputs(model, ACCURACY_SAMPLES, seed=1)
+    (name,) = model.output_names
+    ours = model.run(inputs, level="int")[name].astype(np.float64)
+    theirs = onnxruntime_run(MODEL, inputs, 1, [name])[name].astype(np.float64)
+    return {"top1": top1_agreement(ours, theirs),
+            "error": float(np.mean(np.abs(ours - theirs)) / np.mean(np.abs(theirs)))}
 
 
 def _brief(figures: dict) -> str:
@@ -98,6 +135,8 @@ def _brief(figures: dict) -> str:
 
 
 def _cell(figures: dict, key: str) -> str:
+    if key in ("top1", "error"):
+        return f"{figures[key]:.1%}"
     if "failed" in figures:
         return figures["failed"].split(" after")[0]
     value = figures.get(key)
@@ -110,7 +149,8 @@ COLUMNS = [("LUTs", "xilinx", "luts"), ("DSPs", "xilinx", "dsps"), ("FFs", "xili
            ("BRAM", "xilinx", "brams"), ("depth", "xilinx", "logic_depth"), ("LUTs nodsp", "nodsp", "luts"),
            ("depth nodsp", "nodsp", "logic_depth"), ("transistors", "generic", "transistors"),
            ("T/weight", "generic", "transistors_per_weight"), ("s xilinx", "xilinx", "seconds"),
-           ("s nodsp", "nodsp", "seconds"), ("s generic", "generic", "seconds")]
+           ("s nodsp", "nodsp", "seconds"), ("s generic", "generic", "seconds"),
+           ("top-1", "accuracy", "top1"), ("error", "accuracy", "error")]
 
 
 def print_results(results: dict) -> None:
