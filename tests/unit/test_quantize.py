@@ -396,3 +396,28 @@ def test_absorb_clamps_computes_the_same_integers():
         actual = IntExecutor(module).run_int({name: acc})
         for key in expected:
             np.testing.assert_array_equal(actual[key], expected[key])
+
+
+@pytest.mark.parametrize("weight_scales, warned", [("tensor", True), ("channel", False)])
+def test_a_layer_whose_weights_round_to_zero_is_warned_about(tmp_path, capsys, weight_scales, warned):
+    # One weight of 100 among standard-normal ones: at 2 bits (levels -1, 0, 1) one
+    # scale for the layer is 100, and every other weight rounds to zero; per output
+    # channel only the outlier's column loses its 7 others (22% of the 32).
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    weight[0, 0] = 100.0
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["input", "w"], ["logits"])], "outlier",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(weight, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "outlier.onnx")
+    module = float_model(tmp_path / "outlier.onnx")
+    record_ranges(module, activation_absmax(module, normal(1, 64, (8,))))
+    QuantizePass(2, 8, weight_scales=weight_scales).apply(make_context(), module)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "round to zero" in line]
+    assert warnings == (["hwc: warning: quantize: nn.dense 'MatMul_0': 97% of its weights round "
+                         "to zero at 2 bits; the model may compute little (more bits, or one scale per output "
+                         "channel, keep more; 'hwc verify' measures it)"] if warned else [])
