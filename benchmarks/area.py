@@ -5,11 +5,12 @@ to synthesis (`--const-mult mul`, the old path), and shift-and-add with
 requantization multipliers of at most two signed digits (`--requant-digits 2`),
 and with one weight scale per layer besides (`--weight-scales tensor`: a
 layer's requantization is one constant, also in folded layers), with two or
-one digit (`-rd1`: a power of two, no adder, each layer's weight scale up to 2x
+one digit (`-rd1`: a power of two, no adder, each weight scale up to 2x
 coarser), in one run, each with what it costs in accuracy.
 
     python benchmarks/area.py [--designs full8,full4,full2,fps1e6,fps1e6-nopad]
-                              [--styles mul,shift-add,shift-add-rd2,shift-add-tensor-rd2,shift-add-tensor-rd1]
+                              [--styles mul,shift-add,shift-add-rd2,shift-add-rd1,
+                                        shift-add-tensor-rd2,shift-add-tensor-rd1]
                               [--syntheses nodsp,generic,xilinx]
                               [--timeout 1800] [--memory-gb 12] [--jobs 2]
 
@@ -20,7 +21,7 @@ inputs (`benchmarks/jet_mlp/make_model.py`). Designs: fully unrolled
 activations), and folded to 1 M inferences/s (`--target-fps 1e6`, 8 bits), with
 zero neurons padding the layers where that saves multipliers (`pad-neurons`, the
 default: 24 multipliers) and without (`--no-padding`: 33, powers of two).
-Each is compiled in the five styles and synthesised three times
+Each is compiled in the six styles and synthesised three times
 by `hwc synth` in its own process: `xilinx` (with DSP48s), `xilinx --nodsp`
 (all LUTs), `generic` (transistors). Every synthesis runs under `timeout`
 and `ulimit -v` (`--memory-gb`); one that fails prints why in its cell.
@@ -62,9 +63,11 @@ DESIGNS = {
 }
 STYLES = {"mul": ["--const-mult", "mul"], "shift-add": ["--const-mult", "shift-add"],
           "shift-add-rd2": ["--const-mult", "shift-add", "--requant-digits", "2"],
+          "shift-add-rd1": ["--const-mult", "shift-add", "--requant-digits", "1"],
           "shift-add-tensor-rd2": ["--const-mult", "shift-add", "--weight-scales", "tensor", "--requant-digits", "2"],
           "shift-add-tensor-rd1": ["--const-mult", "shift-add", "--weight-scales", "tensor", "--requant-digits", "1"]}
 QUANTIZATION = {"mul": {}, "shift-add": {}, "shift-add-rd2": {"requant_digits": 2},
+                "shift-add-rd1": {"requant_digits": 1},
                 "shift-add-tensor-rd2": {"weight_scales": "tensor", "requant_digits": 2},
                 "shift-add-tensor-rd1": {"weight_scales": "tensor", "requant_digits": 1}}
 """Each style's quantization options (what its accuracy depends on), as `CompileOptions` fields."""
