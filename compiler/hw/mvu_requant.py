@@ -28,7 +28,9 @@ from xdsl.ir import SSAValue
 from compiler.hw.bits import to_unsigned, width_of
 from compiler.hw.builder import ModuleBuilder
 from compiler.hw.const_mult import ConstantMultiplier
-from compiler.hw.requant import requant_width, requantize, requantize_product
+from compiler.hw.requant import (
+    power_of_two_exponents, requant_width, requantize, requantize_by_shift, requantize_product,
+)
 from compiler.hw.mvu_spec import MVUSpec
 from compiler.numerics import signed_bits
 
@@ -58,18 +60,56 @@ def requantized_lanes(b: ModuleBuilder, spec: MVUSpec, accs: list[SSAValue], fol
         return accs
     channels = range(spec.out_features)
     multipliers = np.array([requant.multiplier_of(n) for n in channels])
+    exponents = power_of_two_exponents(multipliers.tolist())
+    if exponents is not None and fold is not None:
+        return _shifted_lanes(b, spec, accs, fold, exponents, constants, bias_in_requant)
     lanes_m = lane_values(b, spec, multipliers, fold, signed_bits(min(requant.multiplier), max(requant.multiplier)),
                           "multiplier")
-    offsets = [requant.offset_of(n) if requant.offset else 0 for n in channels]
-    if bias_in_requant:
-        assert spec.bias is not None
-        offsets = [c + int(spec.bias[n]) * int(multipliers[n]) for n, c in enumerate(offsets)]
-    lanes_c: list[SSAValue | None] = [None] * spec.pe
-    if any(offsets):
-        lanes_c = list(lane_values(b, spec, np.array(offsets), fold, signed_bits(min(offsets), max(offsets)), "offset"))
+    lanes_c = _lane_offsets(b, spec, fold, multipliers, bias_in_requant)
     return [requantize(b, acc, m, requant.shift, requant.lo, requant.hi, spec.out_width, constants, c,
                        requant.rounding)
             for acc, m, c in zip(accs, lanes_m, lanes_c)]
+
+
+def _lane_offsets(b: ModuleBuilder, spec: MVUSpec, fold: SSAValue | None, multipliers: np.ndarray,
+                  bias_in_requant: bool) -> list[SSAValue | None]:
+    """Each lane's requant offset of the current fold (None where all are 0); with
+    `bias_in_requant`, the bias times the multiplier joins it."""
+    requant = spec.requant
+    assert requant is not None
+    offsets = [requant.offset_of(n) if requant.offset else 0 for n in range(spec.out_features)]
+    if bias_in_requant:
+        assert spec.bias is not None
+        offsets = [c + int(spec.bias[n]) * int(multipliers[n]) for n, c in enumerate(offsets)]
+    if not any(offsets):
+        return [None] * spec.pe
+    return list(lane_values(b, spec, np.array(offsets), fold, signed_bits(min(offsets), max(offsets)), "offset"))
+
+
+def _shifted_lanes(b: ModuleBuilder, spec: MVUSpec, accs: list[SSAValue], fold: SSAValue, exponents: list[int],
+                   constants: ConstantMultiplier, bias_in_requant: bool) -> list[SSAValue]:
+    """`requantized_lanes` when every multiplier is a power of two: each lane's
+    accumulator shifted left by its channel's exponent over the lowest (a table
+    of the fold), then requantized by that lowest power of two: shifters, not
+    multipliers."""
+    requant = spec.requant
+    assert requant is not None
+    lowest = min(exponents)
+    relative = np.array(exponents) - lowest
+    spread = int(relative.max())
+    lanes_e = lane_values(b, spec, relative, fold, spread.bit_length() + 1, "exponent")  # a sign bit: read as >= 0
+    multipliers = np.array([1 << e for e in exponents])
+    lanes_c = _lane_offsets(b, spec, fold, multipliers, bias_in_requant)
+    lanes = []
+    for acc, e, c in zip(accs, lanes_e, lanes_c):
+        known = b.constant_value(e)  # a lane whose channels share one exponent: a constant multiplier
+        if known is not None:
+            lanes.append(requantize(b, acc, 1 << (lowest + known), requant.shift, requant.lo, requant.hi,
+                                    spec.out_width, constants, c, requant.rounding))
+        else:
+            lanes.append(requantize_by_shift(b, acc, e, spread, lowest, requant.shift, requant.lo, requant.hi,
+                                             spec.out_width, constants, c, requant.rounding))
+    return lanes
 
 
 def shared_requantized_lanes(b: ModuleBuilder, spec: MVUSpec, accs: list[SSAValue], fold: SSAValue | None,
@@ -137,6 +177,15 @@ class _TurnRequant:
     def result(self, acc: SSAValue, chunk: SSAValue, cycles: int, taking: SSAValue, unit: int) -> SSAValue:
         """The lane's output: in one cycle, or on the last of `cycles` chunks."""
         b, requant = self.b, self.requant
+        exponents = power_of_two_exponents(self.multipliers)
+        if exponents is not None:  # a shifter takes the lane in one cycle, whatever `cycles` leaves
+            lowest = min(exponents)
+            relative = [e - lowest for e in exponents]
+            spread = max(relative)
+            amount = self._table(self._entries(relative), "exponent", b.concat(self.fold, self.turn),
+                                 bits=max(1, spread.bit_length()))
+            return requantize_by_shift(b, acc, amount, spread, lowest, requant.shift, requant.lo, requant.hi,
+                                       self.spec.out_width, self.constants, self.offset, requant.rounding)
         if cycles == 1:
             multiplier = self._table(self._entries(self.multipliers), "multiplier", b.concat(self.fold, self.turn))
             return requantize(b, acc, multiplier, requant.shift, requant.lo, requant.hi, self.spec.out_width,

@@ -59,6 +59,24 @@ def requantize(b: ModuleBuilder, acc: SSAValue, multiplier: SSAValue | int, shif
     return requantize_product(b, scaled, shift, lo, hi, out_width, offset, rounding)
 
 
+def power_of_two_exponents(multipliers: list[int]) -> list[int] | None:
+    """log2 of each multiplier when every one is a positive power of two (as
+    `--requant-digits 1` makes them), else None."""
+    if not multipliers or any(m <= 0 or m & (m - 1) for m in multipliers):
+        return None
+    return [m.bit_length() - 1 for m in multipliers]
+
+
+def requantize_by_shift(b: ModuleBuilder, acc: SSAValue, exponent: SSAValue, spread: int, lowest: int, shift: int,
+                        lo: int, hi: int, out_width: int, constants: ConstantMultiplier | None = None,
+                        offset: SSAValue | None = None, rounding: str = "half_up") -> SSAValue:
+    """`requantize` by the multiplier 2**(lowest + exponent), `exponent` a value in
+    [0, spread] (a table's entry): `acc << exponent` by a shifter (log2(spread)
+    levels of muxes, no multiplier) requantized by the constant 2**lowest."""
+    shifted = b.shl(b.sext(acc, width_of(acc) + spread), exponent)
+    return requantize(b, shifted, 1 << lowest, shift, lo, hi, out_width, constants, offset, rounding)
+
+
 def requant_width(acc_bits: int, m_bits: int, shift: int, lo: int, hi: int, offset: SSAValue | None,
                   rounding: str) -> int:
     """Bits that hold `acc * M + offset + rounding` of an `acc_bits` accumulator and an

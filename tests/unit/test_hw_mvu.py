@@ -32,7 +32,7 @@ def model(spec: MVUSpec, vectors: np.ndarray) -> np.ndarray:
 def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: bool,
               weight_bits: int = 4, const_mult: str = "shift-add", with_offset: bool = False,
               rounding: str = "half_up", in_range: tuple[int, int] | None = None, requant_sharing: tuple[int, int] | None = None,
-              *, seed: int) -> MVUSpec:
+              power_of_two: bool = False, *, seed: int) -> MVUSpec:
     rng = np.random.default_rng(seed)
     weights = rng.integers(-(1 << (weight_bits - 1)), 1 << (weight_bits - 1), size=(n, k))
     weights[0, : k // 2] = 0  # zero weights cost nothing, and must still be right
@@ -50,6 +50,8 @@ def make_spec(n: int, k: int, pe: int, simd: int, rom_style: str, with_requant: 
         on_grid = rounding != "half_up"  # multiples of 2^8 at shift 10: ties and whole numbers are frequent
         offset = tuple(int(c) for c in (offsets // 256 * 256 if on_grid else offsets)) if with_offset else ()
         multipliers = rng.integers(1, 4, size=n) * 256 if on_grid else rng.integers(20, 600, size=n)
+        if power_of_two:  # `--requant-digits 1`: each channel's multiplier a power of two, 2^4 .. 2^9
+            multipliers = 1 << rng.integers(4, 10, size=n)
         requant = Requant(tuple(int(m) for m in multipliers), 10, -100, 90, offset, rounding)
     return MVUSpec("fc_mvu", weights, weight_bits, IN_WIDTH, 8 if with_requant else 18 + weight_bits - 4, pe, simd,
                    bias=bias, requant=requant, rom_style=rom_style, rom_file="rom/mvu_weights.hex",
@@ -79,6 +81,12 @@ CASES = {
     "folded-memory-two-shared-requants": (8, 16, 4, 8, "memory", True, 4, "mul", True, "half_even", None, (2, 1)),
     "folded-logic-multicycle-requant": (8, 16, 2, 2, "logic", True, 4, "shift-add", True, "floor", None, (1, 4)),
     "folded-memory-bit-serial-requant": (4, 16, 1, 1, "memory", True, 4, "mul", False, "half_up", None, (1, 16)),
+    # per-channel multipliers that are powers of two: shifters by a table's exponent instead of
+    # multipliers, per lane (NF = 4) and in a shared unit whose turns span 4 cycles (taken in one)
+    "folded-logic-power-of-two-requant": (8, 16, 2, 4, "logic", True, 4, "shift-add", True, "half_up", None, None,
+                                          True),
+    "folded-memory-power-of-two-shared-requant": (8, 16, 2, 2, "memory", True, 4, "shift-add", False, "floor", None,
+                                                  (1, 4), True),
 }
 
 
@@ -153,3 +161,20 @@ def test_rom_fields_are_as_wide_as_their_positions_ranges():
     assert (word >> (13 + 8)) & 0b11 == spec.weights[spec.pe + 1, spec.simd + 1]
     field = (word >> (13 + 10)) & 0b111
     assert field - 8 * (field >= 4) == spec.weights[spec.pe + 1, spec.simd + 2]
+
+
+@pytest.mark.parametrize("name", ["folded-logic-power-of-two-requant", "folded-memory-power-of-two-shared-requant"])
+def test_power_of_two_multipliers_are_shifters_not_multipliers(name):
+    """The same MVU with each multiplier one more (no longer a power of two) has a
+    multiplier per lane (or shared unit) that the powers of two do not need."""
+    spec = make_spec(*CASES[name], seed=len(name))
+    assert spec.requant is not None
+    odd = Requant(tuple(m + 1 for m in spec.requant.multiplier), *[getattr(spec.requant, f) for f in
+                                                                   ("shift", "lo", "hi", "offset", "rounding")])
+
+    def count(s: MVUSpec, name: str) -> int:
+        return sum(op.name == name for op in build_mvu(s).walk())
+
+    units = spec.pe if spec.requant_sharing is None else spec.requant_sharing[0]
+    assert count(spec, "comb.mul") == count(MVUSpec(**{**spec.__dict__, "requant": odd}), "comb.mul") - units
+    assert count(spec, "comb.shl") == units
