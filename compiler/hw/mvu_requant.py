@@ -16,7 +16,13 @@ output beat.
   a chunk of bits a cycle, most significant first: `p = (p << w) + acc * chunk`
   (the first chunk signed, the others unsigned), so a unit multiplies by w bits.
 
-Both compute `compiler.hw.requant.requantize` of every lane, so the output
+When every channel's multiplier is a power of two (`--requant-digits 1`), a
+lane or unit shifts its accumulator left by the channel's exponent over the
+lowest (a table) and requantizes by that lowest power: a shifter instead of a
+multiplier (`requant.requantize_by_shift`), in one cycle even where a shared
+unit's turn spans several.
+
+All compute `compiler.hw.requant.requantize` of every lane, so the output
 beats are the same bits; only when they leave differs.
 """
 
