@@ -8,7 +8,7 @@ layer's requantization is one constant, also in folded layers), with two or
 one digit (`-rd1`: a power of two, no adder, each weight scale up to 2x
 coarser), in one run, each with what it costs in accuracy.
 
-    python benchmarks/area.py [--designs full8,full4,full2,fps1e6,fps1e6-nopad]
+    python benchmarks/area.py [--designs full8,full4,full2,fps1e6,fps1e6-nopad,fps1e6-mem]
                               [--styles mul,shift-add,shift-add-rd2,shift-add-rd1,
                                         shift-add-tensor-rd2,shift-add-tensor-rd1]
                               [--syntheses nodsp,generic,xilinx]
@@ -20,7 +20,8 @@ inputs (`benchmarks/jet_mlp/make_model.py`). Designs: fully unrolled
 (`--fold full`, one inference per cycle) at 8, 4 and 2 weight bits (8-bit
 activations), and folded to 1 M inferences/s (`--target-fps 1e6`, 8 bits), with
 zero neurons padding the layers where that saves multipliers (`pad-neurons`, the
-default: 24 multipliers) and without (`--no-padding`: 33, powers of two).
+default: 24 multipliers) and without (`--no-padding`: 33, powers of two), and
+with its weight ROMs as memories (`--rom memory`; Yosys maps them to LUT ROMs).
 Each is compiled in the six styles and synthesised three times
 by `hwc synth` in its own process: `xilinx` (with DSP48s), `xilinx --nodsp`
 (all LUTs), `generic` (transistors). Every synthesis runs under `timeout`
@@ -60,6 +61,7 @@ DESIGNS = {
     "full2": ["--fold", "full", "--wbits", "2"],
     "fps1e6": ["--target-fps", "1e6", "--wbits", "8"],
     "fps1e6-nopad": ["--target-fps", "1e6", "--wbits", "8", "--no-padding"],
+    "fps1e6-mem": ["--target-fps", "1e6", "--wbits", "8", "--rom", "memory"],
 }
 STYLES = {"mul": ["--const-mult", "mul"], "shift-add": ["--const-mult", "shift-add"],
           "shift-add-rd2": ["--const-mult", "shift-add", "--requant-digits", "2"],
