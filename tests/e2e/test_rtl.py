@@ -45,9 +45,11 @@ CASES = [
     # hardware-aware scales (logic ROMs): unrolled 4-bit with 2-digit requants (every layer's adder graph, the
     # bias in the requant constant, unsigned sums after a ReLU); folded with one constant requant per layer
     pytest.param(name, folding, "logic", id=f"{name}-{'-'.join(f'{k}={v}' for k, v in folding.items())}-logic")
-    # and within a multiplier budget, the first layer padded to 35 neurons (5 lanes, 448 cycles instead of 512)
+    # and within a multiplier budget, the first layer padded to 35 neurons (5 lanes, 448 cycles instead of 512);
+    # per-channel requants of one digit each: powers of two, shifters by a table's exponent
     for name, folding in [("mlp", {"fold": "full", "wbits": 4, "requant_digits": 2}),
                           ("mlp", {"max_multipliers": 8}),
+                          ("mlp", {"target_fps": 1e6, "requant_digits": 1}),
                           ("cnn", {"target_fps": 2e5, "weight_scales": "tensor", "requant_digits": 2})]
 ]
 
