@@ -238,7 +238,7 @@ def first_pe_differing_in_rtl(spatial_executor, spatial_module: ModuleOp, loweri
         expected = pack_beats(streams[op.results[0]].reshape(-1), target.lanes.data, target.width)
         widths = {"in_width": source.lanes.data * source.width, "out_width": target.lanes.data * target.width}
         run_dir = Path(directory) / name
-        files, top = export_modules([modules[name]], name, run_dir, lint=False)
+        files, top = export_modules(_with_instantiated(modules[name], modules), name, run_dir, lint=False)
         simulator = verilator.build(files, top, run_dir=run_dir, **widths)
         result = simulator.run(beats_in, expected_output_beats=len(expected))
         if list(result.output_beats) != list(expected):
@@ -251,3 +251,16 @@ def first_pe_differing_in_rtl(spatial_executor, spatial_module: ModuleOp, loweri
                 answer += f"; its waveform: {trace}"
             return answer
     return None
+
+
+def _with_instantiated(module, modules: dict) -> list:
+    """The modules `module` instantiates (transitively, by `hw.instance`), then `module`."""
+    from xdsl.dialects import hw
+
+    found: list = []
+    for op in module.walk():
+        if isinstance(op, hw.InstanceOp):
+            child = modules[op.module_name.root_reference.data]
+            found += [m for m in _with_instantiated(child, modules) if m not in found]
+    return found + [module]
+

@@ -34,7 +34,8 @@ class GeneratorContext:
     """`module_name`: the `hw.module` to build; `rom_style`: one of ROM_STYLES;
     ROM contents through `rom`/`rom_width` (looked up in `module`, read inline
     or from `store`); `const_mult`: how products by constants are built; `$readmemh` files recorded with `add_rom_file` into
-    `rom_files` (shared by the generators of one design)."""
+    `rom_files`, and modules the PE instantiates in `helper_modules` (both shared
+    by the generators of one design)."""
 
     module_name: str
     rom_style: str
@@ -43,6 +44,9 @@ class GeneratorContext:
     rom_files: dict[str, str] = field(default_factory=dict)
     const_mult_option: str = "shift-add"
     """`compiler.hw.const_mult.CONST_MULTS`: how products by constants are built."""
+    helper_modules: list[hw.HWModuleOp] = field(default_factory=list)
+    """Modules a generator's module instantiates besides the PE modules (a folded
+    MVU's logic weight ROM), shared by the generators of one design."""
 
     @property
     def const_mult(self) -> str:

@@ -107,13 +107,15 @@ def lower_spatial_to_hw(module: ModuleOp, rom_style: str = "logic", const_mult: 
     top = top_module_name(graph)
     taken: set[str] = {top}
     pe_modules: list[tuple[Operation, hw.HWModuleOp]] = []
+    helper_modules: list[hw.HWModuleOp] = []
     for op in block.ops:
         if isinstance(op, spatial.YieldOp):
             continue
         generator = GENERATORS.get(type(op))
         if generator is None:
             raise HwcError(f"lower-spatial-to-hw: {op.name} has no hardware generator yet")
-        context = GeneratorContext(pe_module_name(op, taken), rom_style, module, store, rom_files, const_mult)
+        context = GeneratorContext(pe_module_name(op, taken), rom_style, module, store, rom_files, const_mult,
+                                   helper_modules)
         pe_modules.append((op, generator(op, context)))
     if rom_style == "memory" and not rom_files:
         warn(NOTHING_IN_MEMORY)
@@ -128,7 +130,7 @@ def lower_spatial_to_hw(module: ModuleOp, rom_style: str = "logic", const_mult: 
         if child is graph or isinstance(child, RomOp):
             module.body.block.detach_op(child)
             child.erase()
-    module.body.block.add_ops([m for _, m in pe_modules] + tops)
+    module.body.block.add_ops(helper_modules + [m for _, m in pe_modules] + tops)
     forget_unused_memory_store(module)
     return lowering
 

@@ -77,7 +77,15 @@ def test_structure_after_lowering():
     lowering, _ = lowered("logic")
     module = lowering.module
     names = [op.sym_name.data for op in module.ops if isinstance(op, hw.HWModuleOp)]
-    assert names == ["fc1_mvu", "fc1_fifo", "fc2_mvu", "main_top"]
+    # each folded MVU's logic weight ROM is a module of its own (no registers), instantiated by the MVU
+    assert names == ["fc1_mvu_weights_rom", "fc2_mvu_weights_rom", "fc1_mvu", "fc1_fifo", "fc2_mvu", "main_top"]
+    modules = {op.sym_name.data: op for op in module.ops if isinstance(op, hw.HWModuleOp)}
+    for pe in ("fc1_mvu", "fc2_mvu"):
+        rom = modules[f"{pe}_weights_rom"]
+        assert [p.port_name.data for p in rom.module_type.ports.data] == ["address", "data"]
+        assert not [op for op in rom.walk() if op.name.startswith("seq.")]
+        assert [op.module_name.root_reference.data for op in modules[pe].walk()
+                if isinstance(op, hw.InstanceOp)] == [f"{pe}_weights_rom"]
     assert not [op for op in module.ops if not isinstance(op, hw.HWModuleOp)]
     assert not module.attributes
     assert (lowering.top, lowering.pe_modules) == ("main_top", ["fc1_mvu", "fc1_fifo", "fc2_mvu"])
